@@ -1,0 +1,97 @@
+//! The HTTP application: the page, `/healthz` and the socket.io endpoint on one axum router,
+//! and the server's life from bind to graceful shutdown.
+
+use std::io;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::get;
+use chat_shared::limits::{MAX_BUFFERED_PACKETS, MAX_PAYLOAD_BYTES};
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::trace::TraceLayer;
+
+use crate::chat::Chat;
+use crate::config::Config;
+use crate::page;
+
+/// Binds, serves until SIGINT/SIGTERM, then shuts down within the configured timeout.
+pub async fn run(config: Config) -> io::Result<()> {
+    let addr = SocketAddr::new(config.bind, config.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    let (router, io) = router(&config);
+    tracing::info!(
+        address = %listener.local_addr()?,
+        data_dir = %config.data_dir.display(),
+        page = %page::source_description(config.page_dir.as_deref()),
+        "chat-server listening"
+    );
+
+    let timeout = config.shutdown_timeout();
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: closing connections");
+        // Close every socket.io connection first: upgraded WebSockets are not tracked by
+        // the HTTP server's graceful shutdown.
+        if tokio::time::timeout(timeout, io.close()).await.is_err() {
+            tracing::warn!("connections did not close within {timeout:?}");
+        }
+    })
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The router with every route and layer, and the socket.io handle.
+pub fn router(config: &Config) -> (Router, SocketIo) {
+    let (chat, nicknames_task) = Chat::new();
+    let (socket_layer, io) = SocketIo::builder()
+        .max_buffer_size(MAX_BUFFERED_PACKETS)
+        .max_payload(MAX_PAYLOAD_BYTES)
+        .ws_max_message_size(MAX_PAYLOAD_BYTES as usize)
+        .with_state(chat.clone())
+        .build_layer();
+    crate::chat::register(&io);
+    nicknames_task.spawn(io.clone());
+
+    let routes = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .merge(page::routes(config.page_dir.as_deref()));
+    // socket.io wraps the whole router as one service: `Router::layer` would wrap each route
+    // apart, and each copy would then keep its own engine.io sessions.
+    let router = Router::new()
+        .fallback_service(socket_layer.layer(routes))
+        .layer(TraceLayer::new_for_http());
+    (router, io)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for SIGINT: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

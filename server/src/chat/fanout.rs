@@ -1,0 +1,78 @@
+//! Sending to sockets without silent losses: every send that does not fit in a socket's
+//! bounded queue is treated as that reader being too slow, and that socket is closed (it
+//! reconnects and gets a fresh state) instead of quietly missing a packet.
+
+use std::time::Duration;
+
+use chat_shared::limits::MAX_BUFFERED_PACKETS;
+use chat_shared::protocol::ServerEvent;
+use serde::Serialize;
+use socketioxide::extract::SocketRef;
+use socketioxide::{SendError, SocketError};
+
+use super::session::Session;
+use std::sync::Arc;
+
+/// How long an overflowed socket may take to make room for its close packet before we stop
+/// trying (by then its transport has normally failed its heartbeat and closed anyway).
+const CLOSE_RETRY_FOR: Duration = Duration::from_secs(60);
+const CLOSE_RETRY_EVERY: Duration = Duration::from_millis(50);
+
+/// Sends one event to each socket; returns how many got it.
+pub fn to_each<T: Serialize + ?Sized>(
+    sockets: Vec<SocketRef>,
+    event: ServerEvent,
+    data: &T,
+) -> usize {
+    sockets.iter().filter(|s| to_one(s, event, data)).count()
+}
+
+/// Sends one event to one socket; false if it could not be queued.
+pub fn to_one<T: Serialize + ?Sized>(socket: &SocketRef, event: ServerEvent, data: &T) -> bool {
+    match socket.emit(event.name(), data) {
+        Ok(()) => true,
+        Err(e) => {
+            failed(socket, e);
+            false
+        }
+    }
+}
+
+/// Handles a failed send to `socket` (an emit or an ack).
+pub fn failed(socket: &SocketRef, error: SendError) {
+    match error {
+        SendError::Socket(SocketError::Closed) => {}
+        SendError::Socket(SocketError::InternalChannelFull) => overflowed(socket),
+        SendError::Serialize(e) => tracing::error!(sid = %socket.id, "cannot encode a packet: {e}"),
+    }
+}
+
+fn overflowed(socket: &SocketRef) {
+    let first = socket
+        .extensions
+        .get::<Arc<Session>>()
+        .is_none_or(|s| s.mark_overflowed());
+    if !first {
+        return;
+    }
+    tracing::warn!(
+        sid = %socket.id,
+        "outgoing queue full ({MAX_BUFFERED_PACKETS} packets): closing this slow connection"
+    );
+    let socket = socket.clone();
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + CLOSE_RETRY_FOR;
+        loop {
+            match socket.clone().disconnect() {
+                Ok(()) | Err(SocketError::Closed) => return,
+                Err(SocketError::InternalChannelFull) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(CLOSE_RETRY_EVERY).await;
+                }
+                Err(SocketError::InternalChannelFull) => {
+                    tracing::warn!(sid = %socket.id, "slow connection never drained; leaving it to its heartbeat");
+                    return;
+                }
+            }
+        }
+    });
+}

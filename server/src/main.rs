@@ -1,0 +1,37 @@
+//! `chat-server`: reads its configuration, sets up logging, and runs the chat until a signal.
+
+mod app;
+mod chat;
+mod config;
+mod page;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::Config;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    let filter = match EnvFilter::try_new(&config.log) {
+        Ok(filter) => filter,
+        Err(e) => {
+            eprintln!(
+                "error: invalid value for CHAT_LOG/--log {:?}: {e}",
+                config.log
+            );
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    match app::run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Serves the trunk-built page: embedded in the binary (default) or from a directory
+//! (`--page-dir`), compressed when the browser asks, with cache headers that fit trunk's
+//! hashed file names.
+
+use std::path::Path;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Path as UrlPath;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rust_embed::Embed;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// The page as trunk left it in ../dist when the server was compiled.
+#[derive(Embed)]
+#[folder = "../dist"]
+#[allow_missing = true]
+struct EmbeddedPage;
+
+const NO_CACHE: &str = "no-cache";
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+pub fn routes(page_dir: Option<&Path>) -> Router {
+    let router = match page_dir {
+        Some(dir) => Router::new().fallback_service(ServeDir::new(dir)).layer(
+            // A directory may change under us: let browsers revalidate everything.
+            SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(NO_CACHE),
+            ),
+        ),
+        None => Router::new()
+            .route(
+                "/",
+                get(|headers: HeaderMap| async move { embedded("index.html", &headers) }),
+            )
+            .route(
+                "/{*path}",
+                get(
+                    |UrlPath(path): UrlPath<String>, headers: HeaderMap| async move {
+                        embedded(&path, &headers)
+                    },
+                ),
+            ),
+    };
+    router.layer(CompressionLayer::new())
+}
+
+pub fn source_description(page_dir: Option<&Path>) -> String {
+    match page_dir {
+        Some(dir) => format!("directory {}", dir.display()),
+        None if EmbeddedPage::get("index.html").is_some() => "embedded".to_owned(),
+        None => {
+            "missing (build it with `trunk build --release`, then rebuild the server)".to_owned()
+        }
+    }
+}
+
+fn embedded(path: &str, headers: &HeaderMap) -> Response {
+    let Some(file) = EmbeddedPage::get(path) else {
+        if path == "index.html" {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The chat page was not built into this server: run `trunk build --release`, then rebuild chat-server.\n",
+            )
+                .into_response();
+        }
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    };
+    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
+    let cache = if is_hashed_asset(path) {
+        IMMUTABLE
+    } else {
+        NO_CACHE
+    };
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mime = mime_guess::from_path(path).first_or_octet_stream();
+        let mut r = Response::new(Body::from(file.data.into_owned()));
+        if let Ok(v) = HeaderValue::from_str(mime.as_ref()) {
+            r.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        r
+    };
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    response
+}
+
+/// trunk names built files `name-<16 hex>.ext` or `name-<16 hex>_bg.wasm`: such a file never
+/// changes, so browsers may keep it forever.
+fn is_hashed_asset(path: &str) -> bool {
+    let stem = path.rsplit('/').next().unwrap_or(path);
+    let stem = stem
+        .split('.')
+        .next()
+        .unwrap_or(stem)
+        .trim_end_matches("_bg");
+    stem.rsplit_once('-')
+        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hashed_asset;
+
+    #[test]
+    fn recognises_trunk_hashed_names() {
+        assert!(is_hashed_asset("chat-client-4f9a8b7c6d5e4f3a_bg.wasm"));
+        assert!(is_hashed_asset("chat-client-4f9a8b7c6d5e4f3a.js"));
+        assert!(is_hashed_asset("style-0123456789abcdef.css"));
+        assert!(!is_hashed_asset("index.html"));
+        assert!(!is_hashed_asset("favicon.ico"));
+        assert!(!is_hashed_asset("chat-client.js"));
+    }
+}

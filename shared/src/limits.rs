@@ -1,0 +1,40 @@
+//! Every limit of the chat, named once. docs/protocol.md lists them; change them here only.
+
+use std::time::Duration;
+
+/// Longest nickname, in Unicode scalar values (chars) after trimming and NFC normalisation.
+pub const NICKNAME_MAX_CHARS: usize = 32;
+
+/// Longest message, in chars after trimming surrounding whitespace.
+pub const MESSAGE_MAX_CHARS: usize = 2_000;
+
+/// Largest engine.io payload the server accepts from a client, in bytes (a WebSocket
+/// message, or a long-polling POST body). Bigger ones close that client's connection.
+/// A maximal message (2,000 chars, each escaped by JSON to at most 12 bytes) fits.
+pub const MAX_PAYLOAD_BYTES: u64 = 64 * 1024;
+
+/// Packets the server queues for one connection before it counts that reader as too slow.
+/// A full queue is never a silent loss: the connection gets nothing more and is closed as
+/// soon as its close can be queued, so that it reconnects (and, with history, resumes).
+/// Sized so that a join storm of a few thousand users (one announcement each) fits.
+pub const MAX_BUFFERED_PACKETS: usize = 8_192;
+
+/// Messages one connection may send: a burst of this many...
+pub const MESSAGE_BURST: u32 = 20;
+/// ...refilled at this many per second.
+pub const MESSAGES_PER_SECOND: u32 = 5;
+
+/// Nickname attempts one connection may make: a burst of this many...
+pub const NICKNAME_BURST: u32 = 20;
+/// ...refilled at this many per minute.
+pub const NICKNAME_ATTEMPTS_PER_MINUTE: u32 = 30;
+
+/// The fastest the server re-sends the `nicknames` map to everyone while names keep
+/// changing (join storms are coalesced into one map per interval)...
+pub const NICKNAMES_MIN_INTERVAL: Duration = Duration::from_millis(50);
+/// ...plus this much per online user, so that the bytes sent per second stay bounded as
+/// the map grows (1,000 users: one map every 550 ms at most).
+pub const NICKNAMES_INTERVAL_PER_USER: Duration = Duration::from_micros(500);
+
+/// Names nobody may take, because the page uses them for itself (compared as nickname keys).
+pub const RESERVED_NICKNAMES: &[&str] = &["system", "me", "server", "admin", "moderator"];

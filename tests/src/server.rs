@@ -1,0 +1,102 @@
+//! Starting and stopping the real `chat-server` binary on a free loopback port.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A running `chat-server`, killed when dropped.
+pub struct ChatServer {
+    child: Child,
+    pub port: u16,
+}
+
+/// The workspace's root directory.
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent")
+}
+
+/// Builds `chat-server` once per test process (cargo makes this quick when it is up to date),
+/// so that a test never runs a stale binary. `CHAT_SERVER_BIN` overrides the path.
+pub fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("CHAT_SERVER_BIN") {
+            return PathBuf::from(bin);
+        }
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "chat-server"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build -p chat-server failed");
+        workspace_root().join("target/debug/chat-server")
+    })
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind port 0").port()
+}
+
+impl ChatServer {
+    pub fn start() -> Self {
+        Self::start_with(&[], &[])
+    }
+
+    /// Starts the server with extra flags and environment, and waits until it answers /healthz.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let mut cmd = Command::new(binary());
+        cmd.args(args)
+            .env("PORT", port.to_string())
+            .env("CHAT_BIND", "127.0.0.1")
+            .env("CHAT_LOG", std::env::var("CHAT_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start chat-server");
+        let server = Self { child, port };
+        server.wait_healthy();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The process's exit status, if it has exited.
+    pub fn try_exit(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read, Write};
+                let _ = s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n");
+                let mut out = String::new();
+                let _ = s.read_to_string(&mut out);
+                if out.starts_with("HTTP/1.0 200") || out.starts_with("HTTP/1.1 200") {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("chat-server did not become healthy on port {}", self.port);
+    }
+}
+
+impl Drop for ChatServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,146 @@
+//! A bare engine.io v4 / socket.io v5 client over a WebSocket, for tests that must send what
+//! no well-behaved client library would (malformed frames, odd payloads) or many connections.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::PATIENCE;
+
+pub struct WireClient {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// A socket.io packet the server sent, after the engine.io `4` prefix.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    /// `42[...]`: an event and its arguments.
+    Event(String, Vec<Value>),
+    /// `43<id>[...]`: an ack.
+    Ack(u64, Vec<Value>),
+    /// Anything else (`41` namespace disconnect, `44` connect error, ...), raw.
+    Other(String),
+}
+
+impl WireClient {
+    /// Opens the WebSocket and joins the default namespace.
+    pub async fn connect(port: u16) -> Self {
+        let mut c = Self::open(port).await;
+        c.send_raw("40").await;
+        match c.recv_packet(PATIENCE).await {
+            Some(Inbound::Other(p)) if p.starts_with("0{") => {}
+            other => panic!("expected namespace connect, got {other:?}"),
+        }
+        c
+    }
+
+    /// Opens the WebSocket only (engine.io handshake done, no namespace yet).
+    pub async fn open(port: u16) -> Self {
+        let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connect");
+        let mut c = Self { ws };
+        match c.next_text(PATIENCE).await {
+            Some(t) if t.starts_with("0{") => c,
+            other => panic!("expected engine.io open packet, got {other:?}"),
+        }
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        let _ = self.ws.send(Message::text(text)).await;
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        let _ = self.ws.send(Message::binary(bytes)).await;
+    }
+
+    /// Emits `event` with `args`, asking for an ack with `ack_id` if given.
+    pub async fn emit(&mut self, event: &str, args: &[Value], ack_id: Option<u64>) {
+        let mut list = vec![Value::from(event)];
+        list.extend_from_slice(args);
+        let id = ack_id.map(|i| i.to_string()).unwrap_or_default();
+        self.send_raw(&format!("42{id}{}", Value::Array(list))).await;
+    }
+
+    /// The next socket.io packet, answering engine.io pings on the way. None when the
+    /// connection closed or nothing came within `within`.
+    pub async fn recv_packet(&mut self, within: Duration) -> Option<Inbound> {
+        let text = self.next_text(within).await?;
+        let body = text.strip_prefix('4')?;
+        Some(parse_packet(body))
+    }
+
+    /// Waits for the ack with `id`.
+    pub async fn ack(&mut self, id: u64) -> Vec<Value> {
+        loop {
+            match self.recv_packet(PATIENCE).await {
+                Some(Inbound::Ack(got, args)) if got == id => return args,
+                Some(_) => continue,
+                None => panic!("connection closed or silent before ack {id}"),
+            }
+        }
+    }
+
+    /// Waits for the next event named `event`.
+    pub async fn event(&mut self, event: &str) -> Vec<Value> {
+        loop {
+            match self.recv_packet(PATIENCE).await {
+                Some(Inbound::Event(name, args)) if name == event => return args,
+                Some(_) => continue,
+                None => panic!("connection closed or silent before {event:?}"),
+            }
+        }
+    }
+
+    /// True if the server closes the connection within `within` (events read meanwhile are dropped).
+    pub async fn closed_within(&mut self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return false,
+                Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(Message::Text(t)))) if t.as_str() == "2" => {
+                    let _ = self.ws.send(Message::text("3")).await;
+                }
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    async fn next_text(&mut self, within: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await.ok()?? {
+                Ok(Message::Text(t)) if t.as_str() == "2" => {
+                    let _ = self.ws.send(Message::text("3")).await;
+                }
+                Ok(Message::Text(t)) => return Some(t.to_string()),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+fn parse_packet(body: &str) -> Inbound {
+    let kind = body.chars().next();
+    let rest = &body[kind.map_or(0, char::len_utf8)..];
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let (id, json) = rest.split_at(digits);
+    let list = serde_json::from_str::<Vec<Value>>(json).ok();
+    match (kind, list) {
+        (Some('2'), Some(mut list)) if !list.is_empty() => {
+            let name = list.remove(0).as_str().unwrap_or_default().to_owned();
+            Inbound::Event(name, list)
+        }
+        (Some('3'), Some(list)) => Inbound::Ack(id.parse().unwrap_or(0), list),
+        _ => Inbound::Other(body.to_owned()),
+    }
+}
