@@ -2,6 +2,7 @@
 //! talk to everyone and see who comes and goes (the original's event API, kept word for word).
 
 mod fanout;
+mod incoming;
 mod leave;
 mod message;
 mod nickname;
@@ -15,10 +16,11 @@ use std::sync::Arc;
 
 use chat_shared::protocol::ClientEvent;
 use socketioxide::SocketIo;
-use socketioxide::extract::SocketRef;
+use socketioxide::extract::{SocketRef, State};
 use socketioxide::handler::ConnectHandler;
 
 use nicknames::NicknamesChanged;
+use incoming::InOrder;
 pub use nicknames::NicknamesTask;
 use roster::Roster;
 use session::Session;
@@ -54,13 +56,16 @@ pub fn register(io: &SocketIo) {
 }
 
 /// A new connection on the chat namespace: give it a session and its event handlers.
-async fn prepare(socket: SocketRef) -> Result<(), Infallible> {
+async fn prepare(socket: SocketRef, State(chat): State<Chat>) -> Result<(), Infallible> {
     tracing::debug!(sid = %socket.id, transport = ?socket.transport_type(), "connected");
     socket.extensions.insert(Arc::new(Session::new()));
     for event in ClientEvent::ALL {
         match event {
-            ClientEvent::Nickname => socket.on(event.name(), nickname::handle),
-            ClientEvent::UserMessage => socket.on(event.name(), message::handle),
+            ClientEvent::Nickname => {
+                let chat = chat.clone();
+                socket.on(event.name(), InOrder::new(move |req| nickname::handle(&chat, req)));
+            }
+            ClientEvent::UserMessage => socket.on(event.name(), InOrder::new(message::handle)),
         }
     }
     socket.on_disconnect(leave::handle);

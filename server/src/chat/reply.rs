@@ -1,36 +1,31 @@
 //! Answering a client's request: by its ack when it asked for one, otherwise (for refusals
 //! only) by a `chat error` event, so that a client without acks still learns why.
 
-use std::convert::Infallible;
-use std::sync::Arc;
-
 use chat_shared::ChatError;
 use chat_shared::protocol::{ChatErrorEvent, ClientEvent, ServerEvent};
 use serde::Serialize;
-use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{AckSender, SocketRef};
-use socketioxide::handler::{FromMessageParts, Value};
-use socketioxide::socket::Socket;
 
 use super::fanout;
 
-/// The way back to the client that sent the event being handled (an extractor).
+/// The way back to the client that sent the event being handled.
 pub struct Reply {
     socket: SocketRef,
     ack: Option<AckSender>,
 }
 
 impl Reply {
+    pub fn new(socket: SocketRef, ack: Option<AckSender>) -> Self {
+        Self { socket, ack }
+    }
+
     /// Acks with `ack` if the client asked for an ack; otherwise, if `refusal` is set, emits
     /// it as a `chat error` event.
     pub fn send<T: Serialize>(self, event: ClientEvent, ack: &T, refusal: Option<&ChatError>) {
         let result = match (self.ack, refusal) {
             (Some(sender), _) => sender.send(ack),
             (None, Some(error)) => {
-                let payload = ChatErrorEvent {
-                    event: event.name().to_owned(),
-                    error: error.clone(),
-                };
+                let payload = ChatErrorEvent { event: event.name().to_owned(), error: error.clone() };
                 self.socket.emit(ServerEvent::ChatError.name(), &payload)
             }
             (None, None) => Ok(()),
@@ -38,22 +33,5 @@ impl Reply {
         if let Err(e) = result {
             fanout::failed(&self.socket, e);
         }
-    }
-}
-
-impl FromMessageParts<LocalAdapter> for Reply {
-    type Error = Infallible;
-
-    fn from_message_parts(
-        s: &Arc<Socket<LocalAdapter>>,
-        v: &mut Value,
-        ack_id: &Option<i64>,
-    ) -> Result<Self, Infallible> {
-        let socket = SocketRef::from_message_parts(s, v, ack_id)?;
-        let ack = match ack_id {
-            Some(_) => Some(AckSender::from_message_parts(s, v, ack_id)?),
-            None => None,
-        };
-        Ok(Self { socket, ack })
     }
 }

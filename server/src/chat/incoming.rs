@@ -1,0 +1,72 @@
+//! Handling a client's event inline, in the order its packets arrive. socketioxide spawns one
+//! task per event for its async handlers, so two messages from one client could overtake each
+//! other (and be delivered out of order); our handlers never wait, so they run in place.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use socketioxide::ParserError;
+use socketioxide::adapter::LocalAdapter;
+use socketioxide::extract::{AckSender, SocketRef, TryData};
+use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
+use socketioxide::socket::Socket;
+
+use super::reply::Reply;
+use super::session::Session;
+
+/// One event from a client: who sent it, its raw arguments, and whether it wants an ack.
+pub struct Incoming {
+    socket: Arc<Socket<LocalAdapter>>,
+    args: Value,
+    ack_id: Option<i64>,
+}
+
+impl Incoming {
+    pub fn socket(&self) -> SocketRef {
+        SocketRef::from(self.socket.clone())
+    }
+
+    /// The connection's session (every connection gets one before it is confirmed).
+    pub fn session(&self) -> Option<Arc<Session>> {
+        self.socket.extensions.get::<Arc<Session>>()
+    }
+
+    /// The first argument, parsed as `T`.
+    pub fn arg<T: DeserializeOwned>(&mut self) -> Result<T, ParserError> {
+        match TryData::<T>::from_message_parts(&self.socket, &mut self.args, &self.ack_id) {
+            Ok(TryData(parsed)) => parsed,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The way back to the sender: its ack if it asked for one.
+    pub fn reply(&mut self) -> Reply {
+        let ack = match self.ack_id {
+            Some(_) => match AckSender::from_message_parts(&self.socket, &mut self.args, &self.ack_id) {
+                Ok(sender) => Some(sender),
+                Err(never) => match never {},
+            },
+            None => None,
+        };
+        Reply::new(self.socket(), ack)
+    }
+}
+
+/// Adapts `Fn(Incoming)` to a socketioxide handler that runs inline.
+pub struct InOrder<F>(F);
+
+impl<F: Fn(Incoming) + Send + Sync + 'static> InOrder<F> {
+    pub fn new(f: F) -> Self {
+        Self(f)
+    }
+}
+
+/// Marker type for the `MessageHandler` impl (socketioxide keys its impls on a type parameter).
+pub struct Inline(PhantomData<()>);
+
+impl<F: Fn(Incoming) + Send + Sync + 'static> MessageHandler<LocalAdapter, Inline> for InOrder<F> {
+    fn call(&self, socket: Arc<Socket<LocalAdapter>>, args: Value, ack_id: Option<i64>) {
+        (self.0)(Incoming { socket, args, ack_id });
+    }
+}

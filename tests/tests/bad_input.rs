@@ -1,0 +1,223 @@
+//! Bad input never hurts anyone else: wrong types, missing acks, odd and huge payloads,
+//! deeply nested JSON, malformed frames and floods each get their defined outcome
+//! (docs/protocol.md, "Bad input"), and the server keeps serving well-behaved clients.
+
+use std::time::Duration;
+
+use chat_shared::limits::{MAX_PAYLOAD_BYTES, MESSAGE_BURST, MESSAGE_MAX_CHARS};
+use chat_tests::wire::Inbound;
+use chat_tests::{ChatServer, WireClient};
+use serde_json::{Value, json};
+
+/// Two fresh clients can still join and talk: the server is fine.
+async fn still_serves(server: &ChatServer, tag: &str) {
+    let mut a = WireClient::connect(server.port).await;
+    let mut b = WireClient::connect(server.port).await;
+    a.emit("nickname", &[json!(format!("{tag}-a"))], Some(1)).await;
+    assert_eq!(a.ack(1).await, vec![json!(false)]);
+    b.emit("nickname", &[json!(format!("{tag}-b"))], Some(1)).await;
+    assert_eq!(b.ack(1).await, vec![json!(false)]);
+    a.emit("user message", &[json!("still here?")], None).await;
+    assert_eq!(b.event("user message").await, vec![json!(format!("{tag}-a")), json!("still here?")]);
+    a.close().await;
+    b.close().await;
+}
+
+fn code(ack: &[Value], index: usize) -> String {
+    ack.get(index).and_then(|e| e["code"].as_str()).unwrap_or("<none>").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_types_are_refused_as_bad_payload() {
+    let server = ChatServer::start();
+    let mut c = WireClient::connect(server.port).await;
+    let odd = [json!(42), json!(null), json!({"nick": "Ana"}), json!(["Ana"]), json!(true)];
+    for (i, value) in odd.iter().enumerate() {
+        let id = i as u64 + 1;
+        c.emit("nickname", std::slice::from_ref(value), Some(id)).await;
+        let ack = c.ack(id).await;
+        assert_eq!(ack[0], json!(true), "nickname {value}");
+        assert_eq!(code(&ack, 1), "bad_payload", "nickname {value}");
+    }
+    c.emit("nickname", &[], Some(10)).await; // no argument at all
+    assert_eq!(code(&c.ack(10).await, 1), "bad_payload");
+
+    c.emit("nickname", &[json!("Ana")], Some(11)).await;
+    assert_eq!(c.ack(11).await, vec![json!(false)]);
+    for (i, value) in odd.iter().enumerate() {
+        let id = 20 + i as u64;
+        c.emit("user message", std::slice::from_ref(value), Some(id)).await;
+        assert_eq!(code(&c.ack(id).await, 0), "bad_payload", "message {value}");
+    }
+    still_serves(&server, "types").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_without_an_ack_work_and_refusals_come_as_chat_error() {
+    let server = ChatServer::start();
+    let mut watcher = WireClient::connect(server.port).await;
+    let mut c = WireClient::connect(server.port).await;
+    // The original crashed on a `nickname` without a callback; here it simply works.
+    c.emit("nickname", &[json!("NoAck")], None).await;
+    assert_eq!(watcher.event("announcement").await[0], json!("NoAck connected"));
+    c.emit("nickname", &[json!("")], None).await;
+    let err = c.event("chat error").await;
+    assert_eq!(err[0]["event"], json!("nickname"));
+    assert_eq!(err[0]["code"], json!("nickname_empty"));
+    c.emit("user message", &[json!(" ")], None).await;
+    assert_eq!(c.event("chat error").await[0]["code"], json!("message_empty"));
+    // Unknown events are ignored; the connection stays.
+    c.emit("no such event", &[json!(1)], Some(5)).await;
+    c.emit("user message", &[json!("after unknown")], None).await;
+    assert_eq!(watcher.event("user message").await, vec![json!("NoAck"), json!("after unknown")]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn huge_and_odd_text_is_refused_with_its_limit() {
+    let server = ChatServer::start();
+    let mut c = WireClient::connect(server.port).await;
+    c.emit("nickname", &[json!("n".repeat(10_000))], Some(1)).await;
+    let ack = c.ack(1).await;
+    assert_eq!(code(&ack, 1), "nickname_too_long");
+    c.emit("nickname", &[json!("Odd")], Some(2)).await;
+    assert_eq!(c.ack(2).await, vec![json!(false)]);
+
+    c.emit("user message", &[json!("m".repeat(MESSAGE_MAX_CHARS + 1))], Some(3)).await;
+    let ack = c.ack(3).await;
+    assert_eq!(code(&ack, 0), "message_too_long");
+    assert_eq!(ack[0]["limit"], json!(MESSAGE_MAX_CHARS));
+    c.emit("user message", &[json!("bell\u{7}")], Some(4)).await;
+    assert_eq!(code(&c.ack(4).await, 0), "message_invalid_char");
+    // The longest allowed message, in a 3-byte script, is delivered.
+    c.emit("user message", &[json!("가".repeat(MESSAGE_MAX_CHARS))], Some(5)).await;
+    assert_eq!(c.ack(5).await, vec![Value::Null]);
+    still_serves(&server, "odd").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_frame_closes_only_that_connection() {
+    let server = ChatServer::start();
+    let mut bystander = WireClient::connect(server.port).await;
+    bystander.emit("nickname", &[json!("Bystander")], Some(1)).await;
+    bystander.ack(1).await;
+
+    let mut big = WireClient::connect(server.port).await;
+    let huge = "x".repeat(MAX_PAYLOAD_BYTES as usize + 1);
+    big.emit("user message", &[json!(huge)], Some(1)).await;
+    assert!(big.closed_within(Duration::from_secs(5)).await, "oversized frame closes the connection");
+
+    let mut other = WireClient::connect(server.port).await;
+    other.emit("nickname", &[json!("Other")], Some(1)).await;
+    other.ack(1).await;
+    other.emit("user message", &[json!("fine")], None).await;
+    assert_eq!(bystander.event("user message").await, vec![json!("Other"), json!("fine")]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deeply_nested_json_is_refused_without_harm() {
+    let server = ChatServer::start();
+    let depth = 10_000;
+    let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    for event in ["nickname", "user message"] {
+        let mut c = WireClient::connect(server.port).await;
+        c.emit("nickname", &[json!(format!("deep {}", event.len()))], Some(1)).await;
+        c.ack(1).await;
+        c.send_raw(&format!("422[\"{event}\",{nested}]")).await;
+        // A typed refusal (serde_json's recursion limit stops the parse early); never a crash.
+        loop {
+            match c.recv_packet(Duration::from_secs(5)).await {
+                Some(Inbound::Ack(2, args)) => {
+                    let refused = if event == "nickname" { code(&args, 1) } else { code(&args, 0) };
+                    assert_eq!(refused, "bad_payload", "{event}");
+                    break;
+                }
+                Some(Inbound::Event(..)) => continue,
+                other => panic!("unexpected answer to nested {event}: {other:?}"),
+            }
+        }
+    }
+    still_serves(&server, "deep").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_frames_close_only_the_sender() {
+    let server = ChatServer::start();
+    let mut bystander = WireClient::connect(server.port).await;
+    bystander.emit("nickname", &[json!("Calm")], Some(1)).await;
+    bystander.ack(1).await;
+
+    let frames = [
+        "", "4", "42", "42[", "42garbage", "42[]", "42[1,2]", "42{\"a\":1}", "43", "43abc[",
+        "49", "9", "x", "4\u{0}", "42[\"user message\"", "40/nope,", "41/nope,", "2probe", "6",
+        "42999999999999999999999[\"nickname\",\"x\"]", "4-1[\"nickname\",\"x\"]",
+    ];
+    for frame in frames {
+        let mut c = WireClient::connect(server.port).await;
+        c.send_raw(frame).await;
+        // Whatever happens to this connection, the server must survive it.
+        let _ = c.recv_packet(Duration::from_millis(100)).await;
+    }
+    let mut c = WireClient::connect(server.port).await;
+    c.send_binary(vec![0xff, 0x00, 0x42, 0x13]).await;
+    let _ = c.recv_packet(Duration::from_millis(100)).await;
+
+    still_serves(&server, "frames").await;
+    // The bystander never noticed.
+    let mut talker = WireClient::connect(server.port).await;
+    talker.emit("nickname", &[json!("Talker")], Some(1)).await;
+    talker.ack(1).await;
+    talker.emit("user message", &[json!("hello calm")], None).await;
+    loop {
+        let args = bystander.event("user message").await;
+        if args[0] == json!("Talker") {
+            assert_eq!(args[1], json!("hello calm"));
+            break;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flooder_is_rate_limited_and_others_keep_talking() {
+    let server = ChatServer::start();
+    let mut flooder = WireClient::connect(server.port).await;
+    flooder.emit("nickname", &[json!("Flood")], Some(1)).await;
+    flooder.ack(1).await;
+    let mut reader = WireClient::connect(server.port).await;
+    reader.emit("nickname", &[json!("Reader")], Some(1)).await;
+    reader.ack(1).await;
+    let mut friend = WireClient::connect(server.port).await;
+    friend.emit("nickname", &[json!("Friend")], Some(1)).await;
+    friend.ack(1).await;
+
+    let sent = 200u64;
+    for i in 0..sent {
+        flooder.emit("user message", &[json!(format!("spam {i}"))], Some(100 + i)).await;
+    }
+    let mut delivered = 0;
+    let mut limited = 0;
+    for i in 0..sent {
+        let ack = flooder.ack(100 + i).await;
+        match ack.first() {
+            Some(Value::Null) => delivered += 1,
+            Some(e) if e["code"] == json!("rate_limited") => {
+                assert!(e["limit"].as_u64().is_some_and(|s| s >= 1), "says how long to wait");
+                limited += 1;
+            }
+            other => panic!("unexpected ack {other:?}"),
+        }
+    }
+    assert_eq!(delivered + limited, sent);
+    assert!(delivered >= MESSAGE_BURST as u64 && delivered < (MESSAGE_BURST as u64) + 10, "delivered {delivered}");
+
+    friend.emit("user message", &[json!("can you hear me?")], None).await;
+    let mut spam_seen = 0;
+    loop {
+        let args = reader.event("user message").await;
+        if args[0] == json!("Friend") {
+            assert_eq!(args[1], json!("can you hear me?"));
+            break;
+        }
+        spam_seen += 1;
+    }
+    assert_eq!(spam_seen, delivered, "the reader got exactly the accepted spam, then the friend");
+}
