@@ -31,20 +31,17 @@ pub async fn run(config: Config) -> io::Result<()> {
     );
 
     let timeout = config.shutdown_timeout();
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down: closing connections");
-        // Close every socket.io connection first: upgraded WebSockets are not tracked by
-        // the HTTP server's graceful shutdown.
-        if tokio::time::timeout(timeout, io.close()).await.is_err() {
-            tracing::warn!("connections did not close within {timeout:?}");
-        }
-    })
-    .await?;
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: closing connections");
+            // Close every socket.io connection first: upgraded WebSockets are not tracked by
+            // the HTTP server's graceful shutdown.
+            if tokio::time::timeout(timeout, io.close()).await.is_err() {
+                tracing::warn!("connections did not close within {timeout:?}");
+            }
+        })
+        .await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -66,9 +63,7 @@ pub fn router(config: &Config) -> (Router, SocketIo) {
         .merge(page::routes(config.page_dir.as_deref()));
     // socket.io wraps the whole router as one service: `Router::layer` would wrap each route
     // apart, and each copy would then keep its own engine.io sessions.
-    let router = Router::new()
-        .fallback_service(socket_layer.layer(routes))
-        .layer(TraceLayer::new_for_http());
+    let router = Router::new().fallback_service(socket_layer.layer(routes)).layer(TraceLayer::new_for_http());
     (router, io)
 }
 

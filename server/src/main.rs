@@ -18,10 +18,7 @@ async fn main() -> ExitCode {
     let filter = match EnvFilter::try_new(&config.log) {
         Ok(filter) => filter,
         Err(e) => {
-            eprintln!(
-                "error: invalid value for CHAT_LOG/--log {:?}: {e}",
-                config.log
-            );
+            eprintln!("error: invalid value for CHAT_LOG/--log {:?}: {e}", config.log);
             return ExitCode::from(2);
         }
     };

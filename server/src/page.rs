@@ -28,24 +28,18 @@ pub fn routes(page_dir: Option<&Path>) -> Router {
     let router = match page_dir {
         Some(dir) => Router::new().fallback_service(ServeDir::new(dir)).layer(
             // A directory may change under us: let browsers revalidate everything.
-            SetResponseHeaderLayer::if_not_present(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static(NO_CACHE),
-            ),
+            SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static(NO_CACHE)),
         ),
-        None => Router::new()
-            .route(
-                "/",
-                get(|headers: HeaderMap| async move { embedded("index.html", &headers) }),
-            )
-            .route(
-                "/{*path}",
-                get(
-                    |UrlPath(path): UrlPath<String>, headers: HeaderMap| async move {
+        None => {
+            Router::new()
+                .route("/", get(|headers: HeaderMap| async move { embedded("index.html", &headers) }))
+                .route(
+                    "/{*path}",
+                    get(|UrlPath(path): UrlPath<String>, headers: HeaderMap| async move {
                         embedded(&path, &headers)
-                    },
-                ),
-            ),
+                    }),
+                )
+        }
     };
     router.layer(CompressionLayer::new())
 }
@@ -54,9 +48,7 @@ pub fn source_description(page_dir: Option<&Path>) -> String {
     match page_dir {
         Some(dir) => format!("directory {}", dir.display()),
         None if EmbeddedPage::get("index.html").is_some() => "embedded".to_owned(),
-        None => {
-            "missing (build it with `trunk build --release`, then rebuild the server)".to_owned()
-        }
+        None => "missing (build it with `trunk build --release`, then rebuild the server)".to_owned(),
     }
 }
 
@@ -72,11 +64,7 @@ fn embedded(path: &str, headers: &HeaderMap) -> Response {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
     let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
-    let cache = if is_hashed_asset(path) {
-        IMMUTABLE
-    } else {
-        NO_CACHE
-    };
+    let cache = if is_hashed_asset(path) { IMMUTABLE } else { NO_CACHE };
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -103,11 +91,7 @@ fn embedded(path: &str, headers: &HeaderMap) -> Response {
 /// changes, so browsers may keep it forever.
 fn is_hashed_asset(path: &str) -> bool {
     let stem = path.rsplit('/').next().unwrap_or(path);
-    let stem = stem
-        .split('.')
-        .next()
-        .unwrap_or(stem)
-        .trim_end_matches("_bg");
+    let stem = stem.split('.').next().unwrap_or(stem).trim_end_matches("_bg");
     stem.rsplit_once('-')
         .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }

@@ -33,18 +33,11 @@ pub struct ChatError {
 
 impl ChatError {
     pub fn new(code: ErrorCode) -> Self {
-        Self {
-            code,
-            message: code.describe().to_owned(),
-            limit: None,
-        }
+        Self { code, message: code.describe().to_owned(), limit: None }
     }
 
     pub fn with_limit(code: ErrorCode, limit: usize) -> Self {
-        Self {
-            limit: Some(limit as u64),
-            ..Self::new(code)
-        }
+        Self { limit: Some(limit as u64), ..Self::new(code) }
     }
 }
 

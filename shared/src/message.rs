@@ -21,10 +21,7 @@ impl MessageText {
             return Err(ChatError::new(ErrorCode::MessageEmpty));
         }
         if text.chars().count() > MESSAGE_MAX_CHARS {
-            return Err(ChatError::with_limit(
-                ErrorCode::MessageTooLong,
-                MESSAGE_MAX_CHARS,
-            ));
+            return Err(ChatError::with_limit(ErrorCode::MessageTooLong, MESSAGE_MAX_CHARS));
         }
         if text.chars().any(refused_in_message) {
             return Err(ChatError::new(ErrorCode::MessageInvalidChar));
@@ -58,10 +55,7 @@ mod tests {
     fn trims_and_keeps_inner_text() {
         let m = MessageText::parse("  hello\nworld\t! ").unwrap();
         assert_eq!(m.as_str(), "hello\nworld\t!");
-        assert_eq!(
-            MessageText::parse("안녕하세요 👋").unwrap().as_str(),
-            "안녕하세요 👋"
-        );
+        assert_eq!(MessageText::parse("안녕하세요 👋").unwrap().as_str(), "안녕하세요 👋");
         // emoji ZWJ sequences survive
         assert!(MessageText::parse("👩\u{200D}💻").is_ok());
     }
@@ -70,10 +64,7 @@ mod tests {
     fn refuses_empty_long_and_controls() {
         let code = |s: &str| MessageText::parse(s).unwrap_err().code;
         assert_eq!(code(" \n "), ErrorCode::MessageEmpty);
-        assert_eq!(
-            code(&"x".repeat(MESSAGE_MAX_CHARS + 1)),
-            ErrorCode::MessageTooLong
-        );
+        assert_eq!(code(&"x".repeat(MESSAGE_MAX_CHARS + 1)), ErrorCode::MessageTooLong);
         assert!(MessageText::parse(&"가".repeat(MESSAGE_MAX_CHARS)).is_ok());
         assert_eq!(code("a\u{7}b"), ErrorCode::MessageInvalidChar);
         assert_eq!(code("a\u{202E}b"), ErrorCode::MessageInvalidChar);

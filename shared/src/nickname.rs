@@ -35,19 +35,13 @@ impl Nickname {
             return Err(ChatError::new(ErrorCode::NicknameEmpty));
         }
         if display.chars().count() > NICKNAME_MAX_CHARS {
-            return Err(ChatError::with_limit(
-                ErrorCode::NicknameTooLong,
-                NICKNAME_MAX_CHARS,
-            ));
+            return Err(ChatError::with_limit(ErrorCode::NicknameTooLong, NICKNAME_MAX_CHARS));
         }
         if display.chars().any(refused_in_nickname) {
             return Err(ChatError::new(ErrorCode::NicknameInvalidChar));
         }
         let name = Self(display);
-        if RESERVED_NICKNAMES
-            .iter()
-            .any(|r| NicknameKey::of(r) == name.key())
-        {
+        if RESERVED_NICKNAMES.iter().any(|r| NicknameKey::of(r) == name.key()) {
             return Err(ChatError::new(ErrorCode::NicknameReserved));
         }
         Ok(name)
@@ -94,10 +88,7 @@ mod tests {
     fn trims_collapses_and_normalises() {
         assert_eq!(Nickname::parse("  Ana   Bel ").unwrap().as_str(), "Ana Bel");
         // e + combining acute (NFD) becomes the single precomposed char (NFC).
-        assert_eq!(
-            Nickname::parse("Jose\u{301}").unwrap().as_str(),
-            "Jos\u{e9}"
-        );
+        assert_eq!(Nickname::parse("Jose\u{301}").unwrap().as_str(), "Jos\u{e9}");
     }
 
     #[test]
@@ -112,10 +103,7 @@ mod tests {
     #[test]
     fn length_counts_chars_not_bytes() {
         assert!(Nickname::parse(&"가".repeat(NICKNAME_MAX_CHARS)).is_ok());
-        assert_eq!(
-            code(&"a".repeat(NICKNAME_MAX_CHARS + 1)),
-            ErrorCode::NicknameTooLong
-        );
+        assert_eq!(code(&"a".repeat(NICKNAME_MAX_CHARS + 1)), ErrorCode::NicknameTooLong);
     }
 
     #[test]

@@ -87,13 +87,10 @@ impl NicknameAck {
         match args.first()?.as_bool()? {
             false => Some(Self::Accepted),
             true => {
-                let reason = args
-                    .get(1)
-                    .cloned()
-                    .and_then(|v| serde_json::from_value(v).ok());
-                Some(Self::Rejected(reason.unwrap_or_else(|| {
-                    ChatError::new(crate::error::ErrorCode::NicknameTaken)
-                })))
+                let reason = args.get(1).cloned().and_then(|v| serde_json::from_value(v).ok());
+                Some(Self::Rejected(
+                    reason.unwrap_or_else(|| ChatError::new(crate::error::ErrorCode::NicknameTaken)),
+                ))
             }
         }
     }
@@ -134,21 +131,11 @@ pub struct Announcement(pub String, pub AnnouncementDetail);
 
 impl Announcement {
     pub fn connected(nick: &Nickname) -> Self {
-        Self(
-            format!("{nick} connected"),
-            AnnouncementDetail::Connected {
-                nickname: nick.to_string(),
-            },
-        )
+        Self(format!("{nick} connected"), AnnouncementDetail::Connected { nickname: nick.to_string() })
     }
 
     pub fn disconnected(nick: &Nickname) -> Self {
-        Self(
-            format!("{nick} disconnected"),
-            AnnouncementDetail::Disconnected {
-                nickname: nick.to_string(),
-            },
-        )
+        Self(format!("{nick} disconnected"), AnnouncementDetail::Disconnected { nickname: nick.to_string() })
     }
 }
 
@@ -173,42 +160,27 @@ mod tests {
 
     #[test]
     fn nickname_ack_keeps_the_original_first_argument() {
-        assert_eq!(
-            serde_json::to_value(NicknameAck::Accepted).unwrap(),
-            json!([false])
-        );
+        assert_eq!(serde_json::to_value(NicknameAck::Accepted).unwrap(), json!([false]));
         let taken = NicknameAck::Rejected(ChatError::new(ErrorCode::NicknameTaken));
         let v = serde_json::to_value(&taken).unwrap();
         assert_eq!(v[0], json!(true));
         assert_eq!(v[1]["code"], json!("nickname_taken"));
         let args = v.as_array().unwrap();
         assert_eq!(NicknameAck::from_args(args), Some(taken));
-        assert_eq!(
-            NicknameAck::from_args(&[json!(false)]),
-            Some(NicknameAck::Accepted)
-        );
+        assert_eq!(NicknameAck::from_args(&[json!(false)]), Some(NicknameAck::Accepted));
     }
 
     #[test]
     fn server_payload_shapes() {
         let ana = Nickname::parse("Ana").unwrap();
         let hi = MessageText::parse("hi").unwrap();
-        assert_eq!(
-            serde_json::to_value(UserMessage(&ana, &hi)).unwrap(),
-            json!(["Ana", "hi"])
-        );
+        assert_eq!(serde_json::to_value(UserMessage(&ana, &hi)).unwrap(), json!(["Ana", "hi"]));
         assert_eq!(
             serde_json::to_value(Announcement::connected(&ana)).unwrap(),
             json!(["Ana connected", {"kind": "connected", "nickname": "Ana"}])
         );
-        assert_eq!(
-            serde_json::to_value(SendAck(Ok(()))).unwrap(),
-            json!([null])
-        );
-        let e = ChatErrorEvent {
-            event: "user message".into(),
-            error: ChatError::new(ErrorCode::NotNamed),
-        };
+        assert_eq!(serde_json::to_value(SendAck(Ok(()))).unwrap(), json!([null]));
+        let e = ChatErrorEvent { event: "user message".into(), error: ChatError::new(ErrorCode::NotNamed) };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["event"], json!("user message"));
         assert_eq!(v["code"], json!("not_named"));

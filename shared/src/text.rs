@@ -32,7 +32,5 @@ pub(crate) fn refused_in_nickname(c: char) -> bool {
 /// Refused in a message: controls other than newline and tab, and bidi controls.
 /// Zero-width joiners and variation selectors stay allowed: emoji sequences need them.
 pub(crate) fn refused_in_message(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t')
-        || is_bidi_control(c)
-        || matches!(c, '\u{2028}' | '\u{2029}')
+    (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c) || matches!(c, '\u{2028}' | '\u{2029}')
 }

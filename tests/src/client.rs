@@ -107,7 +107,9 @@ impl TestClient {
 
     /// Waits for the next `event`; other events are kept in `seen`.
     pub async fn next(&mut self, event: &str) -> Vec<Value> {
-        self.next_within(event, PATIENCE).await.unwrap_or_else(|| panic!("no {event:?} within {PATIENCE:?}; seen {:?}", self.seen))
+        self.next_within(event, PATIENCE)
+            .await
+            .unwrap_or_else(|| panic!("no {event:?} within {PATIENCE:?}; seen {:?}", self.seen))
     }
 
     pub async fn next_within(&mut self, event: &str, within: Duration) -> Option<Vec<Value>> {

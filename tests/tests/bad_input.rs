@@ -147,9 +147,27 @@ async fn malformed_frames_close_only_the_sender() {
     bystander.ack(1).await;
 
     let frames = [
-        "", "4", "42", "42[", "42garbage", "42[]", "42[1,2]", "42{\"a\":1}", "43", "43abc[",
-        "49", "9", "x", "4\u{0}", "42[\"user message\"", "40/nope,", "41/nope,", "2probe", "6",
-        "42999999999999999999999[\"nickname\",\"x\"]", "4-1[\"nickname\",\"x\"]",
+        "",
+        "4",
+        "42",
+        "42[",
+        "42garbage",
+        "42[]",
+        "42[1,2]",
+        "42{\"a\":1}",
+        "43",
+        "43abc[",
+        "49",
+        "9",
+        "x",
+        "4\u{0}",
+        "42[\"user message\"",
+        "40/nope,",
+        "41/nope,",
+        "2probe",
+        "6",
+        "42999999999999999999999[\"nickname\",\"x\"]",
+        "4-1[\"nickname\",\"x\"]",
     ];
     for frame in frames {
         let mut c = WireClient::connect(server.port).await;
@@ -207,7 +225,10 @@ async fn a_flooder_is_rate_limited_and_others_keep_talking() {
         }
     }
     assert_eq!(delivered + limited, sent);
-    assert!(delivered >= MESSAGE_BURST as u64 && delivered < (MESSAGE_BURST as u64) + 10, "delivered {delivered}");
+    assert!(
+        delivered >= MESSAGE_BURST as u64 && delivered < (MESSAGE_BURST as u64) + 10,
+        "delivered {delivered}"
+    );
 
     friend.emit("user message", &[json!("can you hear me?")], None).await;
     let mut spam_seen = 0;

@@ -88,7 +88,10 @@ async fn messages_reach_everyone_else_signed_by_the_server() {
 
     // Unicode arrives intact; surrounding whitespace is trimmed.
     bob.say("  안녕하세요 👋 Hallo, wereld — één  ").await;
-    assert_eq!(ana.next("user message").await, vec![json!("Bob"), json!("안녕하세요 👋 Hallo, wereld — één")]);
+    assert_eq!(
+        ana.next("user message").await,
+        vec![json!("Bob"), json!("안녕하세요 👋 Hallo, wereld — één")]
+    );
 
     // New clients may ask for an ack: node-style [null] when delivered.
     assert_eq!(ana.emit_ack("user message", vec![json!("acked")]).await, vec![Value::Null]);

@@ -19,11 +19,7 @@ const CLOSE_RETRY_FOR: Duration = Duration::from_secs(60);
 const CLOSE_RETRY_EVERY: Duration = Duration::from_millis(50);
 
 /// Sends one event to each socket; returns how many got it.
-pub fn to_each<T: Serialize + ?Sized>(
-    sockets: Vec<SocketRef>,
-    event: ServerEvent,
-    data: &T,
-) -> usize {
+pub fn to_each<T: Serialize + ?Sized>(sockets: Vec<SocketRef>, event: ServerEvent, data: &T) -> usize {
     sockets.iter().filter(|s| to_one(s, event, data)).count()
 }
 
@@ -48,10 +44,7 @@ pub fn failed(socket: &SocketRef, error: SendError) {
 }
 
 fn overflowed(socket: &SocketRef) {
-    let first = socket
-        .extensions
-        .get::<Arc<Session>>()
-        .is_none_or(|s| s.mark_overflowed());
+    let first = socket.extensions.get::<Arc<Session>>().is_none_or(|s| s.mark_overflowed());
     if !first {
         return;
     }

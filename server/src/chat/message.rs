@@ -18,7 +18,11 @@ pub fn handle(mut req: Incoming) {
     let reply = req.reply();
     match accepted {
         Ok((from, text)) => {
-            fanout::to_each(socket.broadcast().sockets(), ServerEvent::UserMessage, &UserMessage(from, &text));
+            fanout::to_each(
+                socket.broadcast().sockets(),
+                ServerEvent::UserMessage,
+                &UserMessage(from, &text),
+            );
             reply.send(ClientEvent::UserMessage, &SendAck(Ok(())), None);
         }
         Err(error) => {

@@ -19,8 +19,8 @@ use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State};
 use socketioxide::handler::ConnectHandler;
 
-use nicknames::NicknamesChanged;
 use incoming::InOrder;
+use nicknames::NicknamesChanged;
 pub use nicknames::NicknamesTask;
 use roster::Roster;
 use session::Session;
@@ -37,13 +37,7 @@ impl Chat {
     pub fn new() -> (Self, NicknamesTask) {
         let roster = Arc::new(Roster::default());
         let (nicknames_changed, task) = nicknames::coalescer(roster.clone());
-        (
-            Self {
-                roster,
-                nicknames_changed,
-            },
-            task,
-        )
+        (Self { roster, nicknames_changed }, task)
     }
 }
 

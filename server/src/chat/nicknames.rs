@@ -32,10 +32,7 @@ pub struct NicknamesTask {
 
 pub fn coalescer(roster: Arc<Roster>) -> (NicknamesChanged, NicknamesTask) {
     let changed = Arc::new(Notify::new());
-    (
-        NicknamesChanged(changed.clone()),
-        NicknamesTask { changed, roster },
-    )
+    (NicknamesChanged(changed.clone()), NicknamesTask { changed, roster })
 }
 
 impl NicknamesTask {

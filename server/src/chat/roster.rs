@@ -29,17 +29,12 @@ impl Roster {
 
     /// The `nicknames` payload: every name mapped to itself.
     pub fn snapshot(&self) -> Nicknames {
-        self.lock()
-            .values()
-            .map(|n| (n.to_string(), n.to_string()))
-            .collect()
+        self.lock().values().map(|n| (n.to_string(), n.to_string())).collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<NicknameKey, Nickname>> {
         // A panic while holding the lock cannot leave the map half-written (each operation is
         // one insert or remove), so a poisoned lock is still safe to use.
-        self.names
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.names.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -5,9 +5,7 @@ use std::num::NonZeroU32;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use chat_shared::limits::{
-    MESSAGE_BURST, MESSAGES_PER_SECOND, NICKNAME_ATTEMPTS_PER_MINUTE, NICKNAME_BURST,
-};
+use chat_shared::limits::{MESSAGE_BURST, MESSAGES_PER_SECOND, NICKNAME_ATTEMPTS_PER_MINUTE, NICKNAME_BURST};
 use chat_shared::{ChatError, ErrorCode, Nickname};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -27,8 +25,7 @@ impl Session {
                 Quota::per_second(nonzero(MESSAGES_PER_SECOND)).allow_burst(nonzero(MESSAGE_BURST)),
             ),
             nickname_attempts: RateLimiter::direct(
-                Quota::per_minute(nonzero(NICKNAME_ATTEMPTS_PER_MINUTE))
-                    .allow_burst(nonzero(NICKNAME_BURST)),
+                Quota::per_minute(nonzero(NICKNAME_ATTEMPTS_PER_MINUTE)).allow_burst(nonzero(NICKNAME_BURST)),
             ),
             overflowed: AtomicBool::new(false),
         }

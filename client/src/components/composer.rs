@@ -1,0 +1,71 @@
+//! `form#send-message`: `input#message` and Send. Checks the message with the server's own
+//! rules before sending and says what is wrong; keeps focus for the next line.
+
+use chat_shared::MessageText;
+use chat_shared::limits::MESSAGE_MAX_CHARS;
+use leptos::prelude::*;
+
+use super::is_composing_enter;
+use crate::app::Chat;
+
+/// Show the character count once a message is this close to the limit.
+const COUNT_FROM: usize = MESSAGE_MAX_CHARS * 9 / 10;
+
+#[component]
+pub fn Composer(chat: Chat) -> impl IntoView {
+    let value = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<String>);
+    let input = NodeRef::<leptos::html::Input>::new();
+    let length = move || value.with(|v| v.trim().chars().count());
+    let named = move || chat.state.with(|s| s.nickname.is_some());
+    let send = move || {
+        match MessageText::parse(&value.get_untracked()) {
+            Ok(text) => {
+                chat.send_message(text);
+                value.set(String::new());
+                problem.set(None);
+            }
+            Err(e) => problem.set(Some(e.message)),
+        }
+        if let Some(el) = input.get_untracked() {
+            let _ = el.focus();
+        }
+    };
+    view! {
+        <form
+            id="send-message"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                send();
+            }
+        >
+            <label for="message" class="visually-hidden">"Message"</label>
+            <input
+                id="message"
+                node_ref=input
+                autocomplete="off"
+                placeholder="Message"
+                aria-describedby="message-hint"
+                disabled=move || !named()
+                prop:value=move || value.get()
+                on:input=move |ev| {
+                    value.set(event_target_value(&ev));
+                    problem.set(None);
+                }
+                on:keydown=move |ev| {
+                    if is_composing_enter(&ev) {
+                        ev.prevent_default();
+                    }
+                }
+            />
+            <button type="submit" disabled=move || { !named() || length() > MESSAGE_MAX_CHARS }>"Send"</button>
+            <p id="message-hint" class="hint" role="status" class:over=move || { length() > MESSAGE_MAX_CHARS }>
+                {move || match problem.get() {
+                    Some(p) => p,
+                    None if length() >= COUNT_FROM => format!("{}/{MESSAGE_MAX_CHARS}", length()),
+                    None => String::new(),
+                }}
+            </p>
+        </form>
+    }
+}

@@ -1,0 +1,62 @@
+//! The nickname overlay: `#nickname` with `form#set-nickname`, `input#nick`, `#nickname-err`.
+
+use chat_shared::limits::NICKNAME_MAX_CHARS;
+use leptos::prelude::*;
+
+use super::is_composing_enter;
+use crate::app::Chat;
+
+#[component]
+pub fn NicknameForm(chat: Chat) -> impl IntoView {
+    let value = RwSignal::new(String::new());
+    let input = NodeRef::<leptos::html::Input>::new();
+    let error = move || chat.state.with(|s| s.nickname_error.as_ref().map(|e| e.message.clone()));
+    let pending = move || chat.state.with(|s| s.requested_nickname.is_some());
+    let length = move || value.with(|v| v.trim().chars().count());
+    Effect::new(move || {
+        // Focus the field once the page is connected and asks for a nickname.
+        if chat.state.with(|s| s.connection != crate::state::Connection::Connecting && s.nickname.is_none()) {
+            if let Some(el) = input.get() {
+                let _ = el.focus();
+            }
+        }
+    });
+    view! {
+        <div id="nickname">
+            <form
+                id="set-nickname"
+                class="wrap"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    if !pending() {
+                        chat.claim_nickname(&value.get_untracked());
+                    }
+                }
+            >
+                <label for="nick">"Please type in your nickname and press enter."</label>
+                <input
+                    id="nick"
+                    node_ref=input
+                    autocomplete="nickname"
+                    autocapitalize="off"
+                    spellcheck="false"
+                    aria-describedby="nickname-err nick-hint"
+                    aria-invalid=move || error().is_some().to_string()
+                    prop:value=move || value.get()
+                    on:input=move |ev| value.set(event_target_value(&ev))
+                    on:keydown=move |ev| {
+                        if is_composing_enter(&ev) {
+                            ev.prevent_default();
+                        }
+                    }
+                />
+                <p id="nick-hint" class="hint" class:over=move || { length() > NICKNAME_MAX_CHARS }>
+                    {move || format!("{}/{NICKNAME_MAX_CHARS}", length())}
+                </p>
+                <p id="nickname-err" role="alert" class:visible=move || error().is_some()>
+                    {move || error().unwrap_or_default()}
+                </p>
+            </form>
+        </div>
+    }
+}

@@ -1,0 +1,93 @@
+//! The page's own socket.io client (engine.io v4 + socket.io v5): a pure codec (host-tested),
+//! the reconnection policy (host-tested), and the browser parts: transports and the client.
+
+pub mod codec;
+
+#[cfg(target_arch = "wasm32")]
+mod client;
+#[cfg(target_arch = "wasm32")]
+mod transport;
+
+#[cfg(target_arch = "wasm32")]
+pub use client::Socket;
+#[cfg(target_arch = "wasm32")]
+pub use transport::TransportKind;
+
+use std::time::Duration;
+
+/// Why an emit did not reach the server (or its ack did not come back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketError {
+    NotConnected,
+    Disconnected,
+    Timeout,
+}
+
+/// The connection's status, as the page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    Connecting,
+    #[cfg(target_arch = "wasm32")]
+    Connected {
+        transport: TransportKind,
+        reconnected: bool,
+    },
+    #[cfg(not(target_arch = "wasm32"))]
+    Connected {
+        reconnected: bool,
+    },
+    Reconnecting {
+        attempt: u32,
+        delay: Duration,
+    },
+    Error(String),
+}
+
+/// Exponential backoff with jitter: 0.5 s, 1 s, 2 s… capped at 10 s, each scaled by a random
+/// factor in [0.5, 1.5) so that many pages do not all come back at the same instant.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    const BASE: Duration = Duration::from_millis(500);
+    const CAP: Duration = Duration::from_secs(10);
+
+    /// The delay before the next attempt; `random` is uniform in [0, 1).
+    pub fn next_delay(&mut self, random: f64) -> Duration {
+        self.attempt = self.attempt.saturating_add(1);
+        let exp = Self::BASE.saturating_mul(1u32 << self.attempt.saturating_sub(1).min(10));
+        exp.min(Self::CAP).mul_f64(0.5 + random.clamp(0.0, 1.0))
+    }
+
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_jitters_and_resets() {
+        let mut b = Backoff::default();
+        assert_eq!(b.next_delay(0.5), Duration::from_millis(500));
+        assert_eq!(b.next_delay(0.5), Duration::from_millis(1000));
+        assert_eq!(b.next_delay(0.5), Duration::from_millis(2000));
+        for _ in 0..20 {
+            b.next_delay(0.5);
+        }
+        assert_eq!(b.next_delay(0.5), Duration::from_secs(10));
+        assert_eq!(b.next_delay(0.0), Duration::from_secs(5));
+        assert!(b.next_delay(0.999) < Duration::from_secs(15));
+        b.reset();
+        assert_eq!(b.next_delay(0.5), Duration::from_millis(500));
+        assert_eq!(b.attempt(), 1);
+    }
+}

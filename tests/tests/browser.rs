@@ -1,0 +1,23 @@
+//! Browser end-to-end tests: the real page, served by the real binary, in headless Chromium
+//! (Debian's, driven by playwright-core from npm): tests/browser/e2e.js.
+
+use std::process::Command;
+
+use chat_tests::server::{binary, free_port, workspace_root};
+
+#[test]
+fn the_page_in_headless_chromium() {
+    let script = workspace_root().join("tests/browser/e2e.js");
+    let out = Command::new("node")
+        .arg(&script)
+        .arg(binary())
+        .arg(free_port().to_string())
+        .current_dir(workspace_root())
+        .output()
+        .expect("run node (the README's test command installs it, chromium and playwright-core)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(out.status.success(), "browser tests failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(", 0 failed"), "{stdout}");
+}
