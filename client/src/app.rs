@@ -2,7 +2,7 @@
 //! event and connection change goes through `state::apply`; components send intents through
 //! [`Chat`].
 
-use chat_shared::protocol::{ClientEvent, NicknameAck, ServerEvent};
+use chat_shared::protocol::{Answer, ClientEvent, NicknameAck, ServerEvent, SessionGrant};
 use chat_shared::{ChatError, MessageText, Nickname};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -44,6 +44,26 @@ impl Chat {
                 Ok(None) => ChatEvent::NicknameFailed("the server's answer was not understood".into()),
                 Err(e) => ChatEvent::NicknameFailed(describe(&e).into()),
             });
+        });
+    }
+
+    /// After a reconnect: takes the nickname back with the resume token, or, without a token
+    /// or if the server no longer knows it, by asking for the name again.
+    fn reclaim(&self, nick: String) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        let token = self.state.with_untracked(|s| s.resume_token.clone());
+        spawn_local(async move {
+            if let Some(token) = token {
+                let answer = socket.emit_with_ack(ClientEvent::Resume, vec![Value::from(token)]).await;
+                if let Ok(Some(Answer(Ok(grant)))) =
+                    answer.map(|args| Answer::<SessionGrant>::from_args(&args))
+                {
+                    return chat.apply(ChatEvent::Session(grant));
+                }
+            }
+            chat.state.update(|s| s.requested_nickname = Some(nick.clone()));
+            chat.send_claim(nick);
         });
     }
 
@@ -97,9 +117,7 @@ fn connect(state: RwSignal<ChatState>) -> Chat {
     let (base, force_polling) = server_base();
     let socket = Socket::connect(base, force_polling);
     let chat = Chat { state, socket: StoredValue::new_local(socket.clone()) };
-    for event in
-        [ServerEvent::UserMessage, ServerEvent::Announcement, ServerEvent::Nicknames, ServerEvent::ChatError]
-    {
+    for event in ServerEvent::ALL {
         socket.on(event, move |args| {
             if let Some(e) = decode(event, args) {
                 chat.apply(e);
@@ -112,7 +130,7 @@ fn connect(state: RwSignal<ChatState>) -> Chat {
             chat.apply(ChatEvent::Connected { reconnected });
             let reclaim = state.with_untracked(|s| s.reclaiming.then(|| s.nickname.clone()).flatten());
             if let Some(nick) = reclaim {
-                chat.send_claim(nick);
+                chat.reclaim(nick);
             }
         }
         Status::Reconnecting { .. } => {

@@ -3,7 +3,7 @@
 //! here as a `ChatEvent`.
 
 use chat_shared::ChatError;
-use chat_shared::protocol::{AnnouncementDetail, ChatErrorEvent, NicknameAck, ServerEvent};
+use chat_shared::protocol::{AnnouncementDetail, ChatErrorEvent, NicknameAck, ServerEvent, SessionGrant};
 use serde_json::Value;
 
 /// The connection, as the page shows it.
@@ -62,6 +62,8 @@ pub enum ChatEvent {
         reason: String,
     },
     ServerRefused(ChatErrorEvent),
+    /// The server granted (or confirmed, on resume) this nickname and its resume token.
+    Session(SessionGrant),
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -73,6 +75,8 @@ pub struct ChatState {
     pub requested_nickname: Option<String>,
     /// After a reconnect: the nickname is being claimed again (it stays shown meanwhile).
     pub reclaiming: bool,
+    /// The token that takes the nickname back after a drop (from the server's `session`).
+    pub resume_token: Option<String>,
     pub nickname_error: Option<ChatError>,
     pub online: Vec<String>,
     pub lines: Vec<Line>,
@@ -152,6 +156,12 @@ pub fn apply(state: &mut ChatState, event: ChatEvent) {
             }
         }
         ChatEvent::ServerRefused(e) => state.push(LineKind::System(format!("Error: {}", e.error.message))),
+        ChatEvent::Session(grant) => {
+            state.nickname = Some(grant.nickname);
+            state.resume_token = Some(grant.resume_token);
+            state.requested_nickname = None;
+            state.reclaiming = false;
+        }
     }
 }
 
@@ -179,6 +189,7 @@ pub fn decode(event: ServerEvent, args: &[Value]) -> Option<ChatEvent> {
         ServerEvent::ChatError => {
             serde_json::from_value(args.first()?.clone()).ok().map(ChatEvent::ServerRefused)
         }
+        ServerEvent::Session => serde_json::from_value(args.first()?.clone()).ok().map(ChatEvent::Session),
     }
 }
 
@@ -242,6 +253,11 @@ mod tests {
         let taken = ChatError::new(ErrorCode::NicknameTaken);
         apply(&mut taken_meanwhile, ChatEvent::NicknameAnswered(NicknameAck::Rejected(taken)));
         assert_eq!(taken_meanwhile.nickname, None, "asks for a new one");
+        let mut resumed = s.clone();
+        let grant = SessionGrant { nickname: "Ana".into(), resume_token: "t".into() };
+        apply(&mut resumed, ChatEvent::Session(grant));
+        assert_eq!((resumed.nickname.as_deref(), resumed.reclaiming), (Some("Ana"), false));
+        assert_eq!(resumed.resume_token.as_deref(), Some("t"));
         let mut s = s;
         apply(&mut s, ChatEvent::NicknameAnswered(NicknameAck::Accepted));
         assert_eq!((s.nickname.as_deref(), s.reclaiming), (Some("Ana"), false));

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
@@ -14,6 +15,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::chat::Chat;
 use crate::config::Config;
+use crate::history::{History, SqliteHistory};
 use crate::page;
 
 /// Binds, serves until SIGINT/SIGTERM, then shuts down within the configured timeout.
@@ -22,7 +24,8 @@ pub async fn run(config: Config) -> io::Result<()> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
-    let (router, io) = router(&config);
+    let history = open_history(&config)?;
+    let (router, io, chat) = router(&config, history);
     tracing::info!(
         address = %listener.local_addr()?,
         data_dir = %config.data_dir.display(),
@@ -40,22 +43,34 @@ pub async fn run(config: Config) -> io::Result<()> {
             if tokio::time::timeout(timeout, io.close()).await.is_err() {
                 tracing::warn!("connections did not close within {timeout:?}");
             }
+            // Everything accepted is stored before we exit.
+            chat.flush().await;
         })
         .await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// The router with every route and layer, and the socket.io handle.
-pub fn router(config: &Config) -> (Router, SocketIo) {
-    let (chat, nicknames_task) = Chat::new();
+/// Opens the embedded history in the data directory (creating both if needed).
+fn open_history(config: &Config) -> io::Result<Arc<dyn History>> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        io::Error::new(e.kind(), format!("CHAT_DATA_DIR/--data-dir {}: {e}", config.data_dir.display()))
+    })?;
+    let store = SqliteHistory::open(&config.history_path())
+        .map_err(|e| io::Error::other(format!("CHAT_DATA_DIR/--data-dir: {e}")))?;
+    Ok(Arc::new(store))
+}
+
+/// The router with every route and layer, the socket.io handle and the chat.
+pub fn router(config: &Config, history: Arc<dyn History>) -> (Router, SocketIo, Chat) {
+    let (chat, nicknames_task) = Chat::new(history, config.chat_settings());
     let (socket_layer, io) = SocketIo::builder()
         .max_buffer_size(MAX_BUFFERED_PACKETS)
         .max_payload(MAX_PAYLOAD_BYTES)
         .ws_max_message_size(MAX_PAYLOAD_BYTES as usize)
         .with_state(chat.clone())
         .build_layer();
-    crate::chat::register(&io);
+    chat.attach(&io);
     nicknames_task.spawn(io.clone());
 
     let routes = Router::new()
@@ -64,7 +79,7 @@ pub fn router(config: &Config) -> (Router, SocketIo) {
     // socket.io wraps the whole router as one service: `Router::layer` would wrap each route
     // apart, and each copy would then keep its own engine.io sessions.
     let router = Router::new().fallback_service(socket_layer.layer(routes)).layer(TraceLayer::new_for_http());
-    (router, io)
+    (router, io, chat)
 }
 
 async fn shutdown_signal() {

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::chat::ChatSettings;
+use crate::history::Retention;
+
 /// The chat server: serves the chat page and the socket.io chat at /socket.io/.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "chat-server", version, about)]
@@ -30,12 +33,39 @@ pub struct Config {
     #[arg(long, env = "CHAT_LOG", default_value = "info")]
     pub log: String,
 
+    /// Seconds a dropped connection's nickname stays reserved for its owner to resume it.
+    #[arg(long, env = "CHAT_RESUME_GRACE", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub resume_grace_secs: u64,
+
+    /// Messages the history keeps (older ones are dropped); 0 keeps every message.
+    #[arg(long, env = "CHAT_HISTORY_MAX_MESSAGES", default_value_t = 10_000)]
+    pub history_max_messages: u64,
+
+    /// Days the history keeps a message; 0 keeps them forever.
+    #[arg(long, env = "CHAT_HISTORY_MAX_AGE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=36_500))]
+    pub history_max_age_days: u64,
+
     /// Seconds to wait for connections to close on SIGINT/SIGTERM before exiting anyway.
     #[arg(long, env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_timeout_secs: u64,
 }
 
 impl Config {
+    pub fn chat_settings(&self) -> ChatSettings {
+        ChatSettings {
+            grace: Duration::from_secs(self.resume_grace_secs),
+            retention: Retention {
+                max_messages: self.history_max_messages,
+                max_age_secs: self.history_max_age_days * 24 * 3600,
+            },
+        }
+    }
+
+    /// The history file inside the data directory.
+    pub fn history_path(&self) -> PathBuf {
+        self.data_dir.join("chat.sqlite3")
+    }
+
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
     }

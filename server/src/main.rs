@@ -3,6 +3,7 @@
 mod app;
 mod chat;
 mod config;
+mod history;
 mod page;
 
 use std::process::ExitCode;

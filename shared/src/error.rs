@@ -18,6 +18,8 @@ pub enum ErrorCode {
     NotNamed,
     BadPayload,
     RateLimited,
+    ResumeInvalid,
+    Unavailable,
 }
 
 /// What went wrong, for the client: a code to act on and an English sentence to show.
@@ -57,6 +59,8 @@ impl ErrorCode {
             Self::NotNamed => "Choose a nickname before sending messages",
             Self::BadPayload => "The server could not read that request",
             Self::RateLimited => "Too many requests: slow down",
+            Self::ResumeInvalid => "That session cannot be resumed: choose a nickname",
+            Self::Unavailable => "The server could not store that: try again",
         }
     }
 }

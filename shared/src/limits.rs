@@ -38,3 +38,19 @@ pub const NICKNAMES_INTERVAL_PER_USER: Duration = Duration::from_micros(500);
 
 /// Names nobody may take, because the page uses them for itself (compared as nickname keys).
 pub const RESERVED_NICKNAMES: &[&str] = &["system", "me", "server", "admin", "moderator"];
+
+/// Messages `history` returns when the request names no limit...
+pub const HISTORY_PAGE_DEFAULT: u32 = 100;
+/// ...and at most, whatever it names.
+pub const HISTORY_PAGE_MAX: u32 = 500;
+
+/// Longest idempotency key a client may attach to a message, in chars.
+pub const MESSAGE_KEY_MAX_CHARS: usize = 64;
+
+/// Messages the embedded store commits in one transaction at most (group commit).
+pub const STORE_BATCH_MAX: usize = 256;
+
+/// `history` requests one connection may make: a burst of this many...
+pub const HISTORY_BURST: u32 = 10;
+/// ...refilled at this many per second.
+pub const HISTORY_PER_SECOND: u32 = 2;

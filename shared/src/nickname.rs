@@ -57,6 +57,10 @@ impl Nickname {
 }
 
 impl NicknameKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     fn of(s: &str) -> Self {
         let folded: String = s.nfkc().flat_map(char::to_lowercase).collect();
         Self(folded.nfkc().collect())

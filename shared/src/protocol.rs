@@ -8,7 +8,6 @@ use serde::ser::SerializeTuple;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ChatError;
-use crate::message::MessageText;
 use crate::nickname::Nickname;
 
 /// Events a client sends.
@@ -16,14 +15,18 @@ use crate::nickname::Nickname;
 pub enum ClientEvent {
     /// `nickname` (nick, ack): claim a nickname. Ack: see [`NicknameAck`].
     Nickname,
-    /// `user message` (msg, ack?): say something to everyone. Ack, if asked: [`SendAck`].
+    /// `user message` (msg, {key}?, ack?): say something to everyone. See [`SendRequest`].
     UserMessage,
+    /// `history` ({after?, before?, limit?}, ack): stored messages. See [`HistoryRequest`].
+    History,
+    /// `resume` (token, ack): take back one's nickname after a drop. See [`SessionGrant`].
+    Resume,
 }
 
 /// Events the server sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerEvent {
-    /// `user message` (from, msg): someone else said something. See [`UserMessage`].
+    /// `user message` (from, msg, {id, ts}): someone else said something. See [`StampedMessage`].
     UserMessage,
     /// `announcement` (text, detail): someone came or went. See [`Announcement`].
     Announcement,
@@ -31,26 +34,34 @@ pub enum ServerEvent {
     Nicknames,
     /// `chat error` ({event, code, message, limit?}): a request without an ack was refused.
     ChatError,
+    /// `session` ({nickname, resume_token}): this connection's nickname and how to resume it.
+    Session,
 }
 
 impl ClientEvent {
-    pub const ALL: [ClientEvent; 2] = [Self::Nickname, Self::UserMessage];
+    pub const ALL: [ClientEvent; 4] = [Self::Nickname, Self::UserMessage, Self::History, Self::Resume];
 
     pub const fn name(self) -> &'static str {
         match self {
             Self::Nickname => "nickname",
             Self::UserMessage => "user message",
+            Self::History => "history",
+            Self::Resume => "resume",
         }
     }
 }
 
 impl ServerEvent {
+    pub const ALL: [ServerEvent; 5] =
+        [Self::UserMessage, Self::Announcement, Self::Nicknames, Self::ChatError, Self::Session];
+
     pub const fn name(self) -> &'static str {
         match self {
             Self::UserMessage => "user message",
             Self::Announcement => "announcement",
             Self::Nicknames => "nicknames",
             Self::ChatError => "chat error",
+            Self::Session => "session",
         }
     }
 }
@@ -96,25 +107,41 @@ impl NicknameAck {
     }
 }
 
-/// The ack of `user message`, when the client asks for one, node-callback style:
-/// `[null]` when delivered, `[{code, message, limit?}]` when refused.
+/// A node-style ack: `[null, value]` on success, `[{code, message, limit?}]` on refusal.
+/// `user message` acks `Answer<MessageMeta>`, `history` acks `Answer<HistoryPage>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendAck(pub Result<(), ChatError>);
+pub struct Answer<T>(pub Result<T, ChatError>);
 
-impl Serialize for SendAck {
+impl<T: Serialize> Serialize for Answer<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut t = s.serialize_tuple(1)?;
         match &self.0 {
-            Ok(()) => t.serialize_element(&None::<ChatError>)?,
-            Err(e) => t.serialize_element(e)?,
+            Ok(v) => {
+                let mut t = s.serialize_tuple(2)?;
+                t.serialize_element(&None::<ChatError>)?;
+                t.serialize_element(v)?;
+                t.end()
+            }
+            Err(e) => {
+                let mut t = s.serialize_tuple(1)?;
+                t.serialize_element(e)?;
+                t.end()
+            }
         }
-        t.end()
     }
 }
 
-/// `user message` as the server sends it: two arguments, `(from, msg)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UserMessage<'a>(pub &'a Nickname, pub &'a MessageText);
+impl<T: serde::de::DeserializeOwned> Answer<T> {
+    /// Reads an ack's arguments as a client receives them.
+    pub fn from_args(args: &[serde_json::Value]) -> Option<Self> {
+        match args.first()? {
+            serde_json::Value::Null => {
+                let v = args.get(1).cloned().unwrap_or(serde_json::Value::Null);
+                serde_json::from_value(v).ok().map(|v| Self(Ok(v)))
+            }
+            e => serde_json::from_value(e.clone()).ok().map(|e| Self(Err(e))),
+        }
+    }
+}
 
 /// What an announcement is about, for pages that render it in their own words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +186,18 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn send_request_reads_old_and_new_clients() {
+        let old: SendRequest = serde_json::from_value(json!(["hi"])).unwrap();
+        assert_eq!(old, SendRequest { text: "hi".into(), key: None });
+        let spoof: SendRequest = serde_json::from_value(json!(["hi", "Mallory", 3])).unwrap();
+        assert_eq!(spoof.key, None);
+        let new: SendRequest = serde_json::from_value(json!(["hi", {"key": "k1"}])).unwrap();
+        assert_eq!(new.key.as_deref(), Some("k1"));
+        assert!(serde_json::from_value::<SendRequest>(json!([42])).is_err());
+        assert!(serde_json::from_value::<SendRequest>(json!([])).is_err());
+    }
+
+    #[test]
     fn nickname_ack_keeps_the_original_first_argument() {
         assert_eq!(serde_json::to_value(NicknameAck::Accepted).unwrap(), json!([false]));
         let taken = NicknameAck::Rejected(ChatError::new(ErrorCode::NicknameTaken));
@@ -173,16 +212,115 @@ mod tests {
     #[test]
     fn server_payload_shapes() {
         let ana = Nickname::parse("Ana").unwrap();
-        let hi = MessageText::parse("hi").unwrap();
-        assert_eq!(serde_json::to_value(UserMessage(&ana, &hi)).unwrap(), json!(["Ana", "hi"]));
+        let stamped = StampedMessage("Ana", "hi", MessageMeta { id: 1, ts: 2 });
+        assert_eq!(serde_json::to_value(stamped).unwrap(), json!(["Ana", "hi", {"id": 1, "ts": 2}]));
         assert_eq!(
             serde_json::to_value(Announcement::connected(&ana)).unwrap(),
             json!(["Ana connected", {"kind": "connected", "nickname": "Ana"}])
         );
-        assert_eq!(serde_json::to_value(SendAck(Ok(()))).unwrap(), json!([null]));
+        let meta = MessageMeta { id: 7, ts: 1 };
+        assert_eq!(serde_json::to_value(Answer(Ok(meta))).unwrap(), json!([null, {"id": 7, "ts": 1}]));
+        let refused = Answer::<MessageMeta>(Err(ChatError::new(ErrorCode::NotNamed)));
+        let args = serde_json::to_value(&refused).unwrap();
+        assert_eq!(args[0]["code"], json!("not_named"));
+        assert_eq!(Answer::<MessageMeta>::from_args(args.as_array().unwrap()), Some(refused));
+        assert_eq!(
+            Answer::<MessageMeta>::from_args(&[json!(null), json!({"id": 7, "ts": 1})]),
+            Some(Answer(Ok(meta)))
+        );
         let e = ChatErrorEvent { event: "user message".into(), error: ChatError::new(ErrorCode::NotNamed) };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["event"], json!("user message"));
         assert_eq!(v["code"], json!("not_named"));
     }
+}
+
+/// Identity of an accepted message: its id (totally ordered, increasing) and the server's
+/// timestamp (milliseconds since the Unix epoch, UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    pub id: u64,
+    pub ts: i64,
+}
+
+/// `user message` as a client sends it: `(msg)` as the original, or `(msg, {key})` where `key`
+/// is the client's idempotency key (a resent message with the same key is stored once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRequest {
+    pub text: String,
+    pub key: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SendOptions {
+    #[serde(default)]
+    key: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for SendRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Args;
+        impl<'de> serde::de::Visitor<'de> for Args {
+            type Value = SendRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a message text, then optionally {\"key\": \"...\"}")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<SendRequest, A::Error> {
+                let text: String =
+                    seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                // Anything but an options object in second place is ignored (old clients may
+                // send extra arguments; they never chose their `from`).
+                let key = match seq.next_element::<serde_json::Value>()? {
+                    Some(v) => serde_json::from_value::<SendOptions>(v).ok().and_then(|o| o.key),
+                    None => None,
+                };
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(SendRequest { text, key })
+            }
+        }
+        d.deserialize_tuple(usize::MAX, Args)
+    }
+}
+
+/// `user message` as the server sends it to new clients: `(from, msg, {id, ts})`; old
+/// clients read the first two arguments only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StampedMessage<'a>(pub &'a str, pub &'a str, pub MessageMeta);
+
+/// One stored message, as `history` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryMessage {
+    pub id: u64,
+    pub ts: i64,
+    pub from: String,
+    pub text: String,
+}
+
+/// `history` (request, ack): a page of stored messages. With `after`, the messages after that
+/// id (resume); with `before`, the ones before it (scrolling up); with neither, the newest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// The answer to `history`: messages in id order; `gap` when some messages after `after` are
+/// no longer kept (retention), `more` when there are more to fetch in the same direction.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub messages: Vec<HistoryMessage>,
+    pub gap: bool,
+    pub more: bool,
+}
+
+/// `session` ({nickname, resume_token}): sent to a connection when it gets its nickname. The
+/// token re-claims that nickname with `resume` after a drop (or a server restart).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionGrant {
+    pub nickname: String,
+    pub resume_token: String,
 }

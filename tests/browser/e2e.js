@@ -14,7 +14,7 @@ setTimeout(() => { console.error('e2e: timed out'); process.exit(1); }, 120000).
 
 let server;
 async function startServer() {
-  server = spawn(bin, [], { env: { ...process.env, PORT: port, CHAT_BIND: '127.0.0.1', CHAT_LOG: 'warn' }, stdio: 'inherit' });
+  server = spawn(bin, [], { env: { ...process.env, PORT: port, CHAT_BIND: '127.0.0.1', CHAT_LOG: process.env.CHAT_TEST_LOG || 'warn' }, stdio: 'inherit' });
   for (let i = 0; i < 200; i++) {
     try { if ((await fetch(`${base}/healthz`)).ok) return; } catch { /* not yet */ }
     await new Promise((r) => setTimeout(r, 50));

@@ -6,10 +6,28 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// A running `chat-server`, killed when dropped.
+/// A running `chat-server` with its own data directory; killed (and the directory removed)
+/// when dropped.
 pub struct ChatServer {
     child: Child,
     pub port: u16,
+    pub data_dir: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+/// A fresh, empty directory under the system's temp dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "chat-test-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
 }
 
 /// The workspace's root directory.
@@ -47,20 +65,41 @@ impl ChatServer {
 
     /// Starts the server with extra flags and environment, and waits until it answers /healthz.
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let data_dir = temp_dir("data");
         let port = free_port();
+        let child = Self::spawn(port, &data_dir, &args, &env);
+        let server = Self { child, port, data_dir, args, env };
+        server.wait_healthy();
+        server
+    }
+
+    fn spawn(port: u16, data_dir: &Path, args: &[String], env: &[(String, String)]) -> Child {
         let mut cmd = Command::new(binary());
         cmd.args(args)
             .env("PORT", port.to_string())
             .env("CHAT_BIND", "127.0.0.1")
+            .env("CHAT_DATA_DIR", data_dir)
             .env("CHAT_LOG", std::env::var("CHAT_TEST_LOG").unwrap_or_else(|_| "warn".into()))
             .stdin(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().expect("start chat-server");
-        let server = Self { child, port };
-        server.wait_healthy();
-        server
+        cmd.spawn().expect("start chat-server")
+    }
+
+    /// `kill -9`: no goodbye, no flush.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port and data directory.
+    pub fn restart(&mut self) {
+        let _ = self.child.try_wait();
+        self.child = Self::spawn(self.port, &self.data_dir, &self.args, &self.env);
+        self.wait_healthy();
     }
 
     pub fn url(&self) -> String {
@@ -98,5 +137,6 @@ impl Drop for ChatServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }

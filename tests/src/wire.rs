@@ -84,6 +84,22 @@ impl WireClient {
         }
     }
 
+    /// Waits for the acks with ids `ids` (in any order: a refusal is acked at once, a stored
+    /// message once it is stored).
+    pub async fn acks(&mut self, ids: std::ops::Range<u64>) -> std::collections::BTreeMap<u64, Vec<Value>> {
+        let mut got = std::collections::BTreeMap::new();
+        while got.len() < ids.end.saturating_sub(ids.start) as usize {
+            match self.recv_packet(PATIENCE).await {
+                Some(Inbound::Ack(id, args)) if ids.contains(&id) => {
+                    got.insert(id, args);
+                }
+                Some(_) => continue,
+                None => panic!("connection closed or silent with {} of {:?} acked", got.len(), ids),
+            }
+        }
+        got
+    }
+
     /// Waits for the next event named `event`.
     pub async fn event(&mut self, event: &str) -> Vec<Value> {
         loop {

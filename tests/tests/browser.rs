@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use chat_tests::server::{binary, free_port, workspace_root};
+use chat_tests::server::{binary, free_port, temp_dir, workspace_root};
 
 #[test]
 fn the_page_in_headless_chromium() {
@@ -13,6 +13,7 @@ fn the_page_in_headless_chromium() {
         .arg(binary())
         .arg(free_port().to_string())
         .current_dir(workspace_root())
+        .env("CHAT_DATA_DIR", temp_dir("browser"))
         .output()
         .expect("run node (the README's test command installs it, chromium and playwright-core)");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -78,24 +78,29 @@ async fn messages_reach_everyone_else_signed_by_the_server() {
     let mut lurker = TestClient::connect(&server.url()).await;
 
     ana.say("hello <b>world</b>").await;
-    assert_eq!(bob.next("user message").await, vec![json!("Ana"), json!("hello <b>world</b>")]);
-    assert_eq!(lurker.next("user message").await, vec![json!("Ana"), json!("hello <b>world</b>")]);
+    assert_eq!(bob.next("user message").await[..2], vec![json!("Ana"), json!("hello <b>world</b>")]);
+    assert_eq!(lurker.next("user message").await[..2], vec![json!("Ana"), json!("hello <b>world</b>")]);
     assert!(ana.next_within("user message", Duration::from_millis(300)).await.is_none(), "no echo");
 
     // A client cannot choose its `from`: extra arguments are ignored.
     ana.emit("user message", vec![json!("hi"), json!("Mallory")]).await;
-    assert_eq!(bob.next("user message").await, vec![json!("Ana"), json!("hi")]);
+    assert_eq!(bob.next("user message").await[..2], vec![json!("Ana"), json!("hi")]);
 
     // Unicode arrives intact; surrounding whitespace is trimmed.
     bob.say("  안녕하세요 👋 Hallo, wereld — één  ").await;
     assert_eq!(
-        ana.next("user message").await,
+        ana.next("user message").await[..2],
         vec![json!("Bob"), json!("안녕하세요 👋 Hallo, wereld — één")]
     );
 
-    // New clients may ask for an ack: node-style [null] when delivered.
-    assert_eq!(ana.emit_ack("user message", vec![json!("acked")]).await, vec![Value::Null]);
-    assert_eq!(bob.next("user message").await, vec![json!("Ana"), json!("acked")]);
+    // New clients may ask for an ack: node-style [null, {id, ts}] once stored and delivered,
+    // and the others get the same id and timestamp as a third argument.
+    let ack = ana.emit_ack("user message", vec![json!("acked")]).await;
+    assert_eq!(ack[0], Value::Null);
+    let got = bob.next("user message").await;
+    assert_eq!(got[..2], vec![json!("Ana"), json!("acked")]);
+    assert_eq!(got[2], ack[1], "same id and timestamp");
+    assert!(ack[1]["id"].as_u64().is_some() && ack[1]["ts"].as_i64().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -138,7 +143,7 @@ async fn long_polling_clients_chat_with_websocket_clients() {
     let mut poll = TestClient::connect_with(&server.url(), rust_socketio::TransportType::Polling).await;
     assert_eq!(poll.nickname("Poll").await, vec![json!(false)]);
     ws.say("to polling").await;
-    assert_eq!(poll.next("user message").await, vec![json!("Web"), json!("to polling")]);
+    assert_eq!(poll.next("user message").await[..2], vec![json!("Web"), json!("to polling")]);
     poll.say("to websocket").await;
-    assert_eq!(ws.next("user message").await, vec![json!("Poll"), json!("to websocket")]);
+    assert_eq!(ws.next("user message").await[..2], vec![json!("Poll"), json!("to websocket")]);
 }

@@ -1,13 +1,17 @@
-//! A connection went away: free its nickname and tell the others.
+//! A connection went away. A deliberate leave (the client's namespace disconnect, or a clean
+//! close of its transport: a tab closed or reloaded) frees the nickname and is announced at
+//! once, as the original did. A dropped connection (network error, heartbeat timeout, a slow
+//! reader closed by the server) keeps the nickname reserved for its owner's resume token for
+//! the grace period; "X disconnected" is announced only if the owner does not come back.
 
 use std::sync::Arc;
 
-use chat_shared::protocol::{Announcement, ServerEvent};
 use socketioxide::extract::{Extension, SocketRef, State};
 use socketioxide::socket::DisconnectReason;
 
+use super::Chat;
 use super::session::Session;
-use super::{Chat, fanout};
+use crate::history::now_ms;
 
 pub async fn handle(
     socket: SocketRef,
@@ -16,15 +20,17 @@ pub async fn handle(
     State(chat): State<Chat>,
 ) {
     tracing::debug!(sid = %socket.id, %reason, "disconnected");
-    let Some(nick) = session.nickname() else {
-        return;
-    };
-    chat.roster.release(nick);
-    tracing::info!(sid = %socket.id, nickname = %nick, %reason, "left");
-    fanout::to_each(
-        socket.broadcast().sockets(),
-        ServerEvent::Announcement,
-        &Announcement::disconnected(nick),
-    );
-    chat.nicknames_changed.notify();
+    let Some(nick) = session.nickname() else { return };
+    let deliberate =
+        matches!(reason, DisconnectReason::ClientNSDisconnect | DisconnectReason::TransportClose);
+    if deliberate {
+        if chat.roster.release(nick, socket.id) {
+            tracing::info!(sid = %socket.id, nickname = %nick, %reason, "left");
+            chat.left(nick, socket.broadcast().sockets());
+        }
+    } else if let Some((generation, token)) = chat.roster.set_away(nick, socket.id) {
+        tracing::info!(sid = %socket.id, nickname = %nick, %reason, grace = ?chat.grace, "dropped: nickname reserved");
+        chat.record_reservation(nick, &token, now_ms() + chat.grace.as_millis() as i64);
+        chat.start_grace(nick.clone(), generation);
+    }
 }

@@ -1,33 +1,34 @@
-//! `user message` (msg, ack?): deliver a line to everyone else, signed with the sender's
-//! nickname as the server knows it.
+//! `user message` (msg, {key}?, ack?): validate a line, then hand it to the journal, which
+//! stores it, delivers it to everyone else signed with the sender's nickname as the server knows
+//! it, and acks the sender with its id and timestamp.
 
-use chat_shared::protocol::{ClientEvent, SendAck, ServerEvent, UserMessage};
+use chat_shared::limits::MESSAGE_KEY_MAX_CHARS;
+use chat_shared::protocol::{Answer, ClientEvent, MessageMeta, SendRequest};
 use chat_shared::{ChatError, ErrorCode, MessageText};
 
-use super::fanout;
+use super::Chat;
 use super::incoming::Incoming;
+use super::journal::Pending;
+use crate::history::NewMessage;
 
-pub fn handle(mut req: Incoming) {
+pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
     let accepted = session.allow_message().and_then(|()| {
         let from = session.nickname().ok_or_else(|| ChatError::new(ErrorCode::NotNamed))?;
-        let raw = req.arg::<String>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
-        Ok((from, MessageText::parse(&raw)?))
+        let request = req.arg::<SendRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
+        if request.key.as_ref().is_some_and(|k| k.is_empty() || k.chars().count() > MESSAGE_KEY_MAX_CHARS) {
+            return Err(ChatError::with_limit(ErrorCode::BadPayload, MESSAGE_KEY_MAX_CHARS));
+        }
+        let text = MessageText::parse(&request.text)?;
+        Ok(NewMessage { from: from.to_string(), text: text.as_str().to_owned(), key: request.key })
     });
     let reply = req.reply();
     match accepted {
-        Ok((from, text)) => {
-            fanout::to_each(
-                socket.broadcast().sockets(),
-                ServerEvent::UserMessage,
-                &UserMessage(from, &text),
-            );
-            reply.send(ClientEvent::UserMessage, &SendAck(Ok(())), None);
-        }
+        Ok(message) => chat.journal.submit(Pending { socket, reply, message }),
         Err(error) => {
             tracing::debug!(sid = %socket.id, code = ?error.code, "message refused");
-            reply.send(ClientEvent::UserMessage, &SendAck(Err(error.clone())), Some(&error));
+            reply.send(ClientEvent::UserMessage, &Answer::<MessageMeta>(Err(error.clone())), Some(&error));
         }
     }
 }

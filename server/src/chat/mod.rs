@@ -1,67 +1,157 @@
 //! The chat: one socket.io namespace where people pick a unique nickname, see who is online,
-//! talk to everyone and see who comes and goes (the original's event API, kept word for word).
+//! talk to everyone and see who comes and goes (the original's event API, kept word for word),
+//! with every message stored, resumable history, and nicknames that survive a dropped
+//! connection for a grace period.
 
 mod fanout;
+mod history;
 mod incoming;
+mod journal;
 mod leave;
 mod message;
 mod nickname;
 mod nicknames;
 mod reply;
+mod resume;
 mod roster;
 mod session;
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use chat_shared::protocol::ClientEvent;
+use chat_shared::Nickname;
+use chat_shared::protocol::{Announcement, ClientEvent, ServerEvent};
 use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State};
 use socketioxide::handler::ConnectHandler;
 
-use incoming::InOrder;
+use crate::history::{History, Reservation, ReservationChange, Retention};
+use incoming::{InOrder, Incoming};
+use journal::Journal;
 use nicknames::NicknamesChanged;
 pub use nicknames::NicknamesTask;
 use roster::Roster;
 use session::Session;
+
+/// Settings of the chat (from the configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct ChatSettings {
+    /// How long a dropped connection's nickname stays reserved for its owner.
+    pub grace: Duration,
+    pub retention: Retention,
+}
 
 /// The chat's shared state, handed to every handler (socketioxide state).
 #[derive(Clone)]
 pub struct Chat {
     roster: Arc<Roster>,
     nicknames_changed: NicknamesChanged,
+    journal: Arc<Journal>,
+    history: Arc<dyn History>,
+    grace: Duration,
+    /// Set once socket.io is built (grace timers announce through it).
+    io: Arc<OnceLock<SocketIo>>,
 }
 
 impl Chat {
     /// The state, and the task that sends the `nicknames` map (start it once the server runs).
-    pub fn new() -> (Self, NicknamesTask) {
+    pub fn new(history: Arc<dyn History>, settings: ChatSettings) -> (Self, NicknamesTask) {
         let roster = Arc::new(Roster::default());
         let (nicknames_changed, task) = nicknames::coalescer(roster.clone());
-        (Self { roster, nicknames_changed }, task)
+        let journal = Arc::new(Journal::start(history.clone(), settings.retention));
+        let chat =
+            Self { roster, nicknames_changed, journal, history, grace: settings.grace, io: Arc::default() };
+        (chat, task)
+    }
+
+    /// Connects the chat to socket.io, and gives the nicknames reserved before a restart
+    /// their grace period.
+    pub fn attach(&self, io: &SocketIo) {
+        let _ = self.io.set(io.clone());
+        io.ns("/", (async || {}).with(prepare));
+        match self.history.reservations() {
+            Ok(reserved) => {
+                for r in reserved {
+                    match Nickname::parse(&r.nickname) {
+                        Ok(nick) => {
+                            let generation = self.roster.restore(nick.clone(), r.token);
+                            self.start_grace(nick, generation);
+                        }
+                        Err(e) => {
+                            tracing::warn!(nickname = %r.nickname, "dropping a stored reservation: {e}")
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::error!("cannot read nickname reservations: {e}"),
+        }
+    }
+
+    /// Waits until every accepted message is stored and delivered.
+    pub async fn flush(&self) {
+        self.journal.flush().await;
+    }
+
+    /// Records who holds `nick` (with its token) so that it outlives a restart.
+    fn record_reservation(&self, nick: &Nickname, token: &str, expires_at: i64) {
+        self.journal.reserve(ReservationChange::Save(Reservation {
+            nickname: nick.to_string(),
+            nickname_key: nick.key().as_str().to_owned(),
+            token: token.to_owned(),
+            expires_at,
+        }));
+    }
+
+    /// After the grace period, frees `nick` unless its owner came back, and says so.
+    fn start_grace(&self, nick: Nickname, generation: u64) {
+        let chat = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(chat.grace).await;
+            if chat.roster.expire(&nick, generation) {
+                tracing::info!(nickname = %nick, "grace period over");
+                let everyone = chat.io.get().map(|io| io.sockets()).unwrap_or_default();
+                chat.left(&nick, everyone);
+            }
+        });
+    }
+
+    /// `nick` is gone for good: forget its reservation and tell `audience`.
+    fn left(&self, nick: &Nickname, audience: Vec<SocketRef>) {
+        self.journal.reserve(ReservationChange::Drop(nick.key().as_str().to_owned()));
+        fanout::to_each(audience, ServerEvent::Announcement, &Announcement::disconnected(nick));
+        self.nicknames_changed.notify();
     }
 }
 
-/// Registers the chat namespace. Handlers are attached in a connect *middleware*, which
-/// socketioxide awaits before it confirms the connection to the client; its connect handler
-/// runs in a spawned task instead, and a client that emits as soon as it is connected (the
-/// socket.io JS client flushes its buffer at once) would race it and lose its first events.
-pub fn register(io: &SocketIo) {
-    io.ns("/", (async || {}).with(prepare));
-}
-
-/// A new connection on the chat namespace: give it a session and its event handlers.
+/// A new connection on the chat namespace: give it a session and its event handlers. This is
+/// a connect *middleware*, which socketioxide awaits before it confirms the connection; its
+/// connect handler runs in a spawned task instead, and a client that emits as soon as it is
+/// connected (the JS client flushes its buffer at once) would race it and lose events.
 async fn prepare(socket: SocketRef, State(chat): State<Chat>) -> Result<(), Infallible> {
     tracing::debug!(sid = %socket.id, transport = ?socket.transport_type(), "connected");
     socket.extensions.insert(Arc::new(Session::new()));
     for event in ClientEvent::ALL {
-        match event {
-            ClientEvent::Nickname => {
-                let chat = chat.clone();
-                socket.on(event.name(), InOrder::new(move |req| nickname::handle(&chat, req)));
-            }
-            ClientEvent::UserMessage => socket.on(event.name(), InOrder::new(message::handle)),
-        }
+        let chat = chat.clone();
+        let handler: fn(&Chat, Incoming) = match event {
+            ClientEvent::Nickname => nickname::handle,
+            ClientEvent::UserMessage => message::handle,
+            ClientEvent::History => history::handle,
+            ClientEvent::Resume => resume::handle,
+        };
+        socket.on(event.name(), InOrder::new(move |req| handler(&chat, req)));
     }
     socket.on_disconnect(leave::handle);
     Ok(())
+}
+
+/// A fresh resume token: 128 random bits, hex.
+fn new_token() -> String {
+    let mut bytes = [0u8; 16];
+    if let Err(e) = getrandom::fill(&mut bytes) {
+        // No randomness: no resumable session (the nickname still works).
+        tracing::error!("no randomness for a resume token: {e}");
+        return String::new();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,15 +1,17 @@
-//! `nickname` (nick, ack): claim a unique nickname, announce it, update everyone's list.
+//! `nickname` (nick, ack): claim a unique nickname, announce it, update everyone's list, and
+//! give the connection its resume token (`session`).
 
-use chat_shared::protocol::{Announcement, ClientEvent, NicknameAck, ServerEvent};
+use chat_shared::protocol::{Announcement, ClientEvent, NicknameAck, ServerEvent, SessionGrant};
 use chat_shared::{ChatError, ErrorCode, Nickname};
+use socketioxide::extract::SocketRef;
 
 use super::incoming::Incoming;
 use super::session::Session;
-use super::{Chat, fanout};
+use super::{Chat, fanout, new_token};
 
 enum Claimed {
-    /// The socket now has this nickname.
-    New(Nickname),
+    /// The socket now has this nickname, with this resume token.
+    New(Nickname, String),
     /// The socket asked again for the nickname it already has: nothing changes.
     Again,
 }
@@ -20,13 +22,16 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let claimed = session
         .allow_nickname_attempt()
         .and_then(|()| req.arg::<String>().map_err(|_| ChatError::new(ErrorCode::BadPayload)))
-        .and_then(|raw| claim(&session, chat, &raw));
+        .and_then(|raw| claim(&session, chat, &socket, &raw));
     let reply = req.reply();
     match claimed {
         Ok(claimed) => {
             reply.send(ClientEvent::Nickname, &NicknameAck::Accepted, None);
-            if let Claimed::New(nick) = claimed {
+            if let Claimed::New(nick, token) = claimed {
                 tracing::info!(sid = %socket.id, nickname = %nick, "nickname set");
+                chat.record_reservation(&nick, &token, i64::MAX);
+                let grant = SessionGrant { nickname: nick.to_string(), resume_token: token };
+                fanout::to_one(&socket, ServerEvent::Session, &grant);
                 let others = socket.broadcast().sockets();
                 fanout::to_each(others, ServerEvent::Announcement, &Announcement::connected(&nick));
                 chat.nicknames_changed.notify();
@@ -39,7 +44,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     }
 }
 
-fn claim(session: &Session, chat: &Chat, raw: &str) -> Result<Claimed, ChatError> {
+fn claim(session: &Session, chat: &Chat, socket: &SocketRef, raw: &str) -> Result<Claimed, ChatError> {
     let nick = Nickname::parse(raw)?;
     if let Some(current) = session.nickname() {
         return if current.key() == nick.key() {
@@ -48,11 +53,12 @@ fn claim(session: &Session, chat: &Chat, raw: &str) -> Result<Claimed, ChatError
             Err(ChatError::new(ErrorCode::AlreadyNamed))
         };
     }
-    chat.roster.claim(&nick)?;
+    let token = new_token();
+    chat.roster.claim(&nick, socket.id, token.clone())?;
     if !session.set_nickname(nick.clone()) {
         // Cannot happen while handlers run in order; kept so the roster never leaks a name.
-        chat.roster.release(&nick);
+        chat.roster.release(&nick, socket.id);
         return Err(ChatError::new(ErrorCode::AlreadyNamed));
     }
-    Ok(Claimed::New(nick))
+    Ok(Claimed::New(nick, token))
 }

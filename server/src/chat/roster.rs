@@ -1,40 +1,116 @@
-//! Who is online: the nicknames in use, unique by `NicknameKey`.
+//! Who is online: the nicknames in use, unique by `NicknameKey`, each held by a connection or,
+//! for a grace period after a dropped connection, reserved for its owner's resume token.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use chat_shared::protocol::Nicknames;
 use chat_shared::{ChatError, ErrorCode, Nickname, NicknameKey};
+use socketioxide::socket::Sid;
+
+/// Who holds a nickname now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    Connected(Sid),
+    /// Dropped; `generation` tells this absence from a later one when its grace timer fires.
+    Away {
+        generation: u64,
+    },
+}
+
+struct Entry {
+    nickname: Nickname,
+    token: String,
+    holder: Holder,
+}
 
 #[derive(Default)]
 pub struct Roster {
-    names: Mutex<HashMap<NicknameKey, Nickname>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    names: HashMap<NicknameKey, Entry>,
+    generations: u64,
 }
 
 impl Roster {
-    /// Takes the nickname if nobody (in any case or width) has it.
-    pub fn claim(&self, nick: &Nickname) -> Result<(), ChatError> {
-        let mut names = self.lock();
+    /// Takes the nickname for `sid` if nobody (in any case or width) has or reserves it.
+    pub fn claim(&self, nick: &Nickname, sid: Sid, token: String) -> Result<(), ChatError> {
+        let mut inner = self.lock();
         let key = nick.key();
-        if names.contains_key(&key) {
+        if inner.names.contains_key(&key) {
             return Err(ChatError::new(ErrorCode::NicknameTaken));
         }
-        names.insert(key, nick.clone());
+        inner.names.insert(key, Entry { nickname: nick.clone(), token, holder: Holder::Connected(sid) });
         Ok(())
     }
 
-    pub fn release(&self, nick: &Nickname) {
-        self.lock().remove(&nick.key());
+    /// Puts back a reservation found in the store at start: away until its owner resumes.
+    pub fn restore(&self, nick: Nickname, token: String) -> u64 {
+        let mut inner = self.lock();
+        inner.generations += 1;
+        let generation = inner.generations;
+        inner.names.insert(nick.key(), Entry { nickname: nick, token, holder: Holder::Away { generation } });
+        generation
     }
 
-    /// The `nicknames` payload: every name mapped to itself.
+    /// `sid` resumes with `token`: it now holds that nickname (taking it over from a connection
+    /// the server has not yet seen die, if need be).
+    pub fn resume(&self, token: &str, sid: Sid) -> Result<Nickname, ChatError> {
+        let mut inner = self.lock();
+        let entry = inner
+            .names
+            .values_mut()
+            .find(|e| !token.is_empty() && e.token == token)
+            .ok_or_else(|| ChatError::new(ErrorCode::ResumeInvalid))?;
+        entry.holder = Holder::Connected(sid);
+        Ok(entry.nickname.clone())
+    }
+
+    /// `sid` dropped: its nickname stays reserved. Returns the generation to expire it with
+    /// and the resume token, if `sid` held it.
+    pub fn set_away(&self, nick: &Nickname, sid: Sid) -> Option<(u64, String)> {
+        let mut inner = self.lock();
+        inner.generations += 1;
+        let generation = inner.generations;
+        let entry = inner.names.get_mut(&nick.key())?;
+        (entry.holder == Holder::Connected(sid)).then(|| {
+            entry.holder = Holder::Away { generation };
+            (generation, entry.token.clone())
+        })
+    }
+
+    /// Frees the nickname if `sid` still holds it (a deliberate leave). True if it did.
+    pub fn release(&self, nick: &Nickname, sid: Sid) -> bool {
+        self.release_if(nick, |h| h == Holder::Connected(sid))
+    }
+
+    /// Frees the nickname if it is still away since `generation` (its grace ended).
+    pub fn expire(&self, nick: &Nickname, generation: u64) -> bool {
+        self.release_if(nick, |h| h == Holder::Away { generation })
+    }
+
+    fn release_if(&self, nick: &Nickname, holds: impl Fn(Holder) -> bool) -> bool {
+        let mut inner = self.lock();
+        let key = nick.key();
+        if inner.names.get(&key).is_some_and(|e| holds(e.holder)) {
+            inner.names.remove(&key);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The `nicknames` payload: every name mapped to itself (reserved ones included: their
+    /// owners are expected back).
     pub fn snapshot(&self) -> Nicknames {
-        self.lock().values().map(|n| (n.to_string(), n.to_string())).collect()
+        self.lock().names.values().map(|e| (e.nickname.to_string(), e.nickname.to_string())).collect()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<NicknameKey, Nickname>> {
-        // A panic while holding the lock cannot leave the map half-written (each operation is
-        // one insert or remove), so a poisoned lock is still safe to use.
-        self.names.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Each operation is one insert, update or remove: a poisoned lock is still consistent.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

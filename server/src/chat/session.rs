@@ -5,7 +5,10 @@ use std::num::NonZeroU32;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use chat_shared::limits::{MESSAGE_BURST, MESSAGES_PER_SECOND, NICKNAME_ATTEMPTS_PER_MINUTE, NICKNAME_BURST};
+use chat_shared::limits::{
+    HISTORY_BURST, HISTORY_PER_SECOND, MESSAGE_BURST, MESSAGES_PER_SECOND, NICKNAME_ATTEMPTS_PER_MINUTE,
+    NICKNAME_BURST,
+};
 use chat_shared::{ChatError, ErrorCode, Nickname};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -14,6 +17,7 @@ pub struct Session {
     nickname: OnceLock<Nickname>,
     messages: DefaultDirectRateLimiter,
     nickname_attempts: DefaultDirectRateLimiter,
+    history_requests: DefaultDirectRateLimiter,
     overflowed: AtomicBool,
 }
 
@@ -26,6 +30,9 @@ impl Session {
             ),
             nickname_attempts: RateLimiter::direct(
                 Quota::per_minute(nonzero(NICKNAME_ATTEMPTS_PER_MINUTE)).allow_burst(nonzero(NICKNAME_BURST)),
+            ),
+            history_requests: RateLimiter::direct(
+                Quota::per_second(nonzero(HISTORY_PER_SECOND)).allow_burst(nonzero(HISTORY_BURST)),
             ),
             overflowed: AtomicBool::new(false),
         }
@@ -46,6 +53,10 @@ impl Session {
 
     pub fn allow_nickname_attempt(&self) -> Result<(), ChatError> {
         check(&self.nickname_attempts)
+    }
+
+    pub fn allow_history(&self) -> Result<(), ChatError> {
+        check(&self.history_requests)
     }
 
     /// Marks the outgoing queue as overflowed; true only the first time.

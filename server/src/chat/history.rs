@@ -1,0 +1,29 @@
+//! `history` ({after?, before?, limit?}, ack): a page of stored messages, read off the
+//! handler's thread (reads never wait for the writer: WAL).
+
+use chat_shared::protocol::{Answer, ClientEvent, HistoryPage, HistoryRequest};
+use chat_shared::{ChatError, ErrorCode};
+
+use super::Chat;
+use super::incoming::Incoming;
+
+pub fn handle(chat: &Chat, mut req: Incoming) {
+    let Some(session) = req.session() else { return };
+    let request = session
+        .allow_history()
+        .and_then(|()| req.arg::<HistoryRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload)));
+    let reply = req.reply();
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => return reply.send(ClientEvent::History, &Answer::<HistoryPage>(Err(e.clone())), Some(&e)),
+    };
+    let history = chat.history.clone();
+    tokio::task::spawn_blocking(move || {
+        let page = history.page(&request).map_err(|e| {
+            tracing::error!("cannot read history: {e}");
+            ChatError::new(ErrorCode::Unavailable)
+        });
+        let refusal = page.as_ref().err().cloned();
+        reply.send(ClientEvent::History, &Answer(page), refusal.as_ref());
+    });
+}

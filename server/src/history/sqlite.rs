@@ -1,0 +1,275 @@
+//! The embedded history: one SQLite file in the data directory, WAL mode, each batch
+//! committed with a full sync before anything is acknowledged.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chat_shared::limits::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
+use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Appended, History, HistoryError, NewMessage, Reservation, ReservationChange, Retention};
+
+pub struct SqliteHistory {
+    /// Writes go through one connection (one writer at a time is SQLite's rule anyway)...
+    writer: Mutex<Connection>,
+    /// ...reads through another, which WAL lets run beside the writer.
+    reader: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS messages (
+        id   INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts   INTEGER NOT NULL,
+        nick TEXT NOT NULL,
+        text TEXT NOT NULL,
+        key  TEXT,
+        UNIQUE (nick, key)
+    );
+    CREATE TABLE IF NOT EXISTS reservations (
+        nickname_key TEXT PRIMARY KEY,
+        nickname     TEXT NOT NULL,
+        token        TEXT NOT NULL,
+        expires_at   INTEGER NOT NULL
+    );
+";
+
+fn err(e: impl std::fmt::Display) -> HistoryError {
+    HistoryError(e.to_string())
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl SqliteHistory {
+    /// Opens (or creates) `path`.
+    pub fn open(path: &Path) -> Result<Self, HistoryError> {
+        let open = || -> Result<Connection, HistoryError> {
+            let c = Connection::open(path).map_err(|e| HistoryError(format!("{}: {e}", path.display())))?;
+            c.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+            c.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+            c.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+            Ok(c)
+        };
+        let writer = open()?;
+        writer.execute_batch(SCHEMA).map_err(err)?;
+        let reader = open()?;
+        Ok(Self { writer: Mutex::new(writer), reader: Mutex::new(reader) })
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn row_to_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryMessage> {
+    Ok(HistoryMessage {
+        id: row.get::<_, i64>(0)? as u64,
+        ts: row.get(1)?,
+        from: row.get(2)?,
+        text: row.get(3)?,
+    })
+}
+
+impl History for SqliteHistory {
+    fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, HistoryError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction().map_err(err)?;
+        let mut out = Vec::with_capacity(batch.len());
+        {
+            let last_ts: i64 =
+                tx.query_row("SELECT COALESCE(MAX(ts), 0) FROM messages", [], |r| r.get(0)).map_err(err)?;
+            // Timestamps never go backwards, even if the clock does.
+            let ts = now_ms().max(last_ts);
+            let mut find = tx
+                .prepare_cached("SELECT id, ts, nick, text FROM messages WHERE nick = ?1 AND key = ?2")
+                .map_err(err)?;
+            let mut insert = tx
+                .prepare_cached("INSERT INTO messages (ts, nick, text, key) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(err)?;
+            for m in batch {
+                if let Some(key) = &m.key
+                    && let Some(earlier) =
+                        find.query_row(params![m.from, key], row_to_message).optional().map_err(err)?
+                {
+                    out.push(Appended { message: earlier, new: false });
+                    continue;
+                }
+                insert.execute(params![ts, m.from, m.text, m.key]).map_err(err)?;
+                let id = tx.last_insert_rowid() as u64;
+                out.push(Appended {
+                    message: HistoryMessage { id, ts, from: m.from.clone(), text: m.text.clone() },
+                    new: true,
+                });
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(out)
+    }
+
+    fn page(&self, request: &HistoryRequest) -> Result<HistoryPage, HistoryError> {
+        let limit = request.limit.unwrap_or(HISTORY_PAGE_DEFAULT).clamp(1, HISTORY_PAGE_MAX) as i64;
+        let conn = self.reader();
+        let (sql, bound) = match (request.after, request.before) {
+            (Some(after), _) => (
+                "SELECT id, ts, nick, text FROM messages WHERE id > ?1 ORDER BY id ASC LIMIT ?2",
+                after as i64,
+            ),
+            (None, Some(before)) => (
+                "SELECT id, ts, nick, text FROM messages WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+                before as i64,
+            ),
+            (None, None) => {
+                ("SELECT id, ts, nick, text FROM messages WHERE id < ?1 ORDER BY id DESC LIMIT ?2", i64::MAX)
+            }
+        };
+        let mut stmt = conn.prepare_cached(sql).map_err(err)?;
+        let mut messages: Vec<HistoryMessage> = stmt
+            .query_map(params![bound, limit + 1], row_to_message)
+            .map_err(err)?
+            .collect::<Result<_, _>>()
+            .map_err(err)?;
+        let more = messages.len() as i64 > limit;
+        messages.truncate(limit as usize);
+        if request.after.is_none() {
+            messages.reverse();
+        }
+        let gap = match request.after {
+            Some(after) => {
+                let oldest: Option<i64> =
+                    conn.query_row("SELECT MIN(id) FROM messages", [], |r| r.get(0)).map_err(err)?;
+                oldest.is_some_and(|oldest| oldest as u64 > after + 1)
+            }
+            None => false,
+        };
+        Ok(HistoryPage { messages, gap, more })
+    }
+
+    fn prune(&self, retention: Retention) -> Result<u64, HistoryError> {
+        let conn = self.writer();
+        let mut dropped = 0;
+        if retention.max_messages > 0 {
+            dropped += conn
+                .execute(
+                    "DELETE FROM messages WHERE id <= (SELECT MAX(id) FROM messages) - ?1",
+                    params![retention.max_messages as i64],
+                )
+                .map_err(err)? as u64;
+        }
+        if retention.max_age_secs > 0 {
+            let cutoff = now_ms() - (retention.max_age_secs as i64) * 1000;
+            dropped +=
+                conn.execute("DELETE FROM messages WHERE ts < ?1", params![cutoff]).map_err(err)? as u64;
+        }
+        Ok(dropped)
+    }
+
+    fn reserve(&self, changes: &[ReservationChange]) -> Result<(), HistoryError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction().map_err(err)?;
+        for change in changes {
+            match change {
+                ReservationChange::Save(r) => tx.execute(
+                    "INSERT INTO reservations (nickname_key, nickname, token, expires_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (nickname_key) DO UPDATE SET nickname = ?2, token = ?3, expires_at = ?4",
+                    params![r.nickname_key, r.nickname, r.token, r.expires_at],
+                ),
+                ReservationChange::Drop(key) => {
+                    tx.execute("DELETE FROM reservations WHERE nickname_key = ?1", params![key])
+                }
+            }
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn reservations(&self) -> Result<Vec<Reservation>, HistoryError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare(
+                "SELECT nickname, nickname_key, token, expires_at FROM reservations WHERE expires_at > ?1",
+            )
+            .map_err(err)?;
+        stmt.query_map(params![now_ms()], |r| {
+            Ok(Reservation {
+                nickname: r.get(0)?,
+                nickname_key: r.get(1)?,
+                token: r.get(2)?,
+                expires_at: r.get(3)?,
+            })
+        })
+        .map_err(err)?
+        .collect::<Result<_, _>>()
+        .map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (SqliteHistory, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "chat-history-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        (SqliteHistory::open(&dir.join("chat.sqlite3")).unwrap(), dir)
+    }
+
+    fn msg(text: &str, key: Option<&str>) -> NewMessage {
+        NewMessage { from: "Ana".into(), text: text.into(), key: key.map(str::to_owned) }
+    }
+
+    #[test]
+    fn ids_are_ordered_keys_are_idempotent_pages_and_gaps() {
+        let (h, dir) = store();
+        let first = h.append(&[msg("a", Some("k1")), msg("b", None), msg("c", Some("k3"))]).unwrap();
+        let ids: Vec<u64> = first.iter().map(|a| a.message.id).collect();
+        assert_eq!(ids, vec![1, 2, 3]);
+        let again = h.append(&[msg("a again", Some("k1")), msg("d", Some("k4"))]).unwrap();
+        assert_eq!((again[0].new, again[0].message.id, again[0].message.text.as_str()), (false, 1, "a"));
+        assert_eq!((again[1].new, again[1].message.id), (true, 4));
+
+        let newest = h.page(&HistoryRequest { limit: Some(2), ..Default::default() }).unwrap();
+        assert_eq!(newest.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![3, 4]);
+        assert!(newest.more);
+        let older = h.page(&HistoryRequest { before: Some(3), ..Default::default() }).unwrap();
+        assert_eq!(older.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(!older.more);
+        let resume = h.page(&HistoryRequest { after: Some(2), ..Default::default() }).unwrap();
+        assert_eq!(resume.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![3, 4]);
+        assert!(!resume.gap);
+
+        assert_eq!(h.prune(Retention { max_messages: 2, max_age_secs: 0 }).unwrap(), 2);
+        let after_prune = h.page(&HistoryRequest { after: Some(1), ..Default::default() }).unwrap();
+        assert!(after_prune.gap, "message 2 is gone");
+        assert_eq!(after_prune.messages.len(), 2);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn reservations_round_trip_and_expire() {
+        let (h, dir) = store();
+        let r = Reservation {
+            nickname: "Ana".into(),
+            nickname_key: "ana".into(),
+            token: "t".into(),
+            expires_at: now_ms() + 60_000,
+        };
+        let old = Reservation { nickname_key: "old".into(), expires_at: 1, ..r.clone() };
+        h.reserve(&[ReservationChange::Save(r.clone()), ReservationChange::Save(old)]).unwrap();
+        assert_eq!(h.reservations().unwrap(), vec![r]);
+        h.reserve(&[ReservationChange::Drop("ana".into())]).unwrap();
+        assert!(h.reservations().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
