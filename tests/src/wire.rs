@@ -160,3 +160,36 @@ fn parse_packet(body: &str) -> Inbound {
         _ => Inbound::Other(body.to_owned()),
     }
 }
+
+impl WireClient {
+    /// Goes away without a WebSocket close: the server sees a dropped connection.
+    pub fn drop_abruptly(self) {
+        drop(self.ws);
+    }
+
+    /// Connects and takes `nick`; returns the client and its resume token.
+    pub async fn join(port: u16, nick: &str) -> (Self, String) {
+        let mut c = Self::connect(port).await;
+        c.emit("nickname", &[Value::from(nick)], Some(1)).await;
+        assert_eq!(c.ack(1).await, vec![Value::Bool(false)], "nickname {nick} accepted");
+        let grant = c.event("session").await;
+        let token = grant[0]["resume_token"].as_str().expect("a resume token").to_owned();
+        (c, token)
+    }
+
+    /// Connects and resumes with `token`; returns the ack's arguments.
+    pub async fn resume(port: u16, token: &str) -> (Self, Vec<Value>) {
+        let mut c = Self::connect(port).await;
+        c.emit("resume", &[Value::from(token)], Some(1)).await;
+        let ack = c.ack(1).await;
+        (c, ack)
+    }
+
+    /// The whole `history` page for `request` (e.g. `{"after": 0, "limit": 500}`).
+    pub async fn history(&mut self, request: Value, ack_id: u64) -> Value {
+        self.emit("history", &[request], Some(ack_id)).await;
+        let ack = self.ack(ack_id).await;
+        assert_eq!(ack[0], Value::Null, "history answered: {ack:?}");
+        ack[1].clone()
+    }
+}
