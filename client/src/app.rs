@@ -1,27 +1,37 @@
 //! The page's root: the chat state, the connection, and the wiring between them. Every server
 //! event and connection change goes through `state::apply`; components send intents through
-//! [`Chat`].
+//! [`Chat`]. The outbox (own lines not yet stored) and the session (nickname and resume token)
+//! are kept in the tab's sessionStorage, so that a reload loses neither.
 
-use chat_shared::protocol::{Answer, ClientEvent, NicknameAck, ServerEvent, SessionGrant};
-use chat_shared::{ChatError, MessageText, Nickname};
+use chat_shared::protocol::{
+    Answer, ClientEvent, HistoryPage, HistoryRequest, MessageMeta, NicknameAck, ServerEvent, SessionGrant,
+};
+use chat_shared::{MessageText, Nickname};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::components::{Composer, ConnectingOverlay, Lines, NicknameForm, OnlineList};
 use crate::socket::{Socket, SocketError, Status};
-use crate::state::{ChatEvent, ChatState, Connection, apply, decode};
+use crate::state::{ChatEvent, ChatState, Connection, HistoryKind, apply, decode};
 
-/// What components may do: read the state, claim a nickname, send a line.
+/// What components may do: read the state, claim a nickname, send a line, load older lines.
 #[derive(Clone, Copy)]
 pub struct Chat {
     pub state: RwSignal<ChatState>,
     socket: StoredValue<Socket, LocalStorage>,
+    /// The outbox is being sent (one line at a time, in order).
+    pumping: StoredValue<bool>,
+    loading_older: StoredValue<bool>,
 }
 
 impl Chat {
     fn apply(&self, event: ChatEvent) {
+        let named = matches!(event, ChatEvent::Session(_));
         self.state.update(|s| apply(s, event));
+        if named {
+            self.pump();
+        }
     }
 
     /// Claims `raw` as nickname (checked here first, with the same rules as the server).
@@ -47,8 +57,8 @@ impl Chat {
         });
     }
 
-    /// After a reconnect: takes the nickname back with the resume token, or, without a token
-    /// or if the server no longer knows it, by asking for the name again.
+    /// After a reconnect or a reload: takes the nickname back with the resume token, or,
+    /// without a token or if the server no longer knows it, by asking for the name again.
     fn reclaim(&self, nick: String) {
         let chat = *self;
         let socket = self.socket.get_value();
@@ -67,33 +77,90 @@ impl Chat {
         });
     }
 
-    /// Sends a line; it shows at once, and is marked if the server refuses it.
+    /// Queues a line: it shows at once (pending) and is sent as soon as possible.
     pub fn send_message(&self, text: MessageText) {
-        let mut id = 0;
-        self.state.update(|s| {
-            id = s.next_line_id();
-            apply(s, ChatEvent::Sent { id, text: text.to_string() });
-        });
+        self.apply(ChatEvent::Outgoing { key: new_key(), text: text.to_string() });
+        self.pump();
+    }
+
+    pub fn retry(&self, key: String) {
+        self.apply(ChatEvent::Retry { key });
+        self.pump();
+    }
+
+    /// Sends the outbox, oldest first, one at a time (so the order holds), while connected and
+    /// named. A line the server refuses is marked failed; a lost connection leaves the rest
+    /// pending for the next connection. The idempotency key makes a resend harmless.
+    fn pump(&self) {
+        if self.pumping.get_value() {
+            return;
+        }
+        self.pumping.set_value(true);
         let chat = *self;
         let socket = self.socket.get_value();
         spawn_local(async move {
-            let answer =
-                socket.emit_with_ack(ClientEvent::UserMessage, vec![Value::from(text.as_str())]).await;
-            let failure = match answer {
-                Ok(args) => match args.first() {
-                    Some(Value::Null) | None => None,
-                    Some(err) => Some(
-                        serde_json::from_value::<ChatError>(err.clone())
-                            .map(|e| e.message)
-                            .unwrap_or_else(|_| "refused".into()),
-                    ),
-                },
-                Err(e) => Some(format!("not sent: {}", describe(&e))),
-            };
-            if let Some(reason) = failure {
-                chat.apply(ChatEvent::SendFailed { id, reason });
+            loop {
+                let next = chat.state.with_untracked(|s| {
+                    let ready =
+                        s.connection == Connection::Connected && s.nickname.is_some() && !s.reclaiming;
+                    if ready { s.outbox().into_iter().next() } else { None }
+                });
+                let Some((key, text)) = next else { break };
+                let answer = socket
+                    .emit_with_ack(ClientEvent::UserMessage, vec![Value::from(text), json!({ "key": key })])
+                    .await;
+                let event = match answer {
+                    Ok(args) => match Answer::<MessageMeta>::from_args(&args) {
+                        Some(Answer(Ok(meta))) => ChatEvent::Stored { key, meta },
+                        Some(Answer(Err(e))) => ChatEvent::SendFailed { key, reason: e.message },
+                        None => ChatEvent::SendFailed {
+                            key,
+                            reason: "the server's answer was not understood".into(),
+                        },
+                    },
+                    Err(SocketError::Timeout) => {
+                        ChatEvent::SendFailed { key, reason: describe(&SocketError::Timeout).into() }
+                    }
+                    Err(_) => break, // stays pending: sent again after reconnecting
+                };
+                chat.state.update(|s| apply(s, event));
+            }
+            chat.pumping.set_value(false);
+        });
+    }
+
+    /// Fetches a page of history and merges it (repeating while a resume has more).
+    fn fetch_history(&self, kind: HistoryKind) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        let request = self.state.with_untracked(|s| match kind {
+            HistoryKind::Newest => HistoryRequest::default(),
+            HistoryKind::After => HistoryRequest { after: s.last_id(), ..Default::default() },
+            HistoryKind::Older => HistoryRequest { before: s.first_id(), ..Default::default() },
+        });
+        spawn_local(async move {
+            let Ok(request) = serde_json::to_value(&request) else { return };
+            let answer = socket.emit_with_ack(ClientEvent::History, vec![request]).await;
+            if let Ok(Some(Answer(Ok(page)))) = answer.map(|args| Answer::<HistoryPage>::from_args(&args)) {
+                let more_after = kind == HistoryKind::After && page.more;
+                chat.state.update(|s| apply(s, ChatEvent::History { page, kind }));
+                if more_after {
+                    chat.fetch_history(HistoryKind::After);
+                }
+            }
+            if kind == HistoryKind::Older {
+                chat.loading_older.set_value(false);
             }
         });
+    }
+
+    /// Loads the page of lines before the first one shown (scrolling up).
+    pub fn load_older(&self) {
+        if self.loading_older.get_value() || !self.state.with_untracked(|s| s.more_before) {
+            return;
+        }
+        self.loading_older.set_value(true);
+        self.fetch_history(HistoryKind::Older);
     }
 }
 
@@ -105,6 +172,12 @@ fn describe(e: &SocketError) -> &'static str {
     }
 }
 
+/// A fresh idempotency key for a line.
+fn new_key() -> String {
+    let part = || (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
+    format!("{:08x}{:08x}{:08x}", part(), part(), part())
+}
+
 /// The page connects to the server that served it; `?transport=polling` forces long-polling.
 fn server_base() -> (String, bool) {
     let location = window().location();
@@ -113,10 +186,93 @@ fn server_base() -> (String, bool) {
     (base, force_polling)
 }
 
+/// What the tab keeps across a reload.
+mod saved {
+    use serde::{Deserialize, Serialize};
+
+    const SESSION: &str = "chat.session";
+    const OUTBOX: &str = "chat.outbox";
+
+    #[derive(Serialize, Deserialize)]
+    pub struct Session {
+        pub nickname: String,
+        pub resume_token: String,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub struct Queued {
+        pub key: String,
+        pub text: String,
+    }
+
+    fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.session_storage().ok()?
+    }
+
+    fn read<T: for<'de> Deserialize<'de>>(name: &str) -> Option<T> {
+        serde_json::from_str(&storage()?.get_item(name).ok()??).ok()
+    }
+
+    fn write<T: Serialize>(name: &str, value: &T) {
+        if let (Some(s), Ok(json)) = (storage(), serde_json::to_string(value)) {
+            let _ = s.set_item(name, &json);
+        }
+    }
+
+    pub fn session() -> Option<Session> {
+        read(SESSION)
+    }
+
+    pub fn set_session(session: Option<Session>) {
+        match session {
+            Some(s) => write(SESSION, &s),
+            None => {
+                if let Some(s) = storage() {
+                    let _ = s.remove_item(SESSION);
+                }
+            }
+        }
+    }
+
+    pub fn outbox() -> Vec<Queued> {
+        read(OUTBOX).unwrap_or_default()
+    }
+
+    pub fn set_outbox(outbox: &[Queued]) {
+        write(OUTBOX, &outbox);
+    }
+}
+
 fn connect(state: RwSignal<ChatState>) -> Chat {
+    // What the tab kept from before a reload: the nickname to take back, and the outbox.
+    state.update(|s| {
+        if let Some(saved) = saved::session() {
+            s.nickname = Some(saved.nickname);
+            s.resume_token = Some(saved.resume_token);
+        }
+        for q in saved::outbox() {
+            apply(s, ChatEvent::Outgoing { key: q.key, text: q.text });
+        }
+    });
+    Effect::new(move || {
+        let (session, outbox) = state.with(|s| {
+            let session = s.nickname.clone().zip(s.resume_token.clone());
+            (session, s.outbox())
+        });
+        saved::set_session(session.map(|(nickname, resume_token)| saved::Session { nickname, resume_token }));
+        let outbox: Vec<saved::Queued> =
+            outbox.into_iter().map(|(key, text)| saved::Queued { key, text }).collect();
+        saved::set_outbox(&outbox);
+    });
+
     let (base, force_polling) = server_base();
     let socket = Socket::connect(base, force_polling);
-    let chat = Chat { state, socket: StoredValue::new_local(socket.clone()) };
+    let chat = Chat {
+        state,
+        socket: StoredValue::new_local(socket.clone()),
+        pumping: StoredValue::new(false),
+        loading_older: StoredValue::new(false),
+    };
     for event in ServerEvent::ALL {
         socket.on(event, move |args| {
             if let Some(e) = decode(event, args) {
@@ -128,6 +284,8 @@ fn connect(state: RwSignal<ChatState>) -> Chat {
         Status::Connecting => {}
         Status::Connected { reconnected, .. } => {
             chat.apply(ChatEvent::Connected { reconnected });
+            let resume = state.with_untracked(|s| s.last_id().is_some());
+            chat.fetch_history(if resume { HistoryKind::After } else { HistoryKind::Newest });
             let reclaim = state.with_untracked(|s| s.reclaiming.then(|| s.nickname.clone()).flatten());
             if let Some(nick) = reclaim {
                 chat.reclaim(nick);

@@ -2,8 +2,13 @@
 //! only read the state and send intents; everything the server or the connection says arrives
 //! here as a `ChatEvent`.
 
+use std::collections::BTreeSet;
+
 use chat_shared::ChatError;
-use chat_shared::protocol::{AnnouncementDetail, ChatErrorEvent, NicknameAck, ServerEvent, SessionGrant};
+use chat_shared::protocol::{
+    AnnouncementDetail, ChatErrorEvent, HistoryMessage, HistoryPage, MessageMeta, NicknameAck, ServerEvent,
+    SessionGrant,
+};
 use serde_json::Value;
 
 /// The connection, as the page shows it.
@@ -15,12 +20,20 @@ pub enum Connection {
     Reconnecting,
 }
 
+/// Where one's own line is: waiting to be stored (queued in the outbox), stored, or refused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SendStatus {
+    Pending,
+    Sent(u64, i64),
+    Failed(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LineKind {
-    /// Someone else's line.
-    User { from: String, text: String },
-    /// One's own line, shown at once; `error` if the server refused it.
-    Mine { text: String, error: Option<String> },
+    /// A stored line from someone (from history, or live from someone else).
+    User { from: String, text: String, id: Option<u64> },
+    /// One's own line, shown at once; `key` makes resending it idempotent.
+    Mine { text: String, key: String, status: SendStatus },
     /// "Ana connected" and the like.
     Announcement(String),
     /// The page's own status lines ("System").
@@ -29,8 +42,29 @@ pub enum LineKind {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
-    pub id: u64,
+    /// The page's own key for the line (for rendering), not the server's id.
+    pub key: u64,
     pub kind: LineKind,
+}
+
+impl Line {
+    /// The server's id of the message on this line, once it has one.
+    pub fn server_id(&self) -> Option<u64> {
+        match &self.kind {
+            LineKind::User { id, .. } => *id,
+            LineKind::Mine { status: SendStatus::Sent(id, _), .. } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+/// Which page of history: the newest (on first connect), what came after the last line shown
+/// (resume), or what came before the first one (scrolling up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryKind {
+    Newest,
+    After,
+    Older,
 }
 
 /// Everything that can change the page's state.
@@ -41,29 +75,42 @@ pub enum ChatEvent {
     },
     Reconnecting,
     ConnectionError(String),
-    /// The user submitted a nickname (shown as pending until the ack).
+    /// The user submitted a nickname (pending until the ack).
     NicknameRequested(String),
     NicknameAnswered(NicknameAck),
     /// The nickname request got no answer (connection lost, timeout).
     NicknameFailed(String),
+    /// The server granted (or confirmed, on resume) this nickname and its resume token.
+    Session(SessionGrant),
     Nicknames(Vec<String>),
     UserMessage {
         from: String,
         text: String,
+        meta: Option<MessageMeta>,
     },
     Announcement(String),
-    /// The user sent a line; `id` lets its outcome be attached to it later.
-    Sent {
-        id: u64,
+    /// The user wrote a line (or the outbox brought one back after a reload).
+    Outgoing {
+        key: String,
         text: String,
     },
+    Stored {
+        key: String,
+        meta: MessageMeta,
+    },
     SendFailed {
-        id: u64,
+        key: String,
         reason: String,
     },
+    Retry {
+        key: String,
+    },
+    /// A page of stored messages.
+    History {
+        page: HistoryPage,
+        kind: HistoryKind,
+    },
     ServerRefused(ChatErrorEvent),
-    /// The server granted (or confirmed, on resume) this nickname and its resume token.
-    Session(SessionGrant),
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -73,30 +120,73 @@ pub struct ChatState {
     pub nickname: Option<String>,
     /// The nickname asked for and not yet answered.
     pub requested_nickname: Option<String>,
-    /// After a reconnect: the nickname is being claimed again (it stays shown meanwhile).
+    /// The nickname is being claimed again (after a reconnect or a reload); it stays shown.
     pub reclaiming: bool,
     /// The token that takes the nickname back after a drop (from the server's `session`).
     pub resume_token: Option<String>,
     pub nickname_error: Option<ChatError>,
     pub online: Vec<String>,
     pub lines: Vec<Line>,
-    next_id: u64,
+    /// Server ids already shown (so that history, resume and resends never double a line).
+    pub seen: BTreeSet<u64>,
+    /// Older messages exist before the first one shown.
+    pub more_before: bool,
+    next_key: u64,
 }
 
 /// The status lines, in the original's words.
 pub const RECONNECTING_TEXT: &str = "Attempting to re-connect to the server";
 pub const RECONNECTED_TEXT: &str = "Reconnected to the server";
+pub const GAP_TEXT: &str = "Some older lines are not shown";
 
 impl ChatState {
-    /// A fresh id for a line (also used by the page for its own lines before they are sent).
-    pub fn next_line_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
+    fn push(&mut self, kind: LineKind) {
+        self.next_key += 1;
+        self.lines.push(Line { key: self.next_key, kind });
     }
 
-    fn push(&mut self, kind: LineKind) {
-        let id = self.next_line_id();
-        self.lines.push(Line { id, kind });
+    /// The newest server id shown (resume asks for what came after it).
+    pub fn last_id(&self) -> Option<u64> {
+        self.seen.last().copied()
+    }
+
+    pub fn first_id(&self) -> Option<u64> {
+        self.seen.first().copied()
+    }
+
+    /// One's own lines not yet stored, in order: the outbox.
+    pub fn outbox(&self) -> Vec<(String, String)> {
+        self.lines
+            .iter()
+            .filter_map(|l| match &l.kind {
+                LineKind::Mine { text, key, status: SendStatus::Pending } => {
+                    Some((key.clone(), text.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Inserts a stored message where its id belongs (before the first line with a larger id).
+    fn insert_stored(&mut self, m: HistoryMessage) {
+        if !self.seen.insert(m.id) {
+            return;
+        }
+        self.next_key += 1;
+        let line =
+            Line { key: self.next_key, kind: LineKind::User { from: m.from, text: m.text, id: Some(m.id) } };
+        let at = self.lines.iter().position(|l| l.server_id().is_some_and(|id| id > m.id));
+        match at {
+            Some(i) => self.lines.insert(i, line),
+            None => self.lines.push(line),
+        }
+    }
+
+    fn mine_mut(&mut self, key: &str) -> Option<&mut SendStatus> {
+        self.lines.iter_mut().find_map(|l| match &mut l.kind {
+            LineKind::Mine { key: k, status, .. } if k == key => Some(status),
+            _ => None,
+        })
     }
 }
 
@@ -106,9 +196,9 @@ pub fn apply(state: &mut ChatState, event: ChatEvent) {
         ChatEvent::Connected { reconnected } => {
             if reconnected {
                 state.push(LineKind::System(RECONNECTED_TEXT.to_owned()));
-                // The page claims its nickname again; it stays shown while that happens.
-                state.reclaiming = state.nickname.is_some();
             }
+            // The page claims its nickname again; it stays shown while that happens.
+            state.reclaiming = state.nickname.is_some();
             state.connection = Connection::Connected;
         }
         ChatEvent::Reconnecting => {
@@ -133,6 +223,7 @@ pub fn apply(state: &mut ChatState, event: ChatEvent) {
             if state.reclaiming {
                 // Someone took it while we were away: the user picks a new one.
                 state.nickname = None;
+                state.resume_token = None;
                 state.reclaiming = false;
             }
             state.requested_nickname = None;
@@ -142,39 +233,74 @@ pub fn apply(state: &mut ChatState, event: ChatEvent) {
             state.requested_nickname = None;
             state.push(LineKind::System(format!("Error: {reason}")));
         }
-        ChatEvent::Nicknames(names) => state.online = names,
-        ChatEvent::UserMessage { from, text } => state.push(LineKind::User { from, text }),
-        ChatEvent::Announcement(text) => state.push(LineKind::Announcement(text)),
-        ChatEvent::Sent { id, text } => {
-            state.lines.push(Line { id, kind: LineKind::Mine { text, error: None } })
-        }
-        ChatEvent::SendFailed { id, reason } => {
-            if let Some(Line { kind: LineKind::Mine { error, .. }, .. }) =
-                state.lines.iter_mut().find(|l| l.id == id)
-            {
-                *error = Some(reason);
-            }
-        }
-        ChatEvent::ServerRefused(e) => state.push(LineKind::System(format!("Error: {}", e.error.message))),
         ChatEvent::Session(grant) => {
             state.nickname = Some(grant.nickname);
             state.resume_token = Some(grant.resume_token);
             state.requested_nickname = None;
+            state.nickname_error = None;
             state.reclaiming = false;
         }
+        ChatEvent::Nicknames(names) => state.online = names,
+        ChatEvent::UserMessage { from, text, meta: Some(meta) } => {
+            state.insert_stored(HistoryMessage { id: meta.id, ts: meta.ts, from, text })
+        }
+        ChatEvent::UserMessage { from, text, meta: None } => {
+            state.push(LineKind::User { from, text, id: None })
+        }
+        ChatEvent::Announcement(text) => state.push(LineKind::Announcement(text)),
+        ChatEvent::Outgoing { key, text } => {
+            state.push(LineKind::Mine { text, key, status: SendStatus::Pending })
+        }
+        ChatEvent::Stored { key, meta } => {
+            if state.seen.insert(meta.id) {
+                if let Some(status) = state.mine_mut(&key) {
+                    *status = SendStatus::Sent(meta.id, meta.ts);
+                }
+            } else {
+                // Already shown (history got there first): drop the copy.
+                state.lines.retain(|l| !matches!(&l.kind, LineKind::Mine { key: k, .. } if *k == key));
+            }
+        }
+        ChatEvent::SendFailed { key, reason } => {
+            if let Some(status) = state.mine_mut(&key) {
+                *status = SendStatus::Failed(reason);
+            }
+        }
+        ChatEvent::Retry { key } => {
+            if let Some(status) = state.mine_mut(&key) {
+                *status = SendStatus::Pending;
+            }
+        }
+        ChatEvent::History { page, kind } => {
+            if kind != HistoryKind::After {
+                state.more_before = page.more;
+            }
+            if page.gap {
+                state.push(LineKind::System(GAP_TEXT.to_owned()));
+            }
+            for m in page.messages {
+                state.insert_stored(m);
+            }
+        }
+        ChatEvent::ServerRefused(e) => state.push(LineKind::System(format!("Error: {}", e.error.message))),
     }
+}
+
+/// The `i`th argument as a `T`, if it is one.
+fn arg<T: serde::de::DeserializeOwned>(args: &[Value], i: usize) -> Option<T> {
+    args.get(i).cloned().and_then(|v| serde_json::from_value(v).ok())
 }
 
 /// Reads a server event's arguments into a `ChatEvent` (None if they make no sense).
 pub fn decode(event: ServerEvent, args: &[Value]) -> Option<ChatEvent> {
     let text = |i: usize| args.get(i).and_then(Value::as_str).map(str::to_owned);
     match event {
-        ServerEvent::UserMessage => Some(ChatEvent::UserMessage { from: text(0)?, text: text(1)? }),
+        ServerEvent::UserMessage => {
+            Some(ChatEvent::UserMessage { from: text(0)?, text: text(1)?, meta: arg(args, 2) })
+        }
         ServerEvent::Announcement => {
             // Prefer the structured detail (so the page could word it itself); else the text.
-            let detail =
-                args.get(1).cloned().and_then(|v| serde_json::from_value::<AnnouncementDetail>(v).ok());
-            Some(ChatEvent::Announcement(match detail {
+            Some(ChatEvent::Announcement(match arg(args, 1) {
                 Some(AnnouncementDetail::Connected { nickname }) => format!("{nickname} connected"),
                 Some(AnnouncementDetail::Disconnected { nickname }) => format!("{nickname} disconnected"),
                 None => text(0)?,
@@ -186,10 +312,8 @@ pub fn decode(event: ServerEvent, args: &[Value]) -> Option<ChatEvent> {
             names.sort_by_key(|n| n.to_lowercase());
             Some(ChatEvent::Nicknames(names))
         }
-        ServerEvent::ChatError => {
-            serde_json::from_value(args.first()?.clone()).ok().map(ChatEvent::ServerRefused)
-        }
-        ServerEvent::Session => serde_json::from_value(args.first()?.clone()).ok().map(ChatEvent::Session),
+        ServerEvent::ChatError => arg(args, 0).map(ChatEvent::ServerRefused),
+        ServerEvent::Session => arg(args, 0).map(ChatEvent::Session),
     }
 }
 
@@ -205,6 +329,20 @@ mod tests {
             apply(&mut s, e);
         }
         s
+    }
+
+    fn stored(id: u64, text: &str) -> HistoryMessage {
+        HistoryMessage { id, ts: id as i64, from: "Bob".into(), text: text.into() }
+    }
+
+    fn texts(s: &ChatState) -> Vec<String> {
+        s.lines
+            .iter()
+            .map(|l| match &l.kind {
+                LineKind::User { text, .. } | LineKind::Mine { text, .. } => text.clone(),
+                LineKind::Announcement(t) | LineKind::System(t) => t.clone(),
+            })
+            .collect()
     }
 
     #[test]
@@ -230,56 +368,94 @@ mod tests {
     fn reconnect_keeps_lines_says_so_once_and_reclaims_the_nickname() {
         let s = run([
             ChatEvent::Connected { reconnected: false },
-            ChatEvent::NicknameRequested("Ana".into()),
-            ChatEvent::NicknameAnswered(NicknameAck::Accepted),
-            ChatEvent::UserMessage { from: "Bob".into(), text: "hi".into() },
+            ChatEvent::Session(SessionGrant { nickname: "Ana".into(), resume_token: "t".into() }),
+            ChatEvent::UserMessage { from: "Bob".into(), text: "hi".into(), meta: None },
             ChatEvent::Reconnecting,
             ChatEvent::Reconnecting,
             ChatEvent::Connected { reconnected: true },
         ]);
-        let kinds: Vec<_> = s.lines.iter().map(|l| l.kind.clone()).collect();
-        assert_eq!(
-            kinds,
-            vec![
-                LineKind::User { from: "Bob".into(), text: "hi".into() },
-                LineKind::System(RECONNECTING_TEXT.into()),
-                LineKind::System(RECONNECTED_TEXT.into()),
-            ]
-        );
+        assert_eq!(texts(&s), vec!["hi", RECONNECTING_TEXT, RECONNECTED_TEXT]);
         assert!(s.reclaiming, "to be claimed again");
         assert_eq!(s.nickname.as_deref(), Some("Ana"), "still shown meanwhile");
-        assert_eq!(s.connection, Connection::Connected);
         let mut taken_meanwhile = s.clone();
         let taken = ChatError::new(ErrorCode::NicknameTaken);
         apply(&mut taken_meanwhile, ChatEvent::NicknameAnswered(NicknameAck::Rejected(taken)));
         assert_eq!(taken_meanwhile.nickname, None, "asks for a new one");
         let mut resumed = s.clone();
-        let grant = SessionGrant { nickname: "Ana".into(), resume_token: "t".into() };
-        apply(&mut resumed, ChatEvent::Session(grant));
+        apply(
+            &mut resumed,
+            ChatEvent::Session(SessionGrant { nickname: "Ana".into(), resume_token: "t".into() }),
+        );
         assert_eq!((resumed.nickname.as_deref(), resumed.reclaiming), (Some("Ana"), false));
-        assert_eq!(resumed.resume_token.as_deref(), Some("t"));
-        let mut s = s;
-        apply(&mut s, ChatEvent::NicknameAnswered(NicknameAck::Accepted));
-        assert_eq!((s.nickname.as_deref(), s.reclaiming), (Some("Ana"), false));
     }
 
     #[test]
-    fn own_lines_show_at_once_and_failures_attach_to_them() {
+    fn own_lines_are_pending_then_stored_or_failed_and_retried() {
         let mut s = ChatState::default();
-        let id = s.next_line_id();
-        apply(&mut s, ChatEvent::Sent { id, text: "hello".into() });
-        apply(&mut s, ChatEvent::SendFailed { id, reason: "Too many requests".into() });
-        assert_eq!(
-            s.lines[0].kind,
-            LineKind::Mine { text: "hello".into(), error: Some("Too many requests".into()) }
+        apply(&mut s, ChatEvent::Outgoing { key: "k1".into(), text: "hello".into() });
+        apply(&mut s, ChatEvent::Outgoing { key: "k2".into(), text: "again".into() });
+        assert_eq!(s.outbox(), vec![("k1".into(), "hello".into()), ("k2".into(), "again".into())]);
+        apply(&mut s, ChatEvent::Stored { key: "k1".into(), meta: MessageMeta { id: 5, ts: 9 } });
+        apply(&mut s, ChatEvent::SendFailed { key: "k2".into(), reason: "Too many requests".into() });
+        assert_eq!(s.outbox(), vec![]);
+        assert!(matches!(&s.lines[0].kind, LineKind::Mine { status: SendStatus::Sent(5, 9), .. }));
+        assert!(matches!(&s.lines[1].kind, LineKind::Mine { status: SendStatus::Failed(_), .. }));
+        apply(&mut s, ChatEvent::Retry { key: "k2".into() });
+        assert_eq!(s.outbox(), vec![("k2".into(), "again".into())]);
+        // The same message seen again (history, resume) is not doubled.
+        apply(
+            &mut s,
+            ChatEvent::UserMessage {
+                from: "me".into(),
+                text: "hello".into(),
+                meta: Some(MessageMeta { id: 5, ts: 9 }),
+            },
         );
+        assert_eq!(s.lines.len(), 2);
+    }
+
+    #[test]
+    fn history_and_resume_merge_in_id_order_without_doubles() {
+        let mut s = ChatState::default();
+        apply(
+            &mut s,
+            ChatEvent::UserMessage {
+                from: "Bob".into(),
+                text: "live 12".into(),
+                meta: Some(MessageMeta { id: 12, ts: 0 }),
+            },
+        );
+        let page = HistoryPage {
+            messages: vec![stored(10, "h10"), stored(11, "h11"), stored(12, "live 12")],
+            gap: false,
+            more: true,
+        };
+        apply(&mut s, ChatEvent::History { page, kind: HistoryKind::Newest });
+        assert_eq!(texts(&s), vec!["h10", "h11", "live 12"]);
+        assert!(s.more_before);
+        let older = HistoryPage { messages: vec![stored(8, "h8"), stored(9, "h9")], gap: false, more: false };
+        apply(&mut s, ChatEvent::History { page: older, kind: HistoryKind::Older });
+        assert_eq!(texts(&s), vec!["h8", "h9", "h10", "h11", "live 12"]);
+        assert!(!s.more_before);
+        assert_eq!((s.first_id(), s.last_id()), (Some(8), Some(12)));
+        let resume = HistoryPage { messages: vec![stored(13, "h13")], gap: true, more: false };
+        apply(&mut s, ChatEvent::History { page: resume, kind: HistoryKind::After });
+        assert_eq!(texts(&s)[5..], [GAP_TEXT.to_owned(), "h13".to_owned()]);
+        // A resent line whose id history already showed is dropped, not doubled.
+        apply(&mut s, ChatEvent::Outgoing { key: "k".into(), text: "h13".into() });
+        apply(&mut s, ChatEvent::Stored { key: "k".into(), meta: MessageMeta { id: 13, ts: 0 } });
+        assert_eq!(texts(&s).iter().filter(|t| *t == "h13").count(), 1);
     }
 
     #[test]
     fn decodes_server_events() {
         assert_eq!(
-            decode(ServerEvent::UserMessage, &[json!("Ana"), json!("<b>hi</b>")]),
-            Some(ChatEvent::UserMessage { from: "Ana".into(), text: "<b>hi</b>".into() })
+            decode(ServerEvent::UserMessage, &[json!("Ana"), json!("<b>hi</b>"), json!({"id": 3, "ts": 4})]),
+            Some(ChatEvent::UserMessage {
+                from: "Ana".into(),
+                text: "<b>hi</b>".into(),
+                meta: Some(MessageMeta { id: 3, ts: 4 })
+            })
         );
         assert_eq!(decode(ServerEvent::UserMessage, &[json!(1)]), None);
         assert_eq!(

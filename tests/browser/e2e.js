@@ -141,6 +141,47 @@ const tests = {
     assert.ok(lines.some((l) => l.includes('before the restart')), 'lines kept across the reconnect');
     await a.close(); await b.close();
   },
+
+  async 'a reload shows the history and keeps the nickname'(browser) {
+    const a = await open(browser);
+    await join(a, 'Historian');
+    await say(a, 'remember me');
+    const b = await open(browser);
+    await join(b, 'Listener');
+    await lineWith(b, 'remember me'); // said before Listener came: from the history
+    await say(b, 'and me');
+    await lineWith(a, 'and me');
+    await a.reload();
+    await a.waitForSelector('#chat.connected');
+    await a.waitForSelector('#chat.nickname-set', { timeout: 5000 });
+    await lineWith(a, 'remember me');
+    await lineWith(a, 'and me');
+    const count = (t) => a.$$eval('#lines p', (ps, t) => ps.filter((p) => p.textContent.includes(t)).length, t);
+    assert.equal(await count('remember me'), 1);
+    assert.equal(await count('and me'), 1);
+    await a.close(); await b.close();
+  },
+
+  async 'lines typed while the server is down arrive once, in order, after it is back'(browser) {
+    const a = await open(browser);
+    await join(a, 'Writer');
+    const b = await open(browser);
+    await join(b, 'Reader2');
+    await say(a, 'before the outage');
+    await lineWith(b, 'before the outage');
+    await stopServer();
+    await lineWith(a, 'Attempting to re-connect to the server');
+    for (const n of [1, 2, 3]) await say(a, `queued ${n}`);
+    assert.equal(await a.$$eval('#lines p.pending', (ps) => ps.length), 3, 'shown as pending');
+    await startServer();
+    await lineWith(b, 'queued 3');
+    await a.waitForFunction(() => document.querySelectorAll('#lines p.pending').length === 0, null, { timeout: 10000 });
+    const seen = await b.$$eval('#lines p.user .text', (ps) => ps.map((p) => p.textContent));
+    const queued = seen.filter((t) => t.startsWith('queued'));
+    assert.deepEqual(queued, ['queued 1', 'queued 2', 'queued 3'], 'once each, in order');
+    assert.equal(seen.filter((t) => t === 'before the outage').length, 1, 'nothing doubled by the resume');
+    await a.close(); await b.close();
+  },
 };
 
 (async () => {
