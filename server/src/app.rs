@@ -56,7 +56,7 @@ fn open_history(config: &Config) -> io::Result<Arc<dyn History>> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         io::Error::new(e.kind(), format!("CHAT_DATA_DIR/--data-dir {}: {e}", config.data_dir.display()))
     })?;
-    let store = SqliteHistory::open(&config.history_path())
+    let store = SqliteHistory::open(&config.history_path(), &config.history_sync.to_uppercase())
         .map_err(|e| io::Error::other(format!("CHAT_DATA_DIR/--data-dir: {e}")))?;
     Ok(Arc::new(store))
 }

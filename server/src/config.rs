@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::chat::ChatSettings;
+use crate::chat::{ChatSettings, MessageRate};
 use crate::history::Retention;
 
 /// The chat server: serves the chat page and the socket.io chat at /socket.io/.
@@ -34,7 +34,7 @@ pub struct Config {
     pub log: String,
 
     /// Seconds a dropped connection's nickname stays reserved for its owner to resume it.
-    #[arg(long, env = "CHAT_RESUME_GRACE", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    #[arg(long = "resume-grace", env = "CHAT_RESUME_GRACE", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub resume_grace_secs: u64,
 
     /// Messages the history keeps (older ones are dropped); 0 keeps every message.
@@ -45,8 +45,21 @@ pub struct Config {
     #[arg(long, env = "CHAT_HISTORY_MAX_AGE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=36_500))]
     pub history_max_age_days: u64,
 
+    /// How the history syncs each commit to disk: `full` (an acknowledged line survives a power
+    /// cut), `normal` (survives a crash of the server, not of the machine), `off` (benchmarks).
+    #[arg(long, env = "CHAT_HISTORY_SYNC", default_value = "full", value_parser = ["full", "normal", "off"])]
+    pub history_sync: String,
+
+    /// Messages one connection may send per second (after its burst).
+    #[arg(long, env = "CHAT_MESSAGES_PER_SECOND", default_value_t = chat_shared::limits::MESSAGES_PER_SECOND, value_parser = clap::value_parser!(u32).range(1..))]
+    pub messages_per_second: u32,
+
+    /// Messages one connection may send at once before the per-second rate applies.
+    #[arg(long, env = "CHAT_MESSAGE_BURST", default_value_t = chat_shared::limits::MESSAGE_BURST, value_parser = clap::value_parser!(u32).range(1..))]
+    pub message_burst: u32,
+
     /// Seconds to wait for connections to close on SIGINT/SIGTERM before exiting anyway.
-    #[arg(long, env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    #[arg(long = "shutdown-timeout", env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_timeout_secs: u64,
 }
 
@@ -54,6 +67,7 @@ impl Config {
     pub fn chat_settings(&self) -> ChatSettings {
         ChatSettings {
             grace: Duration::from_secs(self.resume_grace_secs),
+            message_rate: MessageRate { per_second: self.messages_per_second, burst: self.message_burst },
             retention: Retention {
                 max_messages: self.history_max_messages,
                 max_age_secs: self.history_max_age_days * 24 * 3600,

@@ -40,6 +40,14 @@ pub struct ChatSettings {
     /// How long a dropped connection's nickname stays reserved for its owner.
     pub grace: Duration,
     pub retention: Retention,
+    pub message_rate: MessageRate,
+}
+
+/// How fast one connection may send messages.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageRate {
+    pub per_second: u32,
+    pub burst: u32,
 }
 
 /// The chat's shared state, handed to every handler (socketioxide state).
@@ -50,6 +58,7 @@ pub struct Chat {
     journal: Arc<Journal>,
     history: Arc<dyn History>,
     grace: Duration,
+    message_rate: MessageRate,
     /// Set once socket.io is built (grace timers announce through it).
     io: Arc<OnceLock<SocketIo>>,
 }
@@ -60,8 +69,15 @@ impl Chat {
         let roster = Arc::new(Roster::default());
         let (nicknames_changed, task) = nicknames::coalescer(roster.clone());
         let journal = Arc::new(Journal::start(history.clone(), settings.retention));
-        let chat =
-            Self { roster, nicknames_changed, journal, history, grace: settings.grace, io: Arc::default() };
+        let chat = Self {
+            roster,
+            nicknames_changed,
+            journal,
+            history,
+            grace: settings.grace,
+            message_rate: settings.message_rate,
+            io: Arc::default(),
+        };
         (chat, task)
     }
 
@@ -130,7 +146,7 @@ impl Chat {
 /// connected (the JS client flushes its buffer at once) would race it and lose events.
 async fn prepare(socket: SocketRef, State(chat): State<Chat>) -> Result<(), Infallible> {
     tracing::debug!(sid = %socket.id, transport = ?socket.transport_type(), "connected");
-    socket.extensions.insert(Arc::new(Session::new()));
+    socket.extensions.insert(Arc::new(Session::new(chat.message_rate)));
     for event in ClientEvent::ALL {
         let chat = chat.clone();
         let handler: fn(&Chat, Incoming) = match event {

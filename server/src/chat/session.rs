@@ -5,13 +5,12 @@ use std::num::NonZeroU32;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use chat_shared::limits::{
-    HISTORY_BURST, HISTORY_PER_SECOND, MESSAGE_BURST, MESSAGES_PER_SECOND, NICKNAME_ATTEMPTS_PER_MINUTE,
-    NICKNAME_BURST,
-};
+use chat_shared::limits::{HISTORY_BURST, HISTORY_PER_SECOND, NICKNAME_ATTEMPTS_PER_MINUTE, NICKNAME_BURST};
 use chat_shared::{ChatError, ErrorCode, Nickname};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use super::MessageRate;
 
 pub struct Session {
     nickname: OnceLock<Nickname>,
@@ -22,11 +21,11 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new() -> Self {
+    pub fn new(rate: MessageRate) -> Self {
         Self {
             nickname: OnceLock::new(),
             messages: RateLimiter::direct(
-                Quota::per_second(nonzero(MESSAGES_PER_SECOND)).allow_burst(nonzero(MESSAGE_BURST)),
+                Quota::per_second(nonzero(rate.per_second)).allow_burst(nonzero(rate.burst)),
             ),
             nickname_attempts: RateLimiter::direct(
                 Quota::per_minute(nonzero(NICKNAME_ATTEMPTS_PER_MINUTE)).allow_burst(nonzero(NICKNAME_BURST)),

@@ -44,13 +44,13 @@ pub fn now_ms() -> i64 {
 }
 
 impl SqliteHistory {
-    /// Opens (or creates) `path`.
-    pub fn open(path: &Path) -> Result<Self, HistoryError> {
+    /// Opens (or creates) `path`; `sync` is SQLite's `synchronous` setting (`FULL`: durable).
+    pub fn open(path: &Path, sync: &str) -> Result<Self, HistoryError> {
         let open = || -> Result<Connection, HistoryError> {
             let c = Connection::open(path).map_err(|e| HistoryError(format!("{}: {e}", path.display())))?;
             c.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
             c.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-            c.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+            c.pragma_update(None, "synchronous", sync).map_err(err)?;
             Ok(c)
         };
         let writer = open()?;
@@ -222,7 +222,7 @@ mod tests {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        (SqliteHistory::open(&dir.join("chat.sqlite3")).unwrap(), dir)
+        (SqliteHistory::open(&dir.join("chat.sqlite3"), "FULL").unwrap(), dir)
     }
 
     fn msg(text: &str, key: Option<&str>) -> NewMessage {

@@ -1,0 +1,142 @@
+//! loadgen: a small load generator for chat-server (a benchmark tool, not a test).
+//!
+//! `loadgen --port P --receivers N --senders S --seconds D --window W`: N named clients listen,
+//! S named clients send as fast as their acks allow (W messages in flight each) for D seconds.
+//! Prints one JSON line: accepted messages/s, deliveries/s, ack latency percentiles (ms), and
+//! deliveries missing at the end. Traffic goes to 127.0.0.1 only; bounded in time and count.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chat_tests::WireClient;
+use chat_tests::wire::Inbound;
+use serde_json::json;
+
+struct Args {
+    port: u16,
+    receivers: usize,
+    senders: usize,
+    seconds: u64,
+    window: u64,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args { port: 3000, receivers: 10, senders: 1, seconds: 5, window: 32 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let n = |v: &str| v.parse::<u64>().map_err(|e| format!("{flag}: {e}"));
+        match flag.as_str() {
+            "--port" => a.port = n(&value)? as u16,
+            "--receivers" => a.receivers = n(&value)? as usize,
+            "--senders" => a.senders = n(&value)?.max(1) as usize,
+            "--seconds" => a.seconds = n(&value)?.clamp(1, 600),
+            "--window" => a.window = n(&value)?.clamp(1, 1000),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(a)
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut receivers = Vec::new();
+    for i in 0..args.receivers {
+        receivers.push(WireClient::join(args.port, &format!("r{i}")).await.0);
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let listen_until = deadline + Duration::from_secs(5);
+    let listeners: Vec<_> = receivers
+        .into_iter()
+        .map(|mut c| {
+            tokio::spawn(async move {
+                let mut got = 0u64;
+                while Instant::now() < listen_until {
+                    match c.recv_packet(Duration::from_millis(500)).await {
+                        Some(Inbound::Event(name, _)) if name == "user message" => got += 1,
+                        Some(_) => {}
+                        None if Instant::now() < deadline => {}
+                        None => break,
+                    }
+                }
+                got
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let senders: Vec<_> = (0..args.senders)
+        .map(|s| {
+            let (port, window) = (args.port, args.window);
+            tokio::spawn(async move {
+                let (mut c, _) = WireClient::join(port, &format!("s{s}")).await;
+                let mut sent_at: HashMap<u64, Instant> = HashMap::new();
+                let mut latencies = Vec::new();
+                let mut next = 1000u64;
+                let mut refused = 0u64;
+                loop {
+                    while Instant::now() < deadline && sent_at.len() < window as usize {
+                        c.emit("user message", &[json!(format!("m{next}"))], Some(next)).await;
+                        sent_at.insert(next, Instant::now());
+                        next += 1;
+                    }
+                    if sent_at.is_empty() {
+                        break;
+                    }
+                    match c.recv_packet(Duration::from_secs(10)).await {
+                        Some(Inbound::Ack(id, args)) => {
+                            if let Some(t) = sent_at.remove(&id) {
+                                if args.first() == Some(&serde_json::Value::Null) {
+                                    latencies.push(t.elapsed());
+                                } else {
+                                    refused += 1;
+                                }
+                            }
+                        }
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+                (latencies, refused)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut refused = 0;
+    for s in senders {
+        if let Ok((l, r)) = s.await {
+            latencies.extend(l);
+            refused += r;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut delivered = 0;
+    for l in listeners {
+        delivered += l.await.unwrap_or(0);
+    }
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    let accepted = latencies.len() as u64;
+    let expected = accepted * args.receivers as u64;
+    println!(
+        "{}",
+        json!({
+            "receivers": args.receivers, "senders": args.senders, "window": args.window,
+            "accepted": accepted, "refused": refused,
+            "accepted_per_s": (accepted as f64 / elapsed).round(),
+            "deliveries_per_s": (delivered as f64 / elapsed).round(),
+            "ack_ms": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": pct(1.0)},
+            "missing_deliveries": expected.saturating_sub(delivered),
+        })
+    );
+}
