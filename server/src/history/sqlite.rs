@@ -116,30 +116,7 @@ impl History for SqliteHistory {
     fn page(&self, request: &HistoryRequest) -> Result<HistoryPage, HistoryError> {
         let limit = request.limit.unwrap_or(HISTORY_PAGE_DEFAULT).clamp(1, HISTORY_PAGE_MAX) as i64;
         let conn = self.reader();
-        let (sql, bound) = match (request.after, request.before) {
-            (Some(after), _) => (
-                "SELECT id, ts, nick, text FROM messages WHERE id > ?1 ORDER BY id ASC LIMIT ?2",
-                after as i64,
-            ),
-            (None, Some(before)) => (
-                "SELECT id, ts, nick, text FROM messages WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
-                before as i64,
-            ),
-            (None, None) => {
-                ("SELECT id, ts, nick, text FROM messages WHERE id < ?1 ORDER BY id DESC LIMIT ?2", i64::MAX)
-            }
-        };
-        let mut stmt = conn.prepare_cached(sql).map_err(err)?;
-        let mut messages: Vec<HistoryMessage> = stmt
-            .query_map(params![bound, limit + 1], row_to_message)
-            .map_err(err)?
-            .collect::<Result<_, _>>()
-            .map_err(err)?;
-        let more = messages.len() as i64 > limit;
-        messages.truncate(limit as usize);
-        if request.after.is_none() {
-            messages.reverse();
-        }
+        // Resuming across lines that retention dropped: the recent tail, marked as a gap.
         let gap = match request.after {
             Some(after) => {
                 let oldest: Option<i64> =
@@ -148,6 +125,32 @@ impl History for SqliteHistory {
             }
             None => false,
         };
+        let (sql, bound) = match (request.after, request.before) {
+            (Some(after), _) if !gap => (
+                "SELECT id, ts, nick, text FROM messages WHERE id > ?1 ORDER BY id ASC LIMIT ?2",
+                after as i64,
+            ),
+            (None, Some(before)) => (
+                "SELECT id, ts, nick, text FROM messages WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+                before as i64,
+            ),
+            _ => {
+                ("SELECT id, ts, nick, text FROM messages WHERE id < ?1 ORDER BY id DESC LIMIT ?2", i64::MAX)
+            }
+        };
+        let ascending = request.after.is_some() && !gap;
+        let mut stmt = conn.prepare_cached(sql).map_err(err)?;
+        let mut messages: Vec<HistoryMessage> = stmt
+            .query_map(params![bound, limit + 1], row_to_message)
+            .map_err(err)?
+            .collect::<Result<_, _>>()
+            .map_err(err)?;
+        // `more`: more in the direction asked (none after a tail: it ends at the newest line).
+        let more = messages.len() as i64 > limit && !gap;
+        messages.truncate(limit as usize);
+        if !ascending {
+            messages.reverse();
+        }
         Ok(HistoryPage { messages, gap, more })
     }
 
@@ -250,9 +253,11 @@ mod tests {
         assert!(!resume.gap);
 
         assert_eq!(h.prune(Retention { max_messages: 2, max_age_secs: 0 }).unwrap(), 2);
-        let after_prune = h.page(&HistoryRequest { after: Some(1), ..Default::default() }).unwrap();
+        let after_prune =
+            h.page(&HistoryRequest { after: Some(1), limit: Some(1), ..Default::default() }).unwrap();
         assert!(after_prune.gap, "message 2 is gone");
-        assert_eq!(after_prune.messages.len(), 2);
+        assert_eq!(after_prune.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![4], "the recent tail");
+        assert!(!after_prune.more);
         let _ = std::fs::remove_dir_all(dir);
     }
 
