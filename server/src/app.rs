@@ -16,7 +16,7 @@ use tower_http::trace::TraceLayer;
 use crate::chat::Chat;
 use crate::config::Config;
 use crate::history::{History, SqliteHistory};
-use crate::page;
+use crate::{origin, page};
 
 /// Binds, serves until SIGINT/SIGTERM, then shuts down within the configured timeout.
 pub async fn run(config: Config) -> io::Result<()> {
@@ -78,7 +78,11 @@ pub fn router(config: &Config, history: Arc<dyn History>) -> (Router, SocketIo, 
         .merge(page::routes(config.page_dir.as_deref()));
     // socket.io wraps the whole router as one service: `Router::layer` would wrap each route
     // apart, and each copy would then keep its own engine.io sessions.
-    let router = Router::new().fallback_service(socket_layer.layer(routes)).layer(TraceLayer::new_for_http());
+    let allowed = Arc::new(config.allowed_origins.clone());
+    let router = Router::new()
+        .fallback_service(socket_layer.layer(routes))
+        .layer(axum::middleware::from_fn_with_state(allowed, origin::check))
+        .layer(TraceLayer::new_for_http());
     (router, io, chat)
 }
 

@@ -8,6 +8,7 @@ use clap::Parser;
 
 use crate::chat::{ChatSettings, MessageRate};
 use crate::history::Retention;
+use crate::origin::AllowedOrigins;
 
 /// The chat server: serves the chat page and the socket.io chat at /socket.io/.
 #[derive(Debug, Clone, Parser)]
@@ -57,6 +58,11 @@ pub struct Config {
     /// Messages one connection may send at once before the per-second rate applies.
     #[arg(long, env = "CHAT_MESSAGE_BURST", default_value_t = chat_shared::limits::MESSAGE_BURST, value_parser = clap::value_parser!(u32).range(1..))]
     pub message_burst: u32,
+
+    /// Origins (besides the page's own) whose pages may connect, comma-separated, e.g.
+    /// `https://chat.example.com,http://localhost:8080`; `*` allows any (not recommended).
+    #[arg(long, env = "CHAT_ALLOWED_ORIGINS", default_value = "", value_parser = AllowedOrigins::parse)]
+    pub allowed_origins: AllowedOrigins,
 
     /// Seconds to wait for connections to close on SIGINT/SIGTERM before exiting anyway.
     #[arg(long = "shutdown-timeout", env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]

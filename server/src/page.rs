@@ -3,14 +3,19 @@
 //! hashed file names.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Path as UrlPath;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use rust_embed::Embed;
+use sha2::{Digest, Sha256};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -25,6 +30,19 @@ const NO_CACHE: &str = "no-cache";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 pub fn routes(page_dir: Option<&Path>) -> Router {
+    let csp: Arc<dyn Fn() -> String + Send + Sync> = match page_dir {
+        // A directory may be rebuilt while we run: read its index.html for each response.
+        Some(dir) => {
+            let index = dir.join("index.html");
+            Arc::new(move || content_security_policy(&std::fs::read_to_string(&index).unwrap_or_default()))
+        }
+        None => {
+            let index =
+                EmbeddedPage::get("index.html").map(|f| String::from_utf8_lossy(&f.data).into_owned());
+            let policy = content_security_policy(&index.unwrap_or_default());
+            Arc::new(move || policy.clone())
+        }
+    };
     let router = match page_dir {
         Some(dir) => Router::new().fallback_service(ServeDir::new(dir)).layer(
             // A directory may change under us: let browsers revalidate everything.
@@ -41,7 +59,41 @@ pub fn routes(page_dir: Option<&Path>) -> Router {
                 )
         }
     };
-    router.layer(CompressionLayer::new())
+    router.layer(CompressionLayer::new()).layer(axum::middleware::from_fn(move |request, next: Next| {
+        let csp = csp.clone();
+        async move { with_security_headers(next.run(request).await, &csp()) }
+    }))
+}
+
+/// The page's Content-Security-Policy: exactly what the wasm page needs. trunk puts the
+/// module that starts the wasm inline in index.html, so that one script is allowed by its hash.
+pub fn content_security_policy(index_html: &str) -> String {
+    let mut scripts = String::new();
+    let mut rest = index_html;
+    while let Some(start) = rest.find("<script type=\"module\">") {
+        let body = &rest[start + "<script type=\"module\">".len()..];
+        let Some(end) = body.find("</script>") else { break };
+        let digest = Sha256::digest(body[..end].as_bytes());
+        scripts.push_str(&format!(" 'sha256-{}'", BASE64.encode(digest)));
+        rest = &body[end..];
+    }
+    format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'{scripts}; style-src 'self'; \
+         connect-src 'self'; img-src 'self' data:; font-src 'self'; manifest-src 'self'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+fn with_security_headers(mut response: Response, csp: &str) -> Response {
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    response
 }
 
 pub fn source_description(page_dir: Option<&Path>) -> String {
@@ -103,6 +155,16 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::is_hashed_asset;
+
+    #[test]
+    fn csp_allows_the_inline_start_script_by_hash() {
+        let csp = super::content_security_policy("<script type=\"module\">init()</script>");
+        // sha256("init()") in base64
+        assert!(csp.contains("'sha256-"), "{csp}");
+        assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval' 'sha256-"));
+        assert!(!csp.contains("unsafe-inline"));
+        assert!(super::content_security_policy("").contains("script-src 'self' 'wasm-unsafe-eval';"));
+    }
 
     #[test]
     fn recognises_trunk_hashed_names() {

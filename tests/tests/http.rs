@@ -67,6 +67,8 @@ fn a_bad_setting_fails_fast_and_names_itself() {
         ("CHAT_BIND", "nowhere", "--bind"),
         ("CHAT_SHUTDOWN_TIMEOUT", "-3", "--shutdown-timeout"),
         ("CHAT_LOG", "[[", "CHAT_LOG"),
+        ("CHAT_ALLOWED_ORIGINS", "evil.example", "--allowed-origins"),
+        ("CHAT_HISTORY_SYNC", "sometimes", "--history-sync"),
     ] {
         let out = Command::new(binary()).env(env, value).stdin(Stdio::null()).output().unwrap();
         assert!(!out.status.success(), "{env}={value} must be refused");
@@ -119,4 +121,49 @@ async fn sigterm_closes_connections_and_exits_cleanly() {
     }
     let status = status.expect("exited within the shutdown timeout");
     assert!(status.success(), "clean exit: {status}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_carries_a_strict_content_security_policy() {
+    let server = ChatServer::start();
+    let index = get(&server.url(), &[]).await;
+    let csp = index.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval' 'sha256-"), "{csp}");
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(index.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(index.headers()[header::X_FRAME_OPTIONS], "DENY");
+}
+
+async fn websocket_status(port: u16, origin: Option<&str>) -> Result<u16, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+    let mut request = url.into_client_request().unwrap();
+    if let Some(o) = origin {
+        request.headers_mut().insert("origin", o.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => Ok(response.status().as_u16()),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("unexpected websocket error: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_origins_cannot_open_the_socket() {
+    let server = ChatServer::start_with(&[], &[("CHAT_ALLOWED_ORIGINS", "http://friend.example:8080")]);
+    let own = format!("http://127.0.0.1:{}", server.port);
+    // Cross-site WebSocket hijacking: a page elsewhere opens a socket to us.
+    assert_eq!(websocket_status(server.port, Some("https://evil.example")).await, Err(403));
+    assert_eq!(websocket_status(server.port, Some("http://127.0.0.1:1")).await, Err(403), "another port");
+    assert_eq!(websocket_status(server.port, Some(&own)).await, Ok(101), "the page's own origin");
+    assert_eq!(websocket_status(server.port, Some("http://friend.example:8080")).await, Ok(101), "listed");
+    assert_eq!(websocket_status(server.port, None).await, Ok(101), "no Origin: not a browser");
+    let polling = format!("{}/socket.io/?EIO=4&transport=polling", server.url());
+    assert_eq!(get(&polling, &[(header::ORIGIN, "https://evil.example")]).await.status(), 403);
+    assert_eq!(get(&polling, &[(header::ORIGIN, own.as_str())]).await.status(), 200);
+    // Everyone else keeps chatting.
+    let mut c = WireClient::connect(server.port).await;
+    c.emit("nickname", &[json!("Unbothered")], Some(1)).await;
+    assert_eq!(c.ack(1).await, vec![json!(false)]);
 }
