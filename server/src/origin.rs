@@ -40,7 +40,7 @@ impl AllowedOrigins {
         let Some(origin) = headers.get(header::ORIGIN) else { return true };
         let Ok(origin) = origin.to_str() else { return false };
         let origin = origin.to_ascii_lowercase();
-        if self.any || self.extra.iter().any(|o| *o == origin) {
+        if self.any || self.extra.contains(&origin) {
             return true;
         }
         // Same origin: the origin's host[:port] is the Host the browser sent the request to.

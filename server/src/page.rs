@@ -73,7 +73,7 @@ pub fn content_security_policy(index_html: &str) -> String {
     while let Some(start) = rest.find("<script type=\"module\">") {
         let body = &rest[start + "<script type=\"module\">".len()..];
         let Some(end) = body.find("</script>") else { break };
-        let digest = Sha256::digest(body[..end].as_bytes());
+        let digest = Sha256::digest(&body.as_bytes()[..end]);
         scripts.push_str(&format!(" 'sha256-{}'", BASE64.encode(digest)));
         rest = &body[end..];
     }
