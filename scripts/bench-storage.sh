@@ -14,7 +14,7 @@ for sync in full normal off; do
     data="$(mktemp -d)"
     port=$((20000 + RANDOM % 20000))
     PORT=$port CHAT_BIND=127.0.0.1 CHAT_DATA_DIR="$data" CHAT_LOG=warn CHAT_HISTORY_SYNC=$sync \
-      CHAT_MESSAGES_PER_SECOND=1000000 CHAT_MESSAGE_BURST=1000000 \
+      CHAT_MESSAGES_PER_SECOND=1000000 CHAT_MESSAGE_BURST=1000000 CHAT_MAX_CONNECTIONS_PER_ADDRESS=0 \
       bash -c "$(declare -f pin); pin 0 target/release/chat-server" &
     pid=$!
     for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::chat::{ChatSettings, MessageRate};
+use crate::chat::{ChatSettings, ConnectionLimits, MessageRate};
 use crate::history::Retention;
 use crate::origin::AllowedOrigins;
 
@@ -64,6 +64,15 @@ pub struct Config {
     #[arg(long, env = "CHAT_ALLOWED_ORIGINS", default_value = "", value_parser = AllowedOrigins::parse)]
     pub allowed_origins: AllowedOrigins,
 
+    /// Connections the server accepts at once (0: no limit).
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Connections one client address may hold at once (0: no limit). Behind a reverse proxy
+    /// every client has the proxy's address: set 0 here and limit in the proxy.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 100)]
+    pub max_connections_per_address: usize,
+
     /// Seconds to wait for connections to close on SIGINT/SIGTERM before exiting anyway.
     #[arg(long = "shutdown-timeout", env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_timeout_secs: u64,
@@ -74,6 +83,10 @@ impl Config {
         ChatSettings {
             grace: Duration::from_secs(self.resume_grace_secs),
             message_rate: MessageRate { per_second: self.messages_per_second, burst: self.message_burst },
+            connections: ConnectionLimits {
+                total: self.max_connections,
+                per_address: self.max_connections_per_address,
+            },
             retention: Retention {
                 max_messages: self.history_max_messages,
                 max_age_secs: self.history_max_age_days * 24 * 3600,

@@ -29,13 +29,20 @@ pub enum Inbound {
 impl WireClient {
     /// Opens the WebSocket and joins the default namespace.
     pub async fn connect(port: u16) -> Self {
+        match Self::try_connect(port).await {
+            Ok(c) => c,
+            Err(refusal) => panic!("expected namespace connect, got {refusal}"),
+        }
+    }
+
+    /// Like `connect`, but a refusal (socket.io connect error) comes back as its raw packet.
+    pub async fn try_connect(port: u16) -> Result<Self, String> {
         let mut c = Self::open(port).await;
         c.send_raw("40").await;
         match c.recv_packet(PATIENCE).await {
-            Some(Inbound::Other(p)) if p.starts_with("0{") => {}
-            other => panic!("expected namespace connect, got {other:?}"),
+            Some(Inbound::Other(p)) if p.starts_with("0{") => Ok(c),
+            other => Err(format!("{other:?}")),
         }
-        c
     }
 
     /// Opens the WebSocket only (engine.io handshake done, no namespace yet).

@@ -243,3 +243,26 @@ async fn a_flooder_is_rate_limited_and_others_keep_talking() {
     }
     assert_eq!(spam_seen, delivered, "the reader got exactly the accepted spam, then the friend");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_are_limited_per_address_and_in_total() {
+    let server = ChatServer::start_with(&[], &[("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "3")]);
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(WireClient::connect(server.port).await);
+    }
+    let refused = WireClient::try_connect(server.port).await.err().expect("a fourth is refused");
+    assert!(refused.contains("too many connections from your address"), "{refused}");
+    // The three are unharmed and one leaving makes room.
+    held[0].emit("nickname", &[json!("Holder")], Some(1)).await;
+    assert_eq!(held[0].ack(1).await, vec![json!(false)]);
+    held.pop().expect("one").close().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(WireClient::try_connect(server.port).await.is_ok(), "room again after one left");
+
+    let full = ChatServer::start_with(&[], &[("CHAT_MAX_CONNECTIONS", "2")]);
+    let _a = WireClient::connect(full.port).await;
+    let _b = WireClient::connect(full.port).await;
+    let refused = WireClient::try_connect(full.port).await.err().expect("a third is refused");
+    assert!(refused.contains("the server is full"), "{refused}");
+}

@@ -20,6 +20,7 @@ pub async fn handle(
     State(chat): State<Chat>,
 ) {
     tracing::debug!(sid = %socket.id, %reason, "disconnected");
+    chat.admission.leave(session.address);
     let Some(nick) = session.nickname() else { return };
     let deliberate =
         matches!(reason, DisconnectReason::ClientNSDisconnect | DisconnectReason::TransportClose);

@@ -3,6 +3,7 @@
 //! with every message stored, resumable history, and nicknames that survive a dropped
 //! connection for a grace period.
 
+mod admission;
 mod fanout;
 mod history;
 mod incoming;
@@ -16,15 +17,19 @@ mod resume;
 mod roster;
 mod session;
 
-use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use chat_shared::Nickname;
 use chat_shared::protocol::{Announcement, ClientEvent, ServerEvent};
 use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State};
 use socketioxide::handler::ConnectHandler;
+
+pub use admission::ConnectionLimits;
+use admission::{Admission, Refused};
 
 use crate::history::{History, Reservation, ReservationChange, Retention};
 use incoming::{InOrder, Incoming};
@@ -41,6 +46,7 @@ pub struct ChatSettings {
     pub grace: Duration,
     pub retention: Retention,
     pub message_rate: MessageRate,
+    pub connections: ConnectionLimits,
 }
 
 /// How fast one connection may send messages.
@@ -59,6 +65,7 @@ pub struct Chat {
     history: Arc<dyn History>,
     grace: Duration,
     message_rate: MessageRate,
+    admission: Arc<Admission>,
     /// Set once socket.io is built (grace timers announce through it).
     io: Arc<OnceLock<SocketIo>>,
 }
@@ -76,6 +83,7 @@ impl Chat {
             history,
             grace: settings.grace,
             message_rate: settings.message_rate,
+            admission: Arc::new(Admission::new(settings.connections)),
             io: Arc::default(),
         };
         (chat, task)
@@ -144,9 +152,14 @@ impl Chat {
 /// a connect *middleware*, which socketioxide awaits before it confirms the connection; its
 /// connect handler runs in a spawned task instead, and a client that emits as soon as it is
 /// connected (the JS client flushes its buffer at once) would race it and lose events.
-async fn prepare(socket: SocketRef, State(chat): State<Chat>) -> Result<(), Infallible> {
+async fn prepare(socket: SocketRef, State(chat): State<Chat>) -> Result<(), Refused> {
+    let address = socket.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if let Err(refused) = chat.admission.admit(address) {
+        tracing::warn!(sid = %socket.id, ?address, "connection refused: {refused}");
+        return Err(refused);
+    }
     tracing::debug!(sid = %socket.id, transport = ?socket.transport_type(), "connected");
-    socket.extensions.insert(Arc::new(Session::new(chat.message_rate)));
+    socket.extensions.insert(Arc::new(Session::new(chat.message_rate, address)));
     for event in ClientEvent::ALL {
         let chat = chat.clone();
         let handler: fn(&Chat, Incoming) = match event {

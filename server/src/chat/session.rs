@@ -1,6 +1,7 @@
 //! What the server knows about one connection: its nickname (set once), its rate limits, and
 //! whether its outgoing queue overflowed.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +14,8 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use super::MessageRate;
 
 pub struct Session {
+    /// The client's address (for the per-address connection limit).
+    pub address: Option<IpAddr>,
     nickname: OnceLock<Nickname>,
     messages: DefaultDirectRateLimiter,
     nickname_attempts: DefaultDirectRateLimiter,
@@ -21,8 +24,9 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(rate: MessageRate) -> Self {
+    pub fn new(rate: MessageRate, address: Option<IpAddr>) -> Self {
         Self {
+            address,
             nickname: OnceLock::new(),
             messages: RateLimiter::direct(
                 Quota::per_second(nonzero(rate.per_second)).allow_burst(nonzero(rate.burst)),
