@@ -2,6 +2,8 @@
 //! the reconnection policy (host-tested), and the browser parts: transports and the client.
 
 pub mod codec;
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(target_arch = "wasm32")]
 mod client;
