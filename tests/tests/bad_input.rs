@@ -266,3 +266,56 @@ async fn connections_are_limited_per_address_and_in_total() {
     let refused = WireClient::try_connect(full.port).await.err().expect("a third is refused");
     assert!(refused.contains("the server is full"), "{refused}");
 }
+
+/// Round-trip times (ms) of `n` lines from `a` to `b`, one at a time.
+async fn round_trips(a: &mut WireClient, b: &mut WireClient, n: u64, tag: &str) -> Vec<f64> {
+    let mut times = Vec::new();
+    for i in 0..n {
+        let text = format!("{tag} {i}");
+        let sent = std::time::Instant::now();
+        a.emit("user message", &[json!(text)], None).await;
+        loop {
+            let args = b.event("user message").await;
+            if args[1] == json!(text) {
+                break;
+            }
+        }
+        times.push(sent.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(250)).await; // within the rate limit
+    }
+    times.sort_by(f64::total_cmp);
+    times
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_does_not_slow_down_the_others() {
+    let server = ChatServer::start();
+    let (mut a, _) = WireClient::join(server.port, "Quiet-a").await;
+    let (mut b, _) = WireClient::join(server.port, "Quiet-b").await;
+    let quiet = round_trips(&mut a, &mut b, 12, "quiet").await;
+
+    let port = server.port;
+    let flood = tokio::spawn(async move {
+        let (mut f, _) = WireClient::join(port, "Flooder").await;
+        let until = std::time::Instant::now() + Duration::from_secs(4);
+        let mut n = 0u64;
+        while std::time::Instant::now() < until {
+            f.emit("user message", &[json!("spam")], Some(n)).await;
+            f.emit("nickname", &[json!("x")], Some(n + 1)).await;
+            f.send_raw("42[\"history\",{}]").await;
+            n += 2;
+        }
+        n
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let busy = round_trips(&mut a, &mut b, 12, "busy").await;
+    let flooded = flood.await.expect("flooder");
+    let p = |v: &[f64]| v[v.len() * 99 / 100];
+    eprintln!(
+        "flood: {flooded} requests; quiet p99 {:.1} ms, during the flood p99 {:.1} ms",
+        p(&quiet),
+        p(&busy)
+    );
+    // Loose on purpose (CI machines are noisy): the benchmark holds the strict figure.
+    assert!(p(&busy) < 500.0, "others' latency during a flood: {busy:?}");
+}
