@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod server;
+pub mod soak;
 pub mod wire;
 
 pub use client::TestClient;

@@ -1,5 +1,9 @@
 //! loadgen: a small load generator for chat-server (a benchmark tool, not a test).
 //!
+//! `loadgen soak --port P --pid PID --listeners L --churners C --seconds D`: the soak scenario
+//! (tests/src/soak.rs): C clients keep joining, chatting and leaving while L listen; prints the
+//! joins, lines, lost deliveries and the server's memory at start and end.
+//!
 //! `loadgen --port P --receivers N --senders S --seconds D --window W`: N named clients listen,
 //! S named clients send as fast as their acks allow (W messages in flight each) for D seconds.
 //! Prints one JSON line: accepted messages/s, deliveries/s, ack latency percentiles (ms), and
@@ -40,6 +44,9 @@ fn parse_args() -> Result<Args, String> {
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("soak") {
+        return soak().await;
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -139,4 +146,29 @@ async fn main() {
             "missing_deliveries": expected.saturating_sub(delivered),
         })
     );
+}
+
+async fn soak() {
+    let mut port = 3000;
+    let (mut pid, mut listeners, mut churners, mut seconds) = (None, 10usize, 100usize, 60u64);
+    let mut it = std::env::args().skip(2);
+    while let (Some(flag), Some(value)) = (it.next(), it.next()) {
+        let Ok(n) = value.parse::<u64>() else {
+            eprintln!("loadgen soak: {flag} needs a number");
+            std::process::exit(2);
+        };
+        match flag.as_str() {
+            "--port" => port = n as u16,
+            "--pid" => pid = Some(n as u32),
+            "--listeners" => listeners = n as usize,
+            "--churners" => churners = n as usize,
+            "--seconds" => seconds = n.clamp(1, 3600),
+            other => {
+                eprintln!("loadgen soak: unknown flag {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let report = chat_tests::soak::run(port, pid, listeners, churners, seconds).await;
+    println!("{}", serde_json::to_string(&report).unwrap_or_default());
 }
