@@ -16,8 +16,10 @@ pub const MAX_PAYLOAD_BYTES: u64 = 64 * 1024;
 /// Packets the server queues for one connection before it counts that reader as too slow.
 /// A full queue is never a silent loss: the connection gets nothing more and is closed as
 /// soon as its close can be queued, so that it reconnects (and, with history, resumes).
-/// Sized so that a join storm of a few thousand users (one announcement each) fits.
-pub const MAX_BUFFERED_PACKETS: usize = 8_192;
+/// Sized so that a join storm of 1,000 users (one announcement each) fits even for a client
+/// that reads nothing meanwhile, while a slow reader costs at most ~2,048 small packets
+/// (a few hundred KiB): past that, resuming from history is cheaper than queueing.
+pub const MAX_BUFFERED_PACKETS: usize = 2_048;
 
 /// Messages one connection may send: a burst of this many...
 pub const MESSAGE_BURST: u32 = 20;

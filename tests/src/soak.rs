@@ -31,11 +31,29 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Waits for the ack `id`; None if the connection closed or stayed silent for 10 s.
+async fn ack(c: &mut WireClient, id: u64) -> Option<Vec<Value>> {
+    loop {
+        match c.recv_packet(Duration::from_secs(10)).await? {
+            Inbound::Ack(got, args) if got == id => return Some(args),
+            _ => {}
+        }
+    }
+}
+
 /// Runs the soak against 127.0.0.1:`port` for `seconds`; `pid` is the server's, for its memory.
-pub async fn run(port: u16, pid: Option<u32>, listeners: usize, churners: usize, seconds: u64) -> SoakReport {
+/// Each churner pauses `pause` between rounds (people do not chat flat out).
+pub async fn run(
+    port: u16,
+    pid: Option<u32>,
+    listeners: usize,
+    churners: usize,
+    seconds: u64,
+    pause: Duration,
+) -> SoakReport {
     let mut ears = Vec::new();
     for i in 0..listeners {
-        ears.push(WireClient::join(port, &format!("listener{i}")).await.0);
+        ears.push(WireClient::join(port, &format!("listener{}-{i}", std::process::id())).await.0);
     }
     let rss_start_kib = pid.and_then(rss_kib);
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -51,21 +69,20 @@ pub async fn run(port: u16, pid: Option<u32>, listeners: usize, churners: usize,
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     };
+                    round += 1;
                     c.emit("nickname", &[json!(format!("c{w}-{round}"))], Some(1)).await;
-                    if c.ack(1).await != vec![Value::Bool(false)] {
+                    if ack(&mut c, 1).await != Some(vec![Value::Bool(false)]) {
                         continue;
                     }
                     joins.fetch_add(1, Ordering::Relaxed);
                     for n in 0..3u64 {
                         c.emit("user message", &[json!(format!("c{w}-{round}-{n}"))], Some(10 + n)).await;
-                    }
-                    for (_, ack) in c.acks(10..13).await {
-                        if ack.first() == Some(&Value::Null) {
+                        if ack(&mut c, 10 + n).await.and_then(|a| a.first().cloned()) == Some(Value::Null) {
                             accepted.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                     c.close().await;
-                    round += 1;
+                    tokio::time::sleep(pause).await;
                 }
             })
         })

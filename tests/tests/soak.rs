@@ -7,7 +7,8 @@ use chat_tests::ChatServer;
 #[tokio::test(flavor = "multi_thread")]
 async fn churn_loses_nothing_and_memory_stays_bounded() {
     let server = ChatServer::start_with(&[], &[("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "0")]);
-    let report = chat_tests::soak::run(server.port, Some(server.pid()), 5, 40, 6).await;
+    let report =
+        chat_tests::soak::run(server.port, Some(server.pid()), 5, 40, 6, std::time::Duration::ZERO).await;
     eprintln!("soak: {report:?}");
     assert!(report.joins > 40 && report.accepted > 100, "the churn ran: {report:?}");
     assert_eq!(report.lost, 0, "every accepted line reached every listener: {report:?}");

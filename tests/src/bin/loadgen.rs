@@ -1,7 +1,8 @@
 //! loadgen: a small load generator for chat-server (a benchmark tool, not a test).
 //!
-//! `loadgen soak --port P --pid PID --listeners L --churners C --seconds D`: the soak scenario
-//! (tests/src/soak.rs): C clients keep joining, chatting and leaving while L listen; prints the
+//! `loadgen soak --port P --pid PID --listeners L --churners C --seconds D --pause-ms M`: the soak
+//! scenario (tests/src/soak.rs): C clients keep joining, saying three lines, leaving and pausing
+//! M ms, while L listen; prints the
 //! joins, lines, lost deliveries and the server's memory at start and end.
 //!
 //! `loadgen --port P --receivers N --senders S --seconds D --window W`: N named clients listen,
@@ -150,7 +151,8 @@ async fn main() {
 
 async fn soak() {
     let mut port = 3000;
-    let (mut pid, mut listeners, mut churners, mut seconds) = (None, 10usize, 100usize, 60u64);
+    let (mut pid, mut listeners, mut churners, mut seconds, mut pause_ms) =
+        (None, 10usize, 100usize, 60u64, 1000u64);
     let mut it = std::env::args().skip(2);
     while let (Some(flag), Some(value)) = (it.next(), it.next()) {
         let Ok(n) = value.parse::<u64>() else {
@@ -163,12 +165,14 @@ async fn soak() {
             "--listeners" => listeners = n as usize,
             "--churners" => churners = n as usize,
             "--seconds" => seconds = n.clamp(1, 3600),
+            "--pause-ms" => pause_ms = n,
             other => {
                 eprintln!("loadgen soak: unknown flag {other}");
                 std::process::exit(2);
             }
         }
     }
-    let report = chat_tests::soak::run(port, pid, listeners, churners, seconds).await;
+    let pause = std::time::Duration::from_millis(pause_ms);
+    let report = chat_tests::soak::run(port, pid, listeners, churners, seconds, pause).await;
     println!("{}", serde_json::to_string(&report).unwrap_or_default());
 }
