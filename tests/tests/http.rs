@@ -85,8 +85,10 @@ fn a_bad_setting_fails_fast_and_names_itself() {
 #[test]
 fn port_comes_from_the_environment_as_in_the_original() {
     let port = free_port();
+    let data = chat_tests::server::temp_dir("port");
     let mut child = Command::new(binary())
         .env("PORT", port.to_string())
+        .env("CHAT_DATA_DIR", &data)
         .env("CHAT_BIND", "127.0.0.1")
         .stdin(Stdio::null())
         .stderr(Stdio::null())
@@ -101,6 +103,7 @@ fn port_comes_from_the_environment_as_in_the_original() {
     }
     let _ = child.kill();
     let _ = child.wait();
+    let _ = std::fs::remove_dir_all(data);
     assert!(up, "listening on PORT={port}");
 }
 
