@@ -31,6 +31,10 @@ pub const NICKNAME_BURST: u32 = 20;
 /// ...refilled at this many per minute.
 pub const NICKNAME_ATTEMPTS_PER_MINUTE: u32 = 30;
 
+/// A connection refused this many times in a row for its rate is flooding: it is closed (it
+/// may reconnect; its queued answers alone would otherwise keep the server busy).
+pub const FLOOD_CLOSE_AFTER: u32 = 200;
+
 /// The fastest the server re-sends the `nicknames` map to everyone while names keep
 /// changing (join storms are coalesced into one map per interval)...
 pub const NICKNAMES_MIN_INTERVAL: Duration = Duration::from_millis(50);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chat_shared::limits::{MAX_PAYLOAD_BYTES, MESSAGE_BURST, MESSAGE_MAX_CHARS};
+use chat_shared::limits::{FLOOD_CLOSE_AFTER, MAX_PAYLOAD_BYTES, MESSAGE_BURST, MESSAGE_MAX_CHARS};
 use chat_tests::wire::Inbound;
 use chat_tests::{ChatServer, WireClient};
 use serde_json::{Value, json};
@@ -242,6 +242,20 @@ async fn a_flooder_is_rate_limited_and_others_keep_talking() {
         spam_seen += 1;
     }
     assert_eq!(spam_seen, delivered, "the reader got exactly the accepted spam, then the friend");
+
+    // Going on far past the limit gets the flooder closed; the others are unaffected.
+    for i in 0..(FLOOD_CLOSE_AFTER as u64 + 50) {
+        flooder.emit("user message", &[json!(format!("more spam {i}"))], None).await;
+    }
+    assert!(flooder.closed_within(Duration::from_secs(5)).await, "a persistent flooder is closed");
+    friend.emit("user message", &[json!("still here")], None).await;
+    loop {
+        let args = reader.event("user message").await;
+        if args[0] == json!("Friend") {
+            assert_eq!(args[1], json!("still here"));
+            break;
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

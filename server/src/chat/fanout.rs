@@ -44,14 +44,19 @@ pub fn failed(socket: &SocketRef, error: SendError) {
 }
 
 fn overflowed(socket: &SocketRef) {
-    let first = socket.extensions.get::<Arc<Session>>().is_none_or(|s| s.mark_overflowed());
+    close_soon(
+        socket,
+        &format!("outgoing queue full ({MAX_BUFFERED_PACKETS} packets): closing this slow connection"),
+    );
+}
+
+/// Closes `socket` once (later calls do nothing), as soon as its close packet fits its queue.
+pub fn close_soon(socket: &SocketRef, why: &str) {
+    let first = socket.extensions.get::<Arc<Session>>().is_none_or(|s| s.mark_closing());
     if !first {
         return;
     }
-    tracing::warn!(
-        sid = %socket.id,
-        "outgoing queue full ({MAX_BUFFERED_PACKETS} packets): closing this slow connection"
-    );
+    tracing::warn!(sid = %socket.id, "{why}");
     let socket = socket.clone();
     tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + CLOSE_RETRY_FOR;

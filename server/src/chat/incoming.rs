@@ -67,6 +67,13 @@ pub struct Inline(PhantomData<()>);
 
 impl<F: Fn(Incoming) + Send + Sync + 'static> MessageHandler<LocalAdapter, Inline> for InOrder<F> {
     fn call(&self, socket: Arc<Socket<LocalAdapter>>, args: Value, ack_id: Option<i64>) {
-        (self.0)(Incoming { socket, args, ack_id });
+        (self.0)(Incoming { socket: socket.clone(), args, ack_id });
+        // A client that keeps going far past its rate limit is closed.
+        if socket.extensions.get::<Arc<Session>>().is_some_and(|s| s.flooding()) {
+            super::fanout::close_soon(
+                &SocketRef::from(socket),
+                "flooding past its rate limit: closing the connection",
+            );
+        }
     }
 }

@@ -1,12 +1,14 @@
 //! What the server knows about one connection: its nickname (set once), its rate limits, and
-//! whether its outgoing queue overflowed.
+//! whether the server is closing it (a full outgoing queue, or a flood).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use chat_shared::limits::{HISTORY_BURST, HISTORY_PER_SECOND, NICKNAME_ATTEMPTS_PER_MINUTE, NICKNAME_BURST};
+use chat_shared::limits::{
+    FLOOD_CLOSE_AFTER, HISTORY_BURST, HISTORY_PER_SECOND, NICKNAME_ATTEMPTS_PER_MINUTE, NICKNAME_BURST,
+};
 use chat_shared::{ChatError, ErrorCode, Nickname};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -20,7 +22,10 @@ pub struct Session {
     messages: DefaultDirectRateLimiter,
     nickname_attempts: DefaultDirectRateLimiter,
     history_requests: DefaultDirectRateLimiter,
-    overflowed: AtomicBool,
+    /// The server is closing this connection (slow reader or flooder).
+    closing: AtomicBool,
+    /// Requests refused for their rate since the last one allowed.
+    rate_refusals: AtomicU32,
 }
 
 impl Session {
@@ -37,7 +42,8 @@ impl Session {
             history_requests: RateLimiter::direct(
                 Quota::per_second(nonzero(HISTORY_PER_SECOND)).allow_burst(nonzero(HISTORY_BURST)),
             ),
-            overflowed: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            rate_refusals: AtomicU32::new(0),
         }
     }
 
@@ -51,20 +57,36 @@ impl Session {
     }
 
     pub fn allow_message(&self) -> Result<(), ChatError> {
-        check(&self.messages)
+        self.check(&self.messages)
     }
 
     pub fn allow_nickname_attempt(&self) -> Result<(), ChatError> {
-        check(&self.nickname_attempts)
+        self.check(&self.nickname_attempts)
     }
 
     pub fn allow_history(&self) -> Result<(), ChatError> {
-        check(&self.history_requests)
+        self.check(&self.history_requests)
     }
 
-    /// Marks the outgoing queue as overflowed; true only the first time.
-    pub fn mark_overflowed(&self) -> bool {
-        !self.overflowed.swap(true, Ordering::AcqRel)
+    /// True once the connection kept going after [`FLOOD_CLOSE_AFTER`] rate refusals in a row.
+    pub fn flooding(&self) -> bool {
+        self.rate_refusals.load(Ordering::Relaxed) >= FLOOD_CLOSE_AFTER
+    }
+
+    fn check(&self, limiter: &DefaultDirectRateLimiter) -> Result<(), ChatError> {
+        let result = check(limiter);
+        match result {
+            Ok(()) => self.rate_refusals.store(0, Ordering::Relaxed),
+            Err(_) => {
+                self.rate_refusals.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        result
+    }
+
+    /// Marks the connection as being closed by the server; true only the first time.
+    pub fn mark_closing(&self) -> bool {
+        !self.closing.swap(true, Ordering::AcqRel)
     }
 }
 

@@ -5,8 +5,10 @@
 //! M ms, while L listen; prints the
 //! joins, lines, lost deliveries and the server's memory at start and end.
 //!
-//! `loadgen --port P --receivers N --senders S --seconds D --window W`: N named clients listen,
-//! S named clients send as fast as their acks allow (W messages in flight each) for D seconds.
+//! `loadgen --port P --receivers N --senders S --seconds D --window W [--flooders F]`: N named
+//! clients listen, S named clients send as fast as their acks allow (W messages in flight each)
+//! for D seconds (pausing `--pace-ms` after each ack), while F clients flood the server
+//! (rate-limited; reconnecting when closed).
 //! Prints one JSON line: accepted messages/s, deliveries/s, ack latency percentiles (ms), and
 //! deliveries missing at the end. Traffic goes to 127.0.0.1 only; bounded in time and count.
 
@@ -23,10 +25,15 @@ struct Args {
     senders: usize,
     seconds: u64,
     window: u64,
+    /// Clients that flood the server meanwhile (as fast as they can, never reading).
+    flooders: usize,
+    /// Pause of each sender after each ack (0: none), to chat at a human-like pace.
+    pace_ms: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { port: 3000, receivers: 10, senders: 1, seconds: 5, window: 32 };
+    let mut a =
+        Args { port: 3000, receivers: 10, senders: 1, seconds: 5, window: 32, flooders: 0, pace_ms: 0 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -37,6 +44,8 @@ fn parse_args() -> Result<Args, String> {
             "--senders" => a.senders = n(&value)?.max(1) as usize,
             "--seconds" => a.seconds = n(&value)?.clamp(1, 600),
             "--window" => a.window = n(&value)?.clamp(1, 1000),
+            "--flooders" => a.flooders = n(&value)?.min(100) as usize,
+            "--pace-ms" => a.pace_ms = n(&value)?.min(10_000),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -78,10 +87,33 @@ async fn main() {
             })
         })
         .collect();
+    let flooders: Vec<_> = (0..args.flooders)
+        .map(|f| {
+            let port = args.port;
+            tokio::spawn(async move {
+                let mut sent = 0u64;
+                let mut round = 0;
+                while Instant::now() < deadline {
+                    // Reconnect whenever the server closes this rude client.
+                    let Ok(mut c) = WireClient::try_connect(port).await else { break };
+                    round += 1;
+                    c.emit("nickname", &[json!(format!("flood{f}-{round}"))], None).await;
+                    let until = (Instant::now() + Duration::from_secs(1)).min(deadline);
+                    while Instant::now() < until {
+                        c.emit("user message", &[json!("spam")], Some(sent)).await;
+                        c.send_raw("42[\"history\",{}]").await;
+                        sent += 2;
+                    }
+                    c.drop_abruptly();
+                }
+                sent
+            })
+        })
+        .collect();
     let started = Instant::now();
     let senders: Vec<_> = (0..args.senders)
         .map(|s| {
-            let (port, window) = (args.port, args.window);
+            let (port, window, pace) = (args.port, args.window, Duration::from_millis(args.pace_ms));
             tokio::spawn(async move {
                 let (mut c, _) = WireClient::join(port, &format!("s{s}")).await;
                 let mut sent_at: HashMap<u64, Instant> = HashMap::new();
@@ -105,6 +137,9 @@ async fn main() {
                                 } else {
                                     refused += 1;
                                 }
+                                if !pace.is_zero() {
+                                    tokio::time::sleep(pace).await;
+                                }
                             }
                         }
                         Some(_) => {}
@@ -124,6 +159,10 @@ async fn main() {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let mut flooded = 0;
+    for f in flooders {
+        flooded += f.await.unwrap_or(0);
+    }
     let mut delivered = 0;
     for l in listeners {
         delivered += l.await.unwrap_or(0);
@@ -140,6 +179,7 @@ async fn main() {
         "{}",
         json!({
             "receivers": args.receivers, "senders": args.senders, "window": args.window,
+            "flooders": args.flooders, "flood_requests": flooded,
             "accepted": accepted, "refused": refused,
             "accepted_per_s": (accepted as f64 / elapsed).round(),
             "deliveries_per_s": (delivered as f64 / elapsed).round(),
