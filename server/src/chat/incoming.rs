@@ -18,6 +18,7 @@ use super::session::Session;
 /// One event from a client: who sent it, its raw arguments, and whether it wants an ack.
 pub struct Incoming {
     socket: Arc<Socket<LocalAdapter>>,
+    session: Option<Arc<Session>>,
     args: Value,
     ack_id: Option<i64>,
 }
@@ -29,7 +30,7 @@ impl Incoming {
 
     /// The connection's session (every connection gets one before it is confirmed).
     pub fn session(&self) -> Option<Arc<Session>> {
-        self.socket.extensions.get::<Arc<Session>>()
+        self.session.clone()
     }
 
     /// The first argument, parsed as `T`.
@@ -67,9 +68,12 @@ pub struct Inline(PhantomData<()>);
 
 impl<F: Fn(Incoming) + Send + Sync + 'static> MessageHandler<LocalAdapter, Inline> for InOrder<F> {
     fn call(&self, socket: Arc<Socket<LocalAdapter>>, args: Value, ack_id: Option<i64>) {
-        (self.0)(Incoming { socket: socket.clone(), args, ack_id });
+        // One lookup of the session per event, shared by the handler and the flood check.
+        let session = socket.extensions.get::<Arc<Session>>();
+        let flooding = session.clone();
+        (self.0)(Incoming { socket: socket.clone(), session, args, ack_id });
         // A client that keeps going far past its rate limit is closed.
-        if socket.extensions.get::<Arc<Session>>().is_some_and(|s| s.flooding()) {
+        if flooding.is_some_and(|s| s.flooding()) {
             super::fanout::close_soon(
                 &SocketRef::from(socket),
                 "flooding past its rate limit: closing the connection",
