@@ -2,11 +2,12 @@
 //! (`--page-dir`), compressed when the browser asks, with cache headers that fit trunk's
 //! hashed file names.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::Path as UrlPath;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -125,7 +126,12 @@ fn embedded(path: &str, headers: &HeaderMap) -> Response {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mime = mime_guess::from_path(path).first_or_octet_stream();
-        let mut r = Response::new(Body::from(file.data.into_owned()));
+        // Embedded files are 'static in a release build: serve them without copying.
+        let body = match file.data {
+            Cow::Borrowed(bytes) => Body::from(Bytes::from_static(bytes)),
+            Cow::Owned(bytes) => Body::from(bytes),
+        };
+        let mut r = Response::new(body);
         if let Ok(v) = HeaderValue::from_str(mime.as_ref()) {
             r.headers_mut().insert(header::CONTENT_TYPE, v);
         }

@@ -135,15 +135,6 @@ impl TestClient {
         }
     }
 
-    /// Reads whatever arrives during `quiet` and returns the events named `event`.
-    pub async fn collect(&mut self, event: &str, quiet: Duration) -> Vec<Vec<Value>> {
-        let mut out = Vec::new();
-        while let Some(args) = self.next_within(event, quiet).await {
-            out.push(args);
-        }
-        out
-    }
-
     pub async fn disconnect(self) {
         let _ = self.client.disconnect().await;
     }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Shared by the benchmark scripts: builds the release binaries, starts chat-server pinned to
+# core 0 on a free-ish loopback port with a fresh data dir, runs the load generator on core 1.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+cargo build --release -p chat-server -p chat-tests --bin chat-server --bin loadgen >&2
+
+# pin CORE CMD...: runs CMD on one core (exec, so that a background job's $! is CMD itself).
+pin() { if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then exec taskset -c "$1" "${@:2}"; else exec "${@:2}"; fi; }
+
+# start_server [VAR=value...]: sets $port, $pid and $data; extra settings go in the environment.
+start_server() {
+  data="$(mktemp -d)"
+  port=$((20000 + RANDOM % 20000))
+  env PORT=$port CHAT_BIND=127.0.0.1 CHAT_DATA_DIR="$data" CHAT_LOG=error CHAT_MAX_CONNECTIONS_PER_ADDRESS=0 "$@" \
+    bash -c "$(declare -f pin); pin 0 target/release/chat-server" &
+  pid=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.05; done
+  echo "chat-server did not start" >&2
+  return 1
+}
+
+stop_server() {
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$data"
+}
+
+# loadgen ARGS...: the load generator on core 1 against the running server.
+loadgen() { (pin 1 target/release/loadgen --port "$port" "$@"); }
