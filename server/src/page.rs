@@ -1,6 +1,6 @@
-//! Serves the trunk-built page: embedded in the binary (default) or from a directory
-//! (`--page-dir`), compressed when the browser asks, with cache headers that fit trunk's
-//! hashed file names.
+//! Serves the trunk-built page: embedded in the binary with brotli and gzip copies made at
+//! build time (default), or from a directory (`--page-dir`, compressed per request), with cache
+//! headers that fit trunk's hashed file names.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -21,9 +21,10 @@ use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// The page as trunk left it in ../dist when the server was compiled.
+/// The page as trunk left it in ../dist when the server was compiled, plus the `.br` and `.gz`
+/// copies the build script made of it (see build.rs).
 #[derive(Embed)]
-#[folder = "../dist"]
+#[folder = "$OUT_DIR/page"]
 #[allow_missing = true]
 struct EmbeddedPage;
 
@@ -44,23 +45,28 @@ pub fn routes(page_dir: Option<&Path>) -> Router {
             Arc::new(move || policy.clone())
         }
     };
-    let router = match page_dir {
-        Some(dir) => Router::new().fallback_service(ServeDir::new(dir)).layer(
-            // A directory may change under us: let browsers revalidate everything.
-            SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static(NO_CACHE)),
-        ),
-        None => {
-            Router::new()
+    let router =
+        match page_dir {
+            Some(dir) => Router::new()
+                .fallback_service(ServeDir::new(dir))
+                .layer(
+                    // A directory may change under us: let browsers revalidate everything.
+                    SetResponseHeaderLayer::if_not_present(
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static(NO_CACHE),
+                    ),
+                )
+                .layer(CompressionLayer::new()),
+            None => Router::new()
                 .route("/", get(|headers: HeaderMap| async move { embedded("index.html", &headers) }))
                 .route(
                     "/{*path}",
                     get(|UrlPath(path): UrlPath<String>, headers: HeaderMap| async move {
                         embedded(&path, &headers)
                     }),
-                )
-        }
-    };
-    router.layer(CompressionLayer::new()).layer(axum::middleware::from_fn(move |request, next: Next| {
+                ),
+        };
+    router.layer(axum::middleware::from_fn(move |request, next: Next| {
         let csp = csp.clone();
         async move { with_security_headers(next.run(request).await, &csp()) }
     }))
@@ -105,8 +111,59 @@ pub fn source_description(page_dir: Option<&Path>) -> String {
     }
 }
 
+/// A content coding the build script prepared a copy in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Brotli,
+    Gzip,
+}
+
+impl Encoding {
+    fn suffix(self) -> &'static str {
+        match self {
+            Self::Brotli => ".br",
+            Self::Gzip => ".gz",
+        }
+    }
+
+    fn header(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Self::Brotli => "br",
+            Self::Gzip => "gzip",
+        })
+    }
+}
+
+/// The codings the request accepts, best first (brotli before gzip; `;q=0` refuses one).
+fn accepted_encodings(headers: &HeaderMap) -> Vec<Encoding> {
+    let mut accepted = Vec::with_capacity(2);
+    for value in headers.get_all(header::ACCEPT_ENCODING) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            let encoding = match name {
+                n if n.eq_ignore_ascii_case("br") => Encoding::Brotli,
+                n if n.eq_ignore_ascii_case("gzip") => Encoding::Gzip,
+                _ => continue,
+            };
+            if !refused && !accepted.contains(&encoding) {
+                accepted.push(encoding);
+            }
+        }
+    }
+    accepted.sort_by_key(|e| *e != Encoding::Brotli);
+    accepted
+}
+
 fn embedded(path: &str, headers: &HeaderMap) -> Response {
-    let Some(file) = EmbeddedPage::get(path) else {
+    let Some(plain) = EmbeddedPage::get(path) else {
         if path == "index.html" {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -116,6 +173,11 @@ fn embedded(path: &str, headers: &HeaderMap) -> Response {
         }
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
+    // The best precompressed copy the browser accepts, else the file itself.
+    let (file, encoding) = accepted_encodings(headers)
+        .into_iter()
+        .find_map(|e| EmbeddedPage::get(&format!("{path}{}", e.suffix())).map(|f| (f, Some(e))))
+        .unwrap_or((plain, None));
     let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
     let cache = if is_hashed_asset(path) { IMMUTABLE } else { NO_CACHE };
     let not_modified = headers
@@ -135,9 +197,13 @@ fn embedded(path: &str, headers: &HeaderMap) -> Response {
         if let Ok(v) = HeaderValue::from_str(mime.as_ref()) {
             r.headers_mut().insert(header::CONTENT_TYPE, v);
         }
+        if let Some(encoding) = encoding {
+            r.headers_mut().insert(header::CONTENT_ENCODING, encoding.header());
+        }
         r
     };
     let h = response.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
@@ -160,7 +226,23 @@ fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::is_hashed_asset;
+    use super::{Encoding, accepted_encodings, is_hashed_asset};
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    fn accept(value: &str) -> Vec<Encoding> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(value).expect("header"));
+        accepted_encodings(&headers)
+    }
+
+    #[test]
+    fn prefers_brotli_and_honours_refusals() {
+        assert_eq!(accept("gzip, deflate, br, zstd"), [Encoding::Brotli, Encoding::Gzip]);
+        assert_eq!(accept("gzip"), [Encoding::Gzip]);
+        assert_eq!(accept("br;q=0, gzip;q=0.5"), [Encoding::Gzip]);
+        assert_eq!(accept("identity"), []);
+        assert!(accepted_encodings(&HeaderMap::new()).is_empty());
+    }
 
     #[test]
     fn csp_allows_the_inline_start_script_by_hash() {

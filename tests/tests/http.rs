@@ -37,16 +37,38 @@ async fn serves_the_embedded_page_compressed_with_cache_headers() {
     assert_eq!(again.status(), 304);
 
     let url = format!("{}/{wasm}", server.url());
-    for encoding in ["br", "gzip"] {
-        let r = get(&url, &[(header::ACCEPT_ENCODING, encoding)]).await;
+    let plain = get(&url, &[]).await;
+    assert!(plain.headers().get(header::CONTENT_ENCODING).is_none(), "not compressed unless asked");
+    let plain = plain.bytes().await.unwrap();
+    for (accept, encoding) in [("gzip, deflate, br", "br"), ("gzip", "gzip"), ("br;q=0, gzip", "gzip")] {
+        let r = get(&url, &[(header::ACCEPT_ENCODING, accept)]).await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()[header::CONTENT_ENCODING], encoding);
+        assert_eq!(r.headers()[header::VARY], "accept-encoding");
         assert_eq!(r.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
         assert_eq!(r.headers()[header::CONTENT_TYPE], "application/wasm");
+        // Precompressed at build time: the length is known up front (per-request compression
+        // would stream it chunked).
+        let length: usize = r.headers()[header::CONTENT_LENGTH].to_str().unwrap().parse().unwrap();
+        let body = r.bytes().await.unwrap();
+        assert_eq!(body.len(), length);
+        assert!(length < plain.len() / 2, "{encoding}: {length} bytes of {}", plain.len());
+        assert_eq!(decompress(encoding, &body), plain, "{encoding} decodes to the file");
     }
     assert_eq!(get(&format!("{}/nope.js", server.url()), &[]).await.status(), 404);
     let health = get(&format!("{}/healthz", server.url()), &[]).await;
     assert_eq!(health.status(), 200);
+}
+
+fn decompress(encoding: &str, body: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    match encoding {
+        "br" => brotli::Decompressor::new(body, 4096).read_to_end(&mut out),
+        _ => flate2::read::GzDecoder::new(body).read_to_end(&mut out),
+    }
+    .expect("decompress");
+    out
 }
 
 #[tokio::test(flavor = "multi_thread")]
