@@ -1,10 +1,13 @@
-//! Command-line flags and environment variables of `chat-server` (clap).
+//! The settings of `chat-server`: command-line flags, environment variables and an optional
+//! TOML file (clap; the file's keys are the flags' long names), in that order of precedence.
 
+use std::ffi::OsString;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::chat::{ChatSettings, ConnectionLimits, MessageRate};
 use crate::history::Retention;
@@ -14,6 +17,12 @@ use crate::origin::AllowedOrigins;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "chat-server", version, about)]
 pub struct Config {
+    /// A TOML file with settings, keyed by the long flag names below (e.g. `port = 3000`,
+    /// `resume-grace = 60`, `allowed-origins = ["https://chat.example.com"]`). Flags and
+    /// environment variables win over the file.
+    #[arg(long, env = "CHAT_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// TCP port to listen on (the original honoured PORT too).
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
@@ -79,6 +88,34 @@ pub struct Config {
 }
 
 impl Config {
+    /// Reads the settings from the process's arguments, environment and `--config` file; on a
+    /// bad setting, prints an error naming it and exits (status 2), as clap does.
+    pub fn load() -> Self {
+        Self::try_load(std::env::args_os().collect()).unwrap_or_else(|e| e.exit())
+    }
+
+    fn try_load(args: Vec<OsString>) -> Result<Self, clap::Error> {
+        let mut command = Self::command();
+        let matches = command.try_get_matches_from_mut(&args)?;
+        let Some(path) = matches.get_one::<PathBuf>("config").cloned() else {
+            return Self::from_arg_matches(&matches);
+        };
+        let file_args = file_arguments(&command, &matches, &path)
+            .map_err(|message| command.error(clap::error::ErrorKind::InvalidValue, message))?;
+        let mut all = args;
+        all.extend(file_args);
+        let matches = command.try_get_matches_from_mut(all).map_err(|e| {
+            // Flags and environment were fine the first time round: the file is to blame.
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or_default().trim_start_matches("error: ");
+            command.error(
+                clap::error::ErrorKind::InvalidValue,
+                format!("in the config file {}: {first}", path.display()),
+            )
+        })?;
+        Self::from_arg_matches(&matches)
+    }
+
     pub fn chat_settings(&self) -> ChatSettings {
         ChatSettings {
             grace: Duration::from_secs(self.resume_grace_secs),
@@ -101,5 +138,92 @@ impl Config {
 
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}
+
+/// The file's settings as `--name=value` arguments, for every setting that neither a flag nor
+/// an environment variable gave already.
+fn file_arguments(
+    command: &clap::Command,
+    matches: &clap::ArgMatches,
+    path: &Path,
+) -> Result<Vec<OsString>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the config file {} (--config/CHAT_CONFIG): {e}", path.display()))?;
+    let table: toml::Table =
+        text.parse().map_err(|e| format!("the config file {} is not valid TOML: {e}", path.display()))?;
+    let mut args = Vec::new();
+    for (key, value) in table {
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(key.as_str()) && key != "config")
+            .ok_or_else(|| format!("the config file {} has an unknown setting `{key}`", path.display()))?;
+        let given = matches!(
+            matches.value_source(arg.get_id().as_str()),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        );
+        if given {
+            continue;
+        }
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+                .collect::<Vec<_>>()
+                .join(","),
+            other => {
+                return Err(format!(
+                    "the config file {}: `{key}` must be a string, number, boolean or list, not {}",
+                    path.display(),
+                    other.type_str()
+                ));
+            }
+        };
+        args.push(OsString::from(format!("--{key}={value}")));
+    }
+    Ok(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::Config;
+
+    fn load(file: &str, args: &[&str]) -> Result<Config, String> {
+        let path =
+            std::env::temp_dir().join(format!("chat-config-{}-{}.toml", std::process::id(), args.len()));
+        std::fs::write(&path, file).map_err(|e| e.to_string())?;
+        let mut all: Vec<OsString> = vec!["chat-server".into(), "--config".into(), path.clone().into()];
+        all.extend(args.iter().map(OsString::from));
+        let result = Config::try_load(all).map_err(|e| e.to_string());
+        let _ = std::fs::remove_file(path);
+        result
+    }
+
+    #[test]
+    fn the_file_fills_in_what_flags_do_not_give() {
+        let config = load(
+            "port = 4100\nresume-grace = 5\nallowed-origins = [\"https://a.example\", \"https://b.example\"]\n",
+            &["--port", "4200"],
+        )
+        .expect("valid");
+        assert_eq!(config.port, 4200, "the flag wins");
+        assert_eq!(config.resume_grace_secs, 5, "the file gives the rest");
+        assert_eq!(config.allowed_origins.extra, ["https://a.example", "https://b.example"]);
+    }
+
+    #[test]
+    fn a_bad_file_setting_is_named() {
+        let e = load("resume-grace = \"soon\"\n", &[]).expect_err("refused");
+        assert!(e.contains("config file") && e.contains("--resume-grace"), "{e}");
+        let e = load("colour = \"blue\"\n", &[]).expect_err("refused");
+        assert!(e.contains("unknown setting `colour`"), "{e}");
+        let e = load("port = \n", &[]).expect_err("refused");
+        assert!(e.contains("not valid TOML"), "{e}");
     }
 }

@@ -9,14 +9,13 @@ mod page;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::Config;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = Config::parse();
+    let config = Config::load();
     let filter = match EnvFilter::try_new(&config.log) {
         Ok(filter) => filter,
         Err(e) => {

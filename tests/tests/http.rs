@@ -97,26 +97,30 @@ fn a_bad_setting_fails_fast_and_names_itself() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(name), "{env}={value}: error names {name}: {stderr}");
     }
+    let file = chat_tests::server::temp_dir("bad-config").join("chat.toml");
+    std::fs::write(&file, "history-sync = \"sometimes\"\n").unwrap();
+    let out = Command::new(binary()).env("CHAT_CONFIG", &file).stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("config file") && stderr.contains("--history-sync"), "{stderr}");
     let help = Command::new(binary()).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
-    for documented in ["PORT", "CHAT_BIND", "CHAT_DATA_DIR", "CHAT_PAGE_DIR", "CHAT_LOG", "[default: 3000]"] {
+    for documented in
+        ["PORT", "CHAT_CONFIG", "CHAT_BIND", "CHAT_DATA_DIR", "CHAT_PAGE_DIR", "CHAT_LOG", "[default: 3000]"]
+    {
         assert!(help.contains(documented), "--help documents {documented}");
     }
 }
 
-#[test]
-fn port_comes_from_the_environment_as_in_the_original() {
-    let port = free_port();
-    let data = chat_tests::server::temp_dir("port");
-    let mut child = Command::new(binary())
-        .env("PORT", port.to_string())
-        .env("CHAT_DATA_DIR", &data)
-        .env("CHAT_BIND", "127.0.0.1")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+/// Starts `chat-server` with `env` (and nothing else set), and says whether it came to listen
+/// on `port` within 10 s.
+fn listens_on(port: u16, env: &[(&str, &std::ffi::OsStr)]) -> bool {
+    let mut command = Command::new(binary());
+    command.env_remove("PORT").stdin(Stdio::null()).stderr(Stdio::null()).stdout(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut up = false;
     while Instant::now() < deadline && !up {
@@ -125,8 +129,47 @@ fn port_comes_from_the_environment_as_in_the_original() {
     }
     let _ = child.kill();
     let _ = child.wait();
+    up
+}
+
+#[test]
+fn port_comes_from_the_environment_as_in_the_original() {
+    let port = free_port();
+    let data = chat_tests::server::temp_dir("port");
+    let up = listens_on(
+        port,
+        &[
+            ("PORT", port.to_string().as_ref()),
+            ("CHAT_DATA_DIR", data.as_ref()),
+            ("CHAT_BIND", "127.0.0.1".as_ref()),
+        ],
+    );
     let _ = std::fs::remove_dir_all(data);
     assert!(up, "listening on PORT={port}");
+}
+
+#[test]
+fn a_config_file_gives_what_flags_and_environment_do_not() {
+    let (from_file, from_env) = (free_port(), free_port());
+    let dir = chat_tests::server::temp_dir("config");
+    let file = dir.join("chat.toml");
+    let data = dir.join("data");
+    std::fs::write(
+        &file,
+        format!(
+            "port = {from_file}\nbind = \"127.0.0.1\"\ndata-dir = \"{}\"\nresume-grace = 60\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    assert!(listens_on(from_file, &[("CHAT_CONFIG", file.as_ref())]), "the file's port");
+    assert!(data.join("chat.sqlite3").exists(), "the file's data dir");
+    let env_port = from_env.to_string();
+    assert!(
+        listens_on(from_env, &[("CHAT_CONFIG", file.as_ref()), ("PORT", env_port.as_ref())]),
+        "the environment wins over the file"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread")]
