@@ -1,11 +1,14 @@
-//! The HTTP application: the page, `/healthz` and the socket.io endpoint on one axum router,
-//! and the server's life from bind to graceful shutdown.
+//! The HTTP application: the page, `/healthz`, `/readyz`, `/metrics` and the socket.io
+//! endpoint on one axum router, and the server's life from bind to graceful shutdown.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use axum::Router;
+use axum::http::{StatusCode, header};
 use axum::routing::get;
 use chat_shared::limits::{MAX_BUFFERED_PACKETS, MAX_PAYLOAD_BYTES};
 use socketioxide::SocketIo;
@@ -16,6 +19,7 @@ use tower_http::trace::TraceLayer;
 use crate::chat::Chat;
 use crate::config::Config;
 use crate::history::{History, SqliteHistory};
+use crate::metrics::Metrics;
 use crate::{origin, page};
 
 /// Binds, serves until SIGINT/SIGTERM, then shuts down within the configured timeout.
@@ -25,7 +29,15 @@ pub async fn run(config: Config) -> io::Result<()> {
         .await
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
     let history = open_history(&config)?;
-    let (router, io, chat) = router(&config, history);
+    let metrics = Metrics::install().map_err(|e| io::Error::other(format!("metrics: {e}")))?;
+    let (router, io, chat) = router(&config, history, metrics.clone());
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(METRICS_UPKEEP_EVERY);
+        loop {
+            every.tick().await;
+            metrics.upkeep();
+        }
+    });
     tracing::info!(
         address = %listener.local_addr()?,
         data_dir = %config.data_dir.display(),
@@ -61,8 +73,11 @@ fn open_history(config: &Config) -> io::Result<Arc<dyn History>> {
     Ok(Arc::new(store))
 }
 
+/// How often histogram samples are folded into their buckets.
+const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// The router with every route and layer, the socket.io handle and the chat.
-pub fn router(config: &Config, history: Arc<dyn History>) -> (Router, SocketIo, Chat) {
+pub fn router(config: &Config, history: Arc<dyn History>, metrics: Metrics) -> (Router, SocketIo, Chat) {
     let (chat, nicknames_task) = Chat::new(history, config.chat_settings());
     let (socket_layer, io) = SocketIo::builder()
         .max_buffer_size(MAX_BUFFERED_PACKETS)
@@ -73,8 +88,18 @@ pub fn router(config: &Config, history: Arc<dyn History>) -> (Router, SocketIo, 
     chat.attach(&io);
     nicknames_task.spawn(io.clone());
 
+    let ready = chat.clone();
+    let scraped = chat.clone();
     let routes = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(move || readyz(ready.clone())))
+        .route(
+            "/metrics",
+            get(move || {
+                let text = metrics.render(scraped.metrics_snapshot());
+                async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text) }
+            }),
+        )
         .merge(page::routes(config.page_dir.as_deref()));
     // socket.io wraps the whole router as one service: `Router::layer` would wrap each route
     // apart, and each copy would then keep its own engine.io sessions.
@@ -84,6 +109,14 @@ pub fn router(config: &Config, history: Arc<dyn History>) -> (Router, SocketIo, 
         .layer(axum::middleware::from_fn_with_state(allowed, origin::check))
         .layer(TraceLayer::new_for_http());
     (router, io, chat)
+}
+
+/// 200 when this instance can take messages, 503 with the reason when not.
+async fn readyz(chat: Chat) -> (StatusCode, String) {
+    match chat.ready().await {
+        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")),
+    }
 }
 
 async fn shutdown_signal() {

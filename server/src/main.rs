@@ -4,6 +4,7 @@ mod app;
 mod chat;
 mod config;
 mod history;
+mod metrics;
 mod origin;
 mod page;
 

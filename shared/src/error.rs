@@ -44,6 +44,26 @@ impl ChatError {
 }
 
 impl ErrorCode {
+    /// The code as it appears on the wire (`"nickname_taken"`), e.g. for metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NicknameEmpty => "nickname_empty",
+            Self::NicknameTooLong => "nickname_too_long",
+            Self::NicknameInvalidChar => "nickname_invalid_char",
+            Self::NicknameReserved => "nickname_reserved",
+            Self::NicknameTaken => "nickname_taken",
+            Self::AlreadyNamed => "already_named",
+            Self::MessageEmpty => "message_empty",
+            Self::MessageTooLong => "message_too_long",
+            Self::MessageInvalidChar => "message_invalid_char",
+            Self::NotNamed => "not_named",
+            Self::BadPayload => "bad_payload",
+            Self::RateLimited => "rate_limited",
+            Self::ResumeInvalid => "resume_invalid",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
     /// The English sentence for this code (the page may translate by code).
     pub fn describe(self) -> &'static str {
         match self {
@@ -61,6 +81,33 @@ impl ErrorCode {
             Self::RateLimited => "Too many requests: slow down",
             Self::ResumeInvalid => "That session cannot be resumed: choose a nickname",
             Self::Unavailable => "The server could not store that: try again",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn name_is_the_wire_code() {
+        for code in [
+            ErrorCode::NicknameEmpty,
+            ErrorCode::NicknameTooLong,
+            ErrorCode::NicknameInvalidChar,
+            ErrorCode::NicknameReserved,
+            ErrorCode::NicknameTaken,
+            ErrorCode::AlreadyNamed,
+            ErrorCode::MessageEmpty,
+            ErrorCode::MessageTooLong,
+            ErrorCode::MessageInvalidChar,
+            ErrorCode::NotNamed,
+            ErrorCode::BadPayload,
+            ErrorCode::RateLimited,
+            ErrorCode::ResumeInvalid,
+            ErrorCode::Unavailable,
+        ] {
+            assert_eq!(serde_json::to_value(code).ok(), Some(serde_json::Value::from(code.name())));
         }
     }
 }

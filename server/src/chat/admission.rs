@@ -22,6 +22,16 @@ pub enum Refused {
     TooManyFromAddress,
 }
 
+impl Refused {
+    /// A short label for metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::TooManyFromAddress => "per_address",
+        }
+    }
+}
+
 pub struct Admission {
     limits: ConnectionLimits,
     counts: Mutex<Counts>,

@@ -44,17 +44,18 @@ pub fn failed(socket: &SocketRef, error: SendError) {
 }
 
 fn overflowed(socket: &SocketRef) {
-    close_soon(
-        socket,
-        &format!("outgoing queue full ({MAX_BUFFERED_PACKETS} packets): closing this slow connection"),
-    );
+    let why = format!("outgoing queue full ({MAX_BUFFERED_PACKETS} packets): closing this slow connection");
+    if close_soon(socket, &why) {
+        crate::metrics::queue_full();
+    }
 }
 
-/// Closes `socket` once (later calls do nothing), as soon as its close packet fits its queue.
-pub fn close_soon(socket: &SocketRef, why: &str) {
+/// Closes `socket` once (later calls do nothing and return false), as soon as its close
+/// packet fits its queue.
+pub fn close_soon(socket: &SocketRef, why: &str) -> bool {
     let first = socket.extensions.get::<Arc<Session>>().is_none_or(|s| s.mark_closing());
     if !first {
-        return;
+        return false;
     }
     tracing::warn!(sid = %socket.id, "{why}");
     let socket = socket.clone();
@@ -73,4 +74,5 @@ pub fn close_soon(socket: &SocketRef, why: &str) {
             }
         }
     });
+    true
 }

@@ -73,11 +73,13 @@ impl<F: Fn(Incoming) + Send + Sync + 'static> MessageHandler<LocalAdapter, Inlin
         let flooding = session.clone();
         (self.0)(Incoming { socket: socket.clone(), session, args, ack_id });
         // A client that keeps going far past its rate limit is closed.
-        if flooding.is_some_and(|s| s.flooding()) {
-            super::fanout::close_soon(
+        if flooding.is_some_and(|s| s.flooding())
+            && super::fanout::close_soon(
                 &SocketRef::from(socket),
                 "flooding past its rate limit: closing the connection",
-            );
+            )
+        {
+            crate::metrics::flood_closed();
         }
     }
 }

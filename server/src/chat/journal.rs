@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use super::fanout;
 use super::reply::Reply;
 use crate::history::{Appended, History, NewMessage, ReservationChange, Retention};
+use crate::metrics;
 
 /// How often retention is applied.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -65,12 +66,11 @@ impl Journal {
         }
     }
 
-    /// Waits until everything submitted so far is stored and delivered.
-    pub async fn flush(&self) {
+    /// Waits until everything submitted so far is stored and delivered; false if the writer
+    /// is gone.
+    pub async fn flush(&self) -> bool {
         let (tx, rx) = oneshot::channel();
-        if self.jobs.send(Job::Flush(tx)).is_ok() {
-            let _ = rx.await;
-        }
+        self.jobs.send(Job::Flush(tx)).is_ok() && rx.await.is_ok()
     }
 }
 
@@ -102,6 +102,7 @@ impl Writer {
                 && let Err(e) = self.history.reserve(&reservations)
             {
                 tracing::warn!("cannot record {} nickname reservation(s): {e}", reservations.len());
+                metrics::history_failed();
             }
             for done in flushes {
                 let _ = done.send(());
@@ -112,7 +113,10 @@ impl Writer {
 
     fn store(&self, batch: Vec<Pending>) {
         let messages: Vec<NewMessage> = batch.iter().map(|p| p.message.clone()).collect();
-        match self.history.append(&messages) {
+        let started = Instant::now();
+        let stored = self.history.append(&messages);
+        metrics::history_committed(started.elapsed());
+        match stored {
             Ok(stored) => {
                 for (pending, appended) in batch.into_iter().zip(stored) {
                     deliver(pending, appended);
@@ -120,6 +124,7 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!("cannot store {} message(s): {e}", batch.len());
+                metrics::history_failed();
                 for p in batch {
                     refuse(p, ChatError::new(ErrorCode::Unavailable));
                 }
@@ -135,7 +140,10 @@ impl Writer {
         match self.history.prune(self.retention) {
             Ok(0) => {}
             Ok(n) => tracing::info!(dropped = n, "history retention applied"),
-            Err(e) => tracing::warn!("cannot apply history retention: {e}"),
+            Err(e) => {
+                tracing::warn!("cannot apply history retention: {e}");
+                metrics::history_failed();
+            }
         }
     }
 }
@@ -146,11 +154,15 @@ fn deliver(pending: Pending, appended: Appended) {
     let meta = MessageMeta { id: m.id, ts: m.ts };
     if appended.new {
         let others = pending.socket.broadcast().sockets();
-        fanout::to_each(others, ServerEvent::UserMessage, &StampedMessage(&m.from, &m.text, meta));
+        let delivered =
+            fanout::to_each(others, ServerEvent::UserMessage, &StampedMessage(&m.from, &m.text, meta));
+        metrics::message_accepted();
+        metrics::delivered(delivered);
     }
     pending.reply.send(ClientEvent::UserMessage, &Answer(Ok(meta)), None);
 }
 
 fn refuse(pending: Pending, error: ChatError) {
+    metrics::message_rejected(error.code);
     pending.reply.send(ClientEvent::UserMessage, &Answer::<MessageMeta>(Err(error.clone())), Some(&error));
 }

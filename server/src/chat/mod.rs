@@ -18,6 +18,7 @@ mod roster;
 mod session;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -68,7 +69,12 @@ pub struct Chat {
     admission: Arc<Admission>,
     /// Set once socket.io is built (grace timers announce through it).
     io: Arc<OnceLock<SocketIo>>,
+    /// Set on SIGTERM/SIGINT: no longer ready, new connections and messages are refused.
+    shutting_down: Arc<AtomicBool>,
 }
+
+/// How long `/readyz` waits for the history writer.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Chat {
     /// The state, and the task that sends the `nicknames` map (start it once the server runs).
@@ -85,6 +91,7 @@ impl Chat {
             message_rate: settings.message_rate,
             admission: Arc::new(Admission::new(settings.connections)),
             io: Arc::default(),
+            shutting_down: Arc::default(),
         };
         (chat, task)
     }
@@ -114,7 +121,42 @@ impl Chat {
 
     /// Waits until every accepted message is stored and delivered.
     pub async fn flush(&self) {
-        self.journal.flush().await;
+        if !self.journal.flush().await {
+            tracing::error!("the history writer is gone: accepted messages may not be stored");
+        }
+    }
+
+    /// Whether this instance can take messages now (`/readyz`): not shutting down, the history
+    /// writer answers within [`READY_TIMEOUT`], and the store answers a read.
+    pub async fn ready(&self) -> Result<(), String> {
+        if self.shutting_down.load(Ordering::Relaxed) {
+            return Err("shutting down".to_owned());
+        }
+        match tokio::time::timeout(READY_TIMEOUT, self.journal.flush()).await {
+            Ok(true) => {}
+            Ok(false) => return Err("the history writer has stopped".to_owned()),
+            Err(_) => return Err(format!("the history writer did not answer within {READY_TIMEOUT:?}")),
+        }
+        let history = self.history.clone();
+        match tokio::task::spawn_blocking(move || history.check()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(format!("store check failed: {e}")),
+        }
+    }
+
+    /// The gauges `/metrics` reads when scraped: connections by transport, nicknames in use.
+    pub fn metrics_snapshot(&self) -> crate::metrics::Snapshot {
+        use socketioxide::TransportType;
+        let mut now = crate::metrics::Snapshot::default();
+        for socket in self.io.get().map(|io| io.sockets()).unwrap_or_default() {
+            match socket.transport_type() {
+                TransportType::Websocket => now.websocket += 1,
+                TransportType::Polling => now.polling += 1,
+            }
+        }
+        (now.nicknames_connected, now.nicknames_away) = self.roster.counts();
+        now
     }
 
     /// Records who holds `nick` (with its token) so that it outlives a restart.
@@ -156,6 +198,7 @@ async fn prepare(socket: SocketRef, State(chat): State<Chat>) -> Result<(), Refu
     let address = socket.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     if let Err(refused) = chat.admission.admit(address) {
         tracing::warn!(sid = %socket.id, ?address, "connection refused: {refused}");
+        crate::metrics::connection_refused(refused.label());
         return Err(refused);
     }
     tracing::debug!(sid = %socket.id, transport = ?socket.transport_type(), "connected");

@@ -109,6 +109,14 @@ impl Roster {
         self.lock().names.values().map(|e| (e.nickname.to_string(), e.nickname.to_string())).collect()
     }
 
+    /// How many nicknames are held by a connection, and how many are reserved for an owner
+    /// who dropped.
+    pub fn counts(&self) -> (usize, usize) {
+        let inner = self.lock();
+        let away = inner.names.values().filter(|e| matches!(e.holder, Holder::Away { .. })).count();
+        (inner.names.len() - away, away)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Each operation is one insert, update or remove: a poisoned lock is still consistent.
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -55,6 +55,9 @@ pub trait History: Send + Sync + 'static {
 
     /// The reservations that have not expired.
     fn reservations(&self) -> Result<Vec<Reservation>, HistoryError>;
+
+    /// Whether the store answers a trivial read (for readiness).
+    fn check(&self) -> Result<(), HistoryError>;
 }
 
 /// A change to the stored reservations.

@@ -211,6 +211,13 @@ impl History for SqliteHistory {
         .collect::<Result<_, _>>()
         .map_err(err)
     }
+
+    fn check(&self) -> Result<(), HistoryError> {
+        self.reader()
+            .query_row("SELECT COUNT(*) FROM reservations", [], |r| r.get::<_, i64>(0))
+            .map_err(err)?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,64 @@
+//! Operating the server: readiness, Prometheus metrics that count what clients did, and (in
+//! the other tests of this file) structured logs and the shutdown goodbye.
+
+use std::time::Duration;
+
+use chat_tests::{ChatServer, WireClient};
+use serde_json::json;
+
+async fn get(url: &str) -> (u16, String) {
+    let r = reqwest::get(url).await.expect("GET");
+    (r.status().as_u16(), r.text().await.expect("body"))
+}
+
+/// The value of the sample whose name and labels start `series` (e.g. `chat_deliveries_total`
+/// or `chat_connections{transport="websocket"}`), 0 if it is not there.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .map_or(0.0, |v| v.trim().parse().expect("a number"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_what_clients_did() {
+    let server = ChatServer::start();
+    let (ready, body) = get(&format!("{}/readyz", server.url())).await;
+    assert_eq!((ready, body.as_str()), (200, "ready\n"));
+
+    let (mut ana, _) = WireClient::join(server.port, "Ana").await;
+    let (mut bob, _) = WireClient::join(server.port, "Bob").await;
+    const N: u64 = 7;
+    for i in 0..N {
+        ana.emit("user message", &[json!(format!("line {i}"))], Some(100 + i)).await;
+    }
+    let acks = ana.acks(100..100 + N).await;
+    assert!(acks.values().all(|a| a[0].is_null()), "all accepted: {acks:?}");
+    ana.emit("user message", &[json!("x".repeat(5000))], Some(200)).await;
+    assert_eq!(ana.ack(200).await[0]["code"], "message_too_long");
+    ana.emit("user message", &[json!("   ")], Some(201)).await;
+    assert_eq!(ana.ack(201).await[0]["code"], "message_empty");
+    for _ in 0..N {
+        bob.event("user message").await;
+    }
+
+    let (status, metrics) = get(&format!("{}/metrics", server.url())).await;
+    assert_eq!(status, 200);
+    assert_eq!(sample(&metrics, "chat_messages_accepted_total"), N as f64, "{metrics}");
+    assert_eq!(sample(&metrics, "chat_deliveries_total"), N as f64, "one recipient each");
+    assert_eq!(sample(&metrics, "chat_messages_rejected_total{reason=\"message_too_long\"}"), 1.0);
+    assert_eq!(sample(&metrics, "chat_messages_rejected_total{reason=\"message_empty\"}"), 1.0);
+    assert_eq!(sample(&metrics, "chat_connections{transport=\"websocket\"}"), 2.0);
+    assert_eq!(sample(&metrics, "chat_nicknames{state=\"connected\"}"), 2.0);
+    assert_eq!(sample(&metrics, "chat_queue_full_total"), 0.0);
+    assert!(sample(&metrics, "chat_history_commit_seconds_count") >= 1.0, "commits are timed");
+    assert!(metrics.contains("chat_build_info{version=\""), "build info");
+    assert!(metrics.contains("# HELP chat_deliveries_total"), "described");
+
+    bob.close().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, metrics) = get(&format!("{}/metrics", server.url())).await;
+    assert_eq!(sample(&metrics, "chat_connections{transport=\"websocket\"}"), 1.0, "{metrics}");
+    assert_eq!(sample(&metrics, "chat_nicknames{state=\"connected\"}"), 1.0);
+}
