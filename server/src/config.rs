@@ -43,6 +43,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_LOG", default_value = "info")]
     pub log: String,
 
+    /// Log lines for people (`human`) or one JSON object per line for a log collector (`json`).
+    /// Lines about a connection carry its id in the `conn` field.
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+
     /// Seconds a dropped connection's nickname stays reserved for its owner to resume it.
     #[arg(long = "resume-grace", env = "CHAT_RESUME_GRACE", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub resume_grace_secs: u64,
@@ -85,6 +90,13 @@ pub struct Config {
     /// Seconds to wait for connections to close on SIGINT/SIGTERM before exiting anyway.
     #[arg(long = "shutdown-timeout", env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_timeout_secs: u64,
+}
+
+/// How log lines are written (to stdout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
 }
 
 impl Config {

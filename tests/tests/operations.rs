@@ -62,3 +62,63 @@ async fn metrics_count_what_clients_did() {
     assert_eq!(sample(&metrics, "chat_connections{transport=\"websocket\"}"), 1.0, "{metrics}");
     assert_eq!(sample(&metrics, "chat_nicknames{state=\"connected\"}"), 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_name_the_connection_on_each_line_about_one() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let port = chat_tests::server::free_port();
+    let data = chat_tests::server::temp_dir("json-logs");
+    let mut child = Command::new(chat_tests::server::binary())
+        .env("PORT", port.to_string())
+        .env("CHAT_BIND", "127.0.0.1")
+        .env("CHAT_DATA_DIR", &data)
+        .env("CHAT_LOG", "info")
+        .env("CHAT_LOG_FORMAT", "json")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start chat-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines =
+        std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>());
+    let mut up = false;
+    for _ in 0..200 {
+        if reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "server up");
+    let (ana, _) = WireClient::join(port, "Ana").await;
+    ana.close().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let lines = lines.join().expect("reader");
+    let _ = std::fs::remove_dir_all(data);
+
+    let parsed: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for line in &parsed {
+        assert!(line["timestamp"].is_string() && line["level"].is_string(), "{line}");
+    }
+    let about = |message: &str| {
+        parsed
+            .iter()
+            .find(|l| l["fields"]["message"] == message)
+            .unwrap_or_else(|| panic!("a line {message:?} in {lines:#?}"))
+            .clone()
+    };
+    let set = about("nickname set");
+    let left = about("left");
+    assert_eq!(set["fields"]["nickname"], "Ana");
+    let conn = set["fields"]["conn"].as_str().expect("conn id").to_owned();
+    assert!(!conn.is_empty());
+    assert_eq!(left["fields"]["conn"], conn.as_str(), "the same connection id on each of its lines");
+    about("chat-server listening");
+}

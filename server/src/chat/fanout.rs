@@ -39,7 +39,7 @@ pub fn failed(socket: &SocketRef, error: SendError) {
     match error {
         SendError::Socket(SocketError::Closed) => {}
         SendError::Socket(SocketError::InternalChannelFull) => overflowed(socket),
-        SendError::Serialize(e) => tracing::error!(sid = %socket.id, "cannot encode a packet: {e}"),
+        SendError::Serialize(e) => tracing::error!(conn = %socket.id, "cannot encode a packet: {e}"),
     }
 }
 
@@ -57,7 +57,7 @@ pub fn close_soon(socket: &SocketRef, why: &str) -> bool {
     if !first {
         return false;
     }
-    tracing::warn!(sid = %socket.id, "{why}");
+    tracing::warn!(conn = %socket.id, "{why}");
     let socket = socket.clone();
     tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + CLOSE_RETRY_FOR;
@@ -68,7 +68,7 @@ pub fn close_soon(socket: &SocketRef, why: &str) -> bool {
                     tokio::time::sleep(CLOSE_RETRY_EVERY).await;
                 }
                 Err(SocketError::InternalChannelFull) => {
-                    tracing::warn!(sid = %socket.id, "slow connection never drained; leaving it to its heartbeat");
+                    tracing::warn!(conn = %socket.id, "slow connection never drained; leaving it to its heartbeat");
                     return;
                 }
             }

@@ -18,9 +18,10 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         Err(e) => return reply.send(ClientEvent::History, &Answer::<HistoryPage>(Err(e.clone())), Some(&e)),
     };
     let history = chat.history.clone();
+    let conn = req.socket().id;
     tokio::task::spawn_blocking(move || {
         let page = history.page(&request).map_err(|e| {
-            tracing::error!("cannot read history: {e}");
+            tracing::error!(%conn, "cannot read history: {e}");
             ChatError::new(ErrorCode::Unavailable)
         });
         let refusal = page.as_ref().err().cloned();

@@ -19,18 +19,18 @@ pub async fn handle(
     Extension(session): Extension<Arc<Session>>,
     State(chat): State<Chat>,
 ) {
-    tracing::debug!(sid = %socket.id, %reason, "disconnected");
+    tracing::debug!(conn = %socket.id, %reason, "disconnected");
     chat.admission.leave(session.address);
     let Some(nick) = session.nickname() else { return };
     let deliberate =
         matches!(reason, DisconnectReason::ClientNSDisconnect | DisconnectReason::TransportClose);
     if deliberate {
         if chat.roster.release(nick, socket.id) {
-            tracing::info!(sid = %socket.id, nickname = %nick, %reason, "left");
+            tracing::info!(conn = %socket.id, nickname = %nick, %reason, "left");
             chat.left(nick, socket.broadcast().sockets());
         }
     } else if let Some((generation, token)) = chat.roster.set_away(nick, socket.id) {
-        tracing::info!(sid = %socket.id, nickname = %nick, %reason, grace = ?chat.grace, "dropped: nickname reserved");
+        tracing::info!(conn = %socket.id, nickname = %nick, %reason, grace = ?chat.grace, "dropped: nickname reserved");
         chat.record_reservation(nick, &token, now_ms() + chat.grace.as_millis() as i64);
         chat.start_grace(nick.clone(), generation);
     }

@@ -27,7 +27,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     match accepted {
         Ok(message) => chat.journal.submit(Pending { socket, reply, message }),
         Err(error) => {
-            tracing::debug!(sid = %socket.id, code = ?error.code, "message refused");
+            tracing::debug!(conn = %socket.id, code = ?error.code, "message refused");
             crate::metrics::message_rejected(error.code);
             reply.send(ClientEvent::UserMessage, &Answer::<MessageMeta>(Err(error.clone())), Some(&error));
         }

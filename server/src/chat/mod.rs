@@ -197,11 +197,11 @@ impl Chat {
 async fn prepare(socket: SocketRef, State(chat): State<Chat>) -> Result<(), Refused> {
     let address = socket.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     if let Err(refused) = chat.admission.admit(address) {
-        tracing::warn!(sid = %socket.id, ?address, "connection refused: {refused}");
+        tracing::warn!(conn = %socket.id, ?address, "connection refused: {refused}");
         crate::metrics::connection_refused(refused.label());
         return Err(refused);
     }
-    tracing::debug!(sid = %socket.id, transport = ?socket.transport_type(), "connected");
+    tracing::debug!(conn = %socket.id, transport = ?socket.transport_type(), "connected");
     socket.extensions.insert(Arc::new(Session::new(chat.message_rate, address)));
     for event in ClientEvent::ALL {
         let chat = chat.clone();

@@ -28,7 +28,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         Ok(claimed) => {
             reply.send(ClientEvent::Nickname, &NicknameAck::Accepted, None);
             if let Claimed::New(nick, token) = claimed {
-                tracing::info!(sid = %socket.id, nickname = %nick, "nickname set");
+                tracing::info!(conn = %socket.id, nickname = %nick, "nickname set");
                 chat.record_reservation(&nick, &token, i64::MAX);
                 let grant = SessionGrant { nickname: nick.to_string(), resume_token: token };
                 fanout::to_one(&socket, ServerEvent::Session, &grant);
@@ -38,7 +38,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
             }
         }
         Err(error) => {
-            tracing::debug!(sid = %socket.id, code = ?error.code, "nickname refused");
+            tracing::debug!(conn = %socket.id, code = ?error.code, "nickname refused");
             reply.send(ClientEvent::Nickname, &NicknameAck::Rejected(error.clone()), Some(&error));
         }
     }

@@ -26,8 +26,8 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         });
     let refusal = resumed.as_ref().err().cloned();
     match &resumed {
-        Ok(grant) => tracing::info!(sid = %socket.id, nickname = %grant.nickname, "resumed"),
-        Err(e) => tracing::debug!(sid = %socket.id, code = ?e.code, "resume refused"),
+        Ok(grant) => tracing::info!(conn = %socket.id, nickname = %grant.nickname, "resumed"),
+        Err(e) => tracing::debug!(conn = %socket.id, code = ?e.code, "resume refused"),
     }
     req.reply().send(ClientEvent::Resume, &Answer(resumed), refusal.as_ref());
     if refusal.is_none() {
