@@ -3,6 +3,8 @@
 //! [`Chat`]. The outbox (own lines not yet stored) and the session (nickname and resume token)
 //! are kept in the tab's sessionStorage, so that a reload loses neither.
 
+use std::time::Duration;
+
 use chat_shared::protocol::{
     Answer, ClientEvent, HistoryPage, HistoryRequest, MessageMeta, NicknameAck, ServerEvent, SessionGrant,
 };
@@ -274,8 +276,12 @@ fn connect(state: RwSignal<ChatState>) -> Chat {
         loading_older: StoredValue::new(false),
     };
     for event in ServerEvent::ALL {
+        let going = socket.clone();
         socket.on(event, move |args| {
             if let Some(e) = decode(event, args) {
+                if let ChatEvent::GoingAway(g) = &e {
+                    going.reconnect_within(Duration::from_millis(g.retry_after_ms));
+                }
                 chat.apply(e);
             }
         });

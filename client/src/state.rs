@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use chat_shared::ChatError;
 use chat_shared::protocol::{
-    AnnouncementDetail, ChatErrorEvent, HistoryMessage, HistoryPage, MessageMeta, NicknameAck, ServerEvent,
-    SessionGrant,
+    AnnouncementDetail, ChatErrorEvent, GoingAway, HistoryMessage, HistoryPage, MessageMeta, NicknameAck,
+    ServerEvent, SessionGrant,
 };
 use serde_json::Value;
 
@@ -89,6 +89,8 @@ pub enum ChatEvent {
         meta: Option<MessageMeta>,
     },
     Announcement(String),
+    /// The server is shutting down; the page reconnects within the given time.
+    GoingAway(GoingAway),
     /// The user wrote a line (or the outbox brought one back after a reload).
     Outgoing {
         key: String,
@@ -137,6 +139,7 @@ pub struct ChatState {
 /// The status lines, in the original's words.
 pub const RECONNECTING_TEXT: &str = "Attempting to re-connect to the server";
 pub const RECONNECTED_TEXT: &str = "Reconnected to the server";
+pub const GOING_AWAY_TEXT: &str = "The server is restarting: reconnecting in a moment";
 pub const GAP_TEXT: &str = "Some older lines are not shown";
 
 impl ChatState {
@@ -248,6 +251,11 @@ pub fn apply(state: &mut ChatState, event: ChatEvent) {
             state.push(LineKind::User { from, text, id: None })
         }
         ChatEvent::Announcement(text) => state.push(LineKind::Announcement(text)),
+        ChatEvent::GoingAway(_) => {
+            state.push(LineKind::System(GOING_AWAY_TEXT.to_owned()));
+            // The reconnecting that follows is announced by this line already.
+            state.connection = Connection::Reconnecting;
+        }
         ChatEvent::Outgoing { key, text } => {
             state.push(LineKind::Mine { text, key, status: SendStatus::Pending })
         }
@@ -314,6 +322,7 @@ pub fn decode(event: ServerEvent, args: &[Value]) -> Option<ChatEvent> {
         }
         ServerEvent::ChatError => arg(args, 0).map(ChatEvent::ServerRefused),
         ServerEvent::Session => arg(args, 0).map(ChatEvent::Session),
+        ServerEvent::GoingAway => arg(args, 0).map(ChatEvent::GoingAway),
     }
 }
 
@@ -375,6 +384,15 @@ mod tests {
             ChatEvent::Connected { reconnected: true },
         ]);
         assert_eq!(texts(&s), vec!["hi", RECONNECTING_TEXT, RECONNECTED_TEXT]);
+
+        // A server that says goodbye: one line for it, none more for the reconnecting.
+        let g = run([
+            ChatEvent::Connected { reconnected: false },
+            decode(ServerEvent::GoingAway, &[json!({"retry_after_ms": 1000})]).expect("decodes"),
+            ChatEvent::Reconnecting,
+            ChatEvent::Connected { reconnected: true },
+        ]);
+        assert_eq!(texts(&g), vec![GOING_AWAY_TEXT, RECONNECTED_TEXT]);
         assert!(s.reclaiming, "to be claimed again");
         assert_eq!(s.nickname.as_deref(), Some("Ana"), "still shown meanwhile");
         let mut taken_meanwhile = s.clone();

@@ -46,21 +46,43 @@ pub async fn run(config: Config) -> io::Result<()> {
     );
 
     let timeout = config.shutdown_timeout();
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+    let signalled = Arc::new(tokio::sync::Notify::new());
+    let on_signal = signalled.clone();
+    let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
-            tracing::info!("shutting down: closing connections");
-            // Close every socket.io connection first: upgraded WebSockets are not tracked by
-            // the HTTP server's graceful shutdown.
-            if tokio::time::timeout(timeout, io.close()).await.is_err() {
-                tracing::warn!("connections did not close within {timeout:?}");
+            on_signal.notify_one();
+            if tokio::time::timeout(timeout, shut_down(&io, &chat)).await.is_err() {
+                tracing::warn!("shutdown did not finish within {timeout:?}: exiting anyway");
             }
-            // Everything accepted is stored before we exit.
-            chat.flush().await;
-        })
-        .await?;
+        });
+    // The HTTP server then waits for its open requests; it gets one more second.
+    let deadline = async {
+        signalled.notified().await;
+        tokio::time::sleep(timeout + HTTP_DRAIN).await;
+    };
+    tokio::select! {
+        served = serve => served?,
+        () = deadline => tracing::warn!("HTTP connections still open after the shutdown timeout: exiting anyway"),
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What the HTTP server gets, after the chat has shut down, to finish its open requests.
+const HTTP_DRAIN: Duration = Duration::from_secs(1);
+
+/// Graceful shutdown of the chat: say goodbye, store and answer what is in flight, close every
+/// connection (its nickname stays reserved for its owner to re-claim after the restart), and
+/// store those reservations.
+async fn shut_down(io: &SocketIo, chat: &Chat) {
+    let told = chat.begin_shutdown();
+    tracing::info!(connections = told, "shutting down: told every connection we are going away");
+    chat.flush().await;
+    // Upgraded WebSockets are not tracked by the HTTP server's graceful shutdown: close every
+    // socket.io connection ourselves.
+    io.close().await;
+    chat.flush().await;
 }
 
 /// Opens the embedded history in the data directory (creating both if needed).

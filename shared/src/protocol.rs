@@ -36,6 +36,8 @@ pub enum ServerEvent {
     ChatError,
     /// `session` ({nickname, resume_token}): this connection's nickname and how to resume it.
     Session,
+    /// `going away` ({retry_after_ms}): the server is shutting down; reconnect. See [`GoingAway`].
+    GoingAway,
 }
 
 impl ClientEvent {
@@ -52,8 +54,14 @@ impl ClientEvent {
 }
 
 impl ServerEvent {
-    pub const ALL: [ServerEvent; 5] =
-        [Self::UserMessage, Self::Announcement, Self::Nicknames, Self::ChatError, Self::Session];
+    pub const ALL: [ServerEvent; 6] = [
+        Self::UserMessage,
+        Self::Announcement,
+        Self::Nicknames,
+        Self::ChatError,
+        Self::Session,
+        Self::GoingAway,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -62,6 +70,7 @@ impl ServerEvent {
             Self::Nicknames => "nicknames",
             Self::ChatError => "chat error",
             Self::Session => "session",
+            Self::GoingAway => "going away",
         }
     }
 }
@@ -315,6 +324,21 @@ pub struct HistoryPage {
     pub messages: Vec<HistoryMessage>,
     pub gap: bool,
     pub more: bool,
+}
+
+/// `going away` ({retry_after_ms}): sent to every connection when the server begins to shut
+/// down (SIGTERM), just before it stores what is in flight and closes the connections. Clients
+/// should reconnect (to this server after its restart, or to another instance) after a random
+/// delay below `retry_after_ms`, so that they do not all come back at the same instant; their
+/// nickname stays reserved for them meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoingAway {
+    pub retry_after_ms: u64,
+}
+
+impl GoingAway {
+    /// What the server sends: spread reconnects over one second.
+    pub const SHUTDOWN: GoingAway = GoingAway { retry_after_ms: 1000 };
 }
 
 /// `session` ({nickname, resume_token}): sent to a connection when it gets its nickname. The

@@ -121,12 +121,12 @@ const tests = {
     await poll.close(); await ws.close();
   },
 
-  async 'a server restart: reconnecting, reconnected, nickname re-claimed, chatting again'(browser) {
+  async 'a server restart: the goodbye, reconnected, nickname re-claimed, chatting again'(browser) {
     const a = await open(browser);
     await join(a, 'Phoenix');
     await say(a, 'before the restart');
-    await stopServer();
-    await lineWith(a, 'Attempting to re-connect to the server');
+    await stopServer(); // SIGTERM: the server says it is going away
+    await lineWith(a, 'The server is restarting: reconnecting in a moment');
     await startServer();
     await lineWith(a, 'Reconnected to the server');
     assert.ok(await a.$('#chat.nickname-set'), 'still named');
@@ -170,7 +170,7 @@ const tests = {
     await say(a, 'before the outage');
     await lineWith(b, 'before the outage');
     await stopServer();
-    await lineWith(a, 'Attempting to re-connect to the server');
+    await lineWith(a, 'The server is restarting: reconnecting in a moment');
     for (const n of [1, 2, 3]) await say(a, `queued ${n}`);
     assert.equal(await a.$$eval('#lines p.pending', (ps) => ps.length), 3, 'shown as pending');
     await startServer();

@@ -122,3 +122,63 @@ async fn json_logs_name_the_connection_on_each_line_about_one() {
     assert_eq!(left["fields"]["conn"], conn.as_str(), "the same connection id on each of its lines");
     about("chat-server listening");
 }
+
+/// Reads everything `client` gets until the server closes it: the acks by id, and the
+/// `going away` event's `retry_after_ms` if it came.
+async fn until_closed(
+    client: &mut WireClient,
+) -> (std::collections::BTreeMap<u64, Vec<serde_json::Value>>, Option<u64>) {
+    use chat_tests::wire::Inbound;
+    let mut acks = std::collections::BTreeMap::new();
+    let mut going_away = None;
+    while let Some(packet) = client.recv_packet(Duration::from_secs(10)).await {
+        match packet {
+            Inbound::Ack(id, args) => {
+                acks.insert(id, args);
+            }
+            Inbound::Event(name, args) if name == "going away" => {
+                going_away = args[0]["retry_after_ms"].as_u64();
+            }
+            _ => {}
+        }
+    }
+    (acks, going_away)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_says_goodbye_and_users_carry_on_after_a_restart_with_nothing_lost() {
+    let mut server = ChatServer::start_with(&["--message-burst", "1000"], &[]);
+    let port = server.port;
+    let (mut ana, ana_token) = WireClient::join(port, "Ana").await;
+    let (mut bob, bob_token) = WireClient::join(port, "Bob").await;
+    const LINES: u64 = 50;
+    let line = |i: u64| [json!(format!("line {i}")), json!({ "key": format!("k{i}") })];
+    for i in 0..LINES {
+        ana.emit("user message", &line(i), Some(100 + i)).await;
+    }
+    server.terminate();
+    let (acked, ana_told) = until_closed(&mut ana).await;
+    let (_, bob_told) = until_closed(&mut bob).await;
+    assert_eq!(ana_told, Some(1000), "Ana was told the server is going away");
+    assert_eq!(bob_told, Some(1000), "Bob was told the server is going away");
+    let status = server.wait_exit(Duration::from_secs(15)).expect("exited within the shutdown timeout");
+    assert!(status.success(), "clean exit: {status}");
+    assert!(acked.values().all(|a| a[0].is_null()), "nothing refused: {acked:?}");
+
+    server.restart();
+    let (mut ana, ack) = WireClient::resume(port, &ana_token).await;
+    assert_eq!(ack[1]["nickname"], "Ana", "Ana's nickname was kept for her: {ack:?}");
+    let (_, ack) = WireClient::resume(port, &bob_token).await;
+    assert_eq!(ack[1]["nickname"], "Bob", "and Bob's");
+    // Ana's page resends what was not acked, with the same keys (its outbox).
+    let unacked: Vec<u64> = (0..LINES).filter(|i| !acked.contains_key(&(100 + i))).collect();
+    for &i in &unacked {
+        ana.emit("user message", &line(i), Some(300 + i)).await;
+        assert!(ana.ack(300 + i).await[0].is_null());
+    }
+    let page = ana.history(json!({ "after": 0, "limit": 500 }), 2).await;
+    let texts: Vec<&str> =
+        page["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (0..LINES).map(|i| format!("line {i}")).collect();
+    assert_eq!(texts, expected, "every line once, in order ({} acked before the shutdown)", acked.len());
+}

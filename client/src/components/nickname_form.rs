@@ -15,10 +15,10 @@ pub fn NicknameForm(chat: Chat) -> impl IntoView {
     let length = move || value.with(|v| v.trim().chars().count());
     Effect::new(move || {
         // Focus the field once the page is connected and asks for a nickname.
-        if chat.state.with(|s| s.connection != crate::state::Connection::Connecting && s.nickname.is_none()) {
-            if let Some(el) = input.get() {
-                let _ = el.focus();
-            }
+        if chat.state.with(|s| s.connection != crate::state::Connection::Connecting && s.nickname.is_none())
+            && let Some(el) = input.get()
+        {
+            let _ = el.focus();
         }
     });
     view! {

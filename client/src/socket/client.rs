@@ -24,6 +24,7 @@ pub const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 const WEBSOCKET_OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Listener = Rc<dyn Fn(&[Value])>;
+type StatusListener = Rc<dyn Fn(Status)>;
 
 /// A handle to the connection (cheap to clone; every clone is the same connection).
 #[derive(Clone)]
@@ -35,11 +36,14 @@ struct Inner {
     base: String,
     force_polling: bool,
     listeners: RefCell<HashMap<&'static str, Vec<Listener>>>,
-    status_listeners: RefCell<Vec<Rc<dyn Fn(Status)>>>,
+    status_listeners: RefCell<Vec<StatusListener>>,
     acks: RefCell<HashMap<u64, oneshot::Sender<Vec<Value>>>>,
     next_ack: Cell<u64>,
     /// Encoded socket.io packets to send; `None` while not connected.
     outbox: RefCell<Option<mpsc::UnboundedSender<String>>>,
+    /// Set when the server said it is going away: reconnect within this (randomly spread),
+    /// instead of after the usual backoff.
+    planned_reconnect: Cell<Option<Duration>>,
 }
 
 impl Socket {
@@ -54,6 +58,7 @@ impl Socket {
             acks: RefCell::default(),
             next_ack: Cell::new(1),
             outbox: RefCell::new(None),
+            planned_reconnect: Cell::new(None),
         });
         spawn_local(run(inner.clone()));
         Self { inner }
@@ -62,6 +67,12 @@ impl Socket {
     /// Calls `f` with the arguments of every `event` the server sends.
     pub fn on(&self, event: ServerEvent, f: impl Fn(&[Value]) + 'static) {
         self.inner.listeners.borrow_mut().entry(event.name()).or_default().push(Rc::new(f));
+    }
+
+    /// The server said it is going away: when the connection ends, reconnect after a random
+    /// delay below `within` (so that pages do not all come back at once).
+    pub fn reconnect_within(&self, within: Duration) {
+        self.inner.planned_reconnect.set(Some(within));
     }
 
     /// Calls `f` on every change of the connection's status.
@@ -150,7 +161,11 @@ async fn run(inner: Rc<Inner>) {
         }
         *inner.outbox.borrow_mut() = None;
         inner.acks.borrow_mut().clear(); // pending acks fail with Disconnected
-        let delay = backoff.next_delay(js_sys::Math::random());
+        let random = js_sys::Math::random();
+        let delay = match inner.planned_reconnect.take() {
+            Some(within) => within.mul_f64(random),
+            None => backoff.next_delay(random),
+        };
         inner.set_status(Status::Reconnecting { attempt: backoff.attempt(), delay });
         sleep(delay).await;
     }

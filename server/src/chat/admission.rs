@@ -20,6 +20,8 @@ pub enum Refused {
     Full,
     #[error("too many connections from your address")]
     TooManyFromAddress,
+    #[error("the server is shutting down: try again in a moment")]
+    ShuttingDown,
 }
 
 impl Refused {
@@ -28,6 +30,7 @@ impl Refused {
         match self {
             Self::Full => "full",
             Self::TooManyFromAddress => "per_address",
+            Self::ShuttingDown => "shutting_down",
         }
     }
 }

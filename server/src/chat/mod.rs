@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use chat_shared::Nickname;
-use chat_shared::protocol::{Announcement, ClientEvent, ServerEvent};
+use chat_shared::protocol::{Announcement, ClientEvent, GoingAway, ServerEvent};
 use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State};
 use socketioxide::handler::ConnectHandler;
@@ -126,6 +126,14 @@ impl Chat {
         }
     }
 
+    /// Shutdown begins: no longer ready, new connections are refused, and every connection is
+    /// told we are going away (so that it reconnects promptly). Returns how many were told.
+    pub fn begin_shutdown(&self) -> usize {
+        self.shutting_down.store(true, Ordering::Relaxed);
+        let everyone = self.io.get().map(|io| io.sockets()).unwrap_or_default();
+        fanout::to_each(everyone, ServerEvent::GoingAway, &GoingAway::SHUTDOWN)
+    }
+
     /// Whether this instance can take messages now (`/readyz`): not shutting down, the history
     /// writer answers within [`READY_TIMEOUT`], and the store answers a read.
     pub async fn ready(&self) -> Result<(), String> {
@@ -196,7 +204,12 @@ impl Chat {
 /// connected (the JS client flushes its buffer at once) would race it and lose events.
 async fn prepare(socket: SocketRef, State(chat): State<Chat>) -> Result<(), Refused> {
     let address = socket.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    if let Err(refused) = chat.admission.admit(address) {
+    let admitted = if chat.shutting_down.load(Ordering::Relaxed) {
+        Err(Refused::ShuttingDown)
+    } else {
+        chat.admission.admit(address)
+    };
+    if let Err(refused) = admitted {
         tracing::warn!(conn = %socket.id, ?address, "connection refused: {refused}");
         crate::metrics::connection_refused(refused.label());
         return Err(refused);
