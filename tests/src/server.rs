@@ -53,6 +53,24 @@ pub fn binary() -> &'static Path {
     })
 }
 
+/// Builds the release `chat-server` (what operators deploy) once per test process.
+/// `CHAT_SERVER_RELEASE_BIN` overrides the path.
+pub fn release_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("CHAT_SERVER_RELEASE_BIN") {
+            return PathBuf::from(bin);
+        }
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--release", "--locked", "-p", "chat-server"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build --release");
+        assert!(status.success(), "cargo build --release -p chat-server failed");
+        workspace_root().join("target/release/chat-server")
+    })
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind port 0").port()
