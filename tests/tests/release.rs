@@ -57,6 +57,8 @@ async fn the_release_binary_alone_runs_as_the_systemd_unit_says() {
     std::fs::create_dir_all(&state).unwrap(); // systemd's StateDirectory=
     assert_eq!(std::fs::read_dir(&state).unwrap().count(), 0);
 
+    verify_with_systemd(&bin);
+
     let port = free_port();
     let mut command = Command::new(rooted(&unit.exec[0]));
     command.args(&unit.exec[1..]).current_dir(&state).env_clear().stdin(Stdio::null()).stdout(Stdio::null());
@@ -102,4 +104,21 @@ async fn the_release_binary_alone_runs_as_the_systemd_unit_says() {
     assert!(status.success(), "clean exit: {status}");
     assert!(state.join("chat.sqlite3").exists(), "the history lives in the state directory");
     let _ = std::fs::remove_dir_all(root);
+}
+
+/// `systemd-analyze verify` on the unit (pointing at the installed binary), where systemd is
+/// installed: no unknown keys, no values it would ignore.
+fn verify_with_systemd(bin: &Path) {
+    let Ok(probe) = Command::new("systemd-analyze").arg("--version").output() else {
+        println!("systemd-analyze not installed: unit syntax not verified");
+        return;
+    };
+    assert!(probe.status.success());
+    let text = std::fs::read_to_string(workspace_root().join("deploy/chat-server.service")).unwrap();
+    let copy = bin.with_file_name("chat-server.service");
+    std::fs::write(&copy, text.replace("/usr/local/bin/chat-server", &bin.display().to_string())).unwrap();
+    let out =
+        Command::new("systemd-analyze").arg("verify").arg(&copy).output().expect("systemd-analyze verify");
+    let complaints = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && complaints.trim().is_empty(), "the unit verifies cleanly: {complaints}");
 }
