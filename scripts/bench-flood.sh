@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): do the others' latencies suffer while one client floods? Runs
-# chat-server (release, default limits, core 0) and the load generator (core 1) on 127.0.0.1:
-# 100 listeners, 5 senders chatting at a human pace (one line, wait for its ack, 200 ms pause),
-# with 0, then 1 and 3 flooders. Prints one JSON line per run.
+# Benchmark (not a test): do the others' latencies suffer while clients flood? Runs chat-server
+# (release, default limits, core 0) on 127.0.0.1, and on core 1 two load generator processes:
+# one measuring (100 listeners, 5 senders chatting at a human pace: one line, wait for its ack,
+# 200 ms pause) and one with 0, 1 or 3 flooders (as a real attacker is not inside the measuring
+# process, where its busy loop would delay the measurement itself). One JSON line per process
+# and run.
 source "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
+seconds="${SECONDS_PER_RUN:-20}"
 for flooders in 0 1 3; do
   start_server
-  loadgen --receivers 100 --senders 5 --window 1 --pace-ms 200 --seconds "${SECONDS_PER_RUN:-20}" --flooders "$flooders"
+  if [ "$flooders" -gt 0 ]; then
+    loadgen --receivers 0 --senders 0 --seconds "$seconds" --flooders "$flooders" &
+    flooding=$!
+  fi
+  loadgen --receivers 100 --senders 5 --window 1 --pace-ms 200 --seconds "$seconds"
+  if [ "$flooders" -gt 0 ]; then wait "$flooding"; fi
   stop_server
 done

@@ -57,7 +57,12 @@ impl WireClient {
     }
 
     pub async fn send_raw(&mut self, text: &str) {
-        let _ = self.ws.send(Message::text(text)).await;
+        let _ = self.try_send_raw(text).await;
+    }
+
+    /// Sends one frame; an error once the connection is closed.
+    pub async fn try_send_raw(&mut self, text: &str) -> Result<(), String> {
+        self.ws.send(Message::text(text)).await.map_err(|e| e.to_string())
     }
 
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {

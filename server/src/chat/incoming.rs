@@ -70,6 +70,12 @@ impl<F: Fn(Incoming) + Send + Sync + 'static> MessageHandler<LocalAdapter, Inlin
     fn call(&self, socket: Arc<Socket<LocalAdapter>>, args: Value, ack_id: Option<i64>) {
         // One lookup of the session per event, shared by the handler and the flood check.
         let session = socket.extensions.get::<Arc<Session>>();
+        // A connection the server is closing (a flooder, a slow reader) costs nothing more:
+        // what it still sends is dropped unanswered (a page resends its unacked lines after
+        // reconnecting, with their keys).
+        if session.as_ref().is_some_and(|s| s.closing()) {
+            return;
+        }
         let flooding = session.clone();
         (self.0)(Incoming { socket: socket.clone(), session, args, ack_id });
         // A client that keeps going far past its rate limit is closed.

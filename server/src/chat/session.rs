@@ -84,6 +84,11 @@ impl Session {
         result
     }
 
+    /// True once the server decided to close this connection.
+    pub fn closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
     /// Marks the connection as being closed by the server; true only the first time.
     pub fn mark_closing(&self) -> bool {
         !self.closing.swap(true, Ordering::AcqRel)

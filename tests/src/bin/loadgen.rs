@@ -99,9 +99,15 @@ async fn main() {
                     round += 1;
                     c.emit("nickname", &[json!(format!("flood{f}-{round}"))], None).await;
                     let until = (Instant::now() + Duration::from_secs(1)).min(deadline);
+                    // Count only the frames written; stop at once when the server closed us
+                    // (writing on in a loop to a dead socket would only burn our own core).
                     while Instant::now() < until {
-                        c.emit("user message", &[json!("spam")], Some(sent)).await;
-                        c.send_raw("42[\"history\",{}]").await;
+                        let spam = format!("42{sent}[\"user message\",\"spam\"]");
+                        if c.try_send_raw(&spam).await.is_err()
+                            || c.try_send_raw("42[\"history\",{}]").await.is_err()
+                        {
+                            break;
+                        }
                         sent += 2;
                     }
                     c.drop_abruptly();
