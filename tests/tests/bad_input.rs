@@ -333,3 +333,54 @@ async fn a_flood_does_not_slow_down_the_others() {
     // Loose on purpose (CI machines are noisy): the benchmark holds the strict figure.
     assert!(p(&busy) < 500.0, "others' latency during a flood: {busy:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_reader_is_closed_and_everyone_else_carries_on() {
+    use chat_shared::limits::MAX_BUFFERED_PACKETS;
+    let server =
+        ChatServer::start_with(&["--message-burst", "100000", "--messages-per-second", "100000"], &[]);
+    let port = server.port;
+    // Sloth never reads again: the kernel's buffers fill, then its queue on the server.
+    let (sloth, _) = WireClient::join(port, "Sloth").await;
+    let (mut talker, _) = WireClient::join(port, "Talker").await;
+    let (mut ear, _) = WireClient::join(port, "Ear").await;
+    // 8 KB lines: twice what the socket buffers and the queue together hold.
+    let line = "😀".repeat(MESSAGE_MAX_CHARS);
+    let lines = (MAX_BUFFERED_PACKETS * 2) as u64;
+    let heard = tokio::spawn(async move {
+        let mut heard = 0u64;
+        while heard < lines {
+            match ear.recv_packet(Duration::from_secs(20)).await {
+                Some(Inbound::Event(name, _)) if name == "user message" => heard += 1,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        heard
+    });
+    const WINDOW: u64 = 128;
+    let mut next = 100u64;
+    while next < 100 + lines {
+        let batch = next..(next + WINDOW).min(100 + lines);
+        for id in batch.clone() {
+            talker.emit("user message", &[json!(line)], Some(id)).await;
+        }
+        let acks = talker.acks(batch.clone()).await;
+        assert!(acks.values().all(|a| a[0].is_null()), "every line stored and delivered: {acks:?}");
+        next = batch.end;
+    }
+    assert_eq!(heard.await.unwrap(), lines, "a reader that keeps up gets every line");
+    let metrics =
+        || async { reqwest::get(format!("{}/metrics", server.url())).await.unwrap().text().await.unwrap() };
+    let now = metrics().await;
+    assert!(now.contains("chat_queue_full_total 1"), "the full queue was seen, once: {now}");
+    // Its close packet waits behind its full queue; a reader that stays silent misses its
+    // heartbeat (ping every 25 s, 20 s to answer) and is gone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !metrics().await.contains("chat_connections{transport=\"websocket\"} 2") {
+        assert!(std::time::Instant::now() < deadline, "the slow reader was closed within its heartbeat");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    still_serves(&server, "after-sloth").await;
+    drop(sloth);
+}

@@ -58,8 +58,14 @@ pub fn close_soon(socket: &SocketRef, why: &str) -> bool {
         return false;
     }
     tracing::warn!(conn = %socket.id, "{why}");
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        // Not on a runtime thread (a bug, not a client's doing): try once, never panic.
+        tracing::error!(conn = %socket.id, "close_soon outside the runtime: one close attempt");
+        let _ = socket.clone().disconnect();
+        return true;
+    };
     let socket = socket.clone();
-    tokio::spawn(async move {
+    runtime.spawn(async move {
         let deadline = tokio::time::Instant::now() + CLOSE_RETRY_FOR;
         loop {
             match socket.clone().disconnect() {

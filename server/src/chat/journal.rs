@@ -42,9 +42,13 @@ pub struct Journal {
 impl Journal {
     pub fn start(history: Arc<dyn History>, retention: Retention) -> Self {
         let (jobs, rx) = mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("history-writer".into())
-            .spawn(move || Writer { history, retention, last_prune: None }.run(rx));
+        // Delivering from this thread may close a slow reader, which spawns a task: the thread
+        // works inside the server's runtime.
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let spawned = std::thread::Builder::new().name("history-writer".into()).spawn(move || {
+            let _inside = runtime.as_ref().map(tokio::runtime::Handle::enter);
+            Writer { history, retention, last_prune: None }.run(rx)
+        });
         if let Err(e) = spawned {
             // Without a writer every submit fails and is answered `unavailable`.
             tracing::error!("cannot start the history writer: {e}");
