@@ -31,9 +31,25 @@ pub const NICKNAME_BURST: u32 = 20;
 /// ...refilled at this many per minute.
 pub const NICKNAME_ATTEMPTS_PER_MINUTE: u32 = 30;
 
-/// A connection refused this many times in a row for its rate is flooding: it is closed (it
-/// may reconnect; its queued answers alone would otherwise keep the server busy).
+/// A connection refused this many times for its rate within [`FLOOD_WINDOW`] is flooding: it
+/// is closed (its queued answers alone would otherwise keep the server busy). Counted in a
+/// window, not "in a row", so that a token refilled now and then does not excuse a flood.
 pub const FLOOD_CLOSE_AFTER: u32 = 200;
+/// The window for [`FLOOD_CLOSE_AFTER`].
+pub const FLOOD_WINDOW: Duration = Duration::from_secs(10);
+
+/// Per client address (only while per-address limits are on, i.e.
+/// `CHAT_MAX_CONNECTIONS_PER_ADDRESS` is not 0; behind a proxy they are off): the address a
+/// flooder was closed from may not connect again for this long...
+pub const FLOOD_PENALTY: Duration = Duration::from_secs(60);
+/// ...an address may open new connections at this rate per minute, after a burst as large as
+/// its connection limit (reconnecting must not reset the per-connection limits)...
+pub const ADDRESS_CONNECTS_PER_MINUTE: u32 = 60;
+/// ...and all of an address's connections together may send messages in a burst of this
+/// many...
+pub const ADDRESS_MESSAGE_BURST: u32 = 60;
+/// ...refilled at this many per second (many connections must not multiply the rate).
+pub const ADDRESS_MESSAGES_PER_SECOND: u32 = 20;
 
 /// The fastest the server re-sends the `nicknames` map to everyone while names keep
 /// changing (join storms are coalesced into one map per interval)...

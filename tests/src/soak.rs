@@ -63,6 +63,8 @@ pub async fn run(
         .map(|w| {
             let (joins, accepted) = (joins.clone(), accepted.clone());
             tokio::spawn(async move {
+                // Arrivals spread over the first pause, as people's are (not a join storm).
+                tokio::time::sleep(pause.mul_f64(w as f64 / churners as f64)).await;
                 let mut round = 0u64;
                 while Instant::now() < deadline {
                     let Ok(mut c) = WireClient::try_connect(port).await else {

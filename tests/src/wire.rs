@@ -37,7 +37,18 @@ impl WireClient {
 
     /// Like `connect`, but a refusal (socket.io connect error) comes back as its raw packet.
     pub async fn try_connect(port: u16) -> Result<Self, String> {
-        let mut c = Self::open(port).await;
+        Self::try_connect_from(port, [127, 0, 0, 1]).await
+    }
+
+    /// Opens the WebSocket only (engine.io handshake done, no namespace yet).
+    pub async fn open(port: u16) -> Self {
+        Self::open_from(port, [127, 0, 0, 1]).await
+    }
+
+    /// Like `try_connect`, from another loopback address (e.g. 127.0.0.2): a client the server
+    /// sees as a different machine.
+    pub async fn try_connect_from(port: u16, from: [u8; 4]) -> Result<Self, String> {
+        let mut c = Self::open_from(port, from).await;
         c.send_raw("40").await;
         match c.recv_packet(PATIENCE).await {
             Some(Inbound::Other(p)) if p.starts_with("0{") => Ok(c),
@@ -45,10 +56,14 @@ impl WireClient {
         }
     }
 
-    /// Opens the WebSocket only (engine.io handshake done, no namespace yet).
-    pub async fn open(port: u16) -> Self {
+    async fn open_from(port: u16, from: [u8; 4]) -> Self {
         let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connect");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind((std::net::Ipv4Addr::from(from), 0).into()).expect("bind a loopback address");
+        let stream = socket.connect(([127, 0, 0, 1], port).into()).await.expect("tcp connect");
+        let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("websocket connect");
         let mut c = Self { ws };
         match c.next_text(PATIENCE).await {
             Some(t) if t.starts_with("0{") => c,

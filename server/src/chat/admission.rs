@@ -1,15 +1,29 @@
 //! Admission: at most so many connections in total and per client address, counted from the
-//! namespace connect to the disconnect. A connection over a limit gets socket.io's connect
-//! error with the reason, and nothing else is affected.
+//! namespace connect to the disconnect; and, per address (while per-address limits are on),
+//! a rate of new connections, a message rate shared by all its connections, and a penalty
+//! after a flood, so that reconnecting or opening many connections does not multiply what one
+//! client may do. A connection over a limit gets socket.io's connect error with the reason,
+//! and nothing else is affected.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use chat_shared::limits::{
+    ADDRESS_CONNECTS_PER_MINUTE, ADDRESS_MESSAGE_BURST, ADDRESS_MESSAGES_PER_SECOND, FLOOD_PENALTY,
+};
+use chat_shared::{ChatError, ErrorCode};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 /// The limits (0: no limit).
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     pub total: usize,
+    /// Connections per address at once; 0 also turns off every other per-address rule.
     pub per_address: usize,
 }
 
@@ -20,6 +34,10 @@ pub enum Refused {
     Full,
     #[error("too many connections from your address")]
     TooManyFromAddress,
+    #[error("too many new connections from your address: wait a moment")]
+    TooFastFromAddress,
+    #[error("your address flooded the chat: wait a minute")]
+    FloodPenalty,
     #[error("the server is shutting down: try again in a moment")]
     ShuttingDown,
 }
@@ -30,14 +48,29 @@ impl Refused {
         match self {
             Self::Full => "full",
             Self::TooManyFromAddress => "per_address",
+            Self::TooFastFromAddress => "address_rate",
+            Self::FloodPenalty => "flood_penalty",
             Self::ShuttingDown => "shutting_down",
         }
     }
 }
 
+/// Admitted connections at most this often prune the per-address state of idle addresses.
+const PRUNE_EVERY_ADMITS: u32 = 1024;
+
 pub struct Admission {
     limits: ConnectionLimits,
     counts: Mutex<Counts>,
+    /// The per-address rules; None when per-address limits are off.
+    per_address: Option<AddressRules>,
+    admits: AtomicU32,
+}
+
+struct AddressRules {
+    connects: DefaultKeyedRateLimiter<IpAddr>,
+    messages: DefaultKeyedRateLimiter<IpAddr>,
+    /// Addresses a flooder was closed from, and until when they are refused.
+    penalties: Mutex<HashMap<IpAddr, Instant>>,
 }
 
 #[derive(Default)]
@@ -48,7 +81,18 @@ struct Counts {
 
 impl Admission {
     pub fn new(limits: ConnectionLimits) -> Self {
-        Self { limits, counts: Mutex::default() }
+        let per_address =
+            u32::try_from(limits.per_address).ok().and_then(NonZeroU32::new).map(|burst| AddressRules {
+                connects: RateLimiter::keyed(
+                    Quota::per_minute(nonzero(ADDRESS_CONNECTS_PER_MINUTE)).allow_burst(burst),
+                ),
+                messages: RateLimiter::keyed(
+                    Quota::per_second(nonzero(ADDRESS_MESSAGES_PER_SECOND))
+                        .allow_burst(nonzero(ADDRESS_MESSAGE_BURST)),
+                ),
+                penalties: Mutex::default(),
+            });
+        Self { limits, counts: Mutex::default(), per_address, admits: AtomicU32::new(0) }
     }
 
     /// Counts a new connection from `address` (None: unknown), unless it is over a limit.
@@ -62,9 +106,18 @@ impl Admission {
             if self.limits.per_address > 0 && mine >= self.limits.per_address {
                 return Err(Refused::TooManyFromAddress);
             }
+            if let Some(rules) = &self.per_address {
+                rules.check_connect(addr)?;
+            }
             counts.by_address.insert(addr, mine + 1);
         }
         counts.total += 1;
+        drop(counts);
+        if self.admits.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY_ADMITS == PRUNE_EVERY_ADMITS - 1
+            && let Some(rules) = &self.per_address
+        {
+            rules.prune();
+        }
         Ok(())
     }
 
@@ -82,9 +135,61 @@ impl Admission {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Counts> {
-        self.counts.lock().unwrap_or_else(|p| p.into_inner())
+    /// Whether `address` may send one more message now (all its connections together).
+    pub fn allow_message(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
+        let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
+        rules.messages.check_key(&addr).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let mut e = ChatError::new(ErrorCode::RateLimited);
+            e.limit = Some(wait.as_millis().div_ceil(1000).max(1) as u64);
+            e
+        })
     }
+
+    /// A flooder was closed: its address may not connect again for [`FLOOD_PENALTY`].
+    pub fn penalize(&self, address: Option<IpAddr>) {
+        if let (Some(rules), Some(addr)) = (&self.per_address, address) {
+            tracing::warn!(%addr, penalty = ?FLOOD_PENALTY, "address flooded: refusing its new connections");
+            lock(&rules.penalties).insert(addr, Instant::now() + FLOOD_PENALTY);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Counts> {
+        lock(&self.counts)
+    }
+}
+
+impl AddressRules {
+    fn check_connect(&self, addr: IpAddr) -> Result<(), Refused> {
+        {
+            let mut penalties = lock(&self.penalties);
+            match penalties.get(&addr) {
+                Some(until) if Instant::now() < *until => return Err(Refused::FloodPenalty),
+                Some(_) => {
+                    penalties.remove(&addr);
+                }
+                None => {}
+            }
+        }
+        self.connects.check_key(&addr).map_err(|_| Refused::TooFastFromAddress)
+    }
+
+    /// Forgets addresses whose limits are back to full and penalties that are over.
+    fn prune(&self) {
+        self.connects.retain_recent();
+        self.messages.retain_recent();
+        let now = Instant::now();
+        lock(&self.penalties).retain(|_, until| *until > now);
+    }
+}
+
+/// Each operation is a few inserts or removes: a poisoned lock is still consistent.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn nonzero(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
 
 #[cfg(test)]
@@ -101,11 +206,31 @@ mod tests {
         assert_eq!(a.admit(Some(one)), Err(Refused::TooManyFromAddress));
         assert_eq!(a.admit(Some(two)), Ok(()));
         assert_eq!(a.admit(Some(two)), Err(Refused::Full));
-        a.leave(Some(one));
-        assert_eq!(a.admit(Some(one)), Ok(()));
+        a.leave(Some(two));
+        assert_eq!(a.admit(Some(two)), Ok(()), "a slot freed in total");
         let unlimited = Admission::new(ConnectionLimits { total: 0, per_address: 0 });
         for _ in 0..1000 {
             assert_eq!(unlimited.admit(Some(one)), Ok(()));
         }
+        unlimited.penalize(Some(one));
+        assert_eq!(unlimited.admit(Some(one)), Ok(()), "per-address rules off");
+    }
+
+    #[test]
+    fn reconnecting_does_not_reset_an_address_budget() {
+        let a = Admission::new(ConnectionLimits { total: 0, per_address: 5 });
+        let one: IpAddr = "10.0.0.1".parse().unwrap();
+        let two: IpAddr = "10.0.0.2".parse().unwrap();
+        for _ in 0..5 {
+            assert_eq!(a.admit(Some(one)), Ok(()));
+            a.leave(Some(one));
+        }
+        assert_eq!(a.admit(Some(one)), Err(Refused::TooFastFromAddress), "a burst as large as the limit");
+        assert_eq!(a.admit(Some(two)), Ok(()), "other addresses unaffected");
+        let sent = (0..1000).filter(|_| a.allow_message(Some(two)).is_ok()).count();
+        assert_eq!(sent, ADDRESS_MESSAGE_BURST as usize, "one message budget for the address");
+        a.penalize(Some(two));
+        a.leave(Some(two));
+        assert_eq!(a.admit(Some(two)), Err(Refused::FloodPenalty));
     }
 }

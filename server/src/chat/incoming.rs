@@ -12,6 +12,7 @@ use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::Socket;
 
+use super::Chat;
 use super::reply::Reply;
 use super::session::Session;
 
@@ -54,19 +55,22 @@ impl Incoming {
     }
 }
 
-/// Adapts `Fn(Incoming)` to a socketioxide handler that runs inline.
-pub struct InOrder<F>(F);
+/// Adapts a chat handler to a socketioxide handler that runs inline.
+pub struct InOrder {
+    chat: Chat,
+    handler: fn(&Chat, Incoming),
+}
 
-impl<F: Fn(Incoming) + Send + Sync + 'static> InOrder<F> {
-    pub fn new(f: F) -> Self {
-        Self(f)
+impl InOrder {
+    pub fn new(chat: Chat, handler: fn(&Chat, Incoming)) -> Self {
+        Self { chat, handler }
     }
 }
 
 /// Marker type for the `MessageHandler` impl (socketioxide keys its impls on a type parameter).
 pub struct Inline(PhantomData<()>);
 
-impl<F: Fn(Incoming) + Send + Sync + 'static> MessageHandler<LocalAdapter, Inline> for InOrder<F> {
+impl MessageHandler<LocalAdapter, Inline> for InOrder {
     fn call(&self, socket: Arc<Socket<LocalAdapter>>, args: Value, ack_id: Option<i64>) {
         // One lookup of the session per event, shared by the handler and the flood check.
         let session = socket.extensions.get::<Arc<Session>>();
@@ -77,15 +81,17 @@ impl<F: Fn(Incoming) + Send + Sync + 'static> MessageHandler<LocalAdapter, Inlin
             return;
         }
         let flooding = session.clone();
-        (self.0)(Incoming { socket: socket.clone(), session, args, ack_id });
-        // A client that keeps going far past its rate limit is closed.
-        if flooding.is_some_and(|s| s.flooding())
+        (self.handler)(&self.chat, Incoming { socket: socket.clone(), session, args, ack_id });
+        // A client that keeps going far past its rate limit is closed, and its address may
+        // not come back for a while.
+        if let Some(flooder) = flooding.filter(|s| s.flooding())
             && super::fanout::close_soon(
                 &SocketRef::from(socket),
                 "flooding past its rate limit: closing the connection",
             )
         {
             crate::metrics::flood_closed();
+            self.chat.admission.penalize(flooder.address);
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::history::NewMessage;
 pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
-    let accepted = session.allow_message().and_then(|()| {
+    let accepted = session.allow_message(|| chat.admission.allow_message(session.address)).and_then(|()| {
         let from = session.nickname().ok_or_else(|| ChatError::new(ErrorCode::NotNamed))?;
         let request = req.arg::<SendRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
         if request.key.as_ref().is_some_and(|k| k.is_empty() || k.chars().count() > MESSAGE_KEY_MAX_CHARS) {

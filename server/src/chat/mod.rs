@@ -217,14 +217,13 @@ async fn prepare(socket: SocketRef, State(chat): State<Chat>) -> Result<(), Refu
     tracing::debug!(conn = %socket.id, transport = ?socket.transport_type(), "connected");
     socket.extensions.insert(Arc::new(Session::new(chat.message_rate, address)));
     for event in ClientEvent::ALL {
-        let chat = chat.clone();
         let handler: fn(&Chat, Incoming) = match event {
             ClientEvent::Nickname => nickname::handle,
             ClientEvent::UserMessage => message::handle,
             ClientEvent::History => history::handle,
             ClientEvent::Resume => resume::handle,
         };
-        socket.on(event.name(), InOrder::new(move |req| handler(&chat, req)));
+        socket.on(event.name(), InOrder::new(chat.clone(), handler));
     }
     socket.on_disconnect(leave::handle);
     Ok(())

@@ -4,10 +4,12 @@
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::Instant;
 
 use chat_shared::limits::{
-    FLOOD_CLOSE_AFTER, HISTORY_BURST, HISTORY_PER_SECOND, NICKNAME_ATTEMPTS_PER_MINUTE, NICKNAME_BURST,
+    FLOOD_CLOSE_AFTER, FLOOD_WINDOW, HISTORY_BURST, HISTORY_PER_SECOND, NICKNAME_ATTEMPTS_PER_MINUTE,
+    NICKNAME_BURST,
 };
 use chat_shared::{ChatError, ErrorCode, Nickname};
 use governor::clock::{Clock, DefaultClock};
@@ -24,8 +26,11 @@ pub struct Session {
     history_requests: DefaultDirectRateLimiter,
     /// The server is closing this connection (slow reader or flooder).
     closing: AtomicBool,
-    /// Requests refused for their rate since the last one allowed.
+    /// Requests refused for their rate in the current flood window...
     rate_refusals: AtomicU32,
+    /// ...which began this many ms after `created`.
+    window_start_ms: AtomicU64,
+    created: Instant,
 }
 
 impl Session {
@@ -44,6 +49,8 @@ impl Session {
             ),
             closing: AtomicBool::new(false),
             rate_refusals: AtomicU32::new(0),
+            window_start_ms: AtomicU64::new(0),
+            created: Instant::now(),
         }
     }
 
@@ -56,8 +63,10 @@ impl Session {
         self.nickname.set(nick).is_ok()
     }
 
-    pub fn allow_message(&self) -> Result<(), ChatError> {
-        self.check(&self.messages)
+    /// One more message from this connection, if its own rate and `shared` (its address's
+    /// rate) allow it.
+    pub fn allow_message(&self, shared: impl FnOnce() -> Result<(), ChatError>) -> Result<(), ChatError> {
+        self.record(check(&self.messages).and_then(|()| shared()))
     }
 
     pub fn allow_nickname_attempt(&self) -> Result<(), ChatError> {
@@ -68,16 +77,24 @@ impl Session {
         self.check(&self.history_requests)
     }
 
-    /// True once the connection kept going after [`FLOOD_CLOSE_AFTER`] rate refusals in a row.
+    /// True once the connection got [`FLOOD_CLOSE_AFTER`] rate refusals within [`FLOOD_WINDOW`].
     pub fn flooding(&self) -> bool {
         self.rate_refusals.load(Ordering::Relaxed) >= FLOOD_CLOSE_AFTER
     }
 
     fn check(&self, limiter: &DefaultDirectRateLimiter) -> Result<(), ChatError> {
-        let result = check(limiter);
-        match result {
-            Ok(()) => self.rate_refusals.store(0, Ordering::Relaxed),
-            Err(_) => {
+        self.record(check(limiter))
+    }
+
+    /// Counts rate refusals per flood window (see [`Session::flooding`]).
+    fn record(&self, result: Result<(), ChatError>) -> Result<(), ChatError> {
+        if result.is_err() {
+            let now = self.created.elapsed().as_millis() as u64;
+            let start = self.window_start_ms.load(Ordering::Relaxed);
+            if now.saturating_sub(start) > FLOOD_WINDOW.as_millis() as u64 {
+                self.window_start_ms.store(now, Ordering::Relaxed);
+                self.rate_refusals.store(1, Ordering::Relaxed);
+            } else {
                 self.rate_refusals.fetch_add(1, Ordering::Relaxed);
             }
         }

@@ -95,7 +95,8 @@ async fn main() {
                 let mut round = 0;
                 while Instant::now() < deadline {
                     // Reconnect whenever the server closes this rude client.
-                    let Ok(mut c) = WireClient::try_connect(port).await else { break };
+                    // From 127.0.0.2: the server sees the attacker as another machine.
+                    let Ok(mut c) = WireClient::try_connect_from(port, [127, 0, 0, 2]).await else { break };
                     round += 1;
                     c.emit("nickname", &[json!(format!("flood{f}-{round}"))], None).await;
                     let until = (Instant::now() + Duration::from_secs(1)).min(deadline);
