@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::routing::get;
+use axum::serve::{Listener, ListenerExt};
 use chat_shared::limits::{MAX_BUFFERED_PACKETS, MAX_PAYLOAD_BYTES};
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
@@ -28,6 +29,13 @@ pub async fn run(config: Config) -> io::Result<()> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    // Small frames (acks, lines) must leave at once: without TCP_NODELAY, Nagle's algorithm
+    // and the peer's delayed ACK hold some of them back for 40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     let history = open_history(&config)?;
     let metrics = Metrics::install().map_err(|e| io::Error::other(format!("metrics: {e}")))?;
     let (router, io, chat) = router(&config, history, metrics.clone());

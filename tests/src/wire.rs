@@ -196,7 +196,15 @@ impl WireClient {
 
     /// Connects and takes `nick`; returns the client and its resume token.
     pub async fn join(port: u16, nick: &str) -> (Self, String) {
-        let mut c = Self::connect(port).await;
+        Self::join_from(port, nick, [127, 0, 0, 1]).await
+    }
+
+    /// Like `join`, from another loopback address (the server sees another machine).
+    pub async fn join_from(port: u16, nick: &str, from: [u8; 4]) -> (Self, String) {
+        let mut c = match Self::try_connect_from(port, from).await {
+            Ok(c) => c,
+            Err(refusal) => panic!("expected namespace connect, got {refusal}"),
+        };
         c.emit("nickname", &[Value::from(nick)], Some(1)).await;
         assert_eq!(c.ack(1).await, vec![Value::Bool(false)], "nickname {nick} accepted");
         let grant = c.event("session").await;

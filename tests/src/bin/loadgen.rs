@@ -41,7 +41,7 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--port" => a.port = n(&value)? as u16,
             "--receivers" => a.receivers = n(&value)? as usize,
-            "--senders" => a.senders = n(&value)?.max(1) as usize,
+            "--senders" => a.senders = n(&value)? as usize,
             "--seconds" => a.seconds = n(&value)?.clamp(1, 600),
             "--window" => a.window = n(&value)?.clamp(1, 1000),
             "--flooders" => a.flooders = n(&value)?.min(100) as usize,
@@ -122,7 +122,10 @@ async fn main() {
         .map(|s| {
             let (port, window, pace) = (args.port, args.window, Duration::from_millis(args.pace_ms));
             tokio::spawn(async move {
-                let (mut c, _) = WireClient::join(port, &format!("s{s}")).await;
+                // Each sender from its own loopback address (127.0.1.x), as people are: the
+                // server's per-address message budget is not one for all of them.
+                let from = [127, 0, 1, (s % 250 + 1) as u8];
+                let (mut c, _) = WireClient::join_from(port, &format!("s{s}"), from).await;
                 let mut sent_at: HashMap<u64, Instant> = HashMap::new();
                 let mut latencies = Vec::new();
                 let mut next = 1000u64;
