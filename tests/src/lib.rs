@@ -2,6 +2,7 @@
 //! free port and talk to it as real clients do (tests live in tests/tests/).
 
 pub mod client;
+pub mod fanout;
 pub mod server;
 pub mod soak;
 pub mod wire;

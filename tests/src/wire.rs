@@ -138,19 +138,28 @@ impl WireClient {
         }
     }
 
-    /// True if the server closes the connection within `within` (events read meanwhile are dropped).
+    /// True if the server closes the connection, or disconnects it from the namespace (`41`:
+    /// socketioxide then closes the transport at the client's next frame, and a socket.io
+    /// client closes it itself), within `within` (events read meanwhile are dropped).
     pub async fn closed_within(&mut self, within: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             match tokio::time::timeout_at(deadline, self.ws.next()).await {
                 Err(_) => return false,
                 Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(Message::Text(t)))) if t.as_str() == "41" => return true,
                 Ok(Some(Ok(Message::Text(t)))) if t.as_str() == "2" => {
                     let _ = self.ws.send(Message::text("3")).await;
                 }
                 Ok(Some(Ok(_))) => {}
             }
         }
+    }
+
+    /// The next engine.io text frame as it came (pings answered on the way): for load
+    /// generators that must not parse every packet. None when closed or silent for `within`.
+    pub async fn recv_text(&mut self, within: Duration) -> Option<String> {
+        self.next_text(within).await
     }
 
     async fn next_text(&mut self, within: Duration) -> Option<String> {

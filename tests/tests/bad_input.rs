@@ -248,7 +248,7 @@ async fn a_flooder_is_rate_limited_and_others_keep_talking() {
     for i in 0..(FLOOD_CLOSE_AFTER as u64 * 10) {
         flooder.emit("user message", &[json!(format!("more spam {i}"))], None).await;
     }
-    assert!(flooder.closed_within(Duration::from_secs(30)).await, "a persistent flooder is closed");
+    assert!(flooder.closed_within(Duration::from_secs(10)).await, "a persistent flooder is disconnected");
     friend.emit("user message", &[json!("still here")], None).await;
     loop {
         let args = reader.event("user message").await;
@@ -402,7 +402,7 @@ async fn a_flooders_address_is_refused_for_a_while_and_others_carry_on() {
     for i in 0..(FLOOD_CLOSE_AFTER as u64 * 10) {
         flooder.emit("user message", &[json!(format!("spam {i}"))], None).await;
     }
-    assert!(flooder.closed_within(Duration::from_secs(30)).await, "the flooder is closed");
+    assert!(flooder.closed_within(Duration::from_secs(10)).await, "the flooder is disconnected");
     let refused = WireClient::try_connect_from(server.port, attacker).await.err().expect("refused");
     assert!(refused.contains("your address flooded the chat"), "{refused}");
     still_serves(&server, "others").await;

@@ -5,6 +5,13 @@
 //! M ms, while L listen; prints the
 //! joins, lines, lost deliveries and the server's memory at start and end.
 //!
+//! `loadgen fanout --port P --clients N --senders S --rate R --seconds D [--pid SERVER_PID]`:
+//! the benchmark's fan-out scenario (tests/src/fanout.rs), for chat-server or the Node
+//! reference: latency at every receiver, losses, CPU per delivery, the load generator's own CPU.
+//!
+//! `loadgen joinstorm --port P --clients N` and `loadgen memory --port P --clients N --pid PID`:
+//! the join storm and memory-per-connection scenarios of the benchmark.
+//!
 //! `loadgen --port P --receivers N --senders S --seconds D --window W [--flooders F]`: N named
 //! clients listen, S named clients send as fast as their acks allow (W messages in flight each)
 //! for D seconds (pausing `--pace-ms` after each ack), while F clients flood the server
@@ -56,6 +63,15 @@ fn parse_args() -> Result<Args, String> {
 async fn main() {
     if std::env::args().nth(1).as_deref() == Some("soak") {
         return soak().await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("fanout") {
+        return fanout().await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("joinstorm") {
+        return joinstorm().await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("memory") {
+        return memory().await;
     }
     let args = match parse_args() {
         Ok(a) => a,
@@ -225,4 +241,83 @@ async fn soak() {
     let pause = std::time::Duration::from_millis(pause_ms);
     let report = chat_tests::soak::run(port, pid, listeners, churners, seconds, pause).await;
     println!("{}", serde_json::to_string(&report).unwrap_or_default());
+}
+
+/// `loadgen fanout --port P --clients N --senders S --rate R --seconds D [--pid SERVER_PID]`.
+async fn fanout() {
+    let mut f = chat_tests::fanout::Fanout {
+        port: 3000,
+        clients: 100,
+        senders: 10,
+        rate: 100,
+        seconds: 10,
+        server_pid: None,
+    };
+    let mut it = std::env::args().skip(2);
+    while let (Some(flag), Some(value)) = (it.next(), it.next()) {
+        let Ok(n) = value.parse::<u64>() else {
+            eprintln!("loadgen fanout: {flag} needs a number");
+            std::process::exit(2);
+        };
+        match flag.as_str() {
+            "--port" => f.port = n as u16,
+            "--pid" => f.server_pid = Some(n as u32),
+            "--clients" => f.clients = n.min(20_000) as usize,
+            "--senders" => f.senders = n.clamp(1, 1000) as usize,
+            "--rate" => f.rate = n.clamp(1, 1_000_000),
+            "--seconds" => f.seconds = n.clamp(1, 600),
+            other => {
+                eprintln!("loadgen fanout: unknown flag {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let report = chat_tests::fanout::run(f).await;
+    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+}
+
+/// `--name number` pairs after the subcommand.
+fn numbers(command: &str) -> HashMap<String, u64> {
+    let mut out = HashMap::new();
+    let mut it = std::env::args().skip(2);
+    while let (Some(flag), Some(value)) = (it.next(), it.next()) {
+        match value.parse::<u64>() {
+            Ok(n) => {
+                out.insert(flag.trim_start_matches("--").to_owned(), n);
+            }
+            Err(_) => {
+                eprintln!("loadgen {command}: {flag} needs a number");
+                std::process::exit(2);
+            }
+        }
+    }
+    out
+}
+
+/// `loadgen joinstorm --port P --clients N`: N clients connect and take nicknames at once.
+async fn joinstorm() {
+    let n = numbers("joinstorm");
+    let port = n.get("port").copied().unwrap_or(3000) as u16;
+    let clients = n.get("clients").copied().unwrap_or(1000).min(20_000) as usize;
+    let report = chat_tests::fanout::join_storm(port, clients).await;
+    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+}
+
+/// `loadgen memory --port P --clients N --pid SERVER_PID`: the server's RSS per connection,
+/// idle and named.
+async fn memory() {
+    let n = numbers("memory");
+    let port = n.get("port").copied().unwrap_or(3000) as u16;
+    let clients = n.get("clients").copied().unwrap_or(1000).clamp(1, 20_000) as usize;
+    let Some(pid) = n.get("pid").map(|p| *p as u32) else {
+        eprintln!("loadgen memory: --pid SERVER_PID is required");
+        std::process::exit(2);
+    };
+    match chat_tests::fanout::memory(port, clients, pid).await {
+        Some(report) => println!("{}", serde_json::to_string(&report).unwrap_or_default()),
+        None => {
+            eprintln!("loadgen memory: a connection failed or the server's memory is unreadable");
+            std::process::exit(1);
+        }
+    }
 }

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The benchmark, side by side (not a test): builds chat-server and the load generator (release),
+# installs the Node reference server (../shared/reference/node-chat, copied to target/node-chat,
+# npm ci), then runs each scenario against each server, the server pinned to core 0 and the load
+# generator to core 1, traffic on 127.0.0.1 only. Prints one JSON line per run and, at the end,
+# a markdown table of both with the ratio (paste it into docs/benchmarks.md with the date).
+# chat-server runs with durability on (the default) and its rate limits lifted.
+# SHORT=1 runs each scenario briefly (a smoke run).
+source "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+reference="${NODE_CHAT_SOURCE:-$ROOT/../shared/reference/node-chat}"
+node_dir="$ROOT/target/node-chat"
+if [ ! -d "$node_dir/node_modules" ]; then
+  echo "== installing the Node reference server into target/node-chat (npm ci)" >&2
+  mkdir -p "$node_dir"
+  cp "$reference/package.json" "$reference/package-lock.json" "$reference/server.js" "$node_dir/"
+  (cd "$node_dir" && npm ci --no-audit --no-fund >&2)
+fi
+secs="${SECONDS_PER_RUN:-10}"
+if [ -n "${SHORT:-}" ]; then secs=2; fi
+
+# start_ours / start_node: set $port and $pid (the server's own process).
+start_ours() {
+  start_server CHAT_MESSAGES_PER_SECOND=1000000 CHAT_MESSAGE_BURST=1000000 CHAT_MAX_CONNECTIONS=30000
+}
+start_node() {
+  port=$((20000 + RANDOM % 20000))
+  PORT=$port bash -c "cd '$node_dir' && $(declare -f pin); pin 0 node server.js" 2>/dev/null &
+  pid=$!
+  for _ in $(seq 100); do
+    # The reference answers 404 to everything but socket.io: any answer means it is up.
+    curl -s -o /dev/null "http://127.0.0.1:$port/" && return
+    sleep 0.05
+  done
+  echo "the Node reference server did not start" >&2
+  return 1
+}
+stop_any() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "${data:-}"; data=""; }
+
+results="$(mktemp)"
+# run SERVER SCENARIO LOADGEN-SUBCOMMAND ARGS...: one fresh server, one load generator run.
+run() {
+  local server="$1" scenario="$2"; shift 2
+  "start_$server"
+  local out
+  out="$(pin 1 target/release/loadgen "$@" --port "$port" --pid "$pid" 2>/dev/null)" || out='{}'
+  [ -n "$out" ] || out='{}'
+  stop_any
+  echo "{\"server\":\"$server\",\"scenario\":\"$scenario\",\"result\":$out}" | tee -a "$results"
+}
+
+# capacity SERVER CLIENTS RATES...: raises the rate until p99 > 250 ms, a loss, or the load
+# generator saturates; the last good run is the capacity.
+capacity() {
+  local server="$1" clients="$2"; shift 2
+  for rate in "$@"; do
+    run "$server" "capacity $clients clients, $rate lines/s" fanout --clients "$clients" --senders 10 --rate "$rate" --seconds "$secs"
+    tail -n1 "$results" | node -e '
+      const r = JSON.parse(require("fs").readFileSync(0, "utf8")).result;
+      const ok = r.latency_ms && r.latency_ms.p99 <= 250 && r.lost === 0 && !r.loadgen_saturated;
+      process.exit(ok ? 0 : 1);' || break
+  done
+}
+
+if [ -n "${SHORT:-}" ]; then
+  for server in ours node; do
+    run "$server" "latency" fanout --clients 50 --senders 5 --rate 50 --seconds "$secs"
+    run "$server" "join storm" joinstorm --clients 200
+  done
+else
+  for server in ours node; do
+    run "$server" "latency" fanout --clients 1000 --senders 10 --rate 100 --seconds "$secs"
+    capacity "$server" 100 1000 2000 4000 8000 16000 32000 64000
+    capacity "$server" 1000 100 200 400 800 1600 3200 6400
+    run "$server" "join storm 1000" joinstorm --clients 1000
+    run "$server" "join storm 10000" joinstorm --clients 10000
+    run "$server" "memory" memory --clients 5000
+  done
+fi
+node "$ROOT/scripts/bench-table.js" "$results"
+rm -f "$results"

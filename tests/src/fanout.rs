@@ -1,0 +1,304 @@
+//! The benchmark's fan-out scenario, for chat-server and the Node reference alike (it needs no
+//! acks, no `session`): N named clients listen while S more send at an aggregate rate R for D
+//! seconds, each line carrying its send time; every client records the latency of each
+//! `user message` it gets. Reports deliveries/s, latency percentiles and losses, and the CPU
+//! time the load generator and the server spent (from /proc), so that a saturated load
+//! generator is seen and the server's cost per delivery is known.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::WireClient;
+
+/// What to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Fanout {
+    pub port: u16,
+    pub clients: usize,
+    pub senders: usize,
+    /// Lines per second, all senders together.
+    pub rate: u64,
+    pub seconds: u64,
+    /// The server's process, for its CPU time and memory.
+    pub server_pid: Option<u32>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FanoutReport {
+    pub clients: usize,
+    pub senders: usize,
+    pub rate: u64,
+    pub seconds: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    pub deliveries_per_s: f64,
+    pub latency_ms: Percentiles,
+    pub server_cpu_s: Option<f64>,
+    pub server_cpu_us_per_delivery: Option<f64>,
+    pub server_rss_kib: Option<u64>,
+    pub loadgen_cpu_share: f64,
+    /// The load generator used (nearly) all of its cores: the figures are its limit, not the server's.
+    pub loadgen_saturated: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Connections opened at once while setting up (a benchmark of sending, not of joining).
+const SETUP_CONCURRENCY: usize = 64;
+/// How long receivers wait for late lines after the senders stop.
+const DRAIN: Duration = Duration::from_secs(3);
+
+/// CPU seconds (user + system) process `pid` (or this process, for None) has used.
+pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = pid.map_or_else(|| "/proc/self/stat".to_owned(), |p| format!("/proc/{p}/stat"));
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ
+}
+
+/// Connects and takes `nick` the original way (`nickname` with an ack, `[false]` = accepted).
+async fn join(port: u16, nick: &str) -> Option<WireClient> {
+    let mut c = WireClient::try_connect(port).await.ok()?;
+    c.emit("nickname", &[json!(nick)], Some(1)).await;
+    loop {
+        let text = c.recv_text(Duration::from_secs(30)).await?;
+        if text.starts_with("431[false") {
+            return Some(c);
+        }
+        if text.starts_with("431[") {
+            return None;
+        }
+    }
+}
+
+/// The send time (µs since `start`) in a `user message` frame, if it is one.
+fn sent_at(frame: &str) -> Option<u64> {
+    let rest = frame.strip_prefix("42[\"user message\",\"")?;
+    let rest = &rest[rest.find('"')? + 1..]; // past the sender's nickname
+    let digits = rest.strip_prefix(",\"")?;
+    digits[..digits.find('"')?].parse().ok()
+}
+
+pub async fn run(f: Fanout) -> FanoutReport {
+    let start = Instant::now();
+    let gate = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
+    let joined = Arc::new(AtomicUsize::new(0));
+    let total = f.clients + f.senders;
+    let (go_tx, go_rx) = tokio::sync::watch::channel(None::<Instant>);
+    let mut tasks = Vec::new();
+    for i in 0..total {
+        let (gate, joined, mut go) = (gate.clone(), joined.clone(), go_rx.clone());
+        let sender = i >= f.clients;
+        tasks.push(tokio::spawn(async move {
+            let permit = gate.acquire_owned().await.ok()?;
+            let nick = if sender { format!("s{}", i - f.clients) } else { format!("c{i}") };
+            let mut c = join(f.port, &nick).await?;
+            drop(permit);
+            joined.fetch_add(1, Ordering::Relaxed);
+            let mut latencies: Vec<u32> = Vec::new();
+            let mut sent = 0u64;
+            // Until the go signal, read and drop (announcements, the nicknames map).
+            let until = loop {
+                tokio::select! {
+                    changed = go.changed() => {
+                        changed.ok()?;
+                        if let Some(until) = *go.borrow() { break until; }
+                    }
+                    text = c.recv_text(Duration::from_secs(60)) => { text?; }
+                }
+            };
+            let mut tick = if sender {
+                let every = Duration::from_secs_f64(f.senders as f64 / f.rate.max(1) as f64);
+                let mut t = tokio::time::interval(every);
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                Some(t)
+            } else {
+                None
+            };
+            let stop_reading = until + DRAIN;
+            loop {
+                let now = Instant::now();
+                if now >= stop_reading {
+                    break;
+                }
+                let sending = tick.is_some() && now < until;
+                tokio::select! {
+                    _ = async { tick.as_mut().map(|t| t.tick()).expect("a sender").await }, if sending => {
+                        let t = start.elapsed().as_micros() as u64;
+                        if c.try_send_raw(&format!("42[\"user message\",\"{t}\"]")).await.is_err() { break; }
+                        sent += 1;
+                    }
+                    text = c.recv_text(stop_reading - now) => {
+                        let Some(text) = text else { break };
+                        if let Some(t) = sent_at(&text) {
+                            let now = start.elapsed().as_micros() as u64;
+                            latencies.push(now.saturating_sub(t).min(u32::MAX as u64) as u32);
+                        }
+                    }
+                }
+            }
+            Some((sent, latencies))
+        }));
+    }
+    while joined.load(Ordering::Relaxed) < total {
+        if tasks.iter().all(|t| t.is_finished()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cpu_before = (cpu_seconds(None).unwrap_or(0.0), cpu_seconds(f.server_pid));
+    let began = Instant::now();
+    let _ = go_tx.send(Some(began + Duration::from_secs(f.seconds)));
+    let mut sent = 0;
+    let mut all: Vec<u32> = Vec::new();
+    for t in tasks {
+        if let Ok(Some((s, l))) = t.await {
+            sent += s;
+            all.extend(l);
+        }
+    }
+    let wall = began.elapsed().as_secs_f64();
+    let loadgen_cpu = cpu_seconds(None).unwrap_or(0.0) - cpu_before.0;
+    let server_cpu = cpu_before.1.zip(cpu_seconds(f.server_pid)).map(|(a, b)| b - a);
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |us| f64::from(*us) / 1000.0)
+    };
+    let delivered = all.len() as u64;
+    let expected = sent * (total as u64 - 1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let share = loadgen_cpu / wall / cores;
+    FanoutReport {
+        clients: f.clients,
+        senders: f.senders,
+        rate: f.rate,
+        seconds: f.seconds,
+        sent,
+        delivered,
+        lost: expected.saturating_sub(delivered),
+        deliveries_per_s: (delivered as f64 / f.seconds as f64).round(),
+        latency_ms: Percentiles { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: pct(1.0) },
+        server_cpu_s: server_cpu,
+        server_cpu_us_per_delivery: server_cpu.filter(|_| delivered > 0).map(|s| s * 1e6 / delivered as f64),
+        server_rss_kib: f.server_pid.and_then(crate::soak::rss_kib),
+        loadgen_cpu_share: (share * 100.0).round() / 100.0,
+        loadgen_saturated: share > 0.9,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sent_at;
+
+    #[test]
+    fn finds_the_send_time_in_either_servers_frame() {
+        assert_eq!(sent_at(r#"42["user message","s3","123456",{"id":1,"ts":2}]"#), Some(123456));
+        assert_eq!(sent_at(r#"42["user message","s3","42"]"#), Some(42));
+        assert_eq!(sent_at(r#"42["announcement","x connected"]"#), None);
+    }
+}
+
+/// The join storm: `clients` connect and take nicknames all at once.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JoinStormReport {
+    pub clients: usize,
+    pub joined: usize,
+    pub failed: usize,
+    pub seconds: f64,
+}
+
+pub async fn join_storm(port: u16, clients: usize) -> JoinStormReport {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|i| {
+            // Each connection is kept until everyone is done: no leave is part of the storm.
+            tokio::spawn(async move { join(port, &format!("j{i}")).await })
+        })
+        .collect();
+    let mut kept = Vec::new();
+    for t in tasks {
+        if let Ok(Some(c)) = t.await {
+            kept.push(c);
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    JoinStormReport { clients, joined: kept.len(), failed: clients - kept.len(), seconds }
+}
+
+/// Memory per connection: the server's RSS growth for `clients` idle connections, then once
+/// they have all taken nicknames.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MemoryReport {
+    pub clients: usize,
+    pub rss_before_kib: u64,
+    pub idle_kib_per_connection: f64,
+    pub named_kib_per_connection: f64,
+}
+
+pub async fn memory(port: u16, clients: usize, server_pid: u32) -> Option<MemoryReport> {
+    let settle = || tokio::time::sleep(Duration::from_secs(2));
+    settle().await;
+    let before = crate::soak::rss_kib(server_pid)?;
+    let gate = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
+    let mut conns = Vec::new();
+    for _ in 0..clients {
+        let permit = gate.clone().acquire_owned().await.ok()?;
+        conns.push(tokio::spawn(async move {
+            let c = WireClient::try_connect(port).await.ok();
+            drop(permit);
+            c
+        }));
+    }
+    let mut open = Vec::new();
+    for c in conns {
+        open.push(c.await.ok()??);
+    }
+    settle().await;
+    let idle = crate::soak::rss_kib(server_pid)?;
+    // Name them, reading everything meanwhile (announcements, the nicknames map).
+    let named: Vec<_> = open
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut c)| {
+            tokio::spawn(async move {
+                c.emit("nickname", &[json!(format!("m{i}"))], Some(1)).await;
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while let Some(_text) = c.recv_text(Duration::from_millis(500)).await {
+                    if Instant::now() > deadline {
+                        break;
+                    }
+                }
+                c
+            })
+        })
+        .collect();
+    let mut kept = Vec::new();
+    for t in named {
+        kept.push(t.await.ok()?);
+    }
+    settle().await;
+    let after = crate::soak::rss_kib(server_pid)?;
+    let per = |kib: u64| (kib.saturating_sub(before) as f64 / clients as f64 * 10.0).round() / 10.0;
+    drop(kept);
+    Some(MemoryReport {
+        clients,
+        rss_before_kib: before,
+        idle_kib_per_connection: per(idle),
+        named_kib_per_connection: per(after),
+    })
+}

@@ -1,0 +1,42 @@
+//! A smoke run of the benchmark's scenarios (tests/src/fanout.rs) against the real server, so
+//! that the load generator cannot rot: seconds, not a measurement (nothing here is timed).
+
+use chat_tests::ChatServer;
+use chat_tests::fanout::{Fanout, join_storm, memory, run};
+
+fn server() -> ChatServer {
+    ChatServer::start_with(
+        &[],
+        &[
+            ("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "0"),
+            ("CHAT_MESSAGES_PER_SECOND", "100000"),
+            ("CHAT_MESSAGE_BURST", "100000"),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_benchmark_scenarios_run() {
+    let s = server();
+    let report = run(Fanout {
+        port: s.port,
+        clients: 20,
+        senders: 2,
+        rate: 40,
+        seconds: 1,
+        server_pid: Some(s.pid()),
+    })
+    .await;
+    assert!(report.sent >= 40, "{report:?}");
+    assert_eq!(report.delivered, report.sent * 21, "every line to the 21 others: {report:?}");
+    assert_eq!(report.lost, 0);
+    assert!(report.latency_ms.p50 > 0.0 && report.latency_ms.max >= report.latency_ms.p99);
+    assert!(report.server_cpu_us_per_delivery.is_some_and(|us| us > 0.0), "{report:?}");
+
+    let storm = join_storm(s.port, 50).await;
+    assert_eq!((storm.joined, storm.failed), (50, 0), "{storm:?}");
+
+    let s = server();
+    let mem = memory(s.port, 50, s.pid()).await.expect("memory scenario");
+    assert!(mem.rss_before_kib > 0 && mem.named_kib_per_connection >= 0.0, "{mem:?}");
+}
