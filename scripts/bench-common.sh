@@ -12,7 +12,7 @@ pin() { if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then exec task
 # start_server [VAR=value...]: sets $port, $pid and $data; extra settings go in the environment.
 start_server() {
   data="$(mktemp -d)"
-  port=$((20000 + RANDOM % 20000))
+  port=$((10000 + RANDOM % 10000))  # below the ephemeral range the clients use
   env PORT=$port CHAT_BIND=127.0.0.1 CHAT_DATA_DIR="$data" CHAT_LOG=error CHAT_MAX_CONNECTIONS_PER_ADDRESS=0 "$@" \
     bash -c "$(declare -f pin); pin 0 target/release/chat-server" &
   pid=$!

@@ -40,6 +40,7 @@ for (const n of [1000, 10000]) {
 const [mo, mn] = [of('ours', 'memory')[0] || {}, of('node', 'memory')[0] || {}];
 add('memory at 5,000: KiB per idle connection (lower is better)', mo.idle_kib_per_connection, mn.idle_kib_per_connection, 'lower');
 add('memory at 5,000: KiB per named connection (lower is better)', mo.named_kib_per_connection, mn.named_kib_per_connection, 'lower');
+rows.push(['memory at 5,000: connections named within 60 s', fmt(mo.named), fmt(mn.named), '']);
 for (const r of rows) if (r[3] === undefined || r[0].includes(': lost') || r[0].includes('failed')) r[3] = '';
 console.log('| scenario | chat-server | Node reference | chat-server better by |');
 console.log('| --- | --- | --- | --- |');

@@ -24,7 +24,7 @@ start_ours() {
   start_server CHAT_MESSAGES_PER_SECOND=1000000 CHAT_MESSAGE_BURST=1000000 CHAT_MAX_CONNECTIONS=30000
 }
 start_node() {
-  port=$((20000 + RANDOM % 20000))
+  port=$((10000 + RANDOM % 10000))  # below the ephemeral range the clients use
   PORT=$port bash -c "cd '$node_dir' && $(declare -f pin); pin 0 node server.js" 2>/dev/null &
   pid=$!
   for _ in $(seq 100); do

@@ -56,6 +56,8 @@ pub struct Percentiles {
 
 /// Connections opened at once while setting up (a benchmark of sending, not of joining).
 const SETUP_CONCURRENCY: usize = 64;
+/// How long a join storm (or naming everyone, in the memory scenario) may take in all.
+const STORM_LIMIT: Duration = Duration::from_secs(60);
 /// How long receivers wait for late lines after the senders stop.
 const DRAIN: Duration = Duration::from_secs(3);
 
@@ -118,7 +120,13 @@ pub async fn run(f: Fanout) -> FanoutReport {
                         changed.ok()?;
                         if let Some(until) = *go.borrow() { break until; }
                     }
-                    text = c.recv_text(Duration::from_secs(60)) => { text?; }
+                    text = c.recv_text(Duration::from_secs(60)) => {
+                        // A line from a sender that saw the signal before this task did.
+                        if let Some(t) = sent_at(&text?) {
+                            let now = start.elapsed().as_micros() as u64;
+                            latencies.push(now.saturating_sub(t).min(u32::MAX as u64) as u32);
+                        }
+                    }
                 }
             };
             let mut tick = if sender {
@@ -227,7 +235,10 @@ pub async fn join_storm(port: u16, clients: usize) -> JoinStormReport {
     let tasks: Vec<_> = (0..clients)
         .map(|i| {
             // Each connection is kept until everyone is done: no leave is part of the storm.
-            tokio::spawn(async move { join(port, &format!("j{i}")).await })
+            // A join that takes longer than STORM_LIMIT counts as failed.
+            tokio::spawn(async move {
+                tokio::time::timeout(STORM_LIMIT, join(port, &format!("j{i}"))).await.ok().flatten()
+            })
         })
         .collect();
     let mut kept = Vec::new();
@@ -245,6 +256,8 @@ pub async fn join_storm(port: u16, clients: usize) -> JoinStormReport {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MemoryReport {
     pub clients: usize,
+    /// Connections whose nickname was accepted within the time limit.
+    pub named: usize,
     pub rss_before_kib: u64,
     pub idle_kib_per_connection: f64,
     pub named_kib_per_connection: f64,
@@ -277,13 +290,15 @@ pub async fn memory(port: u16, clients: usize, server_pid: u32) -> Option<Memory
         .map(|(i, mut c)| {
             tokio::spawn(async move {
                 c.emit("nickname", &[json!(format!("m{i}"))], Some(1)).await;
-                let deadline = Instant::now() + Duration::from_secs(20);
-                while let Some(_text) = c.recv_text(Duration::from_millis(500)).await {
+                let deadline = Instant::now() + STORM_LIMIT;
+                let mut named = false;
+                while let Some(text) = c.recv_text(Duration::from_millis(500)).await {
+                    named |= text.starts_with("431[false");
                     if Instant::now() > deadline {
                         break;
                     }
                 }
-                c
+                (c, named)
             })
         })
         .collect();
@@ -291,12 +306,14 @@ pub async fn memory(port: u16, clients: usize, server_pid: u32) -> Option<Memory
     for t in named {
         kept.push(t.await.ok()?);
     }
+    let named = kept.iter().filter(|(_, named)| *named).count();
     settle().await;
     let after = crate::soak::rss_kib(server_pid)?;
     let per = |kib: u64| (kib.saturating_sub(before) as f64 / clients as f64 * 10.0).round() / 10.0;
     drop(kept);
     Some(MemoryReport {
         clients,
+        named,
         rss_before_kib: before,
         idle_kib_per_connection: per(idle),
         named_kib_per_connection: per(after),

@@ -38,5 +38,5 @@ async fn the_benchmark_scenarios_run() {
 
     let s = server();
     let mem = memory(s.port, 50, s.pid()).await.expect("memory scenario");
-    assert!(mem.rss_before_kib > 0 && mem.named_kib_per_connection >= 0.0, "{mem:?}");
+    assert!(mem.rss_before_kib > 0 && mem.named == 50, "{mem:?}");
 }

@@ -130,7 +130,7 @@ impl Chat {
     /// told we are going away (so that it reconnects promptly). Returns how many were told.
     pub fn begin_shutdown(&self) -> usize {
         self.shutting_down.store(true, Ordering::Relaxed);
-        let everyone = self.io.get().map(|io| io.sockets()).unwrap_or_default();
+        let everyone = self.io.get().map(everyone).unwrap_or_default();
         fanout::to_each(everyone, ServerEvent::GoingAway, &GoingAway::SHUTDOWN)
     }
 
@@ -157,7 +157,7 @@ impl Chat {
     pub fn metrics_snapshot(&self) -> crate::metrics::Snapshot {
         use socketioxide::TransportType;
         let mut now = crate::metrics::Snapshot::default();
-        for socket in self.io.get().map(|io| io.sockets()).unwrap_or_default() {
+        for socket in self.io.get().map(everyone).unwrap_or_default() {
             match socket.transport_type() {
                 TransportType::Websocket => now.websocket += 1,
                 TransportType::Polling => now.polling += 1,
@@ -184,7 +184,7 @@ impl Chat {
             tokio::time::sleep(chat.grace).await;
             if chat.roster.expire(&nick, generation) {
                 tracing::info!(nickname = %nick, "grace period over");
-                let everyone = chat.io.get().map(|io| io.sockets()).unwrap_or_default();
+                let everyone = chat.io.get().map(everyone).unwrap_or_default();
                 chat.left(&nick, everyone);
             }
         });
@@ -227,6 +227,12 @@ async fn prepare(socket: SocketRef, State(chat): State<Chat>) -> Result<(), Refu
     }
     socket.on_disconnect(leave::handle);
     Ok(())
+}
+
+/// Every connection on the chat namespace; none once the server has closed it (socketioxide's
+/// `io.sockets()` panics then, and grace timers or the nicknames task may still run).
+fn everyone(io: &SocketIo) -> Vec<SocketRef> {
+    io.of("/").map(|ns| ns.sockets()).unwrap_or_default()
 }
 
 /// A fresh resume token: 128 random bits, hex.

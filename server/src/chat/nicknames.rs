@@ -42,7 +42,7 @@ impl NicknamesTask {
                 // A notify while we send or sleep is kept, so the last change is never missed.
                 self.changed.notified().await;
                 let map = self.roster.snapshot();
-                let sent = fanout::to_each(io.sockets(), ServerEvent::Nicknames, &map);
+                let sent = fanout::to_each(super::everyone(&io), ServerEvent::Nicknames, &map);
                 tracing::debug!(names = map.len(), sockets = sent, "sent nicknames");
                 tokio::time::sleep(interval(map.len())).await;
             }
