@@ -39,36 +39,29 @@ pub fn workspace_root() -> &'static Path {
 /// so that a test never runs a stale binary. `CHAT_SERVER_BIN` overrides the path.
 pub fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("CHAT_SERVER_BIN") {
-            return PathBuf::from(bin);
-        }
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "chat-server"])
-            .current_dir(workspace_root())
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build -p chat-server failed");
-        workspace_root().join("target/debug/chat-server")
-    })
+    BIN.get_or_init(|| build("CHAT_SERVER_BIN", "debug", &[]))
 }
 
 /// Builds the release `chat-server` (what operators deploy) once per test process.
 /// `CHAT_SERVER_RELEASE_BIN` overrides the path.
 pub fn release_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("CHAT_SERVER_RELEASE_BIN") {
-            return PathBuf::from(bin);
-        }
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--release", "--locked", "-p", "chat-server"])
-            .current_dir(workspace_root())
-            .status()
-            .expect("run cargo build --release");
-        assert!(status.success(), "cargo build --release -p chat-server failed");
-        workspace_root().join("target/release/chat-server")
-    })
+    BIN.get_or_init(|| build("CHAT_SERVER_RELEASE_BIN", "release", &["--release", "--locked"]))
+}
+
+/// `cargo build -p chat-server` with `flags`, unless `override_var` names a binary already.
+fn build(override_var: &str, profile: &str, flags: &[&str]) -> PathBuf {
+    if let Some(bin) = std::env::var_os(override_var) {
+        return PathBuf::from(bin);
+    }
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "chat-server"])
+        .args(flags)
+        .current_dir(workspace_root())
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build -p chat-server {flags:?} failed");
+    workspace_root().join("target").join(profile).join("chat-server")
 }
 
 /// A port that was free a moment ago.

@@ -216,76 +216,52 @@ async fn main() {
 }
 
 async fn soak() {
-    let mut port = 3000;
-    let (mut pid, mut listeners, mut churners, mut seconds, mut pause_ms) =
-        (None, 10usize, 100usize, 60u64, 1000u64);
-    let mut it = std::env::args().skip(2);
-    while let (Some(flag), Some(value)) = (it.next(), it.next()) {
-        let Ok(n) = value.parse::<u64>() else {
-            eprintln!("loadgen soak: {flag} needs a number");
-            std::process::exit(2);
-        };
-        match flag.as_str() {
-            "--port" => port = n as u16,
-            "--pid" => pid = Some(n as u32),
-            "--listeners" => listeners = n as usize,
-            "--churners" => churners = n as usize,
-            "--seconds" => seconds = n.clamp(1, 3600),
-            "--pause-ms" => pause_ms = n,
-            other => {
-                eprintln!("loadgen soak: unknown flag {other}");
-                std::process::exit(2);
-            }
-        }
-    }
-    let pause = std::time::Duration::from_millis(pause_ms);
-    let report = chat_tests::soak::run(port, pid, listeners, churners, seconds, pause).await;
+    let n = numbers("soak", &["port", "pid", "listeners", "churners", "seconds", "pause-ms"]);
+    let get = |k: &str, default: u64| n.get(k).copied().unwrap_or(default);
+    let report = chat_tests::soak::run(
+        get("port", 3000) as u16,
+        n.get("pid").map(|p| *p as u32),
+        get("listeners", 10) as usize,
+        get("churners", 100) as usize,
+        get("seconds", 60).clamp(1, 3600),
+        std::time::Duration::from_millis(get("pause-ms", 1000)),
+    )
+    .await;
     println!("{}", serde_json::to_string(&report).unwrap_or_default());
 }
 
 /// `loadgen fanout --port P --clients N --senders S --rate R --seconds D [--pid SERVER_PID]`.
 async fn fanout() {
-    let mut f = chat_tests::fanout::Fanout {
-        port: 3000,
-        clients: 100,
-        senders: 10,
-        rate: 100,
-        seconds: 10,
-        server_pid: None,
-    };
-    let mut it = std::env::args().skip(2);
-    while let (Some(flag), Some(value)) = (it.next(), it.next()) {
-        let Ok(n) = value.parse::<u64>() else {
-            eprintln!("loadgen fanout: {flag} needs a number");
-            std::process::exit(2);
-        };
-        match flag.as_str() {
-            "--port" => f.port = n as u16,
-            "--pid" => f.server_pid = Some(n as u32),
-            "--clients" => f.clients = n.min(20_000) as usize,
-            "--senders" => f.senders = n.clamp(1, 1000) as usize,
-            "--rate" => f.rate = n.clamp(1, 1_000_000),
-            "--seconds" => f.seconds = n.clamp(1, 600),
-            other => {
-                eprintln!("loadgen fanout: unknown flag {other}");
-                std::process::exit(2);
-            }
-        }
-    }
-    let report = chat_tests::fanout::run(f).await;
+    let n = numbers("fanout", &["port", "pid", "clients", "senders", "rate", "seconds"]);
+    let get = |k: &str, default: u64| n.get(k).copied().unwrap_or(default);
+    let report = chat_tests::fanout::run(chat_tests::fanout::Fanout {
+        port: get("port", 3000) as u16,
+        clients: get("clients", 100).min(20_000) as usize,
+        senders: get("senders", 10).clamp(1, 1000) as usize,
+        rate: get("rate", 100).clamp(1, 1_000_000),
+        seconds: get("seconds", 10).clamp(1, 600),
+        server_pid: n.get("pid").map(|p| *p as u32),
+    })
+    .await;
     println!("{}", serde_json::to_string(&report).unwrap_or_default());
 }
 
-/// `--name number` pairs after the subcommand.
-fn numbers(command: &str) -> HashMap<String, u64> {
+/// The `--name number` pairs after the subcommand; exits (status 2) on a flag not in `allowed`
+/// or a value that is not a number.
+fn numbers(command: &str, allowed: &[&str]) -> HashMap<String, u64> {
     let mut out = HashMap::new();
     let mut it = std::env::args().skip(2);
-    while let (Some(flag), Some(value)) = (it.next(), it.next()) {
-        match value.parse::<u64>() {
-            Ok(n) => {
-                out.insert(flag.trim_start_matches("--").to_owned(), n);
+    while let Some(flag) = it.next() {
+        let name = flag.trim_start_matches("--");
+        if !allowed.contains(&name) {
+            eprintln!("loadgen {command}: unknown flag {flag} (known: {})", allowed.join(", "));
+            std::process::exit(2);
+        }
+        match it.next().map(|v| v.parse::<u64>()) {
+            Some(Ok(n)) => {
+                out.insert(name.to_owned(), n);
             }
-            Err(_) => {
+            _ => {
                 eprintln!("loadgen {command}: {flag} needs a number");
                 std::process::exit(2);
             }
@@ -296,7 +272,7 @@ fn numbers(command: &str) -> HashMap<String, u64> {
 
 /// `loadgen joinstorm --port P --clients N`: N clients connect and take nicknames at once.
 async fn joinstorm() {
-    let n = numbers("joinstorm");
+    let n = numbers("joinstorm", &["port", "clients", "pid"]);
     let port = n.get("port").copied().unwrap_or(3000) as u16;
     let clients = n.get("clients").copied().unwrap_or(1000).min(20_000) as usize;
     let report = chat_tests::fanout::join_storm(port, clients).await;
@@ -306,7 +282,7 @@ async fn joinstorm() {
 /// `loadgen memory --port P --clients N --pid SERVER_PID`: the server's RSS per connection,
 /// idle and named.
 async fn memory() {
-    let n = numbers("memory");
+    let n = numbers("memory", &["port", "clients", "pid"]);
     let port = n.get("port").copied().unwrap_or(3000) as u16;
     let clients = n.get("clients").copied().unwrap_or(1000).clamp(1, 20_000) as usize;
     let Some(pid) = n.get("pid").map(|p| *p as u32) else {
