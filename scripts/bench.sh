@@ -71,7 +71,7 @@ else
   for server in ours node; do
     run "$server" "latency" fanout --clients 1000 --senders 10 --rate 100 --seconds "$secs"
     capacity "$server" 100 1000 2000 4000 8000 16000 32000 64000
-    capacity "$server" 1000 100 200 400 800 1600 3200 6400
+    capacity "$server" 1000 25 50 100 200 400 800 1600 3200
     run "$server" "join storm 1000" joinstorm --clients 1000
     run "$server" "join storm 10000" joinstorm --clients 10000
     run "$server" "memory" memory --clients 5000
