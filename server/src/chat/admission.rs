@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
+use chat_shared::ChatError;
 use chat_shared::limits::{
     ADDRESS_CONNECTS_PER_MINUTE, ADDRESS_MESSAGE_BURST, ADDRESS_MESSAGES_PER_SECOND, FLOOD_PENALTY,
 };
-use chat_shared::{ChatError, ErrorCode};
-use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::session::{nonzero, rate_limited};
 
 /// The limits (0: no limit).
 #[derive(Debug, Clone, Copy)]
@@ -138,12 +139,7 @@ impl Admission {
     /// Whether `address` may send one more message now (all its connections together).
     pub fn allow_message(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
-        rules.messages.check_key(&addr).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let mut e = ChatError::new(ErrorCode::RateLimited);
-            e.limit = Some(wait.as_millis().div_ceil(1000).max(1) as u64);
-            e
-        })
+        rules.messages.check_key(&addr).map_err(rate_limited)
     }
 
     /// A flooder was closed: its address may not connect again for [`FLOOD_PENALTY`].
@@ -186,10 +182,6 @@ impl AddressRules {
 /// Each operation is a few inserts or removes: a poisoned lock is still consistent.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn nonzero(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
 
 #[cfg(test)]

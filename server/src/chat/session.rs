@@ -12,7 +12,8 @@ use chat_shared::limits::{
     NICKNAME_BURST,
 };
 use chat_shared::{ChatError, ErrorCode, Nickname};
-use governor::clock::{Clock, DefaultClock};
+use governor::NotUntil;
+use governor::clock::{Clock, DefaultClock, QuantaInstant};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::MessageRate;
@@ -113,14 +114,18 @@ impl Session {
 }
 
 fn check(limiter: &DefaultDirectRateLimiter) -> Result<(), ChatError> {
-    limiter.check().map_err(|not_until| {
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
-        let mut e = ChatError::new(ErrorCode::RateLimited);
-        e.limit = Some(wait.as_millis().div_ceil(1000).max(1) as u64);
-        e
-    })
+    limiter.check().map_err(rate_limited)
 }
 
-fn nonzero(n: u32) -> NonZeroU32 {
+/// The `rate_limited` error for a governor refusal, with the seconds to wait as its limit.
+pub(super) fn rate_limited(not_until: NotUntil<QuantaInstant>) -> ChatError {
+    let wait = not_until.wait_time_from(DefaultClock::default().now());
+    let mut e = ChatError::new(ErrorCode::RateLimited);
+    e.limit = Some(wait.as_millis().div_ceil(1000).max(1) as u64);
+    e
+}
+
+/// A quota number; 0 (never configured: clap refuses it) counts as 1.
+pub(super) fn nonzero(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
