@@ -82,8 +82,10 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
 
-    /// Connections one client address may hold at once (0: no limit). Behind a reverse proxy
-    /// every client has the proxy's address: set 0 here and limit in the proxy.
+    /// Connections one client address may hold at once; while it is not 0 an address also has
+    /// a new-connection rate, one message budget for all its connections, and a 60 s refusal
+    /// after a flood (0: all off). Behind a reverse proxy every client has the proxy's
+    /// address: set 0 here and limit in the proxy.
     #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 100)]
     pub max_connections_per_address: usize,
 
