@@ -51,7 +51,7 @@ ensure_wasm_bindgen() {
 ensure_node_modules() {
   # wasm-opt (npm binaryen) and the test clients (socket.io-client), pinned by package-lock.json
   if ! (cd "$ROOT" && npm ls --depth=0 >/dev/null 2>&1); then
-    say "installing npm packages from package-lock.json (binaryen, socket.io-client, playwright-core)"
+    say "installing npm packages from package-lock.json (binaryen, socket.io-client, playwright-core, axe-core)"
     (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }

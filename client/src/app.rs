@@ -1,39 +1,134 @@
 //! The page's root: the chat state, the connection, and the wiring between them. Every server
 //! event and connection change goes through `state::apply`; components send intents through
 //! [`Chat`]. The outbox (own lines not yet stored) and the session (nickname and resume token)
-//! are kept in the tab's sessionStorage, so that a reload loses neither.
+//! are kept in the tab's sessionStorage, so that a reload loses neither. Also here: the page's
+//! language, the typing notices it sends, the tab title's unread count and mention
+//! notifications.
 
 use std::time::Duration;
 
+use chat_shared::limits::{TYPING_IDLE, TYPING_REFRESH};
 use chat_shared::protocol::{
     Answer, ClientEvent, HistoryPage, HistoryRequest, MessageMeta, NicknameAck, ServerEvent, SessionGrant,
 };
 use chat_shared::{MessageText, Nickname};
+use gloo_timers::callback::{Interval, Timeout};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::{Value, json};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 
-use crate::components::{Composer, ConnectingOverlay, Lines, NicknameForm, OnlineList};
+use crate::browser::{self, notify, prefs};
+use crate::components::{Composer, ConnectingOverlay, Lines, NicknameForm, OnlineList, Toolbar, TypingLine};
+use crate::i18n::{Lang, Texts};
 use crate::socket::{Socket, SocketError, Status};
-use crate::state::{ChatEvent, ChatState, Connection, HistoryKind, apply, decode};
+use crate::state::{ChatEvent, ChatState, Connection, HistoryKind, Problem, apply, decode, now_ms};
+use crate::text::mentions;
 
-/// What components may do: read the state, claim a nickname, send a line, load older lines.
+/// Where the chosen language and the notification opt-in are kept (localStorage).
+const LANG_PREF: &str = "chat.lang";
+const NOTIFY_PREF: &str = "chat.notify";
+
+/// What components may do: read the state, claim a nickname, send a line, load older lines,
+/// say one is typing; and the page's language and clock.
 #[derive(Clone, Copy)]
 pub struct Chat {
     pub state: RwSignal<ChatState>,
+    pub lang: RwSignal<Lang>,
+    /// The time (ms), refreshed now and then, for "5 minutes ago".
+    pub clock: RwSignal<i64>,
+    /// Notify of lines that mention the reader (opted in, and the browser allows it).
+    pub notify: RwSignal<bool>,
     socket: StoredValue<Socket, LocalStorage>,
     /// The outbox is being sent (one line at a time, in order).
     pumping: StoredValue<bool>,
     loading_older: StoredValue<bool>,
+    /// When `typing: true` was last sent (None: the others think we are not typing), and the
+    /// keystroke count that the idle timer checks.
+    typing_sent: StoredValue<Option<i64>>,
+    keystrokes: StoredValue<u64>,
 }
 
 impl Chat {
+    /// The page's words in its current language (reactive).
+    pub fn t(&self) -> &'static Texts {
+        self.lang.get().texts()
+    }
+
     fn apply(&self, event: ChatEvent) {
         let named = matches!(event, ChatEvent::Session(_));
+        let mention = match &event {
+            ChatEvent::UserMessage { from, text, .. } => Some((from.clone(), text.clone())),
+            _ => None,
+        };
+        let unread_before = self.state.with_untracked(|s| s.unread);
         self.state.update(|s| apply(s, event));
         if named {
             self.pump();
         }
+        if let Some((from, text)) = mention {
+            self.maybe_notify(unread_before, &from, &text);
+        }
+    }
+
+    /// A new line while the tab is hidden that mentions the reader: a notification, if asked for.
+    fn maybe_notify(&self, unread_before: u32, from: &str, text: &str) {
+        let (unread, me) = self.state.with_untracked(|s| (s.unread, s.nickname.clone()));
+        let Some(me) = me else { return };
+        if unread > unread_before && self.notify.get_untracked() && notify::granted() && mentions(text, &me) {
+            let t = self.lang.get_untracked().texts();
+            notify::show(&t.mentioned_you.replace("{nick}", from), text);
+        }
+    }
+
+    /// A keystroke in the message field: tell the others we are typing (at most once per
+    /// [`TYPING_REFRESH`]), and that we stopped after [`TYPING_IDLE`] without one.
+    pub fn typed(&self) {
+        if self.state.with_untracked(|s| s.nickname.is_none() || s.connection != Connection::Connected) {
+            return;
+        }
+        let now = now_ms();
+        let stale =
+            self.typing_sent.get_value().is_none_or(|at| now - at >= TYPING_REFRESH.as_millis() as i64);
+        if stale && self.socket.get_value().emit(ClientEvent::Typing, vec![Value::Bool(true)]).is_ok() {
+            self.typing_sent.set_value(Some(now));
+        }
+        let keystroke = self.keystrokes.get_value() + 1;
+        self.keystrokes.set_value(keystroke);
+        let chat = *self;
+        Timeout::new(TYPING_IDLE.as_millis() as u32, move || {
+            if chat.keystrokes.get_value() == keystroke {
+                chat.stopped_typing(true);
+            }
+        })
+        .forget();
+    }
+
+    /// We no longer type; `tell`: say so (not needed when a line was sent: it says so itself).
+    fn stopped_typing(&self, tell: bool) {
+        if self.typing_sent.get_value().is_some() {
+            self.typing_sent.set_value(None);
+            if tell {
+                let _ = self.socket.get_value().emit(ClientEvent::Typing, vec![Value::Bool(false)]);
+            }
+        }
+    }
+
+    /// Switches the page's language (and remembers the choice).
+    pub fn set_lang(&self, lang: Lang) {
+        prefs::set(LANG_PREF, lang.tag());
+        self.lang.set(lang);
+    }
+
+    /// Turns mention notifications on (asking the browser first) or off.
+    pub fn set_notify(&self, on: bool) {
+        let chat = *self;
+        spawn_local(async move {
+            let on = on && (notify::granted() || notify::request().await);
+            prefs::set(NOTIFY_PREF, if on { "on" } else { "off" });
+            chat.notify.set(on);
+        });
     }
 
     /// Claims `raw` as nickname (checked here first, with the same rules as the server).
@@ -53,8 +148,8 @@ impl Chat {
             let answer = socket.emit_with_ack(ClientEvent::Nickname, vec![Value::from(nick)]).await;
             chat.apply(match answer.map(|args| NicknameAck::from_args(&args)) {
                 Ok(Some(ack)) => ChatEvent::NicknameAnswered(ack),
-                Ok(None) => ChatEvent::NicknameFailed("the server's answer was not understood".into()),
-                Err(e) => ChatEvent::NicknameFailed(describe(&e).into()),
+                Ok(None) => ChatEvent::NicknameFailed(Problem::NotUnderstood),
+                Err(e) => ChatEvent::NicknameFailed(problem(&e)),
             });
         });
     }
@@ -81,6 +176,7 @@ impl Chat {
 
     /// Queues a line: it shows at once (pending) and is sent as soon as possible.
     pub fn send_message(&self, text: MessageText) {
+        self.stopped_typing(false);
         self.apply(ChatEvent::Outgoing { key: new_key(), text: text.to_string() });
         self.pump();
     }
@@ -114,15 +210,12 @@ impl Chat {
                 let event = match answer {
                     Ok(args) => match Answer::<MessageMeta>::from_args(&args) {
                         Some(Answer(Ok(meta))) => ChatEvent::Stored { key, meta },
-                        Some(Answer(Err(e))) => ChatEvent::SendFailed { key, reason: e.message },
-                        None => ChatEvent::SendFailed {
-                            key,
-                            reason: "the server's answer was not understood".into(),
-                        },
+                        Some(Answer(Err(e))) => {
+                            ChatEvent::SendFailed { key, reason: Problem::Refused(e.code) }
+                        }
+                        None => ChatEvent::SendFailed { key, reason: Problem::NotUnderstood },
                     },
-                    Err(SocketError::Timeout) => {
-                        ChatEvent::SendFailed { key, reason: describe(&SocketError::Timeout).into() }
-                    }
+                    Err(SocketError::Timeout) => ChatEvent::SendFailed { key, reason: Problem::NoAnswer },
                     Err(_) => break, // stays pending: sent again after reconnecting
                 };
                 chat.state.update(|s| apply(s, event));
@@ -166,11 +259,11 @@ impl Chat {
     }
 }
 
-fn describe(e: &SocketError) -> &'static str {
+fn problem(e: &SocketError) -> Problem {
     match e {
-        SocketError::NotConnected => "not connected to the server",
-        SocketError::Disconnected => "the connection was lost",
-        SocketError::Timeout => "the server did not answer in time",
+        SocketError::NotConnected => Problem::NotConnected,
+        SocketError::Disconnected => Problem::ConnectionLost,
+        SocketError::Timeout => Problem::NoAnswer,
     }
 }
 
@@ -269,11 +362,18 @@ fn connect(state: RwSignal<ChatState>) -> Chat {
 
     let (base, force_polling) = server_base();
     let socket = Socket::connect(base, force_polling);
+    let lang = prefs::get(LANG_PREF).and_then(|t| Lang::from_tag(&t));
+    let lang = lang.unwrap_or_else(|| Lang::pick(browser::preferred_languages().iter().map(String::as_str)));
     let chat = Chat {
         state,
+        lang: RwSignal::new(lang),
+        clock: RwSignal::new(now_ms()),
+        notify: RwSignal::new(prefs::get(NOTIFY_PREF).as_deref() == Some("on") && notify::granted()),
         socket: StoredValue::new_local(socket.clone()),
         pumping: StoredValue::new(false),
         loading_older: StoredValue::new(false),
+        typing_sent: StoredValue::new(None),
+        keystrokes: StoredValue::new(0),
     };
     for event in ServerEvent::ALL {
         let going = socket.clone();
@@ -298,13 +398,46 @@ fn connect(state: RwSignal<ChatState>) -> Chat {
             }
         }
         Status::Reconnecting { .. } => {
+            chat.typing_sent.set_value(None); // the new connection starts not typing
             if state.with_untracked(|s| s.connection != Connection::Connecting) {
                 chat.apply(ChatEvent::Reconnecting);
             }
         }
         Status::Error(e) => chat.apply(ChatEvent::ConnectionError(e)),
     });
+    watch_the_tab(chat);
     chat
+}
+
+/// Keeps the tab in step with the page: the title (with the unread count), `<html lang>`, the
+/// visibility, and a clock for typists that went quiet and for "5 minutes ago".
+fn watch_the_tab(chat: Chat) {
+    Effect::new(move || {
+        let title = chat.state.with(|s| chat.t().title_with_unread(s.unread));
+        document().set_title(&title);
+    });
+    Effect::new(move || {
+        if let Some(html) = document().document_element() {
+            let _ = html.set_attribute("lang", chat.lang.get().tag());
+        }
+    });
+    let on_visibility =
+        Closure::<dyn Fn()>::new(move || chat.apply(ChatEvent::Hidden(browser::tab_hidden())));
+    let _ = document()
+        .add_event_listener_with_callback("visibilitychange", on_visibility.as_ref().unchecked_ref());
+    on_visibility.forget(); // lives as long as the page
+    chat.apply(ChatEvent::Hidden(browser::tab_hidden()));
+    let mut ticks = 0u32;
+    Interval::new(1_000, move || {
+        ticks += 1;
+        if chat.state.with_untracked(|s| !s.typists.is_empty()) {
+            chat.apply(ChatEvent::Tick);
+        }
+        if ticks.is_multiple_of(20) {
+            chat.clock.set(now_ms());
+        }
+    })
+    .forget();
 }
 
 #[component]
@@ -320,12 +453,14 @@ pub fn App() -> impl IntoView {
             class:nickname-set=named
             class:reconnecting=move || state.with(|s| s.connection == Connection::Reconnecting)
         >
+            <Toolbar chat />
             <NicknameForm chat />
-            <ConnectingOverlay />
+            <ConnectingOverlay chat />
             <div id="messages">
                 <OnlineList chat />
                 <Lines chat />
             </div>
+            <TypingLine chat />
             <Composer chat />
         </main>
     }

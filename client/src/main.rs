@@ -1,11 +1,16 @@
 //! The chat page: Leptos compiled to WebAssembly (built by trunk from ../index.html).
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
+mod i18n;
 mod socket;
 mod state;
+mod text;
+mod timeline;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(target_arch = "wasm32")]
+mod browser;
 #[cfg(target_arch = "wasm32")]
 mod components;
 

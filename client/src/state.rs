@@ -4,11 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use chat_shared::ChatError;
+use chat_shared::limits::TYPING_EXPIRY;
 use chat_shared::protocol::{
     AnnouncementDetail, ChatErrorEvent, GoingAway, HistoryMessage, HistoryPage, MessageMeta, NicknameAck,
-    ServerEvent, SessionGrant,
+    ServerEvent, SessionGrant, Typing,
 };
+use chat_shared::{ChatError, ErrorCode};
 use serde_json::Value;
 
 /// The connection, as the page shows it.
@@ -25,7 +26,40 @@ pub enum Connection {
 pub enum SendStatus {
     Pending,
     Sent(u64, i64),
-    Failed(String),
+    Failed(Problem),
+}
+
+/// Why something did not work, for the page to say in the reader's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Problem {
+    /// The server refused it (the code says why).
+    Refused(ErrorCode),
+    NotConnected,
+    ConnectionLost,
+    NoAnswer,
+    NotUnderstood,
+}
+
+/// Someone came or went (from the server's structured detail; `Text` for a server that only
+/// sent the English sentence).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Announced {
+    Connected(String),
+    Disconnected(String),
+    Text(String),
+}
+
+/// The page's own status lines.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Note {
+    Reconnecting,
+    Reconnected,
+    GoingAway,
+    /// Some older lines are no longer kept.
+    Gap,
+    Failed(Problem),
+    /// The transport's own error text.
+    ConnectionError(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -35,15 +69,18 @@ pub enum LineKind {
     /// One's own line, shown at once; `key` makes resending it idempotent.
     Mine { text: String, key: String, status: SendStatus },
     /// "Ana connected" and the like.
-    Announcement(String),
+    Announcement(Announced),
     /// The page's own status lines ("System").
-    System(String),
+    System(Note),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     /// The page's own key for the line (for rendering), not the server's id.
     pub key: u64,
+    /// When it was said (ms since the epoch): the server's timestamp once there is one, else
+    /// when the page got or wrote it.
+    pub at: i64,
     pub kind: LineKind,
 }
 
@@ -79,7 +116,7 @@ pub enum ChatEvent {
     NicknameRequested(String),
     NicknameAnswered(NicknameAck),
     /// The nickname request got no answer (connection lost, timeout).
-    NicknameFailed(String),
+    NicknameFailed(Problem),
     /// The server granted (or confirmed, on resume) this nickname and its resume token.
     Session(SessionGrant),
     Nicknames(Vec<String>),
@@ -88,7 +125,13 @@ pub enum ChatEvent {
         text: String,
         meta: Option<MessageMeta>,
     },
-    Announcement(String),
+    Announcement(Announced),
+    /// Someone else started or stopped typing.
+    Typing(Typing),
+    /// Time passed (typists not heard from for a while are forgotten).
+    Tick,
+    /// The tab was hidden (`true`) or shown again (which clears the unread count).
+    Hidden(bool),
     /// The server is shutting down; the page reconnects within the given time.
     GoingAway(GoingAway),
     /// The user wrote a line (or the outbox brought one back after a reload).
@@ -102,7 +145,7 @@ pub enum ChatEvent {
     },
     SendFailed {
         key: String,
-        reason: String,
+        reason: Problem,
     },
     Retry {
         key: String,
@@ -133,19 +176,34 @@ pub struct ChatState {
     pub seen: BTreeSet<u64>,
     /// Older messages exist before the first one shown.
     pub more_before: bool,
+    /// Who else is typing, with when to stop showing them (ms), in the order they started.
+    pub typists: Vec<(String, i64)>,
+    /// The tab is hidden...
+    pub hidden: bool,
+    /// ...and this many lines from others arrived meanwhile.
+    pub unread: u32,
     next_key: u64,
+    /// The time of the event being applied (ms).
+    now: i64,
 }
-
-/// The status lines, in the original's words.
-pub const RECONNECTING_TEXT: &str = "Attempting to re-connect to the server";
-pub const RECONNECTED_TEXT: &str = "Reconnected to the server";
-pub const GOING_AWAY_TEXT: &str = "The server is restarting: reconnecting in a moment";
-pub const GAP_TEXT: &str = "Some older lines are not shown";
 
 impl ChatState {
     fn push(&mut self, kind: LineKind) {
         self.next_key += 1;
-        self.lines.push(Line { key: self.next_key, kind });
+        self.lines.push(Line { key: self.next_key, at: self.now, kind });
+    }
+
+    fn note(&mut self, note: Note) {
+        self.push(LineKind::System(note));
+    }
+
+    /// The names of those typing now, in the order they started.
+    pub fn typing_names(&self) -> Vec<String> {
+        self.typists.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    fn stop_typing(&mut self, nick: &str) {
+        self.typists.retain(|(n, _)| n != nick);
     }
 
     /// The newest server id shown (resume asks for what came after it).
@@ -170,35 +228,54 @@ impl ChatState {
             .collect()
     }
 
-    /// Inserts a stored message where its id belongs (before the first line with a larger id).
-    fn insert_stored(&mut self, m: HistoryMessage) {
+    /// Inserts a stored message where its id belongs (before the first line with a larger id);
+    /// false if it was shown already.
+    fn insert_stored(&mut self, m: HistoryMessage) -> bool {
         if !self.seen.insert(m.id) {
-            return;
+            return false;
         }
         self.next_key += 1;
-        let line =
-            Line { key: self.next_key, kind: LineKind::User { from: m.from, text: m.text, id: Some(m.id) } };
+        let kind = LineKind::User { from: m.from, text: m.text, id: Some(m.id) };
+        let line = Line { key: self.next_key, at: m.ts, kind };
         let at = self.lines.iter().position(|l| l.server_id().is_some_and(|id| id > m.id));
         match at {
             Some(i) => self.lines.insert(i, line),
             None => self.lines.push(line),
         }
+        true
     }
 
-    fn mine_mut(&mut self, key: &str) -> Option<&mut SendStatus> {
-        self.lines.iter_mut().find_map(|l| match &mut l.kind {
-            LineKind::Mine { key: k, status, .. } if k == key => Some(status),
-            _ => None,
-        })
+    fn mine_mut(&mut self, key: &str) -> Option<&mut Line> {
+        self.lines.iter_mut().find(|l| matches!(&l.kind, LineKind::Mine { key: k, .. } if k == key))
+    }
+
+    fn set_status(&mut self, key: &str, new: SendStatus) {
+        if let Some(Line { kind: LineKind::Mine { status, .. }, .. }) = self.mine_mut(key) {
+            *status = new;
+        }
     }
 }
 
-/// Applies one event to the state.
+/// The time now (ms since the epoch).
+pub fn now_ms() -> i64 {
+    #[cfg(target_arch = "wasm32")]
+    return js_sys::Date::now() as i64;
+    #[cfg(not(target_arch = "wasm32"))]
+    return 0;
+}
+
+/// Applies one event to the state, now.
 pub fn apply(state: &mut ChatState, event: ChatEvent) {
+    apply_at(state, event, now_ms());
+}
+
+/// Applies one event to the state, at `now` (ms since the epoch).
+pub fn apply_at(state: &mut ChatState, event: ChatEvent, now: i64) {
+    state.now = now;
     match event {
         ChatEvent::Connected { reconnected } => {
             if reconnected {
-                state.push(LineKind::System(RECONNECTED_TEXT.to_owned()));
+                state.note(Note::Reconnected);
             }
             // The page claims its nickname again; it stays shown while that happens.
             state.reclaiming = state.nickname.is_some();
@@ -206,11 +283,12 @@ pub fn apply(state: &mut ChatState, event: ChatEvent) {
         }
         ChatEvent::Reconnecting => {
             if state.connection != Connection::Reconnecting {
-                state.push(LineKind::System(RECONNECTING_TEXT.to_owned()));
+                state.note(Note::Reconnecting);
             }
             state.connection = Connection::Reconnecting;
+            state.typists.clear();
         }
-        ChatEvent::ConnectionError(e) => state.push(LineKind::System(format!("Error: {e}"))),
+        ChatEvent::ConnectionError(e) => state.note(Note::ConnectionError(e)),
         ChatEvent::NicknameRequested(nick) => {
             state.requested_nickname = Some(nick);
             state.nickname_error = None;
@@ -234,7 +312,7 @@ pub fn apply(state: &mut ChatState, event: ChatEvent) {
         }
         ChatEvent::NicknameFailed(reason) => {
             state.requested_nickname = None;
-            state.push(LineKind::System(format!("Error: {reason}")));
+            state.note(Note::Failed(reason));
         }
         ChatEvent::Session(grant) => {
             state.nickname = Some(grant.nickname);
@@ -244,15 +322,45 @@ pub fn apply(state: &mut ChatState, event: ChatEvent) {
             state.reclaiming = false;
         }
         ChatEvent::Nicknames(names) => state.online = names,
-        ChatEvent::UserMessage { from, text, meta: Some(meta) } => {
-            state.insert_stored(HistoryMessage { id: meta.id, ts: meta.ts, from, text })
+        ChatEvent::UserMessage { from, text, meta } => {
+            state.stop_typing(&from);
+            let new = match meta {
+                Some(meta) => state.insert_stored(HistoryMessage { id: meta.id, ts: meta.ts, from, text }),
+                None => {
+                    state.push(LineKind::User { from, text, id: None });
+                    true
+                }
+            };
+            if new && state.hidden {
+                state.unread += 1;
+            }
         }
-        ChatEvent::UserMessage { from, text, meta: None } => {
-            state.push(LineKind::User { from, text, id: None })
+        ChatEvent::Announcement(announced) => {
+            if let Announced::Disconnected(nick) = &announced {
+                state.stop_typing(nick);
+            }
+            state.push(LineKind::Announcement(announced));
         }
-        ChatEvent::Announcement(text) => state.push(LineKind::Announcement(text)),
+        ChatEvent::Typing(Typing { nickname, typing }) => {
+            if typing && state.nickname.as_deref() != Some(nickname.as_str()) {
+                let until = now + TYPING_EXPIRY.as_millis() as i64;
+                match state.typists.iter_mut().find(|(n, _)| *n == nickname) {
+                    Some((_, expiry)) => *expiry = until,
+                    None => state.typists.push((nickname, until)),
+                }
+            } else {
+                state.stop_typing(&nickname);
+            }
+        }
+        ChatEvent::Tick => state.typists.retain(|(_, until)| *until > now),
+        ChatEvent::Hidden(hidden) => {
+            state.hidden = hidden;
+            if !hidden {
+                state.unread = 0;
+            }
+        }
         ChatEvent::GoingAway(_) => {
-            state.push(LineKind::System(GOING_AWAY_TEXT.to_owned()));
+            state.note(Note::GoingAway);
             // The reconnecting that follows is announced by this line already.
             state.connection = Connection::Reconnecting;
         }
@@ -261,36 +369,31 @@ pub fn apply(state: &mut ChatState, event: ChatEvent) {
         }
         ChatEvent::Stored { key, meta } => {
             if state.seen.insert(meta.id) {
-                if let Some(status) = state.mine_mut(&key) {
-                    *status = SendStatus::Sent(meta.id, meta.ts);
+                if let Some(line) = state.mine_mut(&key) {
+                    line.at = meta.ts;
+                    if let LineKind::Mine { status, .. } = &mut line.kind {
+                        *status = SendStatus::Sent(meta.id, meta.ts);
+                    }
                 }
             } else {
                 // Already shown (history got there first): drop the copy.
                 state.lines.retain(|l| !matches!(&l.kind, LineKind::Mine { key: k, .. } if *k == key));
             }
         }
-        ChatEvent::SendFailed { key, reason } => {
-            if let Some(status) = state.mine_mut(&key) {
-                *status = SendStatus::Failed(reason);
-            }
-        }
-        ChatEvent::Retry { key } => {
-            if let Some(status) = state.mine_mut(&key) {
-                *status = SendStatus::Pending;
-            }
-        }
+        ChatEvent::SendFailed { key, reason } => state.set_status(&key, SendStatus::Failed(reason)),
+        ChatEvent::Retry { key } => state.set_status(&key, SendStatus::Pending),
         ChatEvent::History { page, kind } => {
             if kind != HistoryKind::After {
                 state.more_before = page.more;
             }
             if page.gap {
-                state.push(LineKind::System(GAP_TEXT.to_owned()));
+                state.note(Note::Gap);
             }
             for m in page.messages {
                 state.insert_stored(m);
             }
         }
-        ChatEvent::ServerRefused(e) => state.push(LineKind::System(format!("Error: {}", e.error.message))),
+        ChatEvent::ServerRefused(e) => state.note(Note::Failed(Problem::Refused(e.error.code))),
     }
 }
 
@@ -307,11 +410,11 @@ pub fn decode(event: ServerEvent, args: &[Value]) -> Option<ChatEvent> {
             Some(ChatEvent::UserMessage { from: text(0)?, text: text(1)?, meta: arg(args, 2) })
         }
         ServerEvent::Announcement => {
-            // Prefer the structured detail (so the page could word it itself); else the text.
+            // Prefer the structured detail (the page words it itself); else the text.
             Some(ChatEvent::Announcement(match arg(args, 1) {
-                Some(AnnouncementDetail::Connected { nickname }) => format!("{nickname} connected"),
-                Some(AnnouncementDetail::Disconnected { nickname }) => format!("{nickname} disconnected"),
-                None => text(0)?,
+                Some(AnnouncementDetail::Connected { nickname }) => Announced::Connected(nickname),
+                Some(AnnouncementDetail::Disconnected { nickname }) => Announced::Disconnected(nickname),
+                None => Announced::Text(text(0)?),
             }))
         }
         ServerEvent::Nicknames => {
@@ -323,6 +426,7 @@ pub fn decode(event: ServerEvent, args: &[Value]) -> Option<ChatEvent> {
         ServerEvent::ChatError => arg(args, 0).map(ChatEvent::ServerRefused),
         ServerEvent::Session => arg(args, 0).map(ChatEvent::Session),
         ServerEvent::GoingAway => arg(args, 0).map(ChatEvent::GoingAway),
+        ServerEvent::Typing => arg(args, 0).map(ChatEvent::Typing),
     }
 }
 
@@ -349,7 +453,8 @@ mod tests {
             .iter()
             .map(|l| match &l.kind {
                 LineKind::User { text, .. } | LineKind::Mine { text, .. } => text.clone(),
-                LineKind::Announcement(t) | LineKind::System(t) => t.clone(),
+                LineKind::Announcement(a) => format!("{a:?}"),
+                LineKind::System(n) => format!("{n:?}"),
             })
             .collect()
     }
@@ -383,7 +488,7 @@ mod tests {
             ChatEvent::Reconnecting,
             ChatEvent::Connected { reconnected: true },
         ]);
-        assert_eq!(texts(&s), vec!["hi", RECONNECTING_TEXT, RECONNECTED_TEXT]);
+        assert_eq!(texts(&s), vec!["hi", "Reconnecting", "Reconnected"]);
 
         // A server that says goodbye: one line for it, none more for the reconnecting.
         let g = run([
@@ -392,7 +497,7 @@ mod tests {
             ChatEvent::Reconnecting,
             ChatEvent::Connected { reconnected: true },
         ]);
-        assert_eq!(texts(&g), vec![GOING_AWAY_TEXT, RECONNECTED_TEXT]);
+        assert_eq!(texts(&g), vec!["GoingAway", "Reconnected"]);
         assert!(s.reclaiming, "to be claimed again");
         assert_eq!(s.nickname.as_deref(), Some("Ana"), "still shown meanwhile");
         let mut taken_meanwhile = s.clone();
@@ -414,7 +519,8 @@ mod tests {
         apply(&mut s, ChatEvent::Outgoing { key: "k2".into(), text: "again".into() });
         assert_eq!(s.outbox(), vec![("k1".into(), "hello".into()), ("k2".into(), "again".into())]);
         apply(&mut s, ChatEvent::Stored { key: "k1".into(), meta: MessageMeta { id: 5, ts: 9 } });
-        apply(&mut s, ChatEvent::SendFailed { key: "k2".into(), reason: "Too many requests".into() });
+        let limited = Problem::Refused(ErrorCode::RateLimited);
+        apply(&mut s, ChatEvent::SendFailed { key: "k2".into(), reason: limited });
         assert_eq!(s.outbox(), vec![]);
         assert!(matches!(&s.lines[0].kind, LineKind::Mine { status: SendStatus::Sent(5, 9), .. }));
         assert!(matches!(&s.lines[1].kind, LineKind::Mine { status: SendStatus::Failed(_), .. }));
@@ -458,7 +564,7 @@ mod tests {
         assert_eq!((s.first_id(), s.last_id()), (Some(8), Some(12)));
         let resume = HistoryPage { messages: vec![stored(13, "h13")], gap: true, more: false };
         apply(&mut s, ChatEvent::History { page: resume, kind: HistoryKind::After });
-        assert_eq!(texts(&s)[5..], [GAP_TEXT.to_owned(), "h13".to_owned()]);
+        assert_eq!(texts(&s)[5..], ["Gap".to_owned(), "h13".to_owned()]);
         // A resent line whose id history already showed is dropped, not doubled.
         apply(&mut s, ChatEvent::Outgoing { key: "k".into(), text: "h13".into() });
         apply(&mut s, ChatEvent::Stored { key: "k".into(), meta: MessageMeta { id: 13, ts: 0 } });
@@ -478,7 +584,14 @@ mod tests {
         assert_eq!(decode(ServerEvent::UserMessage, &[json!(1)]), None);
         assert_eq!(
             decode(ServerEvent::Announcement, &[json!("Ana connected")]),
-            Some(ChatEvent::Announcement("Ana connected".into()))
+            Some(ChatEvent::Announcement(Announced::Text("Ana connected".into())))
+        );
+        assert_eq!(
+            decode(
+                ServerEvent::Announcement,
+                &[json!("x"), json!({"kind": "disconnected", "nickname": "Ana"})]
+            ),
+            Some(ChatEvent::Announcement(Announced::Disconnected("Ana".into())))
         );
         assert_eq!(
             decode(ServerEvent::Nicknames, &[json!({"bob": "bob", "Ana": "Ana"})]),
@@ -489,5 +602,55 @@ mod tests {
             &[json!({"event": "user message", "code": "not_named", "message": "m"})],
         );
         assert!(matches!(err, Some(ChatEvent::ServerRefused(_))));
+    }
+
+    fn typing(nick: &str, typing: bool) -> ChatEvent {
+        ChatEvent::Typing(Typing { nickname: nick.into(), typing })
+    }
+
+    #[test]
+    fn typists_show_until_they_stop_send_leave_or_go_quiet() {
+        let mut s =
+            run([ChatEvent::Session(SessionGrant { nickname: "Me".into(), resume_token: "t".into() })]);
+        let expiry = TYPING_EXPIRY.as_millis() as i64;
+        apply_at(&mut s, typing("Ana", true), 0);
+        apply_at(&mut s, typing("Bob", true), 0);
+        apply_at(&mut s, typing("Cy", true), 0);
+        apply_at(&mut s, typing("Me", true), 0); // never oneself
+        assert_eq!(s.typing_names(), ["Ana", "Bob", "Cy"]);
+        apply_at(&mut s, typing("Ana", false), 1);
+        let line = ChatEvent::UserMessage { from: "Bob".into(), text: "hi".into(), meta: None };
+        apply_at(&mut s, line, 2);
+        assert_eq!(s.typing_names(), ["Cy"]);
+        apply_at(&mut s, ChatEvent::Announcement(Announced::Disconnected("Cy".into())), 3);
+        assert!(s.typing_names().is_empty());
+        // A typist that goes quiet is forgotten; one that repeats itself is not.
+        apply_at(&mut s, typing("Ana", true), 10);
+        apply_at(&mut s, typing("Bob", true), 10);
+        apply_at(&mut s, typing("Bob", true), 10 + expiry / 2);
+        apply_at(&mut s, ChatEvent::Tick, 10 + expiry);
+        assert_eq!(s.typing_names(), ["Bob"]);
+        apply_at(&mut s, ChatEvent::Reconnecting, 10 + expiry);
+        assert!(s.typing_names().is_empty(), "unknown after a drop");
+    }
+
+    #[test]
+    fn lines_from_others_count_as_unread_while_hidden() {
+        let mut s = ChatState::default();
+        let live = |id: u64| ChatEvent::UserMessage {
+            from: "Bob".into(),
+            text: "hi".into(),
+            meta: Some(MessageMeta { id, ts: 5 }),
+        };
+        apply(&mut s, live(1));
+        apply(&mut s, ChatEvent::Hidden(true));
+        apply(&mut s, live(2));
+        apply(&mut s, live(3));
+        apply(&mut s, live(3)); // the same line again (resume): counted once
+        apply(&mut s, ChatEvent::Outgoing { key: "k".into(), text: "mine".into() });
+        assert_eq!(s.unread, 2);
+        apply(&mut s, ChatEvent::Hidden(false));
+        assert_eq!(s.unread, 0);
+        assert_eq!(s.lines[1].at, 5, "a stored line has the server's time");
     }
 }

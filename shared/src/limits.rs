@@ -76,3 +76,14 @@ pub const STORE_BATCH_MAX: usize = 256;
 pub const HISTORY_BURST: u32 = 10;
 /// ...refilled at this many per second.
 pub const HISTORY_PER_SECOND: u32 = 2;
+
+/// Typing notices one connection may send: a burst of this many...
+pub const TYPING_BURST: u32 = 6;
+/// ...refilled at this many per second. Notices past it are dropped (they are hints).
+pub const TYPING_PER_SECOND: u32 = 2;
+/// A page says it stopped typing after this long without a keystroke...
+pub const TYPING_IDLE: Duration = Duration::from_millis(1_500);
+/// ...repeats that it is typing this often while it still is...
+pub const TYPING_REFRESH: Duration = Duration::from_secs(3);
+/// ...and a reader forgets a typist it heard nothing from for this long.
+pub const TYPING_EXPIRY: Duration = Duration::from_secs(6);

@@ -21,6 +21,8 @@ pub enum ClientEvent {
     History,
     /// `resume` (token, ack): take back one's nickname after a drop. See [`SessionGrant`].
     Resume,
+    /// `typing` (bool, ack?): one started (`true`) or stopped (`false`) typing. Never stored.
+    Typing,
 }
 
 /// Events the server sends.
@@ -38,10 +40,13 @@ pub enum ServerEvent {
     Session,
     /// `going away` ({retry_after_ms}): the server is shutting down; reconnect. See [`GoingAway`].
     GoingAway,
+    /// `typing` ({nickname, typing}): someone else started or stopped typing. See [`Typing`].
+    Typing,
 }
 
 impl ClientEvent {
-    pub const ALL: [ClientEvent; 4] = [Self::Nickname, Self::UserMessage, Self::History, Self::Resume];
+    pub const ALL: [ClientEvent; 5] =
+        [Self::Nickname, Self::UserMessage, Self::History, Self::Resume, Self::Typing];
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -49,18 +54,20 @@ impl ClientEvent {
             Self::UserMessage => "user message",
             Self::History => "history",
             Self::Resume => "resume",
+            Self::Typing => "typing",
         }
     }
 }
 
 impl ServerEvent {
-    pub const ALL: [ServerEvent; 6] = [
+    pub const ALL: [ServerEvent; 7] = [
         Self::UserMessage,
         Self::Announcement,
         Self::Nicknames,
         Self::ChatError,
         Self::Session,
         Self::GoingAway,
+        Self::Typing,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -71,6 +78,7 @@ impl ServerEvent {
             Self::ChatError => "chat error",
             Self::Session => "session",
             Self::GoingAway => "going away",
+            Self::Typing => "typing",
         }
     }
 }
@@ -347,4 +355,14 @@ impl GoingAway {
 pub struct SessionGrant {
     pub nickname: String,
     pub resume_token: String,
+}
+
+/// `typing` as the server relays it to everyone but the typist: `{nickname, typing}`. A page
+/// shows a typist until it gets `typing: false`, a line from them, their leaving, or nothing
+/// for [`crate::limits::TYPING_EXPIRY`] (the typist repeats `true` every
+/// [`crate::limits::TYPING_REFRESH`] while still typing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Typing {
+    pub nickname: String,
+    pub typing: bool,
 }

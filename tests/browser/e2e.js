@@ -4,13 +4,15 @@
 'use strict';
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
 const { chromium } = require('playwright-core');
 
 const [bin, port] = process.argv.slice(2);
 const base = `http://127.0.0.1:${port}`;
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-setTimeout(() => { console.error('e2e: timed out'); process.exit(1); }, 120000).unref();
+setTimeout(() => { console.error('e2e: timed out'); process.exit(1); }, 300000).unref();
 
 let server;
 async function startServer() {
@@ -27,12 +29,12 @@ async function stopServer() {
   await exited;
 }
 
-async function open(browser, path = '/', viewport = { width: 1280, height: 800 }) {
-  const page = await browser.newPage({ viewport });
+async function open(browser, at = '/', viewport = { width: 1280, height: 800 }, options = {}) {
+  const page = await browser.newPage({ viewport, ...options });
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
   page.on('dialog', (d) => { page.errors.push(`dialog: ${d.message()}`); d.dismiss(); });
-  await page.goto(base + path);
+  await page.goto(base + at);
   await page.waitForSelector('#chat.connected', { timeout: 10000 });
   return page;
 }
@@ -44,6 +46,21 @@ async function join(page, nick) {
 async function say(page, text) {
   await page.fill('#message', text);
   await page.press('#message', 'Enter');
+}
+async function setHidden(page, hidden) {
+  await page.evaluate((h) => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+}
+const AXE = require.resolve('axe-core/axe.min.js');
+async function audit(page, what) {
+  await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  assert.ok(result.passes.length > 20, `the audit ran (${result.passes.length} rules passed)`);
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], what);
 }
 const lineWith = (page, text) => page.waitForFunction(
   (t) => [...document.querySelectorAll('#lines p')].some((p) => p.textContent.includes(t)), text, { timeout: 10000 });
@@ -181,6 +198,162 @@ const tests = {
     assert.deepEqual(queued, ['queued 1', 'queued 2', 'queued 3'], 'once each, in order');
     assert.equal(seen.filter((t) => t === 'before the outage').length, 1, 'nothing doubled by the resume');
     await a.close(); await b.close();
+  },
+  async 'typing shows on the other page, and clears on send and when idle'(browser) {
+    const ana = await open(browser);
+    const bob = await open(browser);
+    await join(ana, 'Ana');
+    await join(bob, 'Bob');
+    await ana.type('#message', 'hello th', { delay: 30 });
+    await bob.waitForFunction(() => document.querySelector('#typing').textContent === 'Ana is typing…');
+    assert.equal(await ana.textContent('#typing'), '', 'never shown for oneself');
+    await ana.type('#message', 'ere');
+    await ana.press('#message', 'Enter');
+    await lineWith(bob, 'hello there');
+    assert.equal(await bob.textContent('#typing'), '', 'cleared by the line itself');
+    await ana.type('#message', 'and', { delay: 30 });
+    await bob.waitForFunction(() => document.querySelector('#typing').textContent === 'Ana is typing…');
+    const since = Date.now();
+    await bob.waitForFunction(() => document.querySelector('#typing').textContent === '', null, { timeout: 5000 });
+    assert.ok(Date.now() - since >= 1000, 'cleared after the idle time, not at once');
+    await ana.close(); await bob.close();
+  },
+
+  async 'the title counts unread lines while the tab is hidden'(browser) {
+    const ana = await open(browser);
+    const bob = await open(browser);
+    await join(ana, 'Teller');
+    await join(bob, 'Away');
+    await setHidden(bob, true);
+    await say(ana, 'one');
+    await say(ana, 'two');
+    await bob.waitForFunction(() => document.title === '(2) Chat');
+    await setHidden(bob, false);
+    await bob.waitForFunction(() => document.title === 'Chat');
+    await ana.close(); await bob.close();
+  },
+
+  async 'http links are clickable and safe; javascript: is text; lines keep their newlines'(browser) {
+    const ana = await open(browser);
+    const bob = await open(browser);
+    await join(ana, 'Linker');
+    await join(bob, 'Clicker');
+    await say(ana, 'see https://example.com/a?b=1. or javascript:alert(1) or <a href="javascript:alert(2)">x</a>');
+    await lineWith(bob, 'see https://example.com/a?b=1');
+    const links = await bob.$$eval('#lines a', (as) => as.map((a) => [a.getAttribute('href'), a.rel, a.target]));
+    assert.deepEqual(links, [['https://example.com/a?b=1', 'noopener noreferrer', '_blank']]);
+    await ana.fill('#message', 'line one');
+    await ana.press('#message', 'Shift+Enter');
+    await ana.type('#message', 'line two');
+    await ana.press('#message', 'Enter');
+    await lineWith(bob, 'line two');
+    const text = await bob.$eval('#lines p.user:last-child .text', (t) => t.textContent);
+    assert.equal(text, 'line one\nline two');
+    await ana.close(); await bob.close();
+  },
+
+  async 'each line has its time, days are separated, a name has one colour everywhere'(browser) {
+    const ana = await open(browser);
+    const bob = await open(browser);
+    await join(ana, 'Painter');
+    await join(bob, 'Viewer');
+    await say(ana, 'first');
+    await say(ana, 'second');
+    await lineWith(bob, 'second');
+    const info = await bob.$$eval('#lines p.user', (ps) => ps.filter((p) => p.textContent.startsWith('Painter')).map((p) => ({
+      from: p.querySelector('.from').className,
+      grouped: p.classList.contains('grouped'),
+      datetime: p.querySelector('time').getAttribute('datetime'),
+      title: p.querySelector('time').title,
+    })));
+    assert.equal(info.length, 2);
+    assert.match(info[0].from, /\bnc\d\b/);
+    assert.equal(info[0].from, info[1].from);
+    assert.deepEqual(info.map((i) => i.grouped), [false, true], 'one sender: one name');
+    assert.ok(Math.abs(Date.parse(info[0].datetime) - Date.now()) < 60000, info[0].datetime);
+    assert.ok(info[0].title.includes(String(new Date().getFullYear())), info[0].title);
+    assert.ok(await bob.$$eval('#lines .day', (ds) => ds.some((d) => d.textContent === 'Today')));
+    const pill = await bob.$eval('#nicknames b:text("Painter")', (b) => b.className);
+    assert.ok(pill.includes(info[0].from.split(' ').find((c) => c.startsWith('nc'))), pill);
+    await ana.close(); await bob.close();
+  },
+
+  async 'scrolled up: new lines get a marker and a jump-to-newest button'(browser) {
+    const ana = await open(browser);
+    const bob = await open(browser, '/', { width: 390, height: 500 });
+    await join(ana, 'Talker');
+    await join(bob, 'Scroller');
+    for (let i = 0; i < 15; i++) await say(ana, `filler ${i}`); // within the burst of 20
+    await lineWith(bob, 'filler 14');
+    await bob.$eval('#lines', (l) => { l.scrollTop = 0; l.dispatchEvent(new Event('scroll')); });
+    await say(ana, 'while you were up');
+    await lineWith(bob, 'while you were up');
+    await bob.waitForSelector('#jump');
+    await bob.waitForFunction(() => document.querySelector('#lines .new-marker')?.textContent === 'New messages');
+    await bob.click('#jump');
+    await bob.waitForFunction(() => { const l = document.querySelector('#lines'); return l.scrollHeight - l.scrollTop - l.clientHeight < 40; });
+    await bob.waitForSelector('#jump', { state: 'detached' });
+    await ana.close(); await bob.close();
+  },
+
+  async 'a Korean browser gets Korean, a Dutch one Dutch, and the language can be switched'() {
+    const korean = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, '--lang=ko'] });
+    try {
+      const ko = await open(korean, '/', undefined, { locale: 'ko-KR' });
+      assert.equal(await ko.textContent('label[for=nick]'), '닉네임을 입력하고 Enter 키를 누르세요.');
+      assert.equal(await ko.getAttribute('html', 'lang'), 'ko');
+      const other = await open(korean, '/', undefined, { locale: 'ko-KR' });
+      await join(other, '민수');
+      await ko.fill('#nick', '민수');
+      await ko.press('#nick', 'Enter');
+      await ko.waitForFunction(() => document.querySelector('#nickname-err').textContent === '이미 사용 중인 닉네임입니다');
+      await join(ko, '지은');
+      await lineWith(other, '지은님이 들어왔습니다');
+      assert.equal(await ko.title(), '채팅');
+      await ko.selectOption('#lang', 'en');
+      await ko.waitForFunction(() => document.querySelector('#message').placeholder === 'Message');
+      assert.equal(await ko.getAttribute('html', 'lang'), 'en');
+      await other.selectOption('#lang', 'nl');
+      await lineWith(other, '지은 is binnengekomen'); // announcements are re-worded too
+      assert.ok(!(await other.textContent('#lines')).includes('지은님이'));
+      await ko.close(); await other.close();
+    } finally { await korean.close(); }
+    const dutch = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, '--lang=nl'] });
+    try {
+      const nl = await open(dutch, '/', undefined, { locale: 'nl-NL' });
+      assert.equal(await nl.textContent('label[for=nick]'), 'Typ je bijnaam en druk op Enter.');
+      await join(nl, 'Jan');
+      assert.equal(await nl.getAttribute('#message', 'placeholder'), 'Bericht');
+      assert.equal(await nl.textContent('#send-message button'), 'Versturen');
+      await nl.close();
+    } finally { await dutch.close(); }
+  },
+
+  async 'the accessibility audit finds nothing serious, in light and dark, and screenshots'(browser) {
+    const shots = path.join(process.cwd(), 'target', 'screenshots');
+    fs.mkdirSync(shots, { recursive: true });
+    const friend = await open(browser);
+    await join(friend, 'Friend');
+    await say(friend, 'Hallo! 안녕하세요 👋 see https://example.com');
+    for (const scheme of ['light', 'dark']) {
+      for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+        const page = await open(browser, '/', viewport, { colorScheme: scheme, bypassCSP: true });
+        const name = `${scheme}-${viewport.width}x${viewport.height}`;
+        await audit(page, `${name} nickname form`);
+        await page.screenshot({ path: path.join(shots, `${name}-nickname.png`) });
+        await join(page, `Bob${viewport.width}${scheme}`);
+        await say(friend, `a long word: ${'Pneumonoultramicroscopicsilicovolcanoconiosis'.repeat(3)}`);
+        await lineWith(page, 'Pneumono');
+        await friend.type('#message', 'typing', { delay: 20 });
+        await page.waitForFunction(() => document.querySelector('#typing').textContent !== '');
+        await say(page, 'my own line\nwith a second line');
+        await lineWith(page, 'with a second line');
+        await audit(page, `${name} chat`);
+        await page.screenshot({ path: path.join(shots, `${name}-chat.png`) });
+        await page.close();
+      }
+    }
+    await friend.close();
   },
 };
 

@@ -1,5 +1,6 @@
-//! `form#send-message`: `input#message` and Send. Checks the message with the server's own
-//! rules before sending and says what is wrong; keeps focus for the next line.
+//! `form#send-message`: `textarea#message` and Send. Enter sends, Shift+Enter starts a new line.
+//! Checks the message with the server's own rules before sending and says what is wrong;
+//! keeps focus for the next line; tells the others while the user types.
 
 use chat_shared::MessageText;
 use chat_shared::limits::MESSAGE_MAX_CHARS;
@@ -14,8 +15,8 @@ const COUNT_FROM: usize = MESSAGE_MAX_CHARS * 9 / 10;
 #[component]
 pub fn Composer(chat: Chat) -> impl IntoView {
     let value = RwSignal::new(String::new());
-    let problem = RwSignal::new(None::<String>);
-    let input = NodeRef::<leptos::html::Input>::new();
+    let problem = RwSignal::new(None::<chat_shared::ErrorCode>);
+    let input = NodeRef::<leptos::html::Textarea>::new();
     let length = move || value.with(|v| v.trim().chars().count());
     let named = move || chat.state.with(|s| s.nickname.is_some());
     let send = move || {
@@ -25,7 +26,7 @@ pub fn Composer(chat: Chat) -> impl IntoView {
                 value.set(String::new());
                 problem.set(None);
             }
-            Err(e) => problem.set(Some(e.message)),
+            Err(e) => problem.set(Some(e.code)),
         }
         if let Some(el) = input.get_untracked() {
             let _ = el.focus();
@@ -39,33 +40,42 @@ pub fn Composer(chat: Chat) -> impl IntoView {
                 send();
             }
         >
-            <label for="message" class="visually-hidden">"Message"</label>
-            <input
+            <label for="message" class="visually-hidden">{move || chat.t().message}</label>
+            <textarea
                 id="message"
                 node_ref=input
+                rows="1"
                 autocomplete="off"
-                placeholder="Message"
-                aria-describedby="message-hint"
+                placeholder=move || chat.t().message
+                aria-describedby="message-hint multiline-hint"
                 disabled=move || !named()
                 prop:value=move || value.get()
                 on:input=move |ev| {
                     value.set(event_target_value(&ev));
                     problem.set(None);
+                    chat.typed();
                 }
                 on:keydown=move |ev| {
-                    if is_composing_enter(&ev) {
-                        ev.prevent_default();
+                    if ev.key() != "Enter" || ev.shift_key() {
+                        return;
+                    }
+                    ev.prevent_default();
+                    if !is_composing_enter(&ev) {
+                        send();
                     }
                 }
-            />
-            <button type="submit" disabled=move || { !named() || length() > MESSAGE_MAX_CHARS }>"Send"</button>
+            ></textarea>
+            <button type="submit" disabled=move || { !named() || length() > MESSAGE_MAX_CHARS }>
+                {move || chat.t().send}
+            </button>
             <p id="message-hint" class="hint" role="status" class:over=move || { length() > MESSAGE_MAX_CHARS }>
                 {move || match problem.get() {
-                    Some(p) => p,
+                    Some(code) => chat.t().error_text(code).to_owned(),
                     None if length() >= COUNT_FROM => format!("{}/{MESSAGE_MAX_CHARS}", length()),
                     None => String::new(),
                 }}
             </p>
+            <span id="multiline-hint" class="visually-hidden">{move || chat.t().multiline_hint}</span>
         </form>
     }
 }

@@ -4,22 +4,33 @@ mod composer;
 mod lines;
 mod nickname_form;
 mod online;
+mod toolbar;
 
 pub use composer::Composer;
 pub use lines::Lines;
 pub use nickname_form::NicknameForm;
 pub use online::OnlineList;
+pub use toolbar::Toolbar;
 
 use leptos::prelude::*;
 
+use crate::app::Chat;
+
 /// Until the first connection: "Connecting to socket.io server" (hidden by `#chat.connected`).
 #[component]
-pub fn ConnectingOverlay() -> impl IntoView {
+pub fn ConnectingOverlay(chat: Chat) -> impl IntoView {
     view! {
         <div id="connecting" role="status">
-            <div class="wrap">"Connecting to socket.io server"</div>
+            <div class="wrap">{move || chat.t().connecting}</div>
         </div>
     }
+}
+
+/// "Ana is typing…" under the conversation (empty when nobody is).
+#[component]
+pub fn TypingLine(chat: Chat) -> impl IntoView {
+    let text = move || chat.state.with(|s| chat.t().typing(&s.typing_names())).unwrap_or_default();
+    view! { <p id="typing" class="typing">{text}</p> }
 }
 
 /// True when Enter is part of an IME composition (Korean, Japanese, Chinese input): such an

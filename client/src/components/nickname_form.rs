@@ -10,7 +10,7 @@ use crate::app::Chat;
 pub fn NicknameForm(chat: Chat) -> impl IntoView {
     let value = RwSignal::new(String::new());
     let input = NodeRef::<leptos::html::Input>::new();
-    let error = move || chat.state.with(|s| s.nickname_error.as_ref().map(|e| e.message.clone()));
+    let error = move || chat.state.with(|s| s.nickname_error.as_ref().map(|e| chat.t().error_text(e.code)));
     let pending = move || chat.state.with(|s| s.requested_nickname.is_some());
     let length = move || value.with(|v| v.trim().chars().count());
     Effect::new(move || {
@@ -33,7 +33,7 @@ pub fn NicknameForm(chat: Chat) -> impl IntoView {
                     }
                 }
             >
-                <label for="nick">"Please type in your nickname and press enter."</label>
+                <label for="nick">{move || chat.t().nickname_prompt}</label>
                 <input
                     id="nick"
                     node_ref=input

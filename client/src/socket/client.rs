@@ -80,8 +80,7 @@ impl Socket {
         self.inner.status_listeners.borrow_mut().push(Rc::new(f));
     }
 
-    /// Emits without waiting for an ack (the page acks everything it sends, so it is unused).
-    #[allow(dead_code)]
+    /// Emits without waiting for an ack (for hints such as `typing`).
     pub fn emit(&self, event: ClientEvent, args: Vec<Value>) -> Result<(), SocketError> {
         self.inner.send(SocketIo::Event { name: event.name().to_owned(), args, ack: None })
     }

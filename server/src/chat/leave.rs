@@ -22,6 +22,9 @@ pub async fn handle(
     tracing::debug!(conn = %socket.id, %reason, "disconnected");
     chat.admission.leave(session.address);
     let Some(nick) = session.nickname() else { return };
+    if session.set_typing(false) {
+        super::typing::stopped(&socket, nick);
+    }
     let deliberate =
         matches!(reason, DisconnectReason::ClientNSDisconnect | DisconnectReason::TransportClose);
     if deliberate {

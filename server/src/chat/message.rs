@@ -25,7 +25,11 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     });
     let reply = req.reply();
     match accepted {
-        Ok(message) => chat.journal.submit(Pending { socket, reply, message }),
+        Ok(message) => {
+            // Its readers stop showing the typist when the line arrives.
+            session.set_typing(false);
+            chat.journal.submit(Pending { socket, reply, message });
+        }
         Err(error) => {
             tracing::debug!(conn = %socket.id, code = ?error.code, "message refused");
             crate::metrics::message_rejected(error.code);

@@ -16,6 +16,7 @@ mod reply;
 mod resume;
 mod roster;
 mod session;
+mod typing;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -222,6 +223,7 @@ async fn prepare(socket: SocketRef, State(chat): State<Chat>) -> Result<(), Refu
             ClientEvent::UserMessage => message::handle,
             ClientEvent::History => history::handle,
             ClientEvent::Resume => resume::handle,
+            ClientEvent::Typing => typing::handle,
         };
         socket.on(event.name(), InOrder::new(chat.clone(), handler));
     }

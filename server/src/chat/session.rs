@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use chat_shared::limits::{
     FLOOD_CLOSE_AFTER, FLOOD_WINDOW, HISTORY_BURST, HISTORY_PER_SECOND, NICKNAME_ATTEMPTS_PER_MINUTE,
-    NICKNAME_BURST,
+    NICKNAME_BURST, TYPING_BURST, TYPING_PER_SECOND,
 };
 use chat_shared::{ChatError, ErrorCode, Nickname};
 use governor::NotUntil;
@@ -25,6 +25,9 @@ pub struct Session {
     messages: DefaultDirectRateLimiter,
     nickname_attempts: DefaultDirectRateLimiter,
     history_requests: DefaultDirectRateLimiter,
+    typing_notices: DefaultDirectRateLimiter,
+    /// The last typing notice said "typing" (a drop then tells the others it stopped).
+    typing: AtomicBool,
     /// The server is closing this connection (slow reader or flooder).
     closing: AtomicBool,
     /// Requests refused for their rate in the current flood window...
@@ -48,6 +51,10 @@ impl Session {
             history_requests: RateLimiter::direct(
                 Quota::per_second(nonzero(HISTORY_PER_SECOND)).allow_burst(nonzero(HISTORY_BURST)),
             ),
+            typing_notices: RateLimiter::direct(
+                Quota::per_second(nonzero(TYPING_PER_SECOND)).allow_burst(nonzero(TYPING_BURST)),
+            ),
+            typing: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             rate_refusals: AtomicU32::new(0),
             window_start_ms: AtomicU64::new(0),
@@ -76,6 +83,15 @@ impl Session {
 
     pub fn allow_history(&self) -> Result<(), ChatError> {
         self.check(&self.history_requests)
+    }
+
+    pub fn allow_typing(&self) -> Result<(), ChatError> {
+        self.check(&self.typing_notices)
+    }
+
+    /// Records what the last typing notice said; returns what the one before it said.
+    pub fn set_typing(&self, typing: bool) -> bool {
+        self.typing.swap(typing, Ordering::Relaxed)
     }
 
     /// True once the connection got [`FLOOD_CLOSE_AFTER`] rate refusals within [`FLOOD_WINDOW`].

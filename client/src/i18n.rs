@@ -1,0 +1,327 @@
+//! The page's own words in English, Dutch and Korean: one typed table per language, picked from
+//! the browser's languages (English as fallback) and switchable. Components never hold text;
+//! they ask the table. English error sentences are the shared ones (`ErrorCode::describe`), so
+//! the page and the server say the same.
+
+use chat_shared::ErrorCode;
+
+/// A language of the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    Nl,
+    Ko,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 3] = [Lang::En, Lang::Nl, Lang::Ko];
+
+    /// The BCP 47 tag (`<html lang>`, `Intl` formats, the saved choice).
+    pub const fn tag(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Nl => "nl",
+            Self::Ko => "ko",
+        }
+    }
+
+    /// The language's name in itself (for the switcher).
+    pub const fn own_name(self) -> &'static str {
+        match self {
+            Self::En => "English",
+            Self::Nl => "Nederlands",
+            Self::Ko => "한국어",
+        }
+    }
+
+    /// The language of a tag like `ko-KR` or `nl`, if the page has it.
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        let primary = tag.split(['-', '_']).next()?.to_ascii_lowercase();
+        Self::ALL.into_iter().find(|l| l.tag() == primary)
+    }
+
+    /// The first of the browser's preferred languages the page has; English otherwise.
+    pub fn pick<'a>(preferred: impl IntoIterator<Item = &'a str>) -> Lang {
+        preferred.into_iter().find_map(Self::from_tag).unwrap_or_default()
+    }
+
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Self::En => &EN,
+            Self::Nl => &NL,
+            Self::Ko => &KO,
+        }
+    }
+}
+
+/// Every word the page shows. `{nick}`, `{n}`, `{a}`, `{b}` and `{reason}` are filled in by the
+/// methods below.
+pub struct Texts {
+    pub title: &'static str,
+    pub connecting: &'static str,
+    pub nickname_prompt: &'static str,
+    pub message: &'static str,
+    pub send: &'static str,
+    pub online: &'static str,
+    pub messages: &'static str,
+    pub me: &'static str,
+    pub system: &'static str,
+    pub sending: &'static str,
+    pub not_sent: &'static str,
+    pub retry: &'static str,
+    pub load_older: &'static str,
+    pub reconnecting: &'static str,
+    pub reconnected: &'static str,
+    pub going_away: &'static str,
+    pub gap: &'static str,
+    pub error: &'static str,
+    pub connected: &'static str,
+    pub disconnected: &'static str,
+    pub typing_one: &'static str,
+    pub typing_two: &'static str,
+    pub typing_many: &'static str,
+    pub new_messages: &'static str,
+    pub jump_to_newest: &'static str,
+    pub notify_mentions: &'static str,
+    pub notifications_blocked: &'static str,
+    pub mentioned_you: &'static str,
+    pub language: &'static str,
+    pub today: &'static str,
+    pub yesterday: &'static str,
+    pub multiline_hint: &'static str,
+    pub not_connected: &'static str,
+    pub connection_lost: &'static str,
+    pub no_answer: &'static str,
+    pub not_understood: &'static str,
+    /// The error sentences by code; `None`: the shared English one.
+    errors: Option<fn(ErrorCode) -> &'static str>,
+}
+
+impl Texts {
+    pub fn announce_connected(&self, nick: &str) -> String {
+        self.connected.replace("{nick}", nick)
+    }
+
+    pub fn announce_disconnected(&self, nick: &str) -> String {
+        self.disconnected.replace("{nick}", nick)
+    }
+
+    pub fn not_sent_because(&self, reason: &str) -> String {
+        self.not_sent.replace("{reason}", reason)
+    }
+
+    pub fn error_line(&self, reason: &str) -> String {
+        self.error.replace("{reason}", reason)
+    }
+
+    /// "Ana is typing…", "Ana and Bob are typing…", "Ana and 2 others are typing…"; None when
+    /// nobody is.
+    pub fn typing(&self, names: &[String]) -> Option<String> {
+        Some(match names {
+            [] => return None,
+            [a] => self.typing_one.replace("{a}", a),
+            [a, b] => self.typing_two.replace("{a}", a).replace("{b}", b),
+            [a, rest @ ..] => self.typing_many.replace("{a}", a).replace("{n}", &rest.len().to_string()),
+        })
+    }
+
+    /// The tab's title: "(3) Chat" with unread lines.
+    pub fn title_with_unread(&self, unread: u32) -> String {
+        match unread {
+            0 => self.title.to_owned(),
+            n => format!("({n}) {}", self.title),
+        }
+    }
+
+    /// The sentence for an error code, in this language.
+    pub fn error_text(&self, code: ErrorCode) -> &'static str {
+        self.errors.map_or_else(|| code.describe(), |f| f(code))
+    }
+}
+
+const EN: Texts = Texts {
+    title: "Chat",
+    connecting: "Connecting to socket.io server",
+    nickname_prompt: "Please type in your nickname and press enter.",
+    message: "Message",
+    send: "Send",
+    online: "Online:",
+    messages: "Messages",
+    me: "me",
+    system: "System",
+    sending: "sending…",
+    not_sent: "not sent: {reason}",
+    retry: "Retry",
+    load_older: "Load earlier messages",
+    reconnecting: "Attempting to re-connect to the server",
+    reconnected: "Reconnected to the server",
+    going_away: "The server is restarting: reconnecting in a moment",
+    gap: "Some older lines are not shown",
+    error: "Error: {reason}",
+    connected: "{nick} connected",
+    disconnected: "{nick} disconnected",
+    typing_one: "{a} is typing…",
+    typing_two: "{a} and {b} are typing…",
+    typing_many: "{a} and {n} others are typing…",
+    new_messages: "New messages",
+    jump_to_newest: "Jump to newest",
+    notify_mentions: "Notify me when I am mentioned",
+    notifications_blocked: "Notifications are blocked in this browser",
+    mentioned_you: "{nick} mentioned you",
+    language: "Language",
+    today: "Today",
+    yesterday: "Yesterday",
+    multiline_hint: "Enter sends, Shift+Enter starts a new line",
+    not_connected: "not connected to the server",
+    connection_lost: "the connection was lost",
+    no_answer: "the server did not answer in time",
+    not_understood: "the server's answer was not understood",
+    errors: None,
+};
+
+const NL: Texts = Texts {
+    title: "Chat",
+    connecting: "Verbinden met de socket.io-server",
+    nickname_prompt: "Typ je bijnaam en druk op Enter.",
+    message: "Bericht",
+    send: "Versturen",
+    online: "Online:",
+    messages: "Berichten",
+    me: "ik",
+    system: "Systeem",
+    sending: "versturen…",
+    not_sent: "niet verstuurd: {reason}",
+    retry: "Opnieuw",
+    load_older: "Eerdere berichten laden",
+    reconnecting: "Opnieuw verbinden met de server",
+    reconnected: "Weer verbonden met de server",
+    going_away: "De server start opnieuw: zo meteen weer verbonden",
+    gap: "Sommige oudere regels worden niet getoond",
+    error: "Fout: {reason}",
+    connected: "{nick} is binnengekomen",
+    disconnected: "{nick} is vertrokken",
+    typing_one: "{a} typt…",
+    typing_two: "{a} en {b} typen…",
+    typing_many: "{a} en {n} anderen typen…",
+    new_messages: "Nieuwe berichten",
+    jump_to_newest: "Naar het nieuwste",
+    notify_mentions: "Meld het als iemand mij noemt",
+    notifications_blocked: "Meldingen zijn geblokkeerd in deze browser",
+    mentioned_you: "{nick} noemde je",
+    language: "Taal",
+    today: "Vandaag",
+    yesterday: "Gisteren",
+    multiline_hint: "Enter verstuurt, Shift+Enter begint een nieuwe regel",
+    not_connected: "niet verbonden met de server",
+    connection_lost: "de verbinding is verbroken",
+    no_answer: "de server antwoordde niet op tijd",
+    not_understood: "het antwoord van de server was onleesbaar",
+    errors: Some(|code| match code {
+        ErrorCode::NicknameEmpty => "Typ een bijnaam",
+        ErrorCode::NicknameTooLong => "Die bijnaam is te lang",
+        ErrorCode::NicknameInvalidChar => "Die bijnaam bevat tekens die niet zijn toegestaan",
+        ErrorCode::NicknameReserved => "Die bijnaam is gereserveerd",
+        ErrorCode::NicknameTaken => "Die bijnaam is al in gebruik",
+        ErrorCode::AlreadyNamed => "Je hebt al een bijnaam",
+        ErrorCode::MessageEmpty => "Het bericht is leeg",
+        ErrorCode::MessageTooLong => "Dat bericht is te lang",
+        ErrorCode::MessageInvalidChar => "Dat bericht bevat tekens die niet zijn toegestaan",
+        ErrorCode::NotNamed => "Kies een bijnaam voordat je berichten stuurt",
+        ErrorCode::BadPayload => "De server kon dat verzoek niet lezen",
+        ErrorCode::RateLimited => "Te veel verzoeken: doe het wat rustiger aan",
+        ErrorCode::ResumeInvalid => "Die sessie kan niet worden hervat: kies een bijnaam",
+        ErrorCode::Unavailable => "De server kon dat niet opslaan: probeer het opnieuw",
+    }),
+};
+
+const KO: Texts = Texts {
+    title: "채팅",
+    connecting: "socket.io 서버에 연결하는 중",
+    nickname_prompt: "닉네임을 입력하고 Enter 키를 누르세요.",
+    message: "메시지",
+    send: "보내기",
+    online: "접속 중:",
+    messages: "메시지",
+    me: "나",
+    system: "시스템",
+    sending: "보내는 중…",
+    not_sent: "보내지 못함: {reason}",
+    retry: "다시 시도",
+    load_older: "이전 메시지 불러오기",
+    reconnecting: "서버에 다시 연결하는 중",
+    reconnected: "서버에 다시 연결되었습니다",
+    going_away: "서버가 다시 시작하는 중입니다: 곧 다시 연결합니다",
+    gap: "일부 이전 메시지는 표시되지 않습니다",
+    error: "오류: {reason}",
+    connected: "{nick}님이 들어왔습니다",
+    disconnected: "{nick}님이 나갔습니다",
+    typing_one: "{a}님이 입력하는 중…",
+    typing_two: "{a}님과 {b}님이 입력하는 중…",
+    typing_many: "{a}님 외 {n}명이 입력하는 중…",
+    new_messages: "새 메시지",
+    jump_to_newest: "최신 메시지로 이동",
+    notify_mentions: "누군가 나를 언급하면 알림 받기",
+    notifications_blocked: "이 브라우저에서 알림이 차단되어 있습니다",
+    mentioned_you: "{nick}님이 회원님을 언급했습니다",
+    language: "언어",
+    today: "오늘",
+    yesterday: "어제",
+    multiline_hint: "Enter 키로 보내고 Shift+Enter 키로 줄을 바꿉니다",
+    not_connected: "서버에 연결되어 있지 않습니다",
+    connection_lost: "연결이 끊어졌습니다",
+    no_answer: "서버가 제때 응답하지 않았습니다",
+    not_understood: "서버의 응답을 이해할 수 없습니다",
+    errors: Some(|code| match code {
+        ErrorCode::NicknameEmpty => "닉네임을 입력하세요",
+        ErrorCode::NicknameTooLong => "닉네임이 너무 깁니다",
+        ErrorCode::NicknameInvalidChar => "닉네임에 사용할 수 없는 문자가 있습니다",
+        ErrorCode::NicknameReserved => "예약된 닉네임입니다",
+        ErrorCode::NicknameTaken => "이미 사용 중인 닉네임입니다",
+        ErrorCode::AlreadyNamed => "이미 닉네임이 있습니다",
+        ErrorCode::MessageEmpty => "메시지가 비어 있습니다",
+        ErrorCode::MessageTooLong => "메시지가 너무 깁니다",
+        ErrorCode::MessageInvalidChar => "메시지에 사용할 수 없는 문자가 있습니다",
+        ErrorCode::NotNamed => "메시지를 보내기 전에 닉네임을 정하세요",
+        ErrorCode::BadPayload => "서버가 요청을 읽을 수 없습니다",
+        ErrorCode::RateLimited => "요청이 너무 많습니다: 잠시 천천히 보내세요",
+        ErrorCode::ResumeInvalid => "세션을 이어갈 수 없습니다: 닉네임을 정하세요",
+        ErrorCode::Unavailable => "서버가 저장하지 못했습니다: 다시 시도하세요",
+    }),
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_first_preferred_language_it_has_else_english() {
+        assert_eq!(Lang::pick(["ko-KR", "en-US"]), Lang::Ko);
+        assert_eq!(Lang::pick(["fr-FR", "nl-BE"]), Lang::Nl);
+        assert_eq!(Lang::pick(["fr", "de"]), Lang::En);
+        assert_eq!(Lang::pick([]), Lang::En);
+        assert_eq!(Lang::from_tag("NL"), Some(Lang::Nl));
+    }
+
+    #[test]
+    fn fills_in_names_and_counts() {
+        let en = Lang::En.texts();
+        assert_eq!(en.typing(&[]), None);
+        assert_eq!(en.typing(&["Ana".into()]).as_deref(), Some("Ana is typing…"));
+        let three = ["Ana".into(), "Bob".into(), "Cy".into()];
+        assert_eq!(en.typing(&three).as_deref(), Some("Ana and 2 others are typing…"));
+        assert_eq!(Lang::Ko.texts().typing(&three).as_deref(), Some("Ana님 외 2명이 입력하는 중…"));
+        assert_eq!(en.title_with_unread(3), "(3) Chat");
+        assert_eq!(en.announce_connected("Ana"), "Ana connected");
+        assert_eq!(Lang::Nl.texts().announce_disconnected("Ana"), "Ana is vertrokken");
+    }
+
+    #[test]
+    fn every_language_words_every_error_and_english_is_the_shared_sentence() {
+        let code = ErrorCode::NicknameTaken;
+        assert_eq!(Lang::En.texts().error_text(code), code.describe());
+        for lang in [Lang::Nl, Lang::Ko] {
+            assert_ne!(lang.texts().error_text(code), code.describe(), "{lang:?}");
+        }
+    }
+}
