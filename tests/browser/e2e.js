@@ -211,6 +211,9 @@ const tests = {
     await ana.press('#message', 'Enter');
     await lineWith(bob, 'hello there');
     assert.equal(await bob.textContent('#typing'), '', 'cleared by the line itself');
+    await bob.type('#message', 'and you', { delay: 30 }); // the other way round
+    await ana.waitForFunction(() => document.querySelector('#typing').textContent === 'Bob is typing…');
+    await bob.fill('#message', '');
     await ana.type('#message', 'and', { delay: 30 });
     await bob.waitForFunction(() => document.querySelector('#typing').textContent === 'Ana is typing…');
     const since = Date.now();
@@ -231,6 +234,37 @@ const tests = {
     await setHidden(bob, false);
     await bob.waitForFunction(() => document.title === 'Chat');
     await ana.close(); await bob.close();
+  },
+
+  async 'a mention notifies while the tab is hidden, once asked for'(browser) {
+    const page = await browser.newPage();
+    page.errors = [];
+    await page.addInitScript(() => {
+      // The browser's Notification, recorded (headless Chromium shows none).
+      window.__notes = [];
+      window.Notification = class {
+        constructor(title, options) { window.__notes.push([title, options && options.body]); }
+        static get permission() { return window.__permission || 'default'; }
+        static requestPermission() { window.__permission = 'granted'; return Promise.resolve('granted'); }
+      };
+    });
+    await page.goto(base + '/');
+    await page.waitForSelector('#chat.connected');
+    await join(page, 'Mina');
+    const other = await open(browser);
+    await join(other, 'Sayer');
+    await say(other, 'mina, before you asked');
+    await page.check('#notify');
+    await page.waitForFunction(() => window.__permission === 'granted');
+    await say(other, 'mina, while you look');
+    await lineWith(page, 'while you look');
+    await setHidden(page, true);
+    await say(other, 'nothing for you');
+    await say(other, 'hey Mina, look');
+    await lineWith(page, 'hey Mina, look');
+    await page.waitForFunction(() => window.__notes.length > 0);
+    assert.deepEqual(await page.evaluate(() => window.__notes), [['Sayer mentioned you', 'hey Mina, look']]);
+    await page.close(); await other.close();
   },
 
   async 'http links are clickable and safe; javascript: is text; lines keep their newlines'(browser) {
