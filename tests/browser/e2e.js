@@ -319,6 +319,9 @@ const tests = {
     await join(bob, 'Scroller');
     for (let i = 0; i < 15; i++) await say(ana, `filler ${i}`); // within the burst of 20
     await lineWith(bob, 'filler 14');
+    // Once the page has followed the newest line (it scrolls on the next frame), scroll up.
+    await bob.waitForFunction(() => { const l = document.querySelector('#lines'); return l.scrollHeight - l.scrollTop - l.clientHeight < 40; });
+    await bob.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     await bob.$eval('#lines', (l) => { l.scrollTop = 0; l.dispatchEvent(new Event('scroll')); });
     await say(ana, 'while you were up');
     await lineWith(bob, 'while you were up');

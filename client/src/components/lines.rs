@@ -143,12 +143,14 @@ fn message_text(text: &str) -> impl IntoView + use<> {
 /// One line; all text goes in as text nodes, never as HTML.
 fn render_line(chat: Chat, line: Line, grouped: bool) -> AnyView {
     let at = line.at;
+    // A grouped line's name is there for screen readers only; so is the space after it.
+    let gap = (!grouped).then_some(" ");
     match line.kind {
         LineKind::User { from, text, .. } => {
             let class = format!("from nc{}", name_colour(&from));
             view! {
                 <p class="line user" class:grouped=grouped>
-                    <b class=class>{from}</b>" "{message_text(&text)}{time(chat, at)}
+                    <b class=class>{from}</b>{gap}{message_text(&text)}{time(chat, at)}
                 </p>
             }
             .into_any()
@@ -171,7 +173,7 @@ fn render_line(chat: Chat, line: Line, grouped: bool) -> AnyView {
             };
             view! {
                 <p class=class class:grouped=grouped>
-                    <b class="from">{move || chat.t().me}</b>" "{message_text(&text)}
+                    <b class="from">{move || chat.t().me}</b>{gap}{message_text(&text)}
                     {sent.then(|| time(chat, at))}
                     {move || note().map(|n| view! { <span class="note">" — " {n}</span> })}
                     {failed.then(|| view! {
