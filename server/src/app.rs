@@ -1,6 +1,7 @@
 //! The HTTP application: the page, `/healthz`, `/readyz`, `/metrics` and the socket.io
 //! endpoint on one axum router, and the server's life from bind to graceful shutdown.
 
+use crate::cluster::ChatAdapter;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,10 +19,12 @@ use tower::Layer;
 use tower_http::trace::TraceLayer;
 
 use crate::chat::Chat;
+use crate::cluster::{self, Attached, ChatDriver};
 use crate::config::Config;
-use crate::history::{History, SqliteHistory};
+use crate::history::{History, RedisHistory, SqliteHistory};
 use crate::metrics::Metrics;
 use crate::{origin, page};
+use socketioxide_redis::RedisAdapterCtr;
 
 /// Binds, serves until SIGINT/SIGTERM, then shuts down within the configured timeout.
 pub async fn run(config: Config) -> io::Result<()> {
@@ -36,9 +39,17 @@ pub async fn run(config: Config) -> io::Result<()> {
             tracing::warn!("cannot set TCP_NODELAY: {e}");
         }
     });
-    let history = open_history(&config)?;
     let metrics = Metrics::install().map_err(|e| io::Error::other(format!("metrics: {e}")))?;
-    let (router, io, chat) = router(&config, history, metrics.clone());
+    let (adapter, history): (_, Arc<dyn History>) = match &config.redis_url {
+        Some(url) => {
+            let (adapter, redis) = cluster::connect(url).await.map_err(io::Error::other)?;
+            tracing::info!(redis = %url, "clustered over Redis: history and fan-out are shared");
+            (adapter, Arc::new(RedisHistory::new(redis.client, tokio::runtime::Handle::current())))
+        }
+        None => (cluster::alone(), open_history(&config)?),
+    };
+    let (router, io, chat, attached) = router(&config, history, metrics.clone(), adapter);
+    attached.await.map_err(|e| io::Error::other(format!("socket.io over Redis: {e}")))?;
     tokio::spawn(async move {
         let mut every = tokio::time::interval(METRICS_UPKEEP_EVERY);
         loop {
@@ -83,7 +94,7 @@ const HTTP_DRAIN: Duration = Duration::from_secs(1);
 /// Graceful shutdown of the chat: say goodbye, store and answer what is in flight, close every
 /// connection (its nickname stays reserved for its owner to re-claim after the restart), and
 /// store those reservations.
-async fn shut_down(io: &SocketIo, chat: &Chat) {
+async fn shut_down(io: &SocketIo<ChatAdapter>, chat: &Chat) {
     let told = chat.begin_shutdown();
     tracing::info!(connections = told, "shutting down: told every connection we are going away");
     chat.flush().await;
@@ -107,15 +118,22 @@ fn open_history(config: &Config) -> io::Result<Arc<dyn History>> {
 const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// The router with every route and layer, the socket.io handle and the chat.
-pub fn router(config: &Config, history: Arc<dyn History>, metrics: Metrics) -> (Router, SocketIo, Chat) {
+/// `attached` completes once socket.io's adapter is ready (subscribed, when clustered).
+pub fn router(
+    config: &Config,
+    history: Arc<dyn History>,
+    metrics: Metrics,
+    adapter: RedisAdapterCtr<ChatDriver>,
+) -> (Router, SocketIo<ChatAdapter>, Chat, Attached) {
     let (chat, nicknames_task) = Chat::new(history, config.chat_settings());
     let (socket_layer, io) = SocketIo::builder()
+        .with_adapter::<ChatAdapter>(adapter)
         .max_buffer_size(MAX_BUFFERED_PACKETS)
         .max_payload(MAX_PAYLOAD_BYTES)
         .ws_max_message_size(MAX_PAYLOAD_BYTES as usize)
         .with_state(chat.clone())
         .build_layer();
-    chat.attach(&io);
+    let attached = chat.attach(&io);
     nicknames_task.spawn(io.clone());
 
     let ready = chat.clone();
@@ -138,7 +156,7 @@ pub fn router(config: &Config, history: Arc<dyn History>, metrics: Metrics) -> (
         .fallback_service(socket_layer.layer(routes))
         .layer(axum::middleware::from_fn_with_state(allowed, origin::check))
         .layer(TraceLayer::new_for_http());
-    (router, io, chat)
+    (router, io, chat, attached)
 }
 
 /// 200 when this instance can take messages, 503 with the reason when not.

@@ -92,6 +92,12 @@ pub struct Config {
     /// Seconds to wait for connections to close on SIGINT/SIGTERM before exiting anyway.
     #[arg(long = "shutdown-timeout", env = "CHAT_SHUTDOWN_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_timeout_secs: u64,
+
+    /// Run as one of several instances sharing a Redis (7 or later), e.g.
+    /// `redis://10.0.0.5:6379`: messages reach the users of every instance. Unset: this
+    /// instance is the whole chat and needs no Redis.
+    #[arg(long, env = "CHAT_REDIS_URL")]
+    pub redis_url: Option<String>,
 }
 
 /// How log lines are written (to stdout).
@@ -132,6 +138,7 @@ impl Config {
 
     pub fn chat_settings(&self) -> ChatSettings {
         ChatSettings {
+            clustered: self.redis_url.is_some(),
             grace: Duration::from_secs(self.resume_grace_secs),
             message_rate: MessageRate { per_second: self.messages_per_second, burst: self.message_burst },
             connections: ConnectionLimits {

@@ -2,6 +2,7 @@
 
 mod app;
 mod chat;
+mod cluster;
 mod config;
 mod history;
 mod metrics;

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod fanout;
+pub mod redis;
 pub mod server;
 pub mod soak;
 pub mod wire;

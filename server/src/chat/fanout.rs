@@ -2,6 +2,7 @@
 //! bounded queue is treated as that reader being too slow, and that socket is closed (it
 //! reconnects and gets a fresh state) instead of quietly missing a packet.
 
+use crate::cluster::ChatAdapter;
 use std::time::Duration;
 
 use chat_shared::limits::MAX_BUFFERED_PACKETS;
@@ -19,12 +20,16 @@ const CLOSE_RETRY_FOR: Duration = Duration::from_secs(60);
 const CLOSE_RETRY_EVERY: Duration = Duration::from_millis(50);
 
 /// Sends one event to each socket; returns how many got it.
-pub fn to_each<T: Serialize + ?Sized>(sockets: Vec<SocketRef>, event: ServerEvent, data: &T) -> usize {
+pub fn to_each<T: Serialize + ?Sized>(
+    sockets: Vec<SocketRef<ChatAdapter>>,
+    event: ServerEvent,
+    data: &T,
+) -> usize {
     sockets.iter().filter(|s| to_one(s, event, data)).count()
 }
 
 /// Sends one event to one socket; false if it could not be queued.
-pub fn to_one<T: Serialize + ?Sized>(socket: &SocketRef, event: ServerEvent, data: &T) -> bool {
+pub fn to_one<T: Serialize + ?Sized>(socket: &SocketRef<ChatAdapter>, event: ServerEvent, data: &T) -> bool {
     match socket.emit(event.name(), data) {
         Ok(()) => true,
         Err(e) => {
@@ -35,7 +40,7 @@ pub fn to_one<T: Serialize + ?Sized>(socket: &SocketRef, event: ServerEvent, dat
 }
 
 /// Handles a failed send to `socket` (an emit or an ack).
-pub fn failed(socket: &SocketRef, error: SendError) {
+pub fn failed(socket: &SocketRef<ChatAdapter>, error: SendError) {
     match error {
         SendError::Socket(SocketError::Closed) => {}
         SendError::Socket(SocketError::InternalChannelFull) => overflowed(socket),
@@ -43,7 +48,7 @@ pub fn failed(socket: &SocketRef, error: SendError) {
     }
 }
 
-fn overflowed(socket: &SocketRef) {
+fn overflowed(socket: &SocketRef<ChatAdapter>) {
     let why = format!("outgoing queue full ({MAX_BUFFERED_PACKETS} packets): closing this slow connection");
     if close_soon(socket, &why) {
         crate::metrics::queue_full();
@@ -52,7 +57,7 @@ fn overflowed(socket: &SocketRef) {
 
 /// Closes `socket` once (later calls do nothing and return false), as soon as its close
 /// packet fits its queue.
-pub fn close_soon(socket: &SocketRef, why: &str) -> bool {
+pub fn close_soon(socket: &SocketRef<ChatAdapter>, why: &str) -> bool {
     let first = socket.extensions.get::<Arc<Session>>().is_none_or(|s| s.mark_closing());
     if !first {
         return false;

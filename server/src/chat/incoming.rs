@@ -2,12 +2,12 @@
 //! task per event for its async handlers, so two messages from one client could overtake each
 //! other (and be delivered out of order); our handlers never wait, so they run in place.
 
+use crate::cluster::ChatAdapter;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use socketioxide::ParserError;
-use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::Socket;
@@ -18,14 +18,14 @@ use super::session::Session;
 
 /// One event from a client: who sent it, its raw arguments, and whether it wants an ack.
 pub struct Incoming {
-    socket: Arc<Socket<LocalAdapter>>,
+    socket: Arc<Socket<ChatAdapter>>,
     session: Option<Arc<Session>>,
     args: Value,
     ack_id: Option<i64>,
 }
 
 impl Incoming {
-    pub fn socket(&self) -> SocketRef {
+    pub fn socket(&self) -> SocketRef<ChatAdapter> {
         SocketRef::from(self.socket.clone())
     }
 
@@ -70,8 +70,8 @@ impl InOrder {
 /// Marker type for the `MessageHandler` impl (socketioxide keys its impls on a type parameter).
 pub struct Inline(PhantomData<()>);
 
-impl MessageHandler<LocalAdapter, Inline> for InOrder {
-    fn call(&self, socket: Arc<Socket<LocalAdapter>>, args: Value, ack_id: Option<i64>) {
+impl MessageHandler<ChatAdapter, Inline> for InOrder {
+    fn call(&self, socket: Arc<Socket<ChatAdapter>>, args: Value, ack_id: Option<i64>) {
         // One lookup of the session per event, shared by the handler and the flood check.
         let session = socket.extensions.get::<Arc<Session>>();
         // A connection the server is closing (a flooder, a slow reader) costs nothing more:

@@ -2,6 +2,7 @@
 //! them, are committed in batches (one durable sync for many messages: group commit), and only
 //! then delivered to the others and acknowledged to their senders.
 
+use crate::cluster::{ChatAdapter, Elsewhere};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// A message accepted from `socket`, waiting to be stored.
 pub struct Pending {
-    pub socket: SocketRef,
+    pub socket: SocketRef<ChatAdapter>,
     pub reply: Reply,
     pub message: NewMessage,
 }
@@ -40,14 +41,14 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub fn start(history: Arc<dyn History>, retention: Retention) -> Self {
+    pub fn start(history: Arc<dyn History>, retention: Retention, elsewhere: Elsewhere) -> Self {
         let (jobs, rx) = mpsc::channel();
         // Delivering from this thread may close a slow reader, which spawns a task: the thread
         // works inside the server's runtime.
         let runtime = tokio::runtime::Handle::try_current().ok();
         let spawned = std::thread::Builder::new().name("history-writer".into()).spawn(move || {
             let _inside = runtime.as_ref().map(tokio::runtime::Handle::enter);
-            Writer { history, retention, last_prune: None }.run(rx)
+            Writer { history, retention, elsewhere, last_prune: None }.run(rx)
         });
         if let Err(e) = spawned {
             // Without a writer every submit fails and is answered `unavailable`.
@@ -81,6 +82,7 @@ impl Journal {
 struct Writer {
     history: Arc<dyn History>,
     retention: Retention,
+    elsewhere: Elsewhere,
     last_prune: Option<Instant>,
 }
 
@@ -123,7 +125,7 @@ impl Writer {
         match stored {
             Ok(stored) => {
                 for (pending, appended) in batch.into_iter().zip(stored) {
-                    deliver(pending, appended);
+                    deliver(pending, appended, &self.elsewhere);
                 }
             }
             Err(e) => {
@@ -153,13 +155,14 @@ impl Writer {
 }
 
 /// A stored message goes to everyone else (unless it was a resend), then its ack to the sender.
-fn deliver(pending: Pending, appended: Appended) {
+fn deliver(pending: Pending, appended: Appended, elsewhere: &Elsewhere) {
     let m = &appended.message;
     let meta = MessageMeta { id: m.id, ts: m.ts };
     if appended.new {
         let others = pending.socket.broadcast().sockets();
-        let delivered =
-            fanout::to_each(others, ServerEvent::UserMessage, &StampedMessage(&m.from, &m.text, meta));
+        let stamped = StampedMessage(&m.from, &m.text, meta);
+        let delivered = fanout::to_each(others, ServerEvent::UserMessage, &stamped);
+        elsewhere.send(ServerEvent::UserMessage, (m.from.clone(), m.text.clone(), meta));
         metrics::message_accepted();
         metrics::delivered(delivered);
     }

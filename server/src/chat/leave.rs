@@ -4,6 +4,7 @@
 //! reader closed by the server) keeps the nickname reserved for its owner's resume token for
 //! the grace period; "X disconnected" is announced only if the owner does not come back.
 
+use crate::cluster::ChatAdapter;
 use std::sync::Arc;
 
 use socketioxide::extract::{Extension, SocketRef, State};
@@ -14,7 +15,7 @@ use super::session::Session;
 use crate::history::now_ms;
 
 pub async fn handle(
-    socket: SocketRef,
+    socket: SocketRef<ChatAdapter>,
     reason: DisconnectReason,
     Extension(session): Extension<Arc<Session>>,
     State(chat): State<Chat>,
@@ -23,7 +24,7 @@ pub async fn handle(
     chat.admission.leave(session.address);
     let Some(nick) = session.nickname() else { return };
     if session.set_typing(false) {
-        super::typing::stopped(&socket, nick);
+        super::typing::stopped(&chat, &socket, nick);
     }
     let deliberate =
         matches!(reason, DisconnectReason::ClientNSDisconnect | DisconnectReason::TransportClose);

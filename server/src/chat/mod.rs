@@ -18,6 +18,7 @@ mod roster;
 mod session;
 mod typing;
 
+use crate::cluster::{ChatAdapter, Elsewhere};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -44,6 +45,8 @@ use session::Session;
 /// Settings of the chat (from the configuration).
 #[derive(Debug, Clone, Copy)]
 pub struct ChatSettings {
+    /// One of several instances over Redis.
+    pub clustered: bool,
     /// How long a dropped connection's nickname stays reserved for its owner.
     pub grace: Duration,
     pub retention: Retention,
@@ -69,7 +72,9 @@ pub struct Chat {
     message_rate: MessageRate,
     admission: Arc<Admission>,
     /// Set once socket.io is built (grace timers announce through it).
-    io: Arc<OnceLock<SocketIo>>,
+    io: Arc<OnceLock<SocketIo<ChatAdapter>>>,
+    /// The users on the other instances (nobody when alone).
+    elsewhere: Elsewhere,
     /// Set on SIGTERM/SIGINT: no longer ready, new connections and messages are refused.
     shutting_down: Arc<AtomicBool>,
 }
@@ -82,7 +87,8 @@ impl Chat {
     pub fn new(history: Arc<dyn History>, settings: ChatSettings) -> (Self, NicknamesTask) {
         let roster = Arc::new(Roster::default());
         let (nicknames_changed, task) = nicknames::coalescer(roster.clone());
-        let journal = Arc::new(Journal::start(history.clone(), settings.retention));
+        let elsewhere = Elsewhere::new(settings.clustered);
+        let journal = Arc::new(Journal::start(history.clone(), settings.retention, elsewhere.clone()));
         let chat = Self {
             roster,
             nicknames_changed,
@@ -92,6 +98,7 @@ impl Chat {
             message_rate: settings.message_rate,
             admission: Arc::new(Admission::new(settings.connections)),
             io: Arc::default(),
+            elsewhere,
             shutting_down: Arc::default(),
         };
         (chat, task)
@@ -99,9 +106,10 @@ impl Chat {
 
     /// Connects the chat to socket.io, and gives the nicknames reserved before a restart
     /// their grace period.
-    pub fn attach(&self, io: &SocketIo) {
+    pub fn attach(&self, io: &SocketIo<ChatAdapter>) -> crate::cluster::Attached {
         let _ = self.io.set(io.clone());
-        io.ns("/", (async || {}).with(prepare));
+        self.elsewhere.attach(io);
+        let attached = io.ns("/", (async || {}).with(prepare));
         match self.history.reservations() {
             Ok(reserved) => {
                 for r in reserved {
@@ -118,6 +126,7 @@ impl Chat {
             }
             Err(e) => tracing::error!("cannot read nickname reservations: {e}"),
         }
+        attached
     }
 
     /// Waits until every accepted message is stored and delivered.
@@ -192,9 +201,11 @@ impl Chat {
     }
 
     /// `nick` is gone for good: forget its reservation and tell `audience`.
-    fn left(&self, nick: &Nickname, audience: Vec<SocketRef>) {
+    fn left(&self, nick: &Nickname, audience: Vec<SocketRef<ChatAdapter>>) {
         self.journal.reserve(ReservationChange::Drop(nick.key().as_str().to_owned()));
-        fanout::to_each(audience, ServerEvent::Announcement, &Announcement::disconnected(nick));
+        let gone = Announcement::disconnected(nick);
+        fanout::to_each(audience, ServerEvent::Announcement, &gone);
+        self.elsewhere.send(ServerEvent::Announcement, gone);
         self.nicknames_changed.notify();
     }
 }
@@ -203,7 +214,7 @@ impl Chat {
 /// a connect *middleware*, which socketioxide awaits before it confirms the connection; its
 /// connect handler runs in a spawned task instead, and a client that emits as soon as it is
 /// connected (the JS client flushes its buffer at once) would race it and lose events.
-async fn prepare(socket: SocketRef, State(chat): State<Chat>) -> Result<(), Refused> {
+async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Result<(), Refused> {
     let address = socket.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let admitted = if chat.shutting_down.load(Ordering::Relaxed) {
         Err(Refused::ShuttingDown)
@@ -217,6 +228,9 @@ async fn prepare(socket: SocketRef, State(chat): State<Chat>) -> Result<(), Refu
     }
     tracing::debug!(conn = %socket.id, transport = ?socket.transport_type(), "connected");
     socket.extensions.insert(Arc::new(Session::new(chat.message_rate, address)));
+    if let Some(room) = chat.elsewhere.local_room() {
+        socket.join(room.to_owned());
+    }
     for event in ClientEvent::ALL {
         let handler: fn(&Chat, Incoming) = match event {
             ClientEvent::Nickname => nickname::handle,
@@ -233,7 +247,7 @@ async fn prepare(socket: SocketRef, State(chat): State<Chat>) -> Result<(), Refu
 
 /// Every connection on the chat namespace; none once the server has closed it (socketioxide's
 /// `io.sockets()` panics then, and grace timers or the nicknames task may still run).
-fn everyone(io: &SocketIo) -> Vec<SocketRef> {
+fn everyone(io: &SocketIo<ChatAdapter>) -> Vec<SocketRef<ChatAdapter>> {
     io.of("/").map(|ns| ns.sockets()).unwrap_or_default()
 }
 

@@ -1,6 +1,7 @@
 //! `nickname` (nick, ack): claim a unique nickname, announce it, update everyone's list, and
 //! give the connection its resume token (`session`).
 
+use crate::cluster::ChatAdapter;
 use chat_shared::protocol::{Announcement, ClientEvent, NicknameAck, ServerEvent, SessionGrant};
 use chat_shared::{ChatError, ErrorCode, Nickname};
 use socketioxide::extract::SocketRef;
@@ -33,7 +34,9 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                 let grant = SessionGrant { nickname: nick.to_string(), resume_token: token };
                 fanout::to_one(&socket, ServerEvent::Session, &grant);
                 let others = socket.broadcast().sockets();
-                fanout::to_each(others, ServerEvent::Announcement, &Announcement::connected(&nick));
+                let came = Announcement::connected(&nick);
+                fanout::to_each(others, ServerEvent::Announcement, &came);
+                chat.elsewhere.send(ServerEvent::Announcement, came);
                 chat.nicknames_changed.notify();
             }
         }
@@ -44,7 +47,12 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     }
 }
 
-fn claim(session: &Session, chat: &Chat, socket: &SocketRef, raw: &str) -> Result<Claimed, ChatError> {
+fn claim(
+    session: &Session,
+    chat: &Chat,
+    socket: &SocketRef<ChatAdapter>,
+    raw: &str,
+) -> Result<Claimed, ChatError> {
     let nick = Nickname::parse(raw)?;
     if let Some(current) = session.nickname() {
         return if current.key() == nick.key() {

@@ -3,6 +3,7 @@
 //! sends the current map at once, then at most once per interval while changes keep coming,
 //! so every client always ends with the right map.
 
+use crate::cluster::ChatAdapter;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,7 +37,7 @@ pub fn coalescer(roster: Arc<Roster>) -> (NicknamesChanged, NicknamesTask) {
 }
 
 impl NicknamesTask {
-    pub fn spawn(self, io: SocketIo) {
+    pub fn spawn(self, io: SocketIo<ChatAdapter>) {
         tokio::spawn(async move {
             loop {
                 // A notify while we send or sleep is kept, so the last change is never missed.

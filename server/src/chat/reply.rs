@@ -1,6 +1,7 @@
 //! Answering a client's request: by its ack when it asked for one, otherwise (for refusals
 //! only) by a `chat error` event, so that a client without acks still learns why.
 
+use crate::cluster::ChatAdapter;
 use chat_shared::ChatError;
 use chat_shared::protocol::{ChatErrorEvent, ClientEvent, ServerEvent};
 use serde::Serialize;
@@ -10,12 +11,12 @@ use super::fanout;
 
 /// The way back to the client that sent the event being handled.
 pub struct Reply {
-    socket: SocketRef,
-    ack: Option<AckSender>,
+    socket: SocketRef<ChatAdapter>,
+    ack: Option<AckSender<ChatAdapter>>,
 }
 
 impl Reply {
-    pub fn new(socket: SocketRef, ack: Option<AckSender>) -> Self {
+    pub fn new(socket: SocketRef<ChatAdapter>, ack: Option<AckSender<ChatAdapter>>) -> Self {
         Self { socket, ack }
     }
 

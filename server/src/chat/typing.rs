@@ -3,6 +3,7 @@
 //! dropped without an answer (but count towards flooding). A typist who drops is relayed as
 //! stopped by `leave`.
 
+use crate::cluster::ChatAdapter;
 use chat_shared::protocol::{Answer, ClientEvent, ServerEvent, Typing};
 use chat_shared::{ChatError, ErrorCode, Nickname};
 use socketioxide::extract::SocketRef;
@@ -11,7 +12,7 @@ use super::Chat;
 use super::fanout;
 use super::incoming::Incoming;
 
-pub fn handle(_chat: &Chat, mut req: Incoming) {
+pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
     if session.allow_typing().is_err() {
@@ -26,6 +27,7 @@ pub fn handle(_chat: &Chat, mut req: Incoming) {
         Ok(notice) => {
             session.set_typing(notice.typing);
             fanout::to_each(socket.broadcast().sockets(), ServerEvent::Typing, &notice);
+            chat.elsewhere.send(ServerEvent::Typing, notice);
             reply.send(ClientEvent::Typing, &Answer(Ok(())), None);
         }
         Err(error) => reply.send(ClientEvent::Typing, &Answer::<()>(Err(error.clone())), Some(&error)),
@@ -33,7 +35,8 @@ pub fn handle(_chat: &Chat, mut req: Incoming) {
 }
 
 /// Tells everyone but `from` that its typist stopped (it left or dropped while typing).
-pub fn stopped(from: &SocketRef, nickname: &Nickname) {
+pub fn stopped(chat: &Chat, from: &SocketRef<ChatAdapter>, nickname: &Nickname) {
     let notice = Typing { nickname: nickname.to_string(), typing: false };
     fanout::to_each(from.broadcast().sockets(), ServerEvent::Typing, &notice);
+    chat.elsewhere.send(ServerEvent::Typing, notice);
 }

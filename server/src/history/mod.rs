@@ -1,10 +1,12 @@
 //! Stored messages: the `History` trait (what the chat needs of a message store) and its
-//! embedded implementation on SQLite. A cluster backend implements the same trait.
+//! implementations: embedded (SQLite) and for a cluster (Redis).
 
+mod redis;
 mod sqlite;
 
 use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 
+pub use redis::RedisHistory;
 pub use sqlite::{SqliteHistory, now_ms};
 
 /// A message to store.

@@ -1,0 +1,149 @@
+//! Several instances as one chat, over Redis. socket.io fan-out between instances goes through
+//! socketioxide's Redis adapter (socketioxide-redis, fred driver). Alone (no `--redis-url`) the
+//! same adapter runs on a driver that talks to nobody, so that the server has one socket.io type
+//! either way and nothing needs Redis.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use chat_shared::protocol::ServerEvent;
+use serde::Serialize;
+use socketioxide::SocketIo;
+
+use fred::prelude::{ClientLike, Config, ReconnectPolicy};
+use fred::types::RespVersion;
+use socketioxide::adapter::Emitter;
+use socketioxide_redis::drivers::fred::{FredDriver, FredError};
+use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+
+/// The socket.io adapter of the chat, alone or clustered.
+pub type ChatAdapter = CustomRedisAdapter<Emitter, ChatDriver>;
+
+/// Completes when the adapter of the chat's namespace is ready (subscribed, when clustered).
+pub type Attached = socketioxide_redis::InitRes<ChatDriver>;
+
+/// How long a request to the other instances (through Redis) may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// Redis reconnects: every this many ms, forever (an outage must not need a restart).
+const RECONNECT_EVERY_MS: u32 = 500;
+/// The prefix of the adapter's Redis channels.
+const CHANNEL_PREFIX: &str = "chat-socket.io";
+
+/// The pub/sub under the adapter: nobody (alone), or Redis.
+#[derive(Clone)]
+pub enum ChatDriver {
+    Alone,
+    Redis(FredDriver),
+}
+
+impl Driver for ChatDriver {
+    type Error = FredError;
+
+    async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
+        match self {
+            Self::Alone => Ok(()),
+            Self::Redis(d) => d.publish(chan, val).await,
+        }
+    }
+
+    async fn subscribe(&self, chan: String, size: usize) -> Result<MessageStream<ChanItem>, Self::Error> {
+        match self {
+            Self::Alone => Ok(MessageStream::new_empty()),
+            Self::Redis(d) => d.subscribe(chan, size).await,
+        }
+    }
+
+    async fn unsubscribe(&self, chan: String) -> Result<(), Self::Error> {
+        match self {
+            Self::Alone => Ok(()),
+            Self::Redis(d) => d.unsubscribe(chan).await,
+        }
+    }
+
+    async fn num_serv(&self, chan: &str) -> Result<u16, Self::Error> {
+        match self {
+            Self::Alone => Ok(1), // this instance
+            Self::Redis(d) => d.num_serv(chan).await,
+        }
+    }
+}
+
+/// The Redis side of a clustered instance.
+#[derive(Clone)]
+pub struct Redis {
+    /// Commands (presence, history).
+    pub client: fred::clients::Client,
+}
+
+/// Connects to Redis for the adapter's pub/sub (resubscribing by itself after a reconnect)
+/// and for commands. Fails if Redis cannot be reached at start.
+pub async fn connect(url: &str) -> Result<(RedisAdapterCtr<ChatDriver>, Redis), String> {
+    let mut config = Config::from_url(url).map_err(|e| format!("--redis-url {url:?}: {e}"))?;
+    config.version = RespVersion::RESP3;
+    let mut builder = fred::types::Builder::from_config(config);
+    builder.set_policy(ReconnectPolicy::new_constant(0, RECONNECT_EVERY_MS));
+    let subscriber = builder.build_subscriber_client().map_err(|e| e.to_string())?;
+    let client = builder.build().map_err(|e| e.to_string())?;
+    client.init().await.map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+    let _resubscriber = subscriber.manage_subscriptions();
+    let driver = FredDriver::new(subscriber).await.map_err(|e| format!("Redis pub/sub at {url}: {e}"))?;
+    let config = RedisAdapterConfig::new().with_request_timeout(REQUEST_TIMEOUT).with_prefix(CHANNEL_PREFIX);
+    Ok((RedisAdapterCtr::new_with_driver(ChatDriver::Redis(driver), config), Redis { client }))
+}
+
+/// The adapter of an instance that runs alone.
+pub fn alone() -> RedisAdapterCtr<ChatDriver> {
+    RedisAdapterCtr::new_with_driver(ChatDriver::Alone, RedisAdapterConfig::new().with_prefix(CHANNEL_PREFIX))
+}
+
+/// The users on the other instances: events sent here reach each of them once, through the
+/// adapter, while this instance delivers to its own users itself (one queue check per socket).
+/// Every socket of an instance is in that instance's room; "everyone except my room" is
+/// everyone elsewhere.
+#[derive(Clone, Default)]
+pub struct Elsewhere {
+    io: Arc<OnceLock<SocketIo<ChatAdapter>>>,
+    /// This instance's room (None: alone, there is nobody elsewhere).
+    room: Option<String>,
+}
+
+impl Elsewhere {
+    pub fn new(clustered: bool) -> Self {
+        let room = clustered.then(|| format!("instance:{}", random_id()));
+        Self { io: Arc::default(), room }
+    }
+
+    /// Called once socket.io is built.
+    pub fn attach(&self, io: &SocketIo<ChatAdapter>) {
+        let _ = self.io.set(io.clone());
+    }
+
+    /// The room every local socket joins (None: alone).
+    pub fn local_room(&self) -> Option<&str> {
+        self.room.as_deref()
+    }
+
+    /// Sends `event` to everyone on the other instances (nothing when alone).
+    /// `data` is owned (the sending finishes in a task); a tuple is several arguments.
+    pub fn send<T: Serialize + Send + Sync + 'static>(&self, event: ServerEvent, data: T) {
+        let (Some(room), Some(io)) = (&self.room, self.io.get()) else { return };
+        let (io, room) = (io.clone(), room.clone());
+        tokio::spawn(async move {
+            if let Err(e) = io.except(room).emit(event.name(), &data).await {
+                tracing::warn!(event = event.name(), "not delivered on every other instance: {e}");
+            }
+        });
+    }
+}
+
+/// 64 random bits, hex (an instance's id).
+fn random_id() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes); // without randomness: the time-based fallback below
+    if bytes == [0; 8] {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        bytes = (nanos.as_nanos() as u64 ^ u64::from(std::process::id())).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

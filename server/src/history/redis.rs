@@ -1,0 +1,210 @@
+//! The history of a cluster, in Redis: one stream of messages whose entry ids are the message
+//! ids (`<id>-0`), so every instance hands out ids from the same sequence and a user resumes
+//! from the same id on any instance. Each operation is one Lua script (atomic: ids, timestamps
+//! and idempotency keys stay consistent under concurrent instances) that answers JSON.
+//! Standalone Redis only (the scripts build key names). Nickname reservations are not kept
+//! here: in a cluster, presence is the instances' business.
+
+use std::time::Duration;
+
+use chat_shared::limits::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
+use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
+use fred::clients::Client;
+use fred::interfaces::LuaInterface;
+use serde::Deserialize;
+
+use super::{Appended, History, HistoryError, NewMessage, Reservation, ReservationChange, Retention};
+
+/// How long one Redis operation may take before it counts as failed.
+const TIMEOUT: Duration = Duration::from_secs(2);
+/// How long an idempotency key is remembered (a page resends its outbox within minutes).
+const KEY_TTL_SECS: u64 = 24 * 3600;
+
+/// Keys: the id counter, the stream, the newest timestamp, the prefix of idempotency keys.
+const KEYS: [&str; 4] = ["chat:next-id", "chat:messages", "chat:last-ts", "chat:key:"];
+
+/// ARGV: TTL of keys, then (from, text, key or "") per message. Answers
+/// `[[new(0/1), id, ts, from, text], ...]`. Timestamps come from Redis's clock and never go
+/// backwards.
+const APPEND: &str = r#"
+local now = redis.call('TIME')
+local ts = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local last = tonumber(redis.call('GET', KEYS[3]) or '0')
+if ts < last then ts = last end
+redis.call('SET', KEYS[3], ts)
+local out = {}
+for i = 2, #ARGV, 3 do
+  local from, text, key = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local keyname = KEYS[4] .. from .. '\n' .. key
+  local earlier = nil
+  if key ~= '' then earlier = redis.call('GET', keyname) end
+  if earlier then
+    local e = redis.call('XRANGE', KEYS[2], earlier .. '-0', earlier .. '-0')
+    local ets, efrom, etext = 0, from, text
+    if e[1] then
+      local f = e[1][2]
+      for j = 1, #f, 2 do
+        if f[j] == 'ts' then ets = tonumber(f[j + 1]) elseif f[j] == 'from' then efrom = f[j + 1] elseif f[j] == 'text' then etext = f[j + 1] end
+      end
+    end
+    table.insert(out, {0, tonumber(earlier), ets, efrom, etext})
+  else
+    local id = redis.call('INCR', KEYS[1])
+    redis.call('XADD', KEYS[2], id .. '-0', 'ts', ts, 'from', from, 'text', text)
+    if key ~= '' then redis.call('SET', keyname, id, 'EX', tonumber(ARGV[1])) end
+    table.insert(out, {1, id, ts, from, text})
+  end
+end
+if #out == 0 then return '[]' end
+return cjson.encode(out)
+"#;
+
+/// ARGV: command (XRANGE or XREVRANGE), start, end, count. Answers `[[id, ts, from, text], ...]`
+/// and the oldest id (0: none) as `{"m": [...], "oldest": n}`.
+const RANGE: &str = r#"
+local entries = redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3], 'COUNT', tonumber(ARGV[4]))
+local out = {}
+for _, e in ipairs(entries) do
+  local id = tonumber(string.match(e[1], '^(%d+)'))
+  local ts, from, text = 0, '', ''
+  local f = e[2]
+  for j = 1, #f, 2 do
+    if f[j] == 'ts' then ts = tonumber(f[j + 1]) elseif f[j] == 'from' then from = f[j + 1] elseif f[j] == 'text' then text = f[j + 1] end
+  end
+  table.insert(out, {id, ts, from, text})
+end
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+local oldest = 0
+if first[1] then oldest = tonumber(string.match(first[1][1], '^(%d+)')) end
+if #out == 0 then return '{"m":[],"oldest":' .. oldest .. '}' end
+return cjson.encode({m = out, oldest = oldest})
+"#;
+
+/// ARGV: keep at most this many (0: no limit), drop older than this ts (0: no limit).
+const PRUNE: &str = r#"
+local dropped = 0
+local keep = tonumber(ARGV[1])
+if keep > 0 then dropped = dropped + redis.call('XTRIM', KEYS[1], 'MAXLEN', keep) end
+local cutoff = tonumber(ARGV[2])
+if cutoff > 0 then
+  while true do
+    local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 100)
+    local gone = 0
+    for _, e in ipairs(first) do
+      local f, ts = e[2], nil
+      for j = 1, #f, 2 do if f[j] == 'ts' then ts = tonumber(f[j + 1]) end end
+      if ts and ts < cutoff then redis.call('XDEL', KEYS[1], e[1]); gone = gone + 1 else break end
+    end
+    dropped = dropped + gone
+    if gone < 100 then break end
+  end
+end
+return dropped
+"#;
+
+pub struct RedisHistory {
+    client: Client,
+    runtime: tokio::runtime::Handle,
+}
+
+#[derive(Deserialize)]
+struct AppendedRow(u8, u64, i64, String, String);
+
+#[derive(Deserialize)]
+struct Range {
+    m: Vec<(u64, i64, String, String)>,
+    oldest: u64,
+}
+
+impl RedisHistory {
+    /// Uses `client` (connected) from the blocking threads of `runtime`.
+    pub fn new(client: Client, runtime: tokio::runtime::Handle) -> Self {
+        Self { client, runtime }
+    }
+
+    /// Runs one script (its answer is JSON) within [`TIMEOUT`], from a blocking thread.
+    fn run<T: serde::de::DeserializeOwned>(
+        &self,
+        script: &str,
+        keys: Vec<&str>,
+        args: Vec<String>,
+    ) -> Result<T, HistoryError> {
+        let call = self.client.eval::<String, _, _, _>(script.to_owned(), keys, args);
+        let answer = self
+            .runtime
+            .block_on(async { tokio::time::timeout(TIMEOUT, call).await })
+            .map_err(|_| HistoryError(format!("Redis did not answer within {TIMEOUT:?}")))?
+            .map_err(|e| HistoryError(format!("Redis: {e}")))?;
+        serde_json::from_str(&answer).map_err(|e| HistoryError(format!("Redis answered {answer:?}: {e}")))
+    }
+
+    fn range(&self, command: &str, start: String, end: String, count: i64) -> Result<Range, HistoryError> {
+        self.run(RANGE, vec![KEYS[1]], vec![command.to_owned(), start, end, count.to_string()])
+    }
+}
+
+fn message((id, ts, from, text): (u64, i64, String, String)) -> HistoryMessage {
+    HistoryMessage { id, ts, from, text }
+}
+
+impl History for RedisHistory {
+    fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, HistoryError> {
+        let mut args = vec![KEY_TTL_SECS.to_string()];
+        for m in batch {
+            args.extend([m.from.clone(), m.text.clone(), m.key.clone().unwrap_or_default()]);
+        }
+        let rows: Vec<AppendedRow> = self.run(APPEND, KEYS.to_vec(), args)?;
+        Ok(rows
+            .into_iter()
+            .map(|AppendedRow(new, id, ts, from, text)| Appended {
+                message: HistoryMessage { id, ts, from, text },
+                new: new == 1,
+            })
+            .collect())
+    }
+
+    fn page(&self, request: &HistoryRequest) -> Result<HistoryPage, HistoryError> {
+        let limit = i64::from(request.limit.unwrap_or(HISTORY_PAGE_DEFAULT).clamp(1, HISTORY_PAGE_MAX));
+        let (ascending, range) = match (request.after, request.before) {
+            (Some(after), _) => (true, self.range("XRANGE", format!("({after}-0"), "+".into(), limit + 1)?),
+            (None, Some(before)) => {
+                (false, self.range("XREVRANGE", format!("({before}-0"), "-".into(), limit + 1)?)
+            }
+            (None, None) => (false, self.range("XREVRANGE", "+".into(), "-".into(), limit + 1)?),
+        };
+        // Resuming across lines that retention dropped: the recent tail, marked as a gap.
+        let gap = request.after.is_some_and(|after| range.oldest > after + 1);
+        let (range, ascending) = if gap {
+            (self.range("XREVRANGE", "+".into(), "-".into(), limit + 1)?, false)
+        } else {
+            (range, ascending)
+        };
+        let mut messages: Vec<HistoryMessage> = range.m.into_iter().map(message).collect();
+        let more = messages.len() as i64 > limit && !gap;
+        messages.truncate(limit as usize);
+        if !ascending {
+            messages.reverse();
+        }
+        Ok(HistoryPage { messages, gap, more })
+    }
+
+    fn prune(&self, retention: Retention) -> Result<u64, HistoryError> {
+        let cutoff = match retention.max_age_secs {
+            0 => 0,
+            secs => super::now_ms() - (secs as i64) * 1000,
+        };
+        self.run(PRUNE, vec![KEYS[1]], vec![retention.max_messages.to_string(), cutoff.to_string()])
+    }
+
+    fn reserve(&self, _changes: &[ReservationChange]) -> Result<(), HistoryError> {
+        Ok(())
+    }
+
+    fn reservations(&self) -> Result<Vec<Reservation>, HistoryError> {
+        Ok(Vec::new())
+    }
+
+    fn check(&self) -> Result<(), HistoryError> {
+        self.range("XREVRANGE", "+".into(), "-".into(), 1).map(|_| ())
+    }
+}
