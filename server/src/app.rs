@@ -19,7 +19,7 @@ use tower::Layer;
 use tower_http::trace::TraceLayer;
 
 use crate::chat::Chat;
-use crate::cluster::{self, Attached, ChatDriver};
+use crate::cluster::{self, Attached, ChatDriver, Redis};
 use crate::config::Config;
 use crate::history::{History, RedisHistory, SqliteHistory};
 use crate::metrics::Metrics;
@@ -40,15 +40,16 @@ pub async fn run(config: Config) -> io::Result<()> {
         }
     });
     let metrics = Metrics::install().map_err(|e| io::Error::other(format!("metrics: {e}")))?;
-    let (adapter, history): (_, Arc<dyn History>) = match &config.redis_url {
+    let (adapter, history, redis): (_, Arc<dyn History>, _) = match &config.redis_url {
         Some(url) => {
             let (adapter, redis) = cluster::connect(url).await.map_err(io::Error::other)?;
-            tracing::info!(redis = %url, "clustered over Redis: history and fan-out are shared");
-            (adapter, Arc::new(RedisHistory::new(redis.client, tokio::runtime::Handle::current())))
+            tracing::info!(redis = %url, instance = %redis.instance, "clustered over Redis");
+            let history = RedisHistory::new(redis.client.clone(), tokio::runtime::Handle::current());
+            (adapter, Arc::new(history), Some(redis))
         }
-        None => (cluster::alone(), open_history(&config)?),
+        None => (cluster::alone(), open_history(&config)?, None),
     };
-    let (router, io, chat, attached) = router(&config, history, metrics.clone(), adapter);
+    let (router, io, chat, attached) = router(&config, history, metrics.clone(), adapter, redis);
     attached.await.map_err(|e| io::Error::other(format!("socket.io over Redis: {e}")))?;
     tokio::spawn(async move {
         let mut every = tokio::time::interval(METRICS_UPKEEP_EVERY);
@@ -124,8 +125,9 @@ pub fn router(
     history: Arc<dyn History>,
     metrics: Metrics,
     adapter: RedisAdapterCtr<ChatDriver>,
+    redis: Option<Redis>,
 ) -> (Router, SocketIo<ChatAdapter>, Chat, Attached) {
-    let (chat, nicknames_task) = Chat::new(history, config.chat_settings());
+    let (chat, nicknames_task) = Chat::new(history, config.chat_settings(), redis);
     let (socket_layer, io) = SocketIo::builder()
         .with_adapter::<ChatAdapter>(adapter)
         .max_buffer_size(MAX_BUFFERED_PACKETS)

@@ -138,7 +138,6 @@ impl Config {
 
     pub fn chat_settings(&self) -> ChatSettings {
         ChatSettings {
-            clustered: self.redis_url.is_some(),
             grace: Duration::from_secs(self.resume_grace_secs),
             message_rate: MessageRate { per_second: self.messages_per_second, burst: self.message_burst },
             connections: ConnectionLimits {

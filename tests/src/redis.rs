@@ -1,29 +1,36 @@
-//! A real `redis-server` for cluster tests: started on a free loopback port with nothing
-//! persisted, stopped (killed) when dropped. The README's test command installs it.
+//! A real `redis-server` for cluster tests: started on a free loopback port, persisting to an
+//! append-only file in a temporary directory (as a production Redis would, so that a restart
+//! keeps the history), stopped (killed) when dropped. The README's test command installs it.
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::server::free_port;
+use std::path::{Path, PathBuf};
+
+use crate::server::{free_port, temp_dir};
 
 pub struct RedisServer {
     child: Child,
     pub port: u16,
+    dir: PathBuf,
 }
 
 impl RedisServer {
     pub fn start() -> Self {
         let port = free_port();
-        let child = Self::spawn(port);
-        let server = Self { child, port };
+        let dir = temp_dir("redis");
+        let child = Self::spawn(port, &dir);
+        let server = Self { child, port, dir };
         server.wait_up();
         server
     }
 
-    fn spawn(port: u16) -> Child {
+    fn spawn(port: u16, dir: &Path) -> Child {
+        let dir = dir.to_string_lossy();
         Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir", &dir])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
             .stdout(Stdio::null())
             .stdin(Stdio::null())
             .spawn()
@@ -43,16 +50,15 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Kills Redis (an outage).
+    /// Kills Redis (an outage; what it wrote to its append-only file stays).
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
-    /// Starts it again on the same port (empty: nothing was persisted).
-    pub fn restart(&mut self) {
-        self.stop();
-        self.child = Self::spawn(self.port);
+    /// Starts it again on the same port, with what it persisted.
+    pub fn start_again(&mut self) {
+        self.child = Self::spawn(self.port, &self.dir);
         self.wait_up();
     }
 }

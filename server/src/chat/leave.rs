@@ -29,7 +29,8 @@ pub async fn handle(
     let deliberate =
         matches!(reason, DisconnectReason::ClientNSDisconnect | DisconnectReason::TransportClose);
     if deliberate {
-        if chat.roster.release(nick, socket.id) {
+        let token = chat.roster.token(nick);
+        if chat.roster.release(nick, socket.id) && chat.released(nick, token).await {
             tracing::info!(conn = %socket.id, nickname = %nick, %reason, "left");
             chat.left(nick, socket.broadcast().sockets());
         }

@@ -18,7 +18,7 @@ mod roster;
 mod session;
 mod typing;
 
-use crate::cluster::{ChatAdapter, Elsewhere};
+use crate::cluster::{ChatAdapter, Elsewhere, Presence, Redis};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -45,8 +45,6 @@ use session::Session;
 /// Settings of the chat (from the configuration).
 #[derive(Debug, Clone, Copy)]
 pub struct ChatSettings {
-    /// One of several instances over Redis.
-    pub clustered: bool,
     /// How long a dropped connection's nickname stays reserved for its owner.
     pub grace: Duration,
     pub retention: Retention,
@@ -75,6 +73,8 @@ pub struct Chat {
     io: Arc<OnceLock<SocketIo<ChatAdapter>>>,
     /// The users on the other instances (nobody when alone).
     elsewhere: Elsewhere,
+    /// Who is online in the cluster (None: alone, the roster is everything).
+    presence: Option<Presence>,
     /// Set on SIGTERM/SIGINT: no longer ready, new connections and messages are refused.
     shutting_down: Arc<AtomicBool>,
 }
@@ -84,10 +84,16 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Chat {
     /// The state, and the task that sends the `nicknames` map (start it once the server runs).
-    pub fn new(history: Arc<dyn History>, settings: ChatSettings) -> (Self, NicknamesTask) {
+    pub fn new(
+        history: Arc<dyn History>,
+        settings: ChatSettings,
+        redis: Option<Redis>,
+    ) -> (Self, NicknamesTask) {
         let roster = Arc::new(Roster::default());
-        let (nicknames_changed, task) = nicknames::coalescer(roster.clone());
-        let elsewhere = Elsewhere::new(settings.clustered);
+        let elsewhere = Elsewhere::new(redis.as_ref().map(|r| r.instance.as_str()));
+        let presence = redis.map(|r| Presence::new(r.client, r.instance, settings.grace));
+        let (nicknames_changed, task) =
+            nicknames::coalescer(roster.clone(), presence.clone().map(|p| (p, elsewhere.clone())));
         let journal = Arc::new(Journal::start(history.clone(), settings.retention, elsewhere.clone()));
         let chat = Self {
             roster,
@@ -99,6 +105,7 @@ impl Chat {
             admission: Arc::new(Admission::new(settings.connections)),
             io: Arc::default(),
             elsewhere,
+            presence,
             shutting_down: Arc::default(),
         };
         (chat, task)
@@ -192,12 +199,27 @@ impl Chat {
         let chat = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(chat.grace).await;
-            if chat.roster.expire(&nick, generation) {
+            let token = chat.roster.token(&nick);
+            if chat.roster.expire(&nick, generation) && chat.released(&nick, token).await {
                 tracing::info!(nickname = %nick, "grace period over");
                 let everyone = chat.io.get().map(everyone).unwrap_or_default();
                 chat.left(&nick, everyone);
             }
         });
+    }
+
+    /// Frees `nick` in the cluster, after the roster did; false if another instance holds it
+    /// now (its owner resumed there: nobody left). Alone: true.
+    async fn released(&self, nick: &Nickname, token: Option<String>) -> bool {
+        let Some(presence) = &self.presence else { return true };
+        match presence.release(nick, &token.unwrap_or_default()).await {
+            Ok(released) => released,
+            Err(e) => {
+                // Its lease runs out by itself; say it left now.
+                tracing::warn!(nickname = %nick, "cannot free a nickname in the cluster: {e}");
+                true
+            }
+        }
     }
 
     /// `nick` is gone for good: forget its reservation and tell `audience`.

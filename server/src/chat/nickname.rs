@@ -1,30 +1,102 @@
 //! `nickname` (nick, ack): claim a unique nickname, announce it, update everyone's list, and
-//! give the connection its resume token (`session`).
+//! give the connection its resume token (`session`). Alone, the roster decides at once; in a
+//! cluster, Redis decides first (in a task: the claim waits for it).
 
-use crate::cluster::ChatAdapter;
 use chat_shared::protocol::{Announcement, ClientEvent, NicknameAck, ServerEvent, SessionGrant};
 use chat_shared::{ChatError, ErrorCode, Nickname};
 use socketioxide::extract::SocketRef;
 
 use super::incoming::Incoming;
+use super::reply::Reply;
 use super::session::Session;
 use super::{Chat, fanout, new_token};
+use crate::cluster::ChatAdapter;
+
+/// What the connection asked for.
+enum Wanted {
+    /// A nickname it does not have yet.
+    New(Nickname),
+    /// The nickname it already has: nothing changes.
+    Again,
+}
 
 enum Claimed {
     /// The socket now has this nickname, with this resume token.
     New(Nickname, String),
-    /// The socket asked again for the nickname it already has: nothing changes.
     Again,
 }
 
 pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
-    let claimed = session
+    let wanted = session
         .allow_nickname_attempt()
         .and_then(|()| req.arg::<String>().map_err(|_| ChatError::new(ErrorCode::BadPayload)))
-        .and_then(|raw| claim(&session, chat, &socket, &raw));
+        .and_then(|raw| wanted(&session, &raw));
     let reply = req.reply();
+    match (wanted, &chat.presence) {
+        (Ok(Wanted::New(nick)), None) => {
+            let token = new_token();
+            let claimed = chat
+                .roster
+                .claim(&nick, socket.id, token.clone())
+                .and_then(|()| take(chat, &session, &socket, nick, token));
+            answer(chat, &socket, reply, claimed);
+        }
+        (Ok(Wanted::New(nick)), Some(presence)) => {
+            let (chat, presence) = (chat.clone(), presence.clone());
+            tokio::spawn(async move {
+                let token = new_token();
+                let claimed = match presence.claim(&nick, &token).await {
+                    Ok(true) => {
+                        chat.roster.adopt(&nick, socket.id, token.clone());
+                        let taken = take(&chat, &session, &socket, nick.clone(), token.clone());
+                        if taken.is_err() {
+                            let _ = presence.release(&nick, &token).await;
+                        }
+                        taken
+                    }
+                    Ok(false) => Err(ChatError::new(ErrorCode::NicknameTaken)),
+                    Err(e) => {
+                        tracing::warn!(conn = %socket.id, "cannot claim a nickname in the cluster: {e}");
+                        Err(ChatError::new(ErrorCode::Unavailable))
+                    }
+                };
+                answer(&chat, &socket, reply, claimed);
+            });
+        }
+        (Ok(Wanted::Again), _) => answer(chat, &socket, reply, Ok(Claimed::Again)),
+        (Err(error), _) => answer(chat, &socket, reply, Err(error)),
+    }
+}
+
+fn wanted(session: &Session, raw: &str) -> Result<Wanted, ChatError> {
+    let nick = Nickname::parse(raw)?;
+    match session.nickname() {
+        None => Ok(Wanted::New(nick)),
+        Some(current) if current.key() == nick.key() => Ok(Wanted::Again),
+        Some(_) => Err(ChatError::new(ErrorCode::AlreadyNamed)),
+    }
+}
+
+/// The roster granted `nick` to the socket: the session takes it.
+fn take(
+    chat: &Chat,
+    session: &Session,
+    socket: &SocketRef<ChatAdapter>,
+    nick: Nickname,
+    token: String,
+) -> Result<Claimed, ChatError> {
+    if !session.set_nickname(nick.clone()) {
+        // A second claim raced this one (only possible in a cluster, where claims wait for
+        // Redis); the roster never keeps a name nobody has.
+        chat.roster.release(&nick, socket.id);
+        return Err(ChatError::new(ErrorCode::AlreadyNamed));
+    }
+    Ok(Claimed::New(nick, token))
+}
+
+fn answer(chat: &Chat, socket: &SocketRef<ChatAdapter>, reply: Reply, claimed: Result<Claimed, ChatError>) {
     match claimed {
         Ok(claimed) => {
             reply.send(ClientEvent::Nickname, &NicknameAck::Accepted, None);
@@ -32,7 +104,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                 tracing::info!(conn = %socket.id, nickname = %nick, "nickname set");
                 chat.record_reservation(&nick, &token, i64::MAX);
                 let grant = SessionGrant { nickname: nick.to_string(), resume_token: token };
-                fanout::to_one(&socket, ServerEvent::Session, &grant);
+                fanout::to_one(socket, ServerEvent::Session, &grant);
                 let others = socket.broadcast().sockets();
                 let came = Announcement::connected(&nick);
                 fanout::to_each(others, ServerEvent::Announcement, &came);
@@ -45,28 +117,4 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
             reply.send(ClientEvent::Nickname, &NicknameAck::Rejected(error.clone()), Some(&error));
         }
     }
-}
-
-fn claim(
-    session: &Session,
-    chat: &Chat,
-    socket: &SocketRef<ChatAdapter>,
-    raw: &str,
-) -> Result<Claimed, ChatError> {
-    let nick = Nickname::parse(raw)?;
-    if let Some(current) = session.nickname() {
-        return if current.key() == nick.key() {
-            Ok(Claimed::Again)
-        } else {
-            Err(ChatError::new(ErrorCode::AlreadyNamed))
-        };
-    }
-    let token = new_token();
-    chat.roster.claim(&nick, socket.id, token.clone())?;
-    if !session.set_nickname(nick.clone()) {
-        // Cannot happen while handlers run in order; kept so the roster never leaks a name.
-        chat.roster.release(&nick, socket.id);
-        return Err(ChatError::new(ErrorCode::AlreadyNamed));
-    }
-    Ok(Claimed::New(nick, token))
 }

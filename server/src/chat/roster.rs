@@ -69,6 +69,31 @@ impl Roster {
         Ok(entry.nickname.clone())
     }
 
+    /// `sid` now holds `nick` (the cluster granted it: a claim, or a resume from another
+    /// instance), whatever this instance remembered of it.
+    pub fn adopt(&self, nick: &Nickname, sid: Sid, token: String) {
+        let entry = Entry { nickname: nick.clone(), token, holder: Holder::Connected(sid) };
+        self.lock().names.insert(nick.key(), entry);
+    }
+
+    /// Every nickname this instance holds (connected or away), with its resume token.
+    pub fn held(&self) -> Vec<(Nickname, String)> {
+        self.lock().names.values().map(|e| (e.nickname.clone(), e.token.clone())).collect()
+    }
+
+    /// Forgets the nickname with key `key` (its owner resumed on another instance); its
+    /// holder, if any, is returned.
+    pub fn forget(&self, key: &str) -> Option<Holder> {
+        let mut inner = self.lock();
+        let found = inner.names.keys().find(|k| k.as_str() == key).cloned()?;
+        inner.names.remove(&found).map(|e| e.holder)
+    }
+
+    /// The resume token of `nick`, if this instance holds it.
+    pub fn token(&self, nick: &Nickname) -> Option<String> {
+        self.lock().names.get(&nick.key()).map(|e| e.token.clone())
+    }
+
     /// `sid` dropped: its nickname stays reserved. Returns the generation to expire it with
     /// and the resume token, if `sid` held it.
     pub fn set_away(&self, nick: &Nickname, sid: Sid) -> Option<(u64, String)> {

@@ -3,6 +3,10 @@
 //! same adapter runs on a driver that talks to nobody, so that the server has one socket.io type
 //! either way and nothing needs Redis.
 
+mod presence;
+
+pub use presence::{Presence, RENEW_EVERY};
+
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -74,6 +78,8 @@ impl Driver for ChatDriver {
 pub struct Redis {
     /// Commands (presence, history).
     pub client: fred::clients::Client,
+    /// This instance's id (random, new at each start).
+    pub instance: String,
 }
 
 /// Connects to Redis for the adapter's pub/sub (resubscribing by itself after a reconnect)
@@ -86,10 +92,38 @@ pub async fn connect(url: &str) -> Result<(RedisAdapterCtr<ChatDriver>, Redis), 
     let subscriber = builder.build_subscriber_client().map_err(|e| e.to_string())?;
     let client = builder.build().map_err(|e| e.to_string())?;
     client.init().await.map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
-    let _resubscriber = subscriber.manage_subscriptions();
-    let driver = FredDriver::new(subscriber).await.map_err(|e| format!("Redis pub/sub at {url}: {e}"))?;
+    let driver =
+        FredDriver::new(subscriber.clone()).await.map_err(|e| format!("Redis pub/sub at {url}: {e}"))?;
+    resubscribe_after_reconnects(subscriber);
     let config = RedisAdapterConfig::new().with_request_timeout(REQUEST_TIMEOUT).with_prefix(CHANNEL_PREFIX);
-    Ok((RedisAdapterCtr::new_with_driver(ChatDriver::Redis(driver), config), Redis { client }))
+    Ok((
+        RedisAdapterCtr::new_with_driver(ChatDriver::Redis(driver), config),
+        Redis { client, instance: random_id() },
+    ))
+}
+
+/// After Redis comes back, subscribes again to the adapter's (sharded) channels. fred's own
+/// `manage_subscriptions` sends an empty SUBSCRIBE first (the adapter uses none), which Redis
+/// refuses, and then gives up before the sharded ones.
+fn resubscribe_after_reconnects(subscriber: fred::clients::SubscriberClient) {
+    use fred::interfaces::{EventInterface, PubsubInterface};
+    use tokio::sync::broadcast::error::RecvError;
+    let mut reconnects = subscriber.reconnect_rx();
+    tokio::spawn(async move {
+        loop {
+            match reconnects.recv().await {
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            }
+            let channels = subscriber.tracked_shard_channels();
+            for channel in &channels {
+                if let Err(e) = subscriber.ssubscribe(channel.to_string()).await {
+                    tracing::warn!(%channel, "cannot subscribe again after a Redis reconnect: {e}");
+                }
+            }
+            tracing::info!(channels = channels.len(), "Redis is back: subscribed again");
+        }
+    });
 }
 
 /// The adapter of an instance that runs alone.
@@ -109,8 +143,9 @@ pub struct Elsewhere {
 }
 
 impl Elsewhere {
-    pub fn new(clustered: bool) -> Self {
-        let room = clustered.then(|| format!("instance:{}", random_id()));
+    /// `instance`: this instance's id when clustered.
+    pub fn new(instance: Option<&str>) -> Self {
+        let room = instance.map(|id| format!("instance:{id}"));
         Self { io: Arc::default(), room }
     }
 
