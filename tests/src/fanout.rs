@@ -18,6 +18,8 @@ use crate::WireClient;
 #[derive(Debug, Clone, Copy)]
 pub struct Fanout {
     pub port: u16,
+    /// Where the senders connect (another instance of a cluster); None: `port`.
+    pub send_port: Option<u16>,
     pub clients: usize,
     pub senders: usize,
     /// Lines per second, all senders together.
@@ -108,7 +110,8 @@ pub async fn run(f: Fanout) -> FanoutReport {
         tasks.push(tokio::spawn(async move {
             let permit = gate.acquire_owned().await.ok()?;
             let nick = if sender { format!("s{}", i - f.clients) } else { format!("c{i}") };
-            let mut c = join(f.port, &nick).await?;
+            let port = if sender { f.send_port.unwrap_or(f.port) } else { f.port };
+            let mut c = join(port, &nick).await?;
             drop(permit);
             joined.fetch_add(1, Ordering::Relaxed);
             let mut latencies: Vec<u32> = Vec::new();

@@ -19,6 +19,7 @@ fn server() -> ChatServer {
 async fn the_benchmark_scenarios_run() {
     let s = server();
     let report = run(Fanout {
+        send_port: None,
         port: s.port,
         clients: 20,
         senders: 2,

@@ -31,6 +31,10 @@ pub type Attached = socketioxide_redis::InitRes<ChatDriver>;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// Redis reconnects: every this many ms, forever (an outage must not need a restart).
 const RECONNECT_EVERY_MS: u32 = 500;
+/// Packets from other instances that may wait to be delivered here (in fred's queue, then in
+/// the adapter's) before more are dropped, with a warning in the log: about 2 s of the
+/// heaviest cross-instance load measured (docs/benchmarks.md).
+const PUBSUB_QUEUE: usize = 16_384;
 /// The prefix of the adapter's Redis channels.
 const CHANNEL_PREFIX: &str = "chat-socket.io";
 
@@ -89,13 +93,19 @@ pub async fn connect(url: &str) -> Result<(RedisAdapterCtr<ChatDriver>, Redis), 
     config.version = RespVersion::RESP3;
     let mut builder = fred::types::Builder::from_config(config);
     builder.set_policy(ReconnectPolicy::new_constant(0, RECONNECT_EVERY_MS));
+    // Messages from the other instances queue here before the adapter reads them; fred's
+    // default (32) drops bursts (a lagging reader skips messages).
+    builder.with_performance_config(|p| p.broadcast_channel_capacity = PUBSUB_QUEUE);
     let subscriber = builder.build_subscriber_client().map_err(|e| e.to_string())?;
     let client = builder.build().map_err(|e| e.to_string())?;
     client.init().await.map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
     let driver =
         FredDriver::new(subscriber.clone()).await.map_err(|e| format!("Redis pub/sub at {url}: {e}"))?;
     resubscribe_after_reconnects(subscriber);
-    let config = RedisAdapterConfig::new().with_request_timeout(REQUEST_TIMEOUT).with_prefix(CHANNEL_PREFIX);
+    let config = RedisAdapterConfig::new()
+        .with_request_timeout(REQUEST_TIMEOUT)
+        .with_prefix(CHANNEL_PREFIX)
+        .with_stream_buffer(PUBSUB_QUEUE);
     Ok((
         RedisAdapterCtr::new_with_driver(ChatDriver::Redis(driver), config),
         Redis { client, instance: random_id() },

@@ -5,7 +5,8 @@
 //! M ms, while L listen; prints the
 //! joins, lines, lost deliveries and the server's memory at start and end.
 //!
-//! `loadgen fanout --port P --clients N --senders S --rate R --seconds D [--pid SERVER_PID]`:
+//! `loadgen fanout --port P --clients N --senders S --rate R --seconds D [--pid SERVER_PID]
+//! [--send-port P2]`:
 //! the benchmark's fan-out scenario (tests/src/fanout.rs), for chat-server or the Node
 //! reference: latency at every receiver, losses, CPU per delivery, the load generator's own CPU.
 //!
@@ -230,12 +231,14 @@ async fn soak() {
     println!("{}", serde_json::to_string(&report).unwrap_or_default());
 }
 
-/// `loadgen fanout --port P --clients N --senders S --rate R --seconds D [--pid SERVER_PID]`.
+/// `loadgen fanout --port P --clients N --senders S --rate R --seconds D [--pid SERVER_PID]
+/// [--send-port P2]` (senders on another instance of a cluster: cross-instance delivery).
 async fn fanout() {
-    let n = numbers("fanout", &["port", "pid", "clients", "senders", "rate", "seconds"]);
+    let n = numbers("fanout", &["port", "send-port", "pid", "clients", "senders", "rate", "seconds"]);
     let get = |k: &str, default: u64| n.get(k).copied().unwrap_or(default);
     let report = chat_tests::fanout::run(chat_tests::fanout::Fanout {
         port: get("port", 3000) as u16,
+        send_port: n.get("send-port").map(|p| *p as u16),
         clients: get("clients", 100).min(20_000) as usize,
         senders: get("senders", 10).clamp(1, 1000) as usize,
         rate: get("rate", 100).clamp(1, 1_000_000),
