@@ -138,6 +138,20 @@ impl WireClient {
         }
     }
 
+    /// The arguments of every `event` that arrives within `within` (other packets are dropped).
+    pub async fn events_within(&mut self, event: &str, within: Duration) -> Vec<Vec<Value>> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut got = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.recv_packet(left).await {
+                Some(Inbound::Event(name, args)) if name == event => got.push(args),
+                Some(_) => {}
+                None => return got,
+            }
+        }
+    }
+
     /// True if the server closes the connection, or disconnects it from the namespace (`41`:
     /// socketioxide then closes the transport at the client's next frame, and a socket.io
     /// client closes it itself), within `within` (events read meanwhile are dropped).

@@ -83,18 +83,7 @@ async fn users_on_three_instances_chat_with_each_other_once() {
 }
 
 async fn user_messages(c: &mut WireClient, within: Duration) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + within;
-    let mut got = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match c.recv_packet(left).await {
-            Some(chat_tests::wire::Inbound::Event(name, args)) if name == "user message" => {
-                got.push(json!(args))
-            }
-            Some(_) => {}
-            None => return got,
-        }
-    }
+    c.events_within("user message", within).await.into_iter().map(|args| json!(args)).collect()
 }
 
 /// Waits until `c` gets a `nicknames` map with exactly `names`.

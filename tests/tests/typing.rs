@@ -5,22 +5,16 @@
 use std::time::Duration;
 
 use chat_shared::limits::TYPING_BURST;
-use chat_tests::wire::Inbound;
 use chat_tests::{ChatServer, WireClient};
 use serde_json::{Value, json};
 
-/// The `typing` events `c` receives within `within`.
+/// The `typing` notices `c` receives within `within`.
 async fn typing_events(c: &mut WireClient, within: Duration) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + within;
-    let mut got = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match c.recv_packet(left).await {
-            Some(Inbound::Event(name, args)) if name == "typing" => got.push(args[0].clone()),
-            Some(_) => {}
-            None => return got,
-        }
-    }
+    c.events_within("typing", within)
+        .await
+        .into_iter()
+        .map(|args| args.first().cloned().unwrap_or_default())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

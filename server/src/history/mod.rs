@@ -4,6 +4,7 @@
 mod redis;
 mod sqlite;
 
+use chat_shared::limits::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
 use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 
 pub use redis::RedisHistory;
@@ -60,6 +61,23 @@ pub trait History: Send + Sync + 'static {
 
     /// Whether the store answers a trivial read (for readiness).
     fn check(&self) -> Result<(), HistoryError>;
+}
+
+/// The page size a request asks for, within the limits.
+fn page_limit(request: &HistoryRequest) -> i64 {
+    i64::from(request.limit.unwrap_or(HISTORY_PAGE_DEFAULT).clamp(1, HISTORY_PAGE_MAX))
+}
+
+/// The answer from up to `limit + 1` messages fetched in the page's direction (ascending from
+/// `after`, else descending): `more` if there was one extra (none after a gap's tail: it ends at
+/// the newest line), in id order.
+fn assemble(mut messages: Vec<HistoryMessage>, limit: i64, gap: bool, ascending: bool) -> HistoryPage {
+    let more = messages.len() as i64 > limit && !gap;
+    messages.truncate(limit as usize);
+    if !ascending {
+        messages.reverse();
+    }
+    HistoryPage { messages, gap, more }
 }
 
 /// A change to the stored reservations.

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use chat_shared::limits::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
 use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 use fred::clients::Client;
 use fred::interfaces::LuaInterface;
@@ -164,7 +163,7 @@ impl History for RedisHistory {
     }
 
     fn page(&self, request: &HistoryRequest) -> Result<HistoryPage, HistoryError> {
-        let limit = i64::from(request.limit.unwrap_or(HISTORY_PAGE_DEFAULT).clamp(1, HISTORY_PAGE_MAX));
+        let limit = super::page_limit(request);
         let (ascending, range) = match (request.after, request.before) {
             (Some(after), _) => (true, self.range("XRANGE", format!("({after}-0"), "+".into(), limit + 1)?),
             (None, Some(before)) => {
@@ -179,13 +178,7 @@ impl History for RedisHistory {
         } else {
             (range, ascending)
         };
-        let mut messages: Vec<HistoryMessage> = range.m.into_iter().map(message).collect();
-        let more = messages.len() as i64 > limit && !gap;
-        messages.truncate(limit as usize);
-        if !ascending {
-            messages.reverse();
-        }
-        Ok(HistoryPage { messages, gap, more })
+        Ok(super::assemble(range.m.into_iter().map(message).collect(), limit, gap, ascending))
     }
 
     fn prune(&self, retention: Retention) -> Result<u64, HistoryError> {

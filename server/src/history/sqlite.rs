@@ -5,7 +5,6 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chat_shared::limits::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
 use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -114,7 +113,7 @@ impl History for SqliteHistory {
     }
 
     fn page(&self, request: &HistoryRequest) -> Result<HistoryPage, HistoryError> {
-        let limit = request.limit.unwrap_or(HISTORY_PAGE_DEFAULT).clamp(1, HISTORY_PAGE_MAX) as i64;
+        let limit = super::page_limit(request);
         let conn = self.reader();
         // Resuming across lines that retention dropped: the recent tail, marked as a gap.
         let gap = match request.after {
@@ -140,18 +139,12 @@ impl History for SqliteHistory {
         };
         let ascending = request.after.is_some() && !gap;
         let mut stmt = conn.prepare_cached(sql).map_err(err)?;
-        let mut messages: Vec<HistoryMessage> = stmt
+        let messages: Vec<HistoryMessage> = stmt
             .query_map(params![bound, limit + 1], row_to_message)
             .map_err(err)?
             .collect::<Result<_, _>>()
             .map_err(err)?;
-        // `more`: more in the direction asked (none after a tail: it ends at the newest line).
-        let more = messages.len() as i64 > limit && !gap;
-        messages.truncate(limit as usize);
-        if !ascending {
-            messages.reverse();
-        }
-        Ok(HistoryPage { messages, gap, more })
+        Ok(super::assemble(messages, limit, gap, ascending))
     }
 
     fn prune(&self, retention: Retention) -> Result<u64, HistoryError> {
