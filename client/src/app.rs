@@ -59,7 +59,9 @@ impl Chat {
     fn apply(&self, event: ChatEvent) {
         let named = matches!(event, ChatEvent::Session(_));
         let mention = match &event {
-            ChatEvent::UserMessage { from, text, .. } => Some((from.clone(), text.clone())),
+            ChatEvent::UserMessage { from, text, .. } if self.notify.get_untracked() => {
+                Some((from.clone(), text.clone()))
+            }
             _ => None,
         };
         let unread_before = self.state.with_untracked(|s| s.unread);
@@ -72,11 +74,11 @@ impl Chat {
         }
     }
 
-    /// A new line while the tab is hidden that mentions the reader: a notification, if asked for.
+    /// A new line while the tab is hidden that mentions the reader: a notification (asked for).
     fn maybe_notify(&self, unread_before: u32, from: &str, text: &str) {
         let (unread, me) = self.state.with_untracked(|s| (s.unread, s.nickname.clone()));
         let Some(me) = me else { return };
-        if unread > unread_before && self.notify.get_untracked() && notify::granted() && mentions(text, &me) {
+        if unread > unread_before && notify::granted() && mentions(text, &me) {
             let t = self.lang.get_untracked().texts();
             notify::show(&t.mentioned_you.replace("{nick}", from), text);
         }

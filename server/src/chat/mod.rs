@@ -90,7 +90,8 @@ impl Chat {
         redis: Option<Redis>,
     ) -> (Self, NicknamesTask) {
         let roster = Arc::new(Roster::default());
-        let elsewhere = Elsewhere::new(redis.as_ref().map(|r| r.instance.as_str()));
+        let io = Arc::default();
+        let elsewhere = Elsewhere::new(redis.as_ref().map(|r| r.instance.as_str()), Arc::clone(&io));
         let presence = redis.map(|r| Presence::new(r.client, r.instance, settings.grace));
         let (nicknames_changed, task) =
             nicknames::coalescer(roster.clone(), presence.clone().map(|p| (p, elsewhere.clone())));
@@ -103,7 +104,7 @@ impl Chat {
             grace: settings.grace,
             message_rate: settings.message_rate,
             admission: Arc::new(Admission::new(settings.connections)),
-            io: Arc::default(),
+            io,
             elsewhere,
             presence,
             shutting_down: Arc::default(),
@@ -115,7 +116,6 @@ impl Chat {
     /// their grace period.
     pub fn attach(&self, io: &SocketIo<ChatAdapter>) -> crate::cluster::Attached {
         let _ = self.io.set(io.clone());
-        self.elsewhere.attach(io);
         let attached = io.ns("/", (async || {}).with(prepare));
         match self.history.reservations() {
             Ok(reserved) => {

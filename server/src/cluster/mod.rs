@@ -145,7 +145,7 @@ pub fn alone() -> RedisAdapterCtr<ChatDriver> {
 /// adapter, while this instance delivers to its own users itself (one queue check per socket).
 /// Every socket of an instance is in that instance's room; "everyone except my room" is
 /// everyone elsewhere.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Elsewhere {
     io: Arc<OnceLock<SocketIo<ChatAdapter>>>,
     /// This instance's room (None: alone, there is nobody elsewhere).
@@ -153,15 +153,11 @@ pub struct Elsewhere {
 }
 
 impl Elsewhere {
-    /// `instance`: this instance's id when clustered.
-    pub fn new(instance: Option<&str>) -> Self {
+    /// `instance`: this instance's id when clustered; `io`: the chat's socket.io, set once it
+    /// is built.
+    pub fn new(instance: Option<&str>, io: Arc<OnceLock<SocketIo<ChatAdapter>>>) -> Self {
         let room = instance.map(|id| format!("instance:{id}"));
-        Self { io: Arc::default(), room }
-    }
-
-    /// Called once socket.io is built.
-    pub fn attach(&self, io: &SocketIo<ChatAdapter>) {
-        let _ = self.io.set(io.clone());
+        Self { io, room }
     }
 
     /// The room every local socket joins (None: alone).
