@@ -178,6 +178,25 @@ impl Elsewhere {
     }
 }
 
+/// How long one Redis command or script may take before it counts as failed.
+pub const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Runs one Lua script within [`REDIS_TIMEOUT`]; its answer as text (the scripts answer
+/// JSON or a number). The history and the presence both talk to Redis this way.
+pub async fn eval(
+    client: &fred::clients::Client,
+    script: &str,
+    keys: Vec<String>,
+    args: Vec<String>,
+) -> Result<String, String> {
+    use fred::interfaces::LuaInterface;
+    let call = client.eval::<String, _, _, _>(script.to_owned(), keys, args);
+    match tokio::time::timeout(REDIS_TIMEOUT, call).await {
+        Ok(answer) => answer.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("Redis did not answer within {REDIS_TIMEOUT:?}")),
+    }
+}
+
 /// 64 random bits, hex (an instance's id).
 fn random_id() -> String {
     let mut bytes = [0u8; 8];

@@ -8,13 +8,10 @@ use std::time::Duration;
 
 use chat_shared::Nickname;
 use fred::clients::Client;
-use fred::interfaces::LuaInterface;
 use serde::{Deserialize, Serialize};
 
 /// How often an instance renews the leases of the nicknames it holds.
 pub const RENEW_EVERY: Duration = Duration::from_secs(2);
-/// How long one Redis operation may take before it counts as failed.
-const TIMEOUT: Duration = Duration::from_secs(2);
 
 const NICK: &str = "chat:nick:";
 const TOKEN: &str = "chat:token:";
@@ -113,14 +110,14 @@ impl Presence {
         Self { client, instance, lease: grace + RENEW_EVERY * 3 }
     }
 
-    /// Runs one script within [`TIMEOUT`]; its answer is JSON.
+    /// Runs one script; its answer is JSON.
     async fn run<T: serde::de::DeserializeOwned>(
         &self,
         script: &str,
         keys: Vec<String>,
         args: Vec<String>,
     ) -> Result<T, PresenceError> {
-        let answer = self.run_raw(script, keys, args).await?;
+        let answer = super::eval(&self.client, script, keys, args).await.map_err(PresenceError)?;
         serde_json::from_str(&answer).map_err(|e| PresenceError(format!("answered {answer:?}: {e}")))
     }
 
@@ -148,7 +145,9 @@ impl Presence {
             return Ok(None);
         }
         let args = vec![NICK.to_owned(), self.instance.clone(), self.lease_ms()];
-        let value: String = self.run_raw(RESUME, vec![format!("{TOKEN}{token}")], args).await?;
+        let value = super::eval(&self.client, RESUME, vec![format!("{TOKEN}{token}")], args)
+            .await
+            .map_err(PresenceError)?;
         if value.is_empty() {
             return Ok(None);
         }
@@ -176,18 +175,5 @@ impl Presence {
     /// Every nickname in use in the cluster.
     pub async fn names(&self) -> Result<Vec<String>, PresenceError> {
         self.run(NAMES, Vec::new(), vec![NICK.to_owned()]).await
-    }
-
-    async fn run_raw(
-        &self,
-        script: &str,
-        keys: Vec<String>,
-        args: Vec<String>,
-    ) -> Result<String, PresenceError> {
-        let call = self.client.eval::<String, _, _, _>(script.to_owned(), keys, args);
-        tokio::time::timeout(TIMEOUT, call)
-            .await
-            .map_err(|_| PresenceError(format!("no answer within {TIMEOUT:?}")))?
-            .map_err(|e| PresenceError(e.to_string()))
     }
 }

@@ -5,17 +5,12 @@
 //! Standalone Redis only (the scripts build key names). Nickname reservations are not kept
 //! here: in a cluster, presence is the instances' business.
 
-use std::time::Duration;
-
 use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 use fred::clients::Client;
-use fred::interfaces::LuaInterface;
 use serde::Deserialize;
 
 use super::{Appended, History, HistoryError, NewMessage, Reservation, ReservationChange, Retention};
 
-/// How long one Redis operation may take before it counts as failed.
-const TIMEOUT: Duration = Duration::from_secs(2);
 /// How long an idempotency key is remembered (a page resends its outbox within minutes).
 const KEY_TTL_SECS: u64 = 24 * 3600;
 
@@ -121,18 +116,17 @@ impl RedisHistory {
         Self { client, runtime }
     }
 
-    /// Runs one script (its answer is JSON) within [`TIMEOUT`], from a blocking thread.
+    /// Runs one script (its answer is JSON), from a blocking thread.
     fn run<T: serde::de::DeserializeOwned>(
         &self,
         script: &str,
         keys: Vec<&str>,
         args: Vec<String>,
     ) -> Result<T, HistoryError> {
-        let call = self.client.eval::<String, _, _, _>(script.to_owned(), keys, args);
+        let keys = keys.into_iter().map(str::to_owned).collect();
         let answer = self
             .runtime
-            .block_on(async { tokio::time::timeout(TIMEOUT, call).await })
-            .map_err(|_| HistoryError(format!("Redis did not answer within {TIMEOUT:?}")))?
+            .block_on(crate::cluster::eval(&self.client, script, keys, args))
             .map_err(|e| HistoryError(format!("Redis: {e}")))?;
         serde_json::from_str(&answer).map_err(|e| HistoryError(format!("Redis answered {answer:?}: {e}")))
     }
