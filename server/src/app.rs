@@ -1,7 +1,6 @@
 //! The HTTP application: the page, `/healthz`, `/readyz`, `/metrics` and the socket.io
 //! endpoint on one axum router, and the server's life from bind to graceful shutdown.
 
-use crate::cluster::ChatAdapter;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,7 +18,7 @@ use tower::Layer;
 use tower_http::trace::TraceLayer;
 
 use crate::chat::Chat;
-use crate::cluster::{self, Attached, ChatDriver, Redis};
+use crate::cluster::{self, Attached, ChatAdapter, ChatDriver, Redis};
 use crate::config::Config;
 use crate::history::{History, RedisHistory, SqliteHistory};
 use crate::metrics::Metrics;

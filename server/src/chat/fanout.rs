@@ -2,7 +2,7 @@
 //! bounded queue is treated as that reader being too slow, and that socket is closed (it
 //! reconnects and gets a fresh state) instead of quietly missing a packet.
 
-use crate::cluster::ChatAdapter;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chat_shared::limits::MAX_BUFFERED_PACKETS;
@@ -12,7 +12,7 @@ use socketioxide::extract::SocketRef;
 use socketioxide::{SendError, SocketError};
 
 use super::session::Session;
-use std::sync::Arc;
+use crate::cluster::ChatAdapter;
 
 /// How long an overflowed socket may take to make room for its close packet before we stop
 /// trying (by then its transport has normally failed its heartbeat and closed anyway).

@@ -2,7 +2,6 @@
 //! task per event for its async handlers, so two messages from one client could overtake each
 //! other (and be delivered out of order); our handlers never wait, so they run in place.
 
-use crate::cluster::ChatAdapter;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -15,6 +14,7 @@ use socketioxide::socket::Socket;
 use super::Chat;
 use super::reply::Reply;
 use super::session::Session;
+use crate::cluster::ChatAdapter;
 
 /// One event from a client: who sent it, its raw arguments, and whether it wants an ack.
 pub struct Incoming {

@@ -2,7 +2,6 @@
 //! them, are committed in batches (one durable sync for many messages: group commit), and only
 //! then delivered to the others and acknowledged to their senders.
 
-use crate::cluster::{ChatAdapter, Elsewhere};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -15,6 +14,7 @@ use tokio::sync::oneshot;
 
 use super::fanout;
 use super::reply::Reply;
+use crate::cluster::{ChatAdapter, Elsewhere};
 use crate::history::{Appended, History, NewMessage, ReservationChange, Retention};
 use crate::metrics;
 

@@ -4,7 +4,6 @@
 //! reader closed by the server) keeps the nickname reserved for its owner's resume token for
 //! the grace period; "X disconnected" is announced only if the owner does not come back.
 
-use crate::cluster::ChatAdapter;
 use std::sync::Arc;
 
 use socketioxide::extract::{Extension, SocketRef, State};
@@ -12,6 +11,7 @@ use socketioxide::socket::DisconnectReason;
 
 use super::Chat;
 use super::session::Session;
+use crate::cluster::ChatAdapter;
 use crate::history::now_ms;
 
 pub async fn handle(

@@ -18,7 +18,6 @@ mod roster;
 mod session;
 mod typing;
 
-use crate::cluster::{ChatAdapter, Elsewhere, Presence, Redis};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -27,6 +26,7 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use chat_shared::Nickname;
 use chat_shared::protocol::{Announcement, ClientEvent, GoingAway, ServerEvent};
+use serde::Serialize;
 use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State};
 use socketioxide::handler::ConnectHandler;
@@ -34,6 +34,7 @@ use socketioxide::handler::ConnectHandler;
 pub use admission::ConnectionLimits;
 use admission::{Admission, Refused};
 
+use crate::cluster::{ChatAdapter, Elsewhere, Presence, Redis};
 use crate::history::{History, Reservation, ReservationChange, Retention};
 use incoming::{InOrder, Incoming};
 use journal::Journal;
@@ -225,10 +226,20 @@ impl Chat {
     /// `nick` is gone for good: forget its reservation and tell `audience`.
     fn left(&self, nick: &Nickname, audience: Vec<SocketRef<ChatAdapter>>) {
         self.journal.reserve(ReservationChange::Drop(nick.key().as_str().to_owned()));
-        let gone = Announcement::disconnected(nick);
-        fanout::to_each(audience, ServerEvent::Announcement, &gone);
-        self.elsewhere.send(ServerEvent::Announcement, gone);
+        self.to_all(audience, ServerEvent::Announcement, Announcement::disconnected(nick));
         self.nicknames_changed.notify();
+    }
+
+    /// Sends `data` to `local` (sockets of this instance, each checked for a full queue) and
+    /// once to everyone on the other instances (nobody when alone).
+    fn to_all<T: Serialize + Send + Sync + 'static>(
+        &self,
+        local: Vec<SocketRef<ChatAdapter>>,
+        event: ServerEvent,
+        data: T,
+    ) {
+        fanout::to_each(local, event, &data);
+        self.elsewhere.send(event, data);
     }
 }
 

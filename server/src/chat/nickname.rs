@@ -105,10 +105,11 @@ fn answer(chat: &Chat, socket: &SocketRef<ChatAdapter>, reply: Reply, claimed: R
                 chat.record_reservation(&nick, &token, i64::MAX);
                 let grant = SessionGrant { nickname: nick.to_string(), resume_token: token };
                 fanout::to_one(socket, ServerEvent::Session, &grant);
-                let others = socket.broadcast().sockets();
-                let came = Announcement::connected(&nick);
-                fanout::to_each(others, ServerEvent::Announcement, &came);
-                chat.elsewhere.send(ServerEvent::Announcement, came);
+                chat.to_all(
+                    socket.broadcast().sockets(),
+                    ServerEvent::Announcement,
+                    Announcement::connected(&nick),
+                );
                 chat.nicknames_changed.notify();
             }
         }

@@ -5,7 +5,6 @@
 //! Redis); the same task renews this instance's nickname leases, and sends the map again when
 //! other instances changed it.
 
-use crate::cluster::ChatAdapter;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use tokio::sync::Notify;
 
 use super::fanout;
 use super::roster::Roster;
-use crate::cluster::{Elsewhere, Presence, RENEW_EVERY};
+use crate::cluster::{ChatAdapter, Elsewhere, Presence, RENEW_EVERY};
 
 /// Handle to ask for a `nicknames` broadcast.
 #[derive(Clone)]

@@ -1,13 +1,13 @@
 //! Answering a client's request: by its ack when it asked for one, otherwise (for refusals
 //! only) by a `chat error` event, so that a client without acks still learns why.
 
-use crate::cluster::ChatAdapter;
 use chat_shared::ChatError;
 use chat_shared::protocol::{ChatErrorEvent, ClientEvent, ServerEvent};
 use serde::Serialize;
 use socketioxide::extract::{AckSender, SocketRef};
 
 use super::fanout;
+use crate::cluster::ChatAdapter;
 
 /// The way back to the client that sent the event being handled.
 pub struct Reply {

@@ -3,14 +3,13 @@
 //! dropped without an answer (but count towards flooding). A typist who drops is relayed as
 //! stopped by `leave`.
 
-use crate::cluster::ChatAdapter;
 use chat_shared::protocol::{Answer, ClientEvent, ServerEvent, Typing};
 use chat_shared::{ChatError, ErrorCode, Nickname};
 use socketioxide::extract::SocketRef;
 
 use super::Chat;
-use super::fanout;
 use super::incoming::Incoming;
+use crate::cluster::ChatAdapter;
 
 pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
@@ -26,8 +25,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     match notice {
         Ok(notice) => {
             session.set_typing(notice.typing);
-            fanout::to_each(socket.broadcast().sockets(), ServerEvent::Typing, &notice);
-            chat.elsewhere.send(ServerEvent::Typing, notice);
+            chat.to_all(socket.broadcast().sockets(), ServerEvent::Typing, notice);
             reply.send(ClientEvent::Typing, &Answer(Ok(())), None);
         }
         Err(error) => reply.send(ClientEvent::Typing, &Answer::<()>(Err(error.clone())), Some(&error)),
@@ -37,6 +35,5 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
 /// Tells everyone but `from` that its typist stopped (it left or dropped while typing).
 pub fn stopped(chat: &Chat, from: &SocketRef<ChatAdapter>, nickname: &Nickname) {
     let notice = Typing { nickname: nickname.to_string(), typing: false };
-    fanout::to_each(from.broadcast().sockets(), ServerEvent::Typing, &notice);
-    chat.elsewhere.send(ServerEvent::Typing, notice);
+    chat.to_all(from.broadcast().sockets(), ServerEvent::Typing, notice);
 }
