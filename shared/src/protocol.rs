@@ -42,6 +42,13 @@ pub enum ServerEvent {
     GoingAway,
     /// `typing` ({nickname, typing}): someone else started or stopped typing. See [`Typing`].
     Typing,
+    /// `presence` ({connected, disconnected}): who came and went since the last one, for
+    /// clients that asked for changes ([`PRESENCE_CHANGES_QUERY`]). See [`PresenceChange`].
+    Presence,
+    /// `online` ([nick, ...]): everyone online, sent to a client that asked for changes once,
+    /// when it is named, in parts of at most [`ONLINE_PART_NAMES`] names (the client adds
+    /// them up). See [`Online`].
+    Online,
 }
 
 impl ClientEvent {
@@ -60,7 +67,7 @@ impl ClientEvent {
 }
 
 impl ServerEvent {
-    pub const ALL: [ServerEvent; 7] = [
+    pub const ALL: [ServerEvent; 9] = [
         Self::UserMessage,
         Self::Announcement,
         Self::Nicknames,
@@ -68,6 +75,8 @@ impl ServerEvent {
         Self::Session,
         Self::GoingAway,
         Self::Typing,
+        Self::Presence,
+        Self::Online,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -79,7 +88,47 @@ impl ServerEvent {
             Self::Session => "session",
             Self::GoingAway => "going away",
             Self::Typing => "typing",
+            Self::Presence => "presence",
+            Self::Online => "online",
         }
+    }
+}
+
+/// The connection query parameter (`?presence=changes` next to `EIO=4`) by which a client
+/// asks to learn who is online by changes: once named, it gets `online` (everyone) once, then
+/// a `presence` event per change (coalesced), and neither `nicknames` nor an `announcement`
+/// for arrivals and departures. Without it a client gets what the original sent: an `announcement` per person
+/// and the whole map again after every change (which costs O(N²) when N people arrive).
+pub const PRESENCE_CHANGES_QUERY: (&str, &str) = ("presence", "changes");
+
+/// `online`: a part of everyone online: `["Ana", "Bo"]`. A client that asked for changes gets
+/// all the parts, one after the other, right after it is named and before any `presence`;
+/// its list is their union. Parts keep every frame small (a server keeps each connection's
+/// write buffer at the size of the largest frame it ever sent it).
+pub type Online = Vec<String>;
+
+/// The most names in one `online` part (about 8 KB).
+pub const ONLINE_PART_NAMES: usize = 256;
+
+/// `presence`: who arrived and who left since the previous `presence` or `online` this
+/// client got (`{"connected": ["Ana"], "disconnected": []}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceChange {
+    pub connected: Vec<String>,
+    pub disconnected: Vec<String>,
+}
+
+impl PresenceChange {
+    /// What changed from `old` to `new`.
+    pub fn between(old: &Nicknames, new: &Nicknames) -> Self {
+        Self {
+            connected: new.keys().filter(|n| !old.contains_key(*n)).cloned().collect(),
+            disconnected: old.keys().filter(|n| !new.contains_key(*n)).cloned().collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.connected.is_empty() && self.disconnected.is_empty()
     }
 }
 
@@ -201,6 +250,19 @@ mod tests {
     use super::*;
     use crate::error::ErrorCode;
     use serde_json::json;
+
+    #[test]
+    fn a_presence_change_is_who_came_and_who_went() {
+        let map = |names: &[&str]| names.iter().map(|n| (n.to_string(), n.to_string())).collect();
+        let change = PresenceChange::between(&map(&["Ana", "Bo"]), &map(&["Bo", "Cy", "Dé"]));
+        assert_eq!(change.connected, ["Cy", "Dé"]);
+        assert_eq!(change.disconnected, ["Ana"]);
+        assert!(PresenceChange::between(&map(&["Ana"]), &map(&["Ana"])).is_empty());
+        assert_eq!(
+            serde_json::to_value(&change).unwrap(),
+            serde_json::json!({"connected": ["Cy", "Dé"], "disconnected": ["Ana"]})
+        );
+    }
 
     #[test]
     fn send_request_reads_old_and_new_clients() {

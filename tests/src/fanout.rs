@@ -76,7 +76,7 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
 
 /// Connects and takes `nick` the original way (`nickname` with an ack, `[false]` = accepted).
 async fn join(port: u16, nick: &str) -> Option<WireClient> {
-    let mut c = WireClient::try_connect(port).await.ok()?;
+    let mut c = WireClient::try_connect_for_changes(port).await.ok()?;
     c.emit("nickname", &[json!(nick)], Some(1)).await;
     loop {
         let text = c.recv_text(Duration::from_secs(30)).await?;
@@ -134,7 +134,10 @@ pub async fn run(f: Fanout) -> FanoutReport {
             };
             let mut tick = if sender {
                 let every = Duration::from_secs_f64(f.senders as f64 / f.rate.max(1) as f64);
-                let mut t = tokio::time::interval(every);
+                // Senders take turns (sender k starts k/S of a period late): the aggregate is R
+                // lines/s evenly spread, not S lines at once every S/R seconds.
+                let turn = every.mul_f64((i - f.clients) as f64 / f.senders.max(1) as f64);
+                let mut t = tokio::time::interval_at(tokio::time::Instant::now() + turn, every);
                 t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
                 Some(t)
             } else {
@@ -235,22 +238,43 @@ pub struct JoinStormReport {
 
 pub async fn join_storm(port: u16, clients: usize) -> JoinStormReport {
     let started = Instant::now();
+    let (joined, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let tasks: Vec<_> = (0..clients)
         .map(|i| {
-            // Each connection is kept until everyone is done: no leave is part of the storm.
-            // A join that takes longer than STORM_LIMIT counts as failed.
+            let (joined, failed, mut stopped) = (joined.clone(), failed.clone(), stopped.clone());
+            // A join that takes longer than STORM_LIMIT counts as failed. A joined client reads
+            // what comes (as a page does) until everyone is done: no leave is part of the storm.
             tokio::spawn(async move {
-                tokio::time::timeout(STORM_LIMIT, join(port, &format!("j{i}"))).await.ok().flatten()
+                let Some(mut c) =
+                    tokio::time::timeout(STORM_LIMIT, join(port, &format!("j{i}"))).await.ok().flatten()
+                else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    return None;
+                };
+                let at = started.elapsed();
+                joined.fetch_add(1, Ordering::Relaxed);
+                loop {
+                    tokio::select! {
+                        _ = stopped.changed() => break,
+                        text = c.recv_text(STORM_LIMIT) => if text.is_none() { break },
+                    }
+                }
+                Some((c, at))
             })
         })
         .collect();
+    while joined.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < clients {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(true);
     let mut kept = Vec::new();
     for t in tasks {
         if let Ok(Some(c)) = t.await {
             kept.push(c);
         }
     }
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = kept.iter().map(|(_, at)| at.as_secs_f64()).fold(0.0, f64::max);
     JoinStormReport { clients, joined: kept.len(), failed: clients - kept.len(), seconds }
 }
 
@@ -275,7 +299,7 @@ pub async fn memory(port: u16, clients: usize, server_pid: u32) -> Option<Memory
     for _ in 0..clients {
         let permit = gate.clone().acquire_owned().await.ok()?;
         conns.push(tokio::spawn(async move {
-            let c = WireClient::try_connect(port).await.ok();
+            let c = WireClient::try_connect_for_changes(port).await.ok();
             drop(permit);
             c
         }));

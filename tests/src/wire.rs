@@ -42,13 +42,23 @@ impl WireClient {
 
     /// Opens the WebSocket only (engine.io handshake done, no namespace yet).
     pub async fn open(port: u16) -> Self {
-        Self::open_from(port, [127, 0, 0, 1]).await
+        Self::open_from(port, [127, 0, 0, 1], "").await
     }
 
     /// Like `try_connect`, from another loopback address (e.g. 127.0.0.2): a client the server
     /// sees as a different machine.
     pub async fn try_connect_from(port: u16, from: [u8; 4]) -> Result<Self, String> {
-        let mut c = Self::open_from(port, from).await;
+        Self::connect_with(Self::open_from(port, from, "").await).await
+    }
+
+    /// Like `try_connect`, asking for `presence` changes (as the page does) instead of an
+    /// announcement per person and the whole map on every change.
+    pub async fn try_connect_for_changes(port: u16) -> Result<Self, String> {
+        let (name, value) = chat_shared::protocol::PRESENCE_CHANGES_QUERY;
+        Self::connect_with(Self::open_from(port, [127, 0, 0, 1], &format!("&{name}={value}")).await).await
+    }
+
+    async fn connect_with(mut c: Self) -> Result<Self, String> {
         c.send_raw("40").await;
         match c.recv_packet(PATIENCE).await {
             Some(Inbound::Other(p)) if p.starts_with("0{") => Ok(c),
@@ -56,8 +66,8 @@ impl WireClient {
         }
     }
 
-    async fn open_from(port: u16, from: [u8; 4]) -> Self {
-        let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+    async fn open_from(port: u16, from: [u8; 4], query: &str) -> Self {
+        let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket{query}");
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
         socket.bind((std::net::Ipv4Addr::from(from), 0).into()).expect("bind a loopback address");
         let stream = socket.connect(([127, 0, 0, 1], port).into()).await.expect("tcp connect");

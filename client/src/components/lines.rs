@@ -191,6 +191,10 @@ fn render_line(chat: Chat, line: Line, grouped: bool) -> AnyView {
                 match &announced {
                     Announced::Connected(nick) => t.announce_connected(nick),
                     Announced::Disconnected(nick) => t.announce_disconnected(nick),
+                    Announced::Several { connected, names, others } => {
+                        let who = t.and_others(names, *others);
+                        if *connected { t.announce_connected(&who) } else { t.announce_disconnected(&who) }
+                    }
                     Announced::Text(text) => text.clone(),
                 }
             };

@@ -2,6 +2,7 @@
 //! fetch) when the WebSocket cannot connect. Each opens with the engine.io handshake and splits
 //! into a reading half and a writing half, so that reading never blocks writing.
 
+use chat_shared::protocol::PRESENCE_CHANGES_QUERY;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use gloo_net::http::Request;
@@ -27,9 +28,19 @@ pub enum Writer {
     Polling { url: String },
 }
 
+/// The page learns who is online by changes (`online` once, then `presence`).
+fn changes_query() -> String {
+    let (name, value) = PRESENCE_CHANGES_QUERY;
+    format!("{name}={value}")
+}
+
 /// Opens a WebSocket to `base` (e.g. `http://host:3000`) and reads the handshake.
 pub async fn open_websocket(base: &str) -> Result<(Handshake, Reader, Writer), String> {
-    let url = format!("{}/socket.io/?EIO=4&transport=websocket", base.replacen("http", "ws", 1));
+    let url = format!(
+        "{}/socket.io/?EIO=4&transport=websocket&{}",
+        base.replacen("http", "ws", 1),
+        changes_query()
+    );
     let ws = WebSocket::open(&url).map_err(|e| e.to_string())?;
     let (sink, mut stream) = ws.split();
     let first = match stream.next().await {
@@ -46,7 +57,7 @@ pub async fn open_websocket(base: &str) -> Result<(Handshake, Reader, Writer), S
 
 /// Opens a long-polling session and reads the handshake.
 pub async fn open_polling(base: &str) -> Result<(Handshake, Reader, Writer), String> {
-    let open_url = format!("{base}/socket.io/?EIO=4&transport=polling");
+    let open_url = format!("{base}/socket.io/?EIO=4&transport=polling&{}", changes_query());
     let payload = get_text(&open_url).await?;
     let mut packets = EngineIo::decode_payload(&payload).map_err(|e| e.to_string())?.into_iter();
     match packets.next() {

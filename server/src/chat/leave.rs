@@ -32,7 +32,7 @@ pub async fn handle(
         let token = chat.roster.token(nick);
         if chat.roster.release(nick, socket.id) && chat.released(nick, token).await {
             tracing::info!(conn = %socket.id, nickname = %nick, %reason, "left");
-            chat.left(nick, socket.broadcast().sockets());
+            chat.left(nick, socket.to(super::ANNOUNCED_ROOM).sockets());
         }
     } else if let Some((generation, token)) = chat.roster.set_away(nick, socket.id) {
         tracing::info!(conn = %socket.id, nickname = %nick, %reason, grace = ?chat.grace, "dropped: nickname reserved");

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use chat_shared::Nickname;
-use chat_shared::protocol::{Announcement, ClientEvent, GoingAway, ServerEvent};
+use chat_shared::protocol::{Announcement, ClientEvent, GoingAway, PRESENCE_CHANGES_QUERY, ServerEvent};
 use serde::Serialize;
 use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State};
@@ -203,8 +203,8 @@ impl Chat {
             let token = chat.roster.token(&nick);
             if chat.roster.expire(&nick, generation) && chat.released(&nick, token).await {
                 tracing::info!(nickname = %nick, "grace period over");
-                let everyone = chat.io.get().map(everyone).unwrap_or_default();
-                chat.left(&nick, everyone);
+                let audience = chat.io.get().map(announced).unwrap_or_default();
+                chat.left(&nick, audience);
             }
         });
     }
@@ -226,8 +226,15 @@ impl Chat {
     /// `nick` is gone for good: forget its reservation and tell `audience`.
     fn left(&self, nick: &Nickname, audience: Vec<SocketRef<ChatAdapter>>) {
         self.journal.reserve(ReservationChange::Drop(nick.key().as_str().to_owned()));
-        self.to_all(audience, ServerEvent::Announcement, Announcement::disconnected(nick));
+        self.announce(audience, Announcement::disconnected(nick));
         self.nicknames_changed.notify();
+    }
+
+    /// Sends an `announcement` to `local` (see [`announced`]) and to the connections of the
+    /// other instances that take announcements (the others learn it from the nicknames task).
+    fn announce(&self, local: Vec<SocketRef<ChatAdapter>>, announcement: Announcement) {
+        fanout::to_each(local, ServerEvent::Announcement, &announcement);
+        self.elsewhere.send_to(ANNOUNCED_ROOM, ServerEvent::Announcement, announcement);
     }
 
     /// Sends `data` to `local` (sockets of this instance, each checked for a full queue) and
@@ -260,9 +267,13 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
         return Err(refused);
     }
     tracing::debug!(conn = %socket.id, transport = ?socket.transport_type(), "connected");
-    socket.extensions.insert(Arc::new(Session::new(chat.message_rate, address)));
+    let wants_changes = asks_for_changes(socket.req_parts().uri.query());
+    socket.extensions.insert(Arc::new(Session::new(chat.message_rate, address, wants_changes)));
     if let Some(room) = chat.elsewhere.local_room() {
         socket.join(room.to_owned());
+    }
+    if !wants_changes {
+        socket.join(ANNOUNCED_ROOM);
     }
     for event in ClientEvent::ALL {
         let handler: fn(&Chat, Incoming) = match event {
@@ -276,6 +287,23 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
     }
     socket.on_disconnect(leave::handle);
     Ok(())
+}
+
+/// The room of the connections that get an `announcement` per arrival and departure (those
+/// that did not ask for `presence` changes), so that other instances can reach just them.
+pub(super) const ANNOUNCED_ROOM: &str = "announced";
+
+/// Whether a connection's query (`EIO=4&transport=websocket&presence=changes`) asks for
+/// `presence` changes.
+fn asks_for_changes(query: Option<&str>) -> bool {
+    let (name, value) = PRESENCE_CHANGES_QUERY;
+    query.unwrap_or_default().split('&').any(|pair| pair.split_once('=') == Some((name, value)))
+}
+
+/// The connections that take an `announcement` per arrival and departure (none once the
+/// server has closed; a room, so that finding them costs nothing when nobody does).
+fn announced(io: &SocketIo<ChatAdapter>) -> Vec<SocketRef<ChatAdapter>> {
+    io.of("/").map(|ns| ns.to(ANNOUNCED_ROOM).sockets()).unwrap_or_default()
 }
 
 /// Every connection on the chat namespace; none once the server has closed it (socketioxide's

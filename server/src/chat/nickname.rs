@@ -105,11 +105,7 @@ fn answer(chat: &Chat, socket: &SocketRef<ChatAdapter>, reply: Reply, claimed: R
                 chat.record_reservation(&nick, &token, i64::MAX);
                 let grant = SessionGrant { nickname: nick.to_string(), resume_token: token };
                 fanout::to_one(socket, ServerEvent::Session, &grant);
-                chat.to_all(
-                    socket.broadcast().sockets(),
-                    ServerEvent::Announcement,
-                    Announcement::connected(&nick),
-                );
+                chat.announce(socket.to(super::ANNOUNCED_ROOM).sockets(), Announcement::connected(&nick));
                 chat.nicknames_changed.notify();
             }
         }

@@ -8,13 +8,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_shared::limits::{NICKNAMES_INTERVAL_PER_USER, NICKNAMES_MIN_INTERVAL};
-use chat_shared::protocol::{Nicknames, ServerEvent};
+use chat_shared::limits::{NICKNAMES_INTERVAL_PER_USER, NICKNAMES_MIN_INTERVAL, PRESENCE_INTERVAL};
+use chat_shared::protocol::{Nicknames, ONLINE_PART_NAMES, PresenceChange, ServerEvent};
+use serde::Serialize;
 use socketioxide::SocketIo;
+use socketioxide::extract::SocketRef;
 use tokio::sync::Notify;
 
 use super::fanout;
 use super::roster::Roster;
+use super::session::Session;
 use crate::cluster::{ChatAdapter, Elsewhere, Presence, RENEW_EVERY};
 
 /// Handle to ask for a `nicknames` broadcast.
@@ -48,13 +51,14 @@ impl NicknamesTask {
         match self.cluster {
             None => {
                 tokio::spawn(async move {
+                    let mut last_sent = Nicknames::new();
                     loop {
                         // A notify while we send or sleep is kept, so the last change is never missed.
                         self.changed.notified().await;
                         let map = self.roster.snapshot();
-                        let sent = fanout::to_each(super::everyone(&io), ServerEvent::Nicknames, &map);
-                        tracing::debug!(names = map.len(), sockets = sent, "sent nicknames");
-                        tokio::time::sleep(interval(map.len())).await;
+                        let pace = publish(&io, &last_sent, &map);
+                        tokio::time::sleep(pace).await;
+                        last_sent = map;
                     }
                 });
             }
@@ -77,16 +81,13 @@ impl NicknamesTask {
                         };
                         let map: Nicknames = names.into_iter().map(|n| (n.clone(), n)).collect();
                         if changed_here || map != last_sent {
-                            let sent = fanout::to_each(super::everyone(&io), ServerEvent::Nicknames, &map);
-                            tracing::debug!(
-                                names = map.len(),
-                                sockets = sent,
-                                "sent the cluster's nicknames"
-                            );
+                            let pace = publish(&io, &last_sent, &map);
                             if changed_here {
-                                elsewhere.send(ServerEvent::Nicknames, map.clone());
+                                // The other instances' tasks see the change at their next
+                                // renewal; their connections that take whole maps get it now.
+                                elsewhere.send_to(super::ANNOUNCED_ROOM, ServerEvent::Nicknames, map.clone());
                             }
-                            tokio::time::sleep(interval(map.len())).await;
+                            tokio::time::sleep(pace).await;
                             last_sent = map;
                         }
                     }
@@ -110,7 +111,62 @@ async fn renew_leases(presence: &Presence, roster: &Roster) {
     }
 }
 
-/// The pause after a broadcast: grows with the map so that bytes per second stay bounded.
-fn interval(names: usize) -> Duration {
-    NICKNAMES_MIN_INTERVAL + NICKNAMES_INTERVAL_PER_USER * u32::try_from(names).unwrap_or(u32::MAX)
+/// Sends `map` whole to every connection that did not ask for changes (the original's way),
+/// everyone's names (`online`) to each newly named one that did, and the change since
+/// `last_sent` (if any) to the other named ones that did. Each payload is encoded once for all. Returns the pause before the
+/// next one: it grows with the map while anyone takes whole maps (bytes per second stay
+/// bounded), else it is [`PRESENCE_INTERVAL`].
+fn publish(io: &SocketIo<ChatAdapter>, last_sent: &Nicknames, map: &Nicknames) -> Duration {
+    let change = PresenceChange::between(last_sent, map);
+    let (mut maps, mut lists, mut changes) = (Vec::new(), Vec::new(), Vec::new());
+    for socket in super::everyone(io) {
+        match Session::of(&socket) {
+            Some(session) if session.wants_changes => {
+                if session.nickname().is_none() {
+                    // Not in the chat yet: it learns who is there once named.
+                } else if session.first_map() {
+                    lists.push(socket);
+                } else if !change.is_empty() {
+                    changes.push(socket);
+                }
+            }
+            _ => maps.push(socket),
+        }
+    }
+    let anyone_takes_maps = !maps.is_empty();
+    let sent_maps = send_encoded(maps, ServerEvent::Nicknames, map);
+    let sent_lists = send_online(lists, map);
+    let sent_changes = send_encoded(changes, ServerEvent::Presence, &change);
+    tracing::debug!(names = map.len(), sent_maps, sent_lists, sent_changes, "sent who is online");
+    if anyone_takes_maps {
+        NICKNAMES_MIN_INTERVAL + NICKNAMES_INTERVAL_PER_USER * u32::try_from(map.len()).unwrap_or(u32::MAX)
+    } else {
+        PRESENCE_INTERVAL
+    }
+}
+
+/// Sends everyone's names to `sockets`, in `online` parts (each encoded once for all);
+/// returns to how many sockets every part went.
+fn send_online(mut sockets: Vec<SocketRef<ChatAdapter>>, map: &Nicknames) -> usize {
+    let names: Vec<&String> = map.keys().collect();
+    for part in names.chunks(ONLINE_PART_NAMES) {
+        // A socket closed for a full queue gets no further parts.
+        sockets.retain(|s| !Session::of(s).is_some_and(|s| s.closing()));
+        send_encoded(sockets.clone(), ServerEvent::Online, &part);
+    }
+    sockets.len()
+}
+
+/// Encodes `data` once and sends the same JSON to each socket.
+fn send_encoded<T: Serialize>(sockets: Vec<SocketRef<ChatAdapter>>, event: ServerEvent, data: &T) -> usize {
+    if sockets.is_empty() {
+        return 0;
+    }
+    match serde_json::value::to_raw_value(data) {
+        Ok(json) => fanout::to_each(sockets, event, &*json),
+        Err(e) => {
+            tracing::error!(event = event.name(), "cannot encode: {e}");
+            0
+        }
+    }
 }

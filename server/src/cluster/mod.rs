@@ -168,10 +168,33 @@ impl Elsewhere {
     /// Sends `event` to everyone on the other instances (nothing when alone).
     /// `data` is owned (the sending finishes in a task); a tuple is several arguments.
     pub fn send<T: Serialize + Send + Sync + 'static>(&self, event: ServerEvent, data: T) {
+        self.send_within(None, event, data);
+    }
+
+    /// Sends `event` to the sockets of the other instances that are in `room`.
+    pub fn send_to<T: Serialize + Send + Sync + 'static>(
+        &self,
+        room: &'static str,
+        event: ServerEvent,
+        data: T,
+    ) {
+        self.send_within(Some(room), event, data);
+    }
+
+    fn send_within<T: Serialize + Send + Sync + 'static>(
+        &self,
+        to: Option<&'static str>,
+        event: ServerEvent,
+        data: T,
+    ) {
         let (Some(room), Some(io)) = (&self.room, self.io.get()) else { return };
         let (io, room) = (io.clone(), room.clone());
         tokio::spawn(async move {
-            if let Err(e) = io.except(room).emit(event.name(), &data).await {
+            let others = match to {
+                Some(to) => io.to(to).except(room),
+                None => io.except(room),
+            };
+            if let Err(e) = others.emit(event.name(), &data).await {
                 tracing::warn!(event = event.name(), "not delivered on every other instance: {e}");
             }
         });
