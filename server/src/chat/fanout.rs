@@ -28,6 +28,25 @@ pub fn to_each<T: Serialize + ?Sized>(
     sockets.iter().filter(|s| to_one(s, event, data)).count()
 }
 
+/// Encodes `data` once and sends the same JSON to each socket (for a large payload, or
+/// many sockets: socketioxide would encode it again for each); returns how many got it.
+pub fn to_each_encoded<T: Serialize + ?Sized>(
+    sockets: Vec<SocketRef<ChatAdapter>>,
+    event: ServerEvent,
+    data: &T,
+) -> usize {
+    if sockets.is_empty() {
+        return 0;
+    }
+    match serde_json::value::to_raw_value(data) {
+        Ok(json) => to_each(sockets, event, &*json),
+        Err(e) => {
+            tracing::error!(event = event.name(), "cannot encode: {e}");
+            0
+        }
+    }
+}
+
 /// Sends one event to one socket; false if it could not be queued.
 pub fn to_one<T: Serialize + ?Sized>(socket: &SocketRef<ChatAdapter>, event: ServerEvent, data: &T) -> bool {
     match socket.emit(event.name(), data) {

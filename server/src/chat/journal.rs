@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use chat_shared::limits::STORE_BATCH_MAX;
 use chat_shared::protocol::{Answer, ClientEvent, MessageMeta, ServerEvent, StampedMessage};
 use chat_shared::{ChatError, ErrorCode};
+use serde_json::value::{RawValue, to_raw_value};
 use socketioxide::extract::SocketRef;
 use tokio::sync::oneshot;
 
@@ -161,12 +162,22 @@ fn deliver(pending: Pending, appended: Appended, elsewhere: &Elsewhere) {
     if appended.new {
         let others = pending.socket.broadcast().sockets();
         let stamped = StampedMessage(&m.from, &m.text, meta);
-        let delivered = fanout::to_each(others, ServerEvent::UserMessage, &stamped);
+        // Each argument is encoded once for every recipient (socketioxide would escape the
+        // text again for each one).
+        let delivered = match encoded(&stamped) {
+            Ok(args) => fanout::to_each(others, ServerEvent::UserMessage, &args),
+            Err(_) => fanout::to_each(others, ServerEvent::UserMessage, &stamped),
+        };
         elsewhere.send(ServerEvent::UserMessage, (m.from.clone(), m.text.clone(), meta));
         metrics::message_accepted();
         metrics::delivered(delivered);
     }
     pending.reply.send(ClientEvent::UserMessage, &Answer(Ok(meta)), None);
+}
+
+/// The three arguments of a `user message`, as JSON.
+fn encoded(m: &StampedMessage<'_>) -> serde_json::Result<(Box<RawValue>, Box<RawValue>, Box<RawValue>)> {
+    Ok((to_raw_value(m.0)?, to_raw_value(m.1)?, to_raw_value(&m.2)?))
 }
 
 fn refuse(pending: Pending, error: ChatError) {

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use chat_shared::limits::{NICKNAMES_INTERVAL_PER_USER, NICKNAMES_MIN_INTERVAL, PRESENCE_INTERVAL};
 use chat_shared::protocol::{Nicknames, ONLINE_PART_NAMES, PresenceChange, ServerEvent};
-use serde::Serialize;
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
 use tokio::sync::Notify;
@@ -134,9 +133,9 @@ fn publish(io: &SocketIo<ChatAdapter>, last_sent: &Nicknames, map: &Nicknames) -
         }
     }
     let anyone_takes_maps = !maps.is_empty();
-    let sent_maps = send_encoded(maps, ServerEvent::Nicknames, map);
+    let sent_maps = fanout::to_each_encoded(maps, ServerEvent::Nicknames, map);
     let sent_lists = send_online(lists, map);
-    let sent_changes = send_encoded(changes, ServerEvent::Presence, &change);
+    let sent_changes = fanout::to_each_encoded(changes, ServerEvent::Presence, &change);
     tracing::debug!(names = map.len(), sent_maps, sent_lists, sent_changes, "sent who is online");
     if anyone_takes_maps {
         NICKNAMES_MIN_INTERVAL + NICKNAMES_INTERVAL_PER_USER * u32::try_from(map.len()).unwrap_or(u32::MAX)
@@ -152,21 +151,7 @@ fn send_online(mut sockets: Vec<SocketRef<ChatAdapter>>, map: &Nicknames) -> usi
     for part in names.chunks(ONLINE_PART_NAMES) {
         // A socket closed for a full queue gets no further parts.
         sockets.retain(|s| !Session::of(s).is_some_and(|s| s.closing()));
-        send_encoded(sockets.clone(), ServerEvent::Online, &part);
+        fanout::to_each_encoded(sockets.clone(), ServerEvent::Online, &part);
     }
     sockets.len()
-}
-
-/// Encodes `data` once and sends the same JSON to each socket.
-fn send_encoded<T: Serialize>(sockets: Vec<SocketRef<ChatAdapter>>, event: ServerEvent, data: &T) -> usize {
-    if sockets.is_empty() {
-        return 0;
-    }
-    match serde_json::value::to_raw_value(data) {
-        Ok(json) => fanout::to_each(sockets, event, &*json),
-        Err(e) => {
-            tracing::error!(event = event.name(), "cannot encode: {e}");
-            0
-        }
-    }
 }
