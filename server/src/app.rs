@@ -22,7 +22,7 @@ use crate::cluster::{self, Attached, ChatAdapter, ChatDriver, Redis};
 use crate::config::Config;
 use crate::history::{History, RedisHistory, SqliteHistory};
 use crate::metrics::Metrics;
-use crate::{origin, page};
+use crate::{detach, origin, page};
 use socketioxide_redis::RedisAdapterCtr;
 
 /// A listening socket on `addr` with [`LISTEN_BACKLOG`].
@@ -169,6 +169,7 @@ pub fn router(
     let allowed = Arc::new(config.allowed_origins.clone());
     let router = Router::new()
         .fallback_service(socket_layer.layer(routes))
+        .layer(axum::middleware::map_request(detach::request))
         .layer(axum::middleware::from_fn_with_state(allowed, origin::check))
         .layer(TraceLayer::new_for_http());
     (router, io, chat, attached)

@@ -4,6 +4,7 @@ mod app;
 mod chat;
 mod cluster;
 mod config;
+mod detach;
 mod history;
 mod metrics;
 mod origin;
