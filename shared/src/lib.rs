@@ -6,6 +6,7 @@ pub mod error;
 pub mod limits;
 pub mod message;
 pub mod nickname;
+mod normalize;
 pub mod protocol;
 mod text;
 

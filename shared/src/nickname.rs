@@ -3,10 +3,10 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{ChatError, ErrorCode};
 use crate::limits::{NICKNAME_MAX_CHARS, RESERVED_NICKNAMES};
+use crate::normalize;
 use crate::text::refused_in_nickname;
 
 /// A nickname as it is shown: trimmed, runs of spaces collapsed to one, NFC-normalised,
@@ -30,7 +30,7 @@ impl Nickname {
             }
             display.push_str(word);
         }
-        let display: String = display.nfc().collect();
+        let display = normalize::nfc(&display);
         if display.is_empty() {
             return Err(ChatError::new(ErrorCode::NicknameEmpty));
         }
@@ -62,8 +62,8 @@ impl NicknameKey {
     }
 
     fn of(s: &str) -> Self {
-        let folded: String = s.nfkc().flat_map(char::to_lowercase).collect();
-        Self(folded.nfkc().collect())
+        let folded: String = normalize::nfkc(s).chars().flat_map(char::to_lowercase).collect();
+        Self(normalize::nfkc(&folded))
     }
 }
 
