@@ -246,9 +246,12 @@ pub async fn join_storm(port: u16, clients: usize) -> JoinStormReport {
             // A join that takes longer than STORM_LIMIT counts as failed. A joined client reads
             // what comes (as a page does) until everyone is done: no leave is part of the storm.
             tokio::spawn(async move {
-                let Some(mut c) =
-                    tokio::time::timeout(STORM_LIMIT, join(port, &format!("j{i}"))).await.ok().flatten()
-                else {
+                // In a task of its own, so that a join that panics (a refused TCP connect)
+                // counts as failed too.
+                let nick = format!("j{i}");
+                let joining =
+                    tokio::spawn(async move { tokio::time::timeout(STORM_LIMIT, join(port, &nick)).await });
+                let Ok(Ok(Some(mut c))) = joining.await else {
                     failed.fetch_add(1, Ordering::Relaxed);
                     return None;
                 };
@@ -264,7 +267,13 @@ pub async fn join_storm(port: u16, clients: usize) -> JoinStormReport {
             })
         })
         .collect();
-    while joined.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < clients {
+    // Done when every client joined or failed (a task that panicked, e.g. on a refused TCP
+    // connect, counts as failed: it is finished without having joined).
+    loop {
+        let finished = tasks.iter().filter(|t| t.is_finished()).count();
+        if joined.load(Ordering::Relaxed) + finished.max(failed.load(Ordering::Relaxed)) >= clients {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = stop.send(true);

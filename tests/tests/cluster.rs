@@ -287,3 +287,39 @@ async fn behind_the_deployed_nginx_config_a_user_of_a_dead_instance_lands_on_the
     assert_eq!(page["messages"][0]["text"], json!("through nginx"));
     assert!(connections(&servers[1 - home]).await >= 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_asks_for_changes_learns_who_comes_and_goes_on_another_instance() {
+    let redis = RedisServer::start();
+    let (a, b) = (instance(&redis), instance(&redis));
+    let (_bo, _) = WireClient::join(b.port, "Bo").await;
+    let mut ana = WireClient::try_connect_for_changes(a.port).await.expect("connect");
+    ana.emit("nickname", &[json!("Ana")], Some(1)).await;
+    assert_eq!(ana.ack(1).await, vec![json!(false)]);
+    let list = ana.event("online").await;
+    assert_eq!(list[0], json!(["Ana", "Bo"]), "the cluster's list, once");
+
+    // Cy arrives on B, then leaves: Ana (on A) hears both within A's refresh (2 s).
+    let (cy, _) = WireClient::join(b.port, "Cy").await;
+    let mut heard = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
+    while !heard.iter().any(|c: &Value| c["connected"] == json!(["Cy"]))
+        && tokio::time::Instant::now() < deadline
+    {
+        heard.extend(
+            ana.events_within("presence", Duration::from_millis(500)).await.into_iter().map(|a| a[0].clone()),
+        );
+    }
+    assert!(heard.iter().any(|c| c["connected"] == json!(["Cy"])), "{heard:?}");
+    cy.close().await;
+    let mut left = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
+    while !left.iter().any(|c: &Value| c["disconnected"] == json!(["Cy"]))
+        && tokio::time::Instant::now() < deadline
+    {
+        left.extend(
+            ana.events_within("presence", Duration::from_millis(500)).await.into_iter().map(|a| a[0].clone()),
+        );
+    }
+    assert!(left.iter().any(|c| c["disconnected"] == json!(["Cy"])), "{left:?}");
+}

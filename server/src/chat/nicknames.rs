@@ -55,7 +55,7 @@ impl NicknamesTask {
                         // A notify while we send or sleep is kept, so the last change is never missed.
                         self.changed.notified().await;
                         let map = self.roster.snapshot();
-                        let pace = publish(&io, &last_sent, &map);
+                        let pace = publish(&io, &last_sent, &map, true);
                         tokio::time::sleep(pace).await;
                         last_sent = map;
                     }
@@ -79,16 +79,19 @@ impl NicknamesTask {
                             }
                         };
                         let map: Nicknames = names.into_iter().map(|n| (n.clone(), n)).collect();
-                        if changed_here || map != last_sent {
-                            let pace = publish(&io, &last_sent, &map);
-                            if changed_here {
-                                // The other instances' tasks see the change at their next
-                                // renewal; their connections that take whole maps get it now.
-                                elsewhere.send_to(super::ANNOUNCED_ROOM, ServerEvent::Nicknames, map.clone());
-                            }
-                            tokio::time::sleep(pace).await;
-                            last_sent = map;
+                        let changed = changed_here || map != last_sent;
+                        // Every time: a connection named since (or whose notice was missed
+                        // while Redis did not answer) gets its first list.
+                        let pace = publish(&io, &last_sent, &map, changed);
+                        if changed_here {
+                            // The other instances' tasks see the change at their next
+                            // renewal; their connections that take whole maps get it now.
+                            elsewhere.send_to(super::ANNOUNCED_ROOM, ServerEvent::Nicknames, map.clone());
                         }
+                        if changed {
+                            tokio::time::sleep(pace).await;
+                        }
+                        last_sent = map;
                     }
                 });
             }
@@ -110,12 +113,12 @@ async fn renew_leases(presence: &Presence, roster: &Roster) {
     }
 }
 
-/// Sends `map` whole to every connection that did not ask for changes (the original's way),
-/// everyone's names (`online`) to each newly named one that did, and the change since
-/// `last_sent` (if any) to the other named ones that did. Each payload is encoded once for all. Returns the pause before the
-/// next one: it grows with the map while anyone takes whole maps (bytes per second stay
-/// bounded), else it is [`PRESENCE_INTERVAL`].
-fn publish(io: &SocketIo<ChatAdapter>, last_sent: &Nicknames, map: &Nicknames) -> Duration {
+/// Sends `map` whole to every connection that did not ask for changes (the original's way;
+/// only if `maps_due`), everyone's names (`online`) to each newly named one that did, and the
+/// change since `last_sent` (if any) to the other named ones that did. Each payload is encoded
+/// once for all. Returns the pause before the next one: it grows with the map while anyone
+/// takes whole maps (bytes per second stay bounded), else it is [`PRESENCE_INTERVAL`].
+fn publish(io: &SocketIo<ChatAdapter>, last_sent: &Nicknames, map: &Nicknames, maps_due: bool) -> Duration {
     let change = PresenceChange::between(last_sent, map);
     let (mut maps, mut lists, mut changes) = (Vec::new(), Vec::new(), Vec::new());
     for socket in super::everyone(io) {
@@ -133,6 +136,9 @@ fn publish(io: &SocketIo<ChatAdapter>, last_sent: &Nicknames, map: &Nicknames) -
         }
     }
     let anyone_takes_maps = !maps.is_empty();
+    if !maps_due {
+        maps.clear();
+    }
     let sent_maps = fanout::to_each_encoded(maps, ServerEvent::Nicknames, map);
     let sent_lists = send_online(lists, map);
     let sent_changes = fanout::to_each_encoded(changes, ServerEvent::Presence, &change);
