@@ -301,25 +301,23 @@ async fn a_client_that_asks_for_changes_learns_who_comes_and_goes_on_another_ins
 
     // Cy arrives on B, then leaves: Ana (on A) hears both within A's refresh (2 s).
     let (cy, _) = WireClient::join(b.port, "Cy").await;
-    let mut heard = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
-    while !heard.iter().any(|c: &Value| c["connected"] == json!(["Cy"]))
-        && tokio::time::Instant::now() < deadline
-    {
-        heard.extend(
-            ana.events_within("presence", Duration::from_millis(500)).await.into_iter().map(|a| a[0].clone()),
-        );
-    }
-    assert!(heard.iter().any(|c| c["connected"] == json!(["Cy"])), "{heard:?}");
+    hears(&mut ana, "connected", "Cy").await;
     cy.close().await;
-    let mut left = Vec::new();
+    hears(&mut ana, "disconnected", "Cy").await;
+}
+
+/// Waits (at most 6 s) for a `presence` change whose `list` (`connected` or `disconnected`)
+/// is just `nick`.
+async fn hears(c: &mut WireClient, list: &str, nick: &str) {
+    let mut heard: Vec<Value> = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
-    while !left.iter().any(|c: &Value| c["disconnected"] == json!(["Cy"]))
-        && tokio::time::Instant::now() < deadline
-    {
-        left.extend(
-            ana.events_within("presence", Duration::from_millis(500)).await.into_iter().map(|a| a[0].clone()),
+    while tokio::time::Instant::now() < deadline {
+        heard.extend(
+            c.events_within("presence", Duration::from_millis(500)).await.into_iter().map(|a| a[0].clone()),
         );
+        if heard.iter().any(|change| change[list] == json!([nick])) {
+            return;
+        }
     }
-    assert!(left.iter().any(|c| c["disconnected"] == json!(["Cy"])), "{left:?}");
+    panic!("no presence change with {list} [{nick}]: {heard:?}");
 }
