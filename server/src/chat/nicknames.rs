@@ -126,7 +126,7 @@ fn publish(io: &SocketIo<ChatAdapter>, last_sent: &Nicknames, map: &Nicknames, m
             Some(session) if session.wants_changes => {
                 if session.nickname().is_none() {
                     // Not in the chat yet: it learns who is there once named.
-                } else if session.first_map() {
+                } else if session.first_list() {
                     lists.push(socket);
                 } else if !change.is_empty() {
                     changes.push(socket);

@@ -1,5 +1,6 @@
-//! What the server knows about one connection: its nickname (set once), its rate limits, and
-//! whether the server is closing it (a full outgoing queue, or a flood).
+//! What the server knows about one connection: its nickname (set once), its rate limits, how
+//! it learns who is online, and whether the server is closing it (a full outgoing queue, or a
+//! flood).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -27,8 +28,8 @@ pub struct Session {
     /// The client asked for `presence` changes (`presence=changes`) instead of an
     /// `announcement` per person and the whole map on every change.
     pub wants_changes: bool,
-    /// It got the whole map once already (later it gets changes only).
-    has_map: AtomicBool,
+    /// It got everyone's names (`online`) once already (later it gets changes only).
+    has_list: AtomicBool,
     nickname: OnceLock<Nickname>,
     messages: DefaultDirectRateLimiter,
     nickname_attempts: DefaultDirectRateLimiter,
@@ -50,7 +51,7 @@ impl Session {
         Self {
             address,
             wants_changes,
-            has_map: AtomicBool::new(false),
+            has_list: AtomicBool::new(false),
             nickname: OnceLock::new(),
             messages: limiter(Quota::per_second(nonzero(rate.per_second)).allow_burst(nonzero(rate.burst))),
             nickname_attempts: limiter(
@@ -75,9 +76,9 @@ impl Session {
         socket.extensions.get::<Arc<Session>>()
     }
 
-    /// True the first time it is asked (the connection is about to get the whole map).
-    pub fn first_map(&self) -> bool {
-        !self.has_map.swap(true, Ordering::Relaxed)
+    /// True the first time it is asked (the connection is about to get everyone's names).
+    pub fn first_list(&self) -> bool {
+        !self.has_list.swap(true, Ordering::Relaxed)
     }
 
     pub fn nickname(&self) -> Option<&Nickname> {
