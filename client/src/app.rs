@@ -269,10 +269,20 @@ fn problem(e: &SocketError) -> Problem {
     }
 }
 
-/// A fresh idempotency key for a line.
+/// A fresh idempotency key for a line: 96 bits from the browser's cryptographic random
+/// source (`Math.random` is predictable); the time and a counter if it is missing.
 fn new_key() -> String {
-    let part = || (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
-    format!("{:08x}{:08x}{:08x}", part(), part(), part())
+    let mut bytes = [0u8; 12];
+    let random = window().crypto().and_then(|c| c.get_random_values_with_u8_array(&mut bytes)).is_ok();
+    if !random {
+        thread_local!(static COUNTER: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+        let n = COUNTER.with(|c| {
+            c.set(c.get().wrapping_add(1));
+            c.get()
+        });
+        return format!("{:016x}{n:08x}", js_sys::Date::now() as u64);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The page connects to the server that served it; `?transport=polling` forces long-polling.

@@ -241,6 +241,7 @@ const NL: Texts = Texts {
         ErrorCode::RateLimited => "Te veel verzoeken: doe het wat rustiger aan",
         ErrorCode::ResumeInvalid => "Die sessie kan niet worden hervat: kies een bijnaam",
         ErrorCode::Unavailable => "De server kon dat niet opslaan: probeer het opnieuw",
+        ErrorCode::SignedInElsewhere => "Je bent aangemeld in een ander tabblad",
     }),
 };
 
@@ -297,6 +298,7 @@ const KO: Texts = Texts {
         ErrorCode::RateLimited => "요청이 너무 많습니다: 잠시 천천히 보내세요",
         ErrorCode::ResumeInvalid => "세션을 이어갈 수 없습니다: 닉네임을 정하세요",
         ErrorCode::Unavailable => "서버가 저장하지 못했습니다: 다시 시도하세요",
+        ErrorCode::SignedInElsewhere => "다른 탭에서 로그인되어 있습니다",
     }),
 };
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use chat_shared::limits::{PRESENCE_LINES_MAX, TYPING_EXPIRY};
 use chat_shared::protocol::{
     AnnouncementDetail, ChatErrorEvent, GoingAway, HistoryMessage, HistoryPage, MessageMeta, NicknameAck,
-    PresenceChange, ServerEvent, SessionGrant, Typing,
+    PresenceChange, ServerEvent, SessionGrant, SignedOut, Typing,
 };
 use chat_shared::{ChatError, ErrorCode};
 use serde_json::Value;
@@ -125,6 +125,9 @@ pub enum ChatEvent {
     NicknameFailed(Problem),
     /// The server granted (or confirmed, on resume) this nickname and its resume token.
     Session(SessionGrant),
+    /// Another tab (or device) took the nickname over with the resume token: this page is no
+    /// longer named and must not claim it back by itself.
+    SignedOut(SignedOut),
     Nicknames(Vec<String>),
     /// A part of everyone online (added to what the page has; see `Online`).
     Online(Vec<String>),
@@ -333,6 +336,15 @@ pub fn apply_at(state: &mut ChatState, event: ChatEvent, now: i64) {
             state.nickname_error = None;
             state.reclaiming = false;
         }
+        ChatEvent::SignedOut(signed_out) => {
+            state.nickname = None;
+            state.resume_token = None;
+            state.requested_nickname = None;
+            state.reclaiming = false;
+            state.typists.clear();
+            // The nickname form says why it is back.
+            state.nickname_error = Some(signed_out.error);
+        }
         ChatEvent::Nicknames(names) => state.online = names,
         ChatEvent::Online(names) => {
             state.online.extend(names);
@@ -478,6 +490,7 @@ pub fn decode(event: ServerEvent, args: &[Value]) -> Option<ChatEvent> {
         ServerEvent::Session => arg(args, 0).map(ChatEvent::Session),
         ServerEvent::GoingAway => arg(args, 0).map(ChatEvent::GoingAway),
         ServerEvent::Typing => arg(args, 0).map(ChatEvent::Typing),
+        ServerEvent::SignedOut => arg(args, 0).map(ChatEvent::SignedOut),
     }
 }
 
@@ -493,6 +506,23 @@ mod tests {
             apply(&mut s, e);
         }
         s
+    }
+
+    #[test]
+    fn signed_out_from_another_tab_unnames_the_page_and_says_why() {
+        let grant = SessionGrant { nickname: "Ana".into(), resume_token: "t".into() };
+        let mut s = run([ChatEvent::Connected { reconnected: false }, ChatEvent::Session(grant)]);
+        assert_eq!(s.nickname.as_deref(), Some("Ana"));
+        let args = [
+            json!({"nickname": "Ana", "code": "signed_in_elsewhere", "message": "You are signed in from another tab"}),
+        ];
+        let event = decode(ServerEvent::SignedOut, &args).expect("signed out decodes");
+        apply(&mut s, event);
+        assert_eq!(s.nickname, None, "back to the nickname form");
+        assert_eq!(s.resume_token, None, "the old token is useless now");
+        assert_eq!(s.nickname_error.as_ref().map(|e| e.code), Some(ErrorCode::SignedInElsewhere));
+        apply(&mut s, ChatEvent::Connected { reconnected: true });
+        assert!(!s.reclaiming, "a reconnect does not take the nickname back from the other tab");
     }
 
     #[test]

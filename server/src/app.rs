@@ -149,7 +149,7 @@ pub fn router(
         .with_state(chat.clone())
         .build_layer();
     let attached = chat.attach(&io);
-    nicknames_task.spawn(io.clone());
+    nicknames_task.spawn(io.clone(), chat.clone());
 
     let ready = chat.clone();
     let scraped = chat.clone();

@@ -20,6 +20,9 @@ pub enum ErrorCode {
     RateLimited,
     ResumeInvalid,
     Unavailable,
+    /// The nickname was taken over by another connection with its resume token (another tab
+    /// or device): this connection no longer speaks as it.
+    SignedInElsewhere,
 }
 
 /// What went wrong, for the client: a code to act on and an English sentence to show.
@@ -61,6 +64,7 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::ResumeInvalid => "resume_invalid",
             Self::Unavailable => "unavailable",
+            Self::SignedInElsewhere => "signed_in_elsewhere",
         }
     }
 
@@ -81,6 +85,7 @@ impl ErrorCode {
             Self::RateLimited => "Too many requests: slow down",
             Self::ResumeInvalid => "That session cannot be resumed: choose a nickname",
             Self::Unavailable => "The server could not store that: try again",
+            Self::SignedInElsewhere => "You are signed in from another tab",
         }
     }
 }
@@ -106,6 +111,7 @@ mod tests {
             ErrorCode::RateLimited,
             ErrorCode::ResumeInvalid,
             ErrorCode::Unavailable,
+            ErrorCode::SignedInElsewhere,
         ] {
             assert_eq!(serde_json::to_value(code).ok(), Some(serde_json::Value::from(code.name())));
         }

@@ -49,6 +49,10 @@ pub enum ServerEvent {
     /// when it is named, in parts of at most [`ONLINE_PART_NAMES`] names (the client adds
     /// them up). See [`Online`].
     Online,
+    /// `signed out` ({nickname, code, message}): another connection took this connection's
+    /// nickname with its resume token (another tab or device); this one no longer speaks as
+    /// it. See [`SignedOut`].
+    SignedOut,
 }
 
 impl ClientEvent {
@@ -67,7 +71,7 @@ impl ClientEvent {
 }
 
 impl ServerEvent {
-    pub const ALL: [ServerEvent; 9] = [
+    pub const ALL: [ServerEvent; 10] = [
         Self::UserMessage,
         Self::Announcement,
         Self::Nicknames,
@@ -77,6 +81,7 @@ impl ServerEvent {
         Self::Typing,
         Self::Presence,
         Self::Online,
+        Self::SignedOut,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -90,6 +95,7 @@ impl ServerEvent {
             Self::Typing => "typing",
             Self::Presence => "presence",
             Self::Online => "online",
+            Self::SignedOut => "signed out",
         }
     }
 }
@@ -412,11 +418,30 @@ impl GoingAway {
 }
 
 /// `session` ({nickname, resume_token}): sent to a connection when it gets its nickname. The
-/// token re-claims that nickname with `resume` after a drop (or a server restart).
+/// token re-claims that nickname with `resume` after a drop (or a server restart). Each
+/// `resume` answers a new token (the old one no longer works): keep the latest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionGrant {
     pub nickname: String,
     pub resume_token: String,
+}
+
+/// `signed out`: another connection resumed this connection's nickname with its token (the
+/// same person in another tab or on another device, or whoever holds the token). From now on
+/// this connection is not named: what it sends as that nickname is refused
+/// `signed_in_elsewhere`, and its old token no longer resumes. It may claim another nickname.
+/// `{"nickname": "Ana", "code": "signed_in_elsewhere", "message": "You are signed in from another tab"}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedOut {
+    pub nickname: String,
+    #[serde(flatten)]
+    pub error: ChatError,
+}
+
+impl SignedOut {
+    pub fn elsewhere(nickname: &Nickname) -> Self {
+        Self { nickname: nickname.to_string(), error: ChatError::new(crate::ErrorCode::SignedInElsewhere) }
+    }
 }
 
 /// `typing` as the server relays it to everyone but the typist: `{nickname, typing}`. A page

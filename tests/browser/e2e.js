@@ -222,6 +222,32 @@ const tests = {
     await ana.close(); await bob.close();
   },
 
+  async 'a tab whose nickname another tab resumed says so and stops speaking as it'(browser) {
+    const first = await open(browser);
+    await join(first, 'Twin');
+    const reader = await open(browser);
+    await join(reader, 'Watcher');
+    // A duplicated tab: it starts with a copy of the first tab's sessionStorage (its token).
+    const saved = await first.evaluate(() => sessionStorage.getItem('chat.session'));
+    assert.ok(saved && saved.includes('Twin'), 'the first tab keeps its session');
+    const second = await browser.newPage();
+    second.errors = [];
+    second.on('pageerror', (e) => second.errors.push(e.message));
+    await second.addInitScript((s) => {
+      if (!sessionStorage.getItem('chat.session')) sessionStorage.setItem('chat.session', s);
+    }, saved);
+    await second.goto(base + '/');
+    await second.waitForSelector('#chat.nickname-set', { timeout: 10000 });
+    // The first tab is told, shows the nickname form with the reason, and forgets the token.
+    await first.waitForFunction(() => document.body.textContent.includes('You are signed in from another tab'), null, { timeout: 5000 });
+    await first.waitForSelector('#nick', { state: 'visible' });
+    assert.equal(await first.evaluate(() => sessionStorage.getItem('chat.session')), null);
+    await say(second, 'from the second tab');
+    await lineWith(reader, 'from the second tab');
+    assert.deepEqual([...first.errors, ...second.errors], []);
+    await first.close(); await second.close(); await reader.close();
+  },
+
   async 'the title counts unread lines while the tab is hidden'(browser) {
     const ana = await open(browser);
     const bob = await open(browser);

@@ -22,21 +22,24 @@ pub async fn handle(
 ) {
     tracing::debug!(conn = %socket.id, %reason, "disconnected");
     chat.admission.leave(session.address);
+    // A connection whose nickname was taken over has none (and the roster agrees).
     let Some(nick) = session.nickname() else { return };
-    if session.set_typing(false) {
+    let nick = &nick;
+    if session.set_typing(false) && chat.roster.holds(nick, socket.id) {
         super::typing::stopped(&chat, &socket, nick);
     }
     let deliberate =
         matches!(reason, DisconnectReason::ClientNSDisconnect | DisconnectReason::TransportClose);
     if deliberate {
-        let token = chat.roster.token(nick);
-        if chat.roster.release(nick, socket.id) && chat.released(nick, token).await {
+        if let Some(held) = chat.roster.release(nick, socket.id)
+            && chat.released(&held).await
+        {
             tracing::info!(conn = %socket.id, nickname = %nick, %reason, "left");
             chat.left(nick, socket.to(super::ANNOUNCED_ROOM).sockets());
         }
-    } else if let Some((generation, token)) = chat.roster.set_away(nick, socket.id) {
+    } else if let Some((generation, held)) = chat.roster.set_away(nick, socket.id) {
         tracing::info!(conn = %socket.id, nickname = %nick, %reason, grace = ?chat.grace, "dropped: nickname reserved");
-        chat.record_reservation(nick, &token, now_ms() + chat.grace.as_millis() as i64);
+        chat.record_reservation(&held, now_ms() + chat.grace.as_millis() as i64);
         chat.start_grace(nick.clone(), generation);
     }
 }

@@ -1,6 +1,6 @@
-//! `user message` (msg, {key}?, ack?): validate a line, then hand it to the journal, which
-//! stores it, delivers it to everyone else signed with the sender's nickname as the server knows
-//! it, and acks the sender with its id and timestamp.
+//! `user message` (msg, {key}?, ack?): validate a line from the connection that holds its
+//! nickname now (the roster says so), then hand it to the journal, which stores it, delivers it
+//! to everyone else signed with that nickname, and acks the sender with its id and timestamp.
 
 use chat_shared::limits::MESSAGE_KEY_MAX_CHARS;
 use chat_shared::protocol::{Answer, ClientEvent, MessageMeta, SendRequest};
@@ -15,13 +15,15 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
     let accepted = session.allow_message(|| chat.admission.allow_message(session.address)).and_then(|()| {
-        let from = session.nickname().ok_or_else(|| ChatError::new(ErrorCode::NotNamed))?;
+        let from = chat.speaker(&session, socket.id)?;
         let request = req.arg::<SendRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
         if request.key.as_ref().is_some_and(|k| k.is_empty() || k.chars().count() > MESSAGE_KEY_MAX_CHARS) {
             return Err(ChatError::with_limit(ErrorCode::BadPayload, MESSAGE_KEY_MAX_CHARS));
         }
         let text = MessageText::parse(&request.text)?;
-        Ok(NewMessage { from: from.to_string(), text: text.as_str().to_owned(), key: request.key })
+        // Keys are the holder's: a later holder of the nickname does not share them.
+        let key = request.key.map(|k| from.tenure.scope(&k));
+        Ok(NewMessage { from: from.nickname.to_string(), text: text.as_str().to_owned(), key })
     });
     let reply = req.reply();
     match accepted {

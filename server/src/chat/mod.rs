@@ -4,6 +4,7 @@
 //! connection for a grace period.
 
 mod admission;
+mod credentials;
 mod fanout;
 mod history;
 mod incoming;
@@ -24,24 +25,29 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use chat_shared::Nickname;
-use chat_shared::protocol::{Announcement, ClientEvent, GoingAway, PRESENCE_CHANGES_QUERY, ServerEvent};
+use chat_shared::protocol::{
+    Announcement, ClientEvent, GoingAway, PRESENCE_CHANGES_QUERY, ServerEvent, SignedOut,
+};
+use chat_shared::{ChatError, ErrorCode, Nickname};
 use serde::Serialize;
 use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State};
 use socketioxide::handler::ConnectHandler;
+use socketioxide::socket::Sid;
 
 pub use admission::ConnectionLimits;
 use admission::{Admission, Refused};
 
 use crate::cluster::{ChatAdapter, Elsewhere, Presence, Redis};
 use crate::history::{History, Reservation, ReservationChange, Retention};
+pub use credentials::{Tenure, TokenHash};
 use incoming::{InOrder, Incoming};
 use journal::Journal;
 use nicknames::NicknamesChanged;
 pub use nicknames::NicknamesTask;
-use roster::Roster;
-use session::Session;
+pub use roster::Held;
+use roster::{Holder, Roster};
+use session::{Session, Speaker};
 
 /// Settings of the chat (from the configuration).
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +99,7 @@ impl Chat {
         let roster = Arc::new(Roster::default());
         let io = Arc::default();
         let elsewhere = Elsewhere::new(redis.as_ref().map(|r| r.instance.as_str()), Arc::clone(&io));
+        let takeovers = redis.as_ref().map(Redis::takeovers);
         let presence = redis.map(|r| Presence::new(r.client, r.instance, settings.grace));
         let (nicknames_changed, task) =
             nicknames::coalescer(roster.clone(), presence.clone().map(|p| (p, elsewhere.clone())));
@@ -110,7 +117,29 @@ impl Chat {
             presence,
             shutting_down: Arc::default(),
         };
+        if let Some(takeovers) = takeovers {
+            chat.sign_out_on(takeovers);
+        }
         (chat, task)
+    }
+
+    /// In a cluster: the nicknames this instance held that were resumed elsewhere (keys, as
+    /// Redis announces them) are forgotten here, and their connections signed out.
+    fn sign_out_on(&self, mut takeovers: tokio::sync::mpsc::UnboundedReceiver<String>) {
+        let chat = self.clone();
+        tokio::spawn(async move {
+            while let Some(key) = takeovers.recv().await {
+                chat.taken_elsewhere(&key);
+            }
+        });
+    }
+
+    /// The nickname with key `key` is held on another instance now.
+    fn taken_elsewhere(&self, key: &str) {
+        tracing::info!(nickname_key = %key, "its owner resumed on another instance");
+        if let Some(Holder::Connected(sid)) = self.roster.forget(key) {
+            self.sign_out(sid);
+        }
     }
 
     /// Connects the chat to socket.io, and gives the nicknames reserved before a restart
@@ -122,9 +151,15 @@ impl Chat {
             Ok(reserved) => {
                 for r in reserved {
                     match Nickname::parse(&r.nickname) {
-                        Ok(nick) => {
-                            let generation = self.roster.restore(nick.clone(), r.token);
-                            self.start_grace(nick, generation);
+                        Ok(nickname) => {
+                            let (token, tenure) = match r.tenure {
+                                Some(tenure) => (TokenHash::stored(r.token_hash), Tenure::stored(&tenure)),
+                                // Kept by a version before hashing: the plain token.
+                                None => (TokenHash::of_legacy_plain(&r.token_hash), Tenure::new()),
+                            };
+                            let generation =
+                                self.roster.restore(Held { nickname: nickname.clone(), token, tenure });
+                            self.start_grace(nickname, generation);
                         }
                         Err(e) => {
                             tracing::warn!(nickname = %r.nickname, "dropping a stored reservation: {e}")
@@ -185,14 +220,46 @@ impl Chat {
         now
     }
 
-    /// Records who holds `nick` (with its token) so that it outlives a restart.
-    fn record_reservation(&self, nick: &Nickname, token: &str, expires_at: i64) {
+    /// Records who holds a nickname (its token's hash and its tenure) so that it outlives a
+    /// restart.
+    fn record_reservation(&self, held: &Held, expires_at: i64) {
         self.journal.reserve(ReservationChange::Save(Reservation {
-            nickname: nick.to_string(),
-            nickname_key: nick.key().as_str().to_owned(),
-            token: token.to_owned(),
+            nickname: held.nickname.to_string(),
+            nickname_key: held.nickname.key().as_str().to_owned(),
+            token_hash: held.token.as_str().to_owned(),
+            tenure: Some(held.tenure.as_str().to_owned()),
             expires_at,
         }));
+    }
+
+    /// The nickname `sid` may act as now: its session's, if the roster says `sid` still holds
+    /// it. Every handler that acts as a nickname asks this first.
+    fn speaker(&self, session: &Session, sid: Sid) -> Result<Speaker, ChatError> {
+        match session.speaker() {
+            Some(speaker) if self.roster.holds(&speaker.nickname, sid) => Ok(speaker),
+            Some(_) => {
+                // Taken over, and not told yet (the takeover's notice is on its way).
+                self.sign_out(sid);
+                Err(ChatError::new(ErrorCode::SignedInElsewhere))
+            }
+            None if session.signed_out() => Err(ChatError::new(ErrorCode::SignedInElsewhere)),
+            None => Err(ChatError::new(ErrorCode::NotNamed)),
+        }
+    }
+
+    /// The connection `sid` of this instance lost its nickname to another connection (a
+    /// resume with its token): it no longer speaks as it, and is told so (`signed out`).
+    fn sign_out(&self, sid: Sid) {
+        let Some(socket) = self.io.get().and_then(|io| io.of("/")).and_then(|ns| ns.get_socket(sid)) else {
+            return;
+        };
+        let Some(session) = Session::of(&socket) else { return };
+        let Some(nick) = session.sign_out() else { return };
+        tracing::info!(conn = %sid, nickname = %nick, "signed out: its nickname was resumed elsewhere");
+        if session.set_typing(false) {
+            typing::stopped(self, &socket, &nick);
+        }
+        fanout::to_one(&socket, ServerEvent::SignedOut, &SignedOut::elsewhere(&nick));
     }
 
     /// After the grace period, frees `nick` unless its owner came back, and says so.
@@ -200,8 +267,9 @@ impl Chat {
         let chat = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(chat.grace).await;
-            let token = chat.roster.token(&nick);
-            if chat.roster.expire(&nick, generation) && chat.released(&nick, token).await {
+            if let Some(held) = chat.roster.expire(&nick, generation)
+                && chat.released(&held).await
+            {
                 tracing::info!(nickname = %nick, "grace period over");
                 let audience = chat.io.get().map(announced).unwrap_or_default();
                 chat.left(&nick, audience);
@@ -209,11 +277,12 @@ impl Chat {
         });
     }
 
-    /// Frees `nick` in the cluster, after the roster did; false if another instance holds it
-    /// now (its owner resumed there: nobody left). Alone: true.
-    async fn released(&self, nick: &Nickname, token: Option<String>) -> bool {
+    /// Frees a nickname in the cluster, after the roster did; false if another instance holds
+    /// it now (its owner resumed there: nobody left). Alone: true.
+    async fn released(&self, held: &Held) -> bool {
         let Some(presence) = &self.presence else { return true };
-        match presence.release(nick, &token.unwrap_or_default()).await {
+        let nick = &held.nickname;
+        match presence.release(nick, &held.token).await {
             Ok(released) => released,
             Err(e) => {
                 // Its lease runs out by itself; say it left now.
@@ -310,15 +379,4 @@ fn announced(io: &SocketIo<ChatAdapter>) -> Vec<SocketRef<ChatAdapter>> {
 /// `io.sockets()` panics then, and grace timers or the nicknames task may still run).
 fn everyone(io: &SocketIo<ChatAdapter>) -> Vec<SocketRef<ChatAdapter>> {
     io.of("/").map(|ns| ns.sockets()).unwrap_or_default()
-}
-
-/// A fresh resume token: 128 random bits, hex.
-fn new_token() -> String {
-    let mut bytes = [0u8; 16];
-    if let Err(e) = getrandom::fill(&mut bytes) {
-        // No randomness: no resumable session (the nickname still works).
-        tracing::error!("no randomness for a resume token: {e}");
-        return String::new();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -6,10 +6,12 @@ use chat_shared::protocol::{Announcement, ClientEvent, NicknameAck, ServerEvent,
 use chat_shared::{ChatError, ErrorCode, Nickname};
 use socketioxide::extract::SocketRef;
 
+use super::credentials::{Tenure, Token};
 use super::incoming::Incoming;
 use super::reply::Reply;
-use super::session::Session;
-use super::{Chat, fanout, new_token};
+use super::roster::Held;
+use super::session::{Session, Speaker};
+use super::{Chat, fanout};
 use crate::cluster::ChatAdapter;
 
 /// What the connection asked for.
@@ -21,9 +23,15 @@ enum Wanted {
 }
 
 enum Claimed {
-    /// The socket now has this nickname, with this resume token.
-    New(Nickname, String),
+    /// The socket now holds this nickname; the client gets this resume token.
+    New(Held, Token),
     Again,
+}
+
+/// A nickname with fresh credentials; None without randomness (no token can be issued).
+fn credentials(nickname: Nickname) -> Result<(Held, Token), ChatError> {
+    let (token, hash) = Token::issue().ok_or_else(|| ChatError::new(ErrorCode::Unavailable))?;
+    Ok((Held { nickname, token: hash, tenure: Tenure::new() }, token))
 }
 
 pub fn handle(chat: &Chat, mut req: Incoming) {
@@ -36,23 +44,25 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let reply = req.reply();
     match (wanted, &chat.presence) {
         (Ok(Wanted::New(nick)), None) => {
-            let token = new_token();
-            let claimed = chat
-                .roster
-                .claim(&nick, socket.id, token.clone())
-                .and_then(|()| take(chat, &session, &socket, nick, token));
+            let claimed = credentials(nick).and_then(|(held, token)| {
+                chat.roster.claim(held.clone(), socket.id)?;
+                take(chat, &session, &socket, held, token)
+            });
             answer(chat, &socket, reply, claimed);
         }
         (Ok(Wanted::New(nick)), Some(presence)) => {
             let (chat, presence) = (chat.clone(), presence.clone());
             tokio::spawn(async move {
-                let token = new_token();
-                let claimed = match presence.claim(&nick, &token).await {
+                let (held, token) = match credentials(nick) {
+                    Ok(fresh) => fresh,
+                    Err(e) => return answer(&chat, &socket, reply, Err(e)),
+                };
+                let claimed = match presence.claim(&held).await {
                     Ok(true) => {
-                        chat.roster.adopt(&nick, socket.id, token.clone());
-                        let taken = take(&chat, &session, &socket, nick.clone(), token.clone());
+                        chat.roster.adopt(held.clone(), socket.id);
+                        let taken = take(&chat, &session, &socket, held.clone(), token);
                         if taken.is_err() {
-                            let _ = presence.release(&nick, &token).await;
+                            let _ = presence.release(&held.nickname, &held.token).await;
                         }
                         taken
                     }
@@ -79,33 +89,35 @@ fn wanted(session: &Session, raw: &str) -> Result<Wanted, ChatError> {
     }
 }
 
-/// The roster granted `nick` to the socket: the session takes it.
+/// The roster granted the nickname to the socket: the session takes it.
 fn take(
     chat: &Chat,
     session: &Session,
     socket: &SocketRef<ChatAdapter>,
-    nick: Nickname,
-    token: String,
+    held: Held,
+    token: Token,
 ) -> Result<Claimed, ChatError> {
-    if !session.set_nickname(nick.clone()) {
+    let speaker = Speaker { nickname: held.nickname.clone(), tenure: held.tenure.clone() };
+    if !session.set_speaker(speaker) {
         // A second claim raced this one (only possible in a cluster, where claims wait for
         // Redis); the roster never keeps a name nobody has.
-        chat.roster.release(&nick, socket.id);
+        chat.roster.release(&held.nickname, socket.id);
         return Err(ChatError::new(ErrorCode::AlreadyNamed));
     }
-    Ok(Claimed::New(nick, token))
+    Ok(Claimed::New(held, token))
 }
 
 fn answer(chat: &Chat, socket: &SocketRef<ChatAdapter>, reply: Reply, claimed: Result<Claimed, ChatError>) {
     match claimed {
         Ok(claimed) => {
             reply.send(ClientEvent::Nickname, &NicknameAck::Accepted, None);
-            if let Claimed::New(nick, token) = claimed {
+            if let Claimed::New(held, token) = claimed {
+                let nick = &held.nickname;
                 tracing::info!(conn = %socket.id, nickname = %nick, "nickname set");
-                chat.record_reservation(&nick, &token, i64::MAX);
-                let grant = SessionGrant { nickname: nick.to_string(), resume_token: token };
+                chat.record_reservation(&held, i64::MAX);
+                let grant = SessionGrant { nickname: nick.to_string(), resume_token: token.reveal() };
                 fanout::to_one(socket, ServerEvent::Session, &grant);
-                chat.announce(socket.to(super::ANNOUNCED_ROOM).sockets(), Announcement::connected(&nick));
+                chat.announce(socket.to(super::ANNOUNCED_ROOM).sockets(), Announcement::connected(nick));
                 chat.nicknames_changed.notify();
             }
         }

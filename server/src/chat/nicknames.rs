@@ -46,7 +46,9 @@ pub fn coalescer(
 }
 
 impl NicknamesTask {
-    pub fn spawn(self, io: SocketIo<ChatAdapter>) {
+    /// Starts the task; `chat` signs out the connections whose nicknames were resumed on
+    /// another instance (found at a lease renewal).
+    pub fn spawn(self, io: SocketIo<ChatAdapter>, chat: super::Chat) {
         match self.cluster {
             None => {
                 tokio::spawn(async move {
@@ -70,7 +72,7 @@ impl NicknamesTask {
                             () = self.changed.notified() => true,
                             _ = renew.tick() => false,
                         };
-                        renew_leases(&presence, &self.roster).await;
+                        renew_leases(&presence, &self.roster, &chat).await;
                         let names = match presence.names().await {
                             Ok(names) => names,
                             Err(e) => {
@@ -100,13 +102,12 @@ impl NicknamesTask {
 }
 
 /// Renews the leases of the nicknames held here; forgets those whose owners resumed on
-/// another instance.
-async fn renew_leases(presence: &Presence, roster: &Roster) {
+/// another instance (if their takeover notice did not arrive).
+async fn renew_leases(presence: &Presence, roster: &Roster, chat: &super::Chat) {
     match presence.renew(&roster.held()).await {
         Ok(lost) => {
             for key in lost {
-                roster.forget(&key);
-                tracing::info!(nickname_key = %key, "its owner resumed on another instance");
+                chat.taken_elsewhere(&key);
             }
         }
         Err(e) => tracing::warn!("cannot renew nickname leases in the cluster: {e}"),
@@ -124,7 +125,7 @@ fn publish(io: &SocketIo<ChatAdapter>, last_sent: &Nicknames, map: &Nicknames, m
     for socket in super::everyone(io) {
         match Session::of(&socket) {
             Some(session) if session.wants_changes => {
-                if session.nickname().is_none() {
+                if !session.is_named() {
                     // Not in the chat yet: it learns who is there once named.
                 } else if session.first_list() {
                     lists.push(socket);

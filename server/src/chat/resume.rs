@@ -1,43 +1,59 @@
 //! `resume` (token, ack): a connection takes back its nickname with the token it was given,
-//! after a dropped connection or a server restart; nobody is told it was away. In a cluster the
-//! token works on any instance (its owner's instance may have died): Redis moves the nickname.
+//! after a dropped connection or a server restart; nobody is told it was away. The answer
+//! carries a new token (the presented one stops working). If another connection still holds
+//! the nickname (another tab with the same token), it is signed out in the same step: one
+//! holder at a time. In a cluster the token works on any instance (its owner's instance may
+//! have died): Redis moves the nickname and tells the instance it was taken from.
 
 use chat_shared::protocol::{Answer, ClientEvent, SessionGrant};
-use chat_shared::{ChatError, ErrorCode, Nickname};
+use chat_shared::{ChatError, ErrorCode};
+use socketioxide::socket::Sid;
 
 use super::Chat;
+use super::credentials::Token;
 use super::incoming::Incoming;
 use super::reply::Reply;
-use super::session::Session;
+use super::session::{Session, Speaker};
 
 pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
-    let token = session
+    let presented = session
         .allow_nickname_attempt()
         .and_then(|()| req.arg::<String>().map_err(|_| ChatError::new(ErrorCode::BadPayload)))
-        .and_then(|token| match session.nickname() {
-            Some(_) => Err(ChatError::new(ErrorCode::AlreadyNamed)),
-            None => Ok(token),
+        .and_then(|token| match session.is_named() {
+            true => Err(ChatError::new(ErrorCode::AlreadyNamed)),
+            false => Ok(Token::presented(&token)),
         });
     let reply = req.reply();
-    match (token, &chat.presence) {
-        (Ok(token), None) => {
-            let resumed =
-                chat.roster.resume(&token, socket.id).and_then(|nick| take(chat, &session, nick, token));
+    let (presented, (next, next_hash)) = match presented
+        .and_then(|p| Ok((p, Token::issue().ok_or_else(|| ChatError::new(ErrorCode::Unavailable))?)))
+    {
+        Ok(both) => both,
+        Err(error) => return answer(chat, &socket.id, reply, Err(error)),
+    };
+    match &chat.presence {
+        None => {
+            let resumed = chat.roster.resume(&presented, next_hash, socket.id).and_then(|resumed| {
+                if let Some(previous) = resumed.taken_from {
+                    chat.sign_out(previous);
+                }
+                take(chat, &session, Speaker { nickname: resumed.nickname, tenure: resumed.tenure }, next)
+            });
             answer(chat, &socket.id, reply, resumed);
         }
-        (Ok(token), Some(presence)) => {
+        Some(presence) => {
             let (chat, presence) = (chat.clone(), presence.clone());
             tokio::spawn(async move {
-                let resumed = match presence.resume(&token).await {
-                    Ok(Some(name)) => match Nickname::parse(&name) {
-                        Ok(nick) => {
-                            chat.roster.adopt(&nick, socket.id, token.clone());
-                            take(&chat, &session, nick, token)
+                let resumed = match presence.resume(&presented, &next_hash, socket.id).await {
+                    Ok(Some(held)) => {
+                        let speaker =
+                            Speaker { nickname: held.nickname.clone(), tenure: held.tenure.clone() };
+                        if let Some(previous) = chat.roster.adopt(held, socket.id) {
+                            chat.sign_out(previous);
                         }
-                        Err(_) => Err(ChatError::new(ErrorCode::ResumeInvalid)),
-                    },
+                        take(&chat, &session, speaker, next)
+                    }
                     Ok(None) => Err(ChatError::new(ErrorCode::ResumeInvalid)),
                     Err(e) => {
                         tracing::warn!(conn = %socket.id, "cannot resume in the cluster: {e}");
@@ -47,24 +63,22 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                 answer(&chat, &socket.id, reply, resumed);
             });
         }
-        (Err(error), _) => answer(chat, &socket.id, reply, Err(error)),
     }
 }
 
-fn take(chat: &Chat, session: &Session, nick: Nickname, token: String) -> Result<SessionGrant, ChatError> {
-    if !session.set_nickname(nick.clone()) {
+/// The session takes the resumed nickname; the client gets `token` (the new one).
+fn take(chat: &Chat, session: &Session, speaker: Speaker, token: Token) -> Result<SessionGrant, ChatError> {
+    let nickname = speaker.nickname.clone();
+    if !session.set_speaker(speaker) {
         return Err(ChatError::new(ErrorCode::AlreadyNamed));
     }
-    chat.record_reservation(&nick, &token, i64::MAX);
-    Ok(SessionGrant { nickname: nick.to_string(), resume_token: token })
+    if let Some(held) = chat.roster.get(&nickname) {
+        chat.record_reservation(&held, i64::MAX);
+    }
+    Ok(SessionGrant { nickname: nickname.to_string(), resume_token: token.reveal() })
 }
 
-fn answer(
-    chat: &Chat,
-    conn: &socketioxide::socket::Sid,
-    reply: Reply,
-    resumed: Result<SessionGrant, ChatError>,
-) {
+fn answer(chat: &Chat, conn: &Sid, reply: Reply, resumed: Result<SessionGrant, ChatError>) {
     let refusal = resumed.as_ref().err().cloned();
     match &resumed {
         Ok(grant) => tracing::info!(%conn, nickname = %grant.nickname, "resumed"),

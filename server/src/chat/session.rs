@@ -1,11 +1,11 @@
-//! What the server knows about one connection: its nickname (set once), its rate limits, how
-//! it learns who is online, and whether the server is closing it (a full outgoing queue, or a
-//! flood).
+//! What the server knows about one connection: the nickname it speaks as (until another
+//! connection takes it over: the roster has the last word), its rate limits, how it learns who
+//! is online, and whether the server is closing it (a full outgoing queue, or a flood).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
 use chat_shared::limits::{
@@ -20,7 +20,24 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use socketioxide::extract::SocketRef;
 
 use super::MessageRate;
+use super::credentials::Tenure;
 use crate::cluster::ChatAdapter;
+
+/// The nickname a connection speaks as, and its holder's tenure (which scopes its lines'
+/// idempotency keys).
+#[derive(Debug, Clone)]
+pub struct Speaker {
+    pub nickname: Nickname,
+    pub tenure: Tenure,
+}
+
+/// Whether a connection has a nickname.
+enum Name {
+    None,
+    Held(Speaker),
+    /// It had one, and another connection took it over with its resume token.
+    SignedOut,
+}
 
 pub struct Session {
     /// The client's address (for the per-address connection limit).
@@ -30,7 +47,7 @@ pub struct Session {
     pub wants_changes: bool,
     /// It got everyone's names (`online`) once already (later it gets changes only).
     has_list: AtomicBool,
-    nickname: OnceLock<Nickname>,
+    name: Mutex<Name>,
     messages: DefaultDirectRateLimiter,
     nickname_attempts: DefaultDirectRateLimiter,
     history_requests: DefaultDirectRateLimiter,
@@ -52,7 +69,7 @@ impl Session {
             address,
             wants_changes,
             has_list: AtomicBool::new(false),
-            nickname: OnceLock::new(),
+            name: Mutex::new(Name::None),
             messages: limiter(Quota::per_second(nonzero(rate.per_second)).allow_burst(nonzero(rate.burst))),
             nickname_attempts: limiter(
                 Quota::per_minute(nonzero(NICKNAME_ATTEMPTS_PER_MINUTE)).allow_burst(nonzero(NICKNAME_BURST)),
@@ -81,13 +98,55 @@ impl Session {
         !self.has_list.swap(true, Ordering::Relaxed)
     }
 
-    pub fn nickname(&self) -> Option<&Nickname> {
-        self.nickname.get()
+    /// The nickname this connection speaks as, and its tenure (check the roster before acting
+    /// as it: [`super::Chat::speaker`]).
+    pub fn speaker(&self) -> Option<Speaker> {
+        match &*self.name() {
+            Name::Held(speaker) => Some(speaker.clone()),
+            Name::None | Name::SignedOut => None,
+        }
     }
 
-    /// Records the nickname; false if the session already had one.
-    pub fn set_nickname(&self, nick: Nickname) -> bool {
-        self.nickname.set(nick).is_ok()
+    pub fn nickname(&self) -> Option<Nickname> {
+        self.speaker().map(|s| s.nickname)
+    }
+
+    pub fn is_named(&self) -> bool {
+        matches!(*self.name(), Name::Held(_))
+    }
+
+    /// Whether another connection took this one's nickname over.
+    pub fn signed_out(&self) -> bool {
+        matches!(*self.name(), Name::SignedOut)
+    }
+
+    /// Records the nickname; false if the session has one already.
+    pub fn set_speaker(&self, speaker: Speaker) -> bool {
+        let mut name = self.name();
+        if matches!(*name, Name::Held(_)) {
+            return false;
+        }
+        *name = Name::Held(speaker);
+        true
+    }
+
+    /// Another connection took the nickname over: this one no longer speaks as it. Returns
+    /// the nickname it had (None if it had none, or was signed out already).
+    pub fn sign_out(&self) -> Option<Nickname> {
+        let mut name = self.name();
+        match std::mem::replace(&mut *name, Name::SignedOut) {
+            Name::Held(speaker) => Some(speaker.nickname),
+            before @ Name::None => {
+                *name = before;
+                None
+            }
+            Name::SignedOut => None,
+        }
+    }
+
+    fn name(&self) -> std::sync::MutexGuard<'_, Name> {
+        // One assignment at a time: a poisoned lock is still consistent.
+        self.name.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// One more message from this connection, if its own rate and `shared` (its address's

@@ -17,9 +17,9 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     if session.allow_typing().is_err() {
         return;
     }
-    let notice = session.nickname().ok_or_else(|| ChatError::new(ErrorCode::NotNamed)).and_then(|nick| {
+    let notice = chat.speaker(&session, socket.id).and_then(|speaker| {
         let typing = req.arg::<bool>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
-        Ok(Typing { nickname: nick.to_string(), typing })
+        Ok(Typing { nickname: speaker.nickname.to_string(), typing })
     });
     let reply = req.reply();
     match notice {

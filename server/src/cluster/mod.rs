@@ -5,7 +5,7 @@
 
 mod presence;
 
-pub use presence::{Presence, RENEW_EVERY};
+pub use presence::{Presence, RENEW_EVERY, TAKEOVER_CHANNEL};
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -84,6 +84,50 @@ pub struct Redis {
     pub client: fred::clients::Client,
     /// This instance's id (random, new at each start).
     pub instance: String,
+    /// Subscribed to this instance's takeover channel (see [`Redis::takeovers`]).
+    takeovers: fred::clients::SubscriberClient,
+}
+
+impl Redis {
+    /// The keys of this instance's nicknames that were just resumed on another instance, as
+    /// Redis announces them (subscribed again after each reconnect; a notice missed meanwhile
+    /// is caught by the next lease renewal).
+    pub fn takeovers(&self) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+        use fred::interfaces::{EventInterface, PubsubInterface};
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let subscriber = self.takeovers.clone();
+        let channel = format!("{TAKEOVER_CHANNEL}{}", self.instance);
+        let mut messages = subscriber.message_rx();
+        let mut reconnects = subscriber.reconnect_rx();
+        tokio::spawn(async move {
+            if let Err(e) = subscriber.subscribe(channel.clone()).await {
+                tracing::warn!(%channel, "cannot subscribe to takeovers: {e}");
+            }
+            loop {
+                tokio::select! {
+                    message = messages.recv() => match message {
+                        Ok(m) => match m.value.convert::<String>() {
+                            Ok(key) => if tx.send(key).is_err() { return },
+                            Err(e) => tracing::warn!("unreadable takeover notice: {e}"),
+                        },
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(missed = n, "takeover notices missed: the next renewal catches them");
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    },
+                    reconnected = reconnects.recv() => {
+                        if matches!(reconnected, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                            return;
+                        }
+                        if let Err(e) = subscriber.subscribe(channel.clone()).await {
+                            tracing::warn!(%channel, "cannot subscribe to takeovers again: {e}");
+                        }
+                    }
+                }
+            }
+        });
+        rx
+    }
 }
 
 /// Connects to Redis for the adapter's pub/sub (resubscribing by itself after a reconnect)
@@ -97,8 +141,10 @@ pub async fn connect(url: &str) -> Result<(RedisAdapterCtr<ChatDriver>, Redis), 
     // default (32) drops bursts (a lagging reader skips messages).
     builder.with_performance_config(|p| p.broadcast_channel_capacity = PUBSUB_QUEUE);
     let subscriber = builder.build_subscriber_client().map_err(|e| e.to_string())?;
+    let takeovers = builder.build_subscriber_client().map_err(|e| e.to_string())?;
     let client = builder.build().map_err(|e| e.to_string())?;
     client.init().await.map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+    takeovers.init().await.map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
     let driver =
         FredDriver::new(subscriber.clone()).await.map_err(|e| format!("Redis pub/sub at {url}: {e}"))?;
     resubscribe_after_reconnects(subscriber);
@@ -108,7 +154,7 @@ pub async fn connect(url: &str) -> Result<(RedisAdapterCtr<ChatDriver>, Redis), 
         .with_stream_buffer(PUBSUB_QUEUE);
     Ok((
         RedisAdapterCtr::new_with_driver(ChatDriver::Redis(driver), config),
-        Redis { client, instance: random_id() },
+        Redis { client, instance: random_id(), takeovers },
     ))
 }
 

@@ -88,12 +88,16 @@ pub enum ReservationChange {
     Drop(String),
 }
 
-/// A nickname held for its owner, who proves ownership with the token.
+/// A nickname held for its owner, who proves ownership with the token whose hash is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
     pub nickname: String,
     pub nickname_key: String,
-    pub token: String,
+    /// The SHA-256 of the resume token (hex); the plain token in rows of older versions,
+    /// which have no `tenure`.
+    pub token_hash: String,
+    /// The holder's tenure (None: a row from before tokens were hashed).
+    pub tenure: Option<String>,
     /// Until when (ms since the epoch) the nickname stays reserved; `i64::MAX` while its owner
     /// is connected (after a crash, a restart gives it a fresh grace period).
     pub expires_at: i64,

@@ -30,9 +30,24 @@ const SCHEMA: &str = "
         nickname_key TEXT PRIMARY KEY,
         nickname     TEXT NOT NULL,
         token        TEXT NOT NULL,
-        expires_at   INTEGER NOT NULL
+        expires_at   INTEGER NOT NULL,
+        tenure       TEXT
     );
 ";
+
+/// Databases made before tokens were hashed have no `tenure` column: their `token` is the
+/// plain token (read back as such, and hashed from then on).
+fn migrate(conn: &Connection) -> Result<(), HistoryError> {
+    let has_tenure: i64 = conn
+        .query_row("SELECT COUNT(*) FROM pragma_table_info('reservations') WHERE name = 'tenure'", [], |r| {
+            r.get(0)
+        })
+        .map_err(err)?;
+    if has_tenure == 0 {
+        conn.execute_batch("ALTER TABLE reservations ADD COLUMN tenure TEXT").map_err(err)?;
+    }
+    Ok(())
+}
 
 fn err(e: impl std::fmt::Display) -> HistoryError {
     HistoryError(e.to_string())
@@ -54,6 +69,7 @@ impl SqliteHistory {
         };
         let writer = open()?;
         writer.execute_batch(SCHEMA).map_err(err)?;
+        migrate(&writer)?;
         let reader = open()?;
         Ok(Self { writer: Mutex::new(writer), reader: Mutex::new(reader) })
     }
@@ -172,9 +188,10 @@ impl History for SqliteHistory {
         for change in changes {
             match change {
                 ReservationChange::Save(r) => tx.execute(
-                    "INSERT INTO reservations (nickname_key, nickname, token, expires_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (nickname_key) DO UPDATE SET nickname = ?2, token = ?3, expires_at = ?4",
-                    params![r.nickname_key, r.nickname, r.token, r.expires_at],
+                    "INSERT INTO reservations (nickname_key, nickname, token, expires_at, tenure)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (nickname_key) DO UPDATE SET nickname = ?2, token = ?3, expires_at = ?4, tenure = ?5",
+                    params![r.nickname_key, r.nickname, r.token_hash, r.expires_at, r.tenure],
                 ),
                 ReservationChange::Drop(key) => {
                     tx.execute("DELETE FROM reservations WHERE nickname_key = ?1", params![key])
@@ -189,15 +206,16 @@ impl History for SqliteHistory {
         let conn = self.reader();
         let mut stmt = conn
             .prepare(
-                "SELECT nickname, nickname_key, token, expires_at FROM reservations WHERE expires_at > ?1",
+                "SELECT nickname, nickname_key, token, expires_at, tenure FROM reservations WHERE expires_at > ?1",
             )
             .map_err(err)?;
         stmt.query_map(params![now_ms()], |r| {
             Ok(Reservation {
                 nickname: r.get(0)?,
                 nickname_key: r.get(1)?,
-                token: r.get(2)?,
+                token_hash: r.get(2)?,
                 expires_at: r.get(3)?,
+                tenure: r.get(4)?,
             })
         })
         .map_err(err)?
@@ -267,14 +285,36 @@ mod tests {
         let r = Reservation {
             nickname: "Ana".into(),
             nickname_key: "ana".into(),
-            token: "t".into(),
+            token_hash: "h".into(),
             expires_at: now_ms() + 60_000,
+            tenure: Some("t1".into()),
         };
         let old = Reservation { nickname_key: "old".into(), expires_at: 1, ..r.clone() };
         h.reserve(&[ReservationChange::Save(r.clone()), ReservationChange::Save(old)]).unwrap();
         assert_eq!(h.reservations().unwrap(), vec![r]);
         h.reserve(&[ReservationChange::Drop("ana".into())]).unwrap();
         assert!(h.reservations().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_database_from_before_hashed_tokens_migrates() {
+        let dir = std::env::temp_dir().join(format!("chat-migrate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("chat.sqlite3");
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE reservations (nickname_key TEXT PRIMARY KEY, nickname TEXT NOT NULL,
+                 token TEXT NOT NULL, expires_at INTEGER NOT NULL);
+                 INSERT INTO reservations VALUES ('ana', 'Ana', 'plain-token', 9223372036854775807);",
+            )
+            .unwrap();
+        }
+        let h = SqliteHistory::open(&path, "FULL").unwrap();
+        let found = h.reservations().unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].token_hash.as_str(), found[0].tenure.as_deref()), ("plain-token", None));
         let _ = std::fs::remove_dir_all(dir);
     }
 }
