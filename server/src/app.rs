@@ -12,6 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::routing::get;
 use axum::serve::{Listener, ListenerExt};
 use chat_shared::limits::{LISTEN_BACKLOG, MAX_BUFFERED_PACKETS, MAX_PAYLOAD_BYTES};
+use chat_shared::protocol::SOCKET_IO_PATH;
 use socketioxide::SocketIo;
 use tokio::net::{TcpListener, TcpSocket};
 use tower::Layer;
@@ -142,6 +143,7 @@ pub fn router(
     let (chat, nicknames_task) = Chat::new(history, config.chat_settings(), redis);
     let (socket_layer, io) = SocketIo::builder()
         .with_adapter::<ChatAdapter>(adapter)
+        .req_path(SOCKET_IO_PATH)
         .max_buffer_size(MAX_BUFFERED_PACKETS)
         .max_payload(MAX_PAYLOAD_BYTES)
         .ws_read_buffer_size(WS_READ_BUFFER_BYTES)

@@ -1,6 +1,7 @@
-//! Who may open a socket.io connection from a browser: requests that carry an `Origin` header
-//! (every browser request does) must come from an allowed origin, against cross-site WebSocket
-//! hijacking. By default only the page's own origin is allowed (the origin whose host is the
+//! Who may open a socket.io connection from a browser: socket.io requests (both paths,
+//! `/socket.io` and `/socket.io/...`, as [`is_socket_io_path`] says) that carry an `Origin`
+//! header (every browser request does) must come from an allowed origin, against cross-site
+//! WebSocket hijacking. By default only the page's own origin is allowed (the origin whose host is the
 //! request's `Host`). Requests without `Origin` (non-browser clients) are not browser attacks
 //! and pass.
 
@@ -8,6 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chat_shared::protocol::is_socket_io_path;
 
 /// The origins allowed besides the page's own.
 #[derive(Debug, Clone, Default)]
@@ -56,11 +58,14 @@ pub async fn check(
     request: Request,
     next: Next,
 ) -> Response {
-    if !request.uri().path().starts_with("/socket.io/") || allowed.allows(request.headers()) {
+    if !is_socket_io_path(request.uri().path()) || allowed.allows(request.headers()) {
         return next.run(request).await;
     }
     let origin = request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).unwrap_or("?");
-    tracing::warn!(%origin, "refused a socket.io request from a foreign origin");
+    // Debug, not warn: any page on the web can make a visitor's browser send these (a log
+    // flood); the refusals are counted in /metrics.
+    tracing::debug!(%origin, "refused a socket.io request from a foreign origin");
+    crate::metrics::connection_refused("origin");
     (StatusCode::FORBIDDEN, "origin not allowed\n").into_response()
 }
 

@@ -204,8 +204,14 @@ async fn the_page_carries_a_strict_content_security_policy() {
 }
 
 async fn websocket_status(port: u16, origin: Option<&str>) -> Result<u16, u16> {
+    websocket_status_at(port, "/socket.io/", origin).await
+}
+
+/// Opens a WebSocket at `path` (`/socket.io/` or `/socket.io`) with `origin`: the upgrade's
+/// status (Ok: 101) or the refusal's.
+async fn websocket_status_at(port: u16, path: &str, origin: Option<&str>) -> Result<u16, u16> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+    let url = format!("ws://127.0.0.1:{port}{path}?EIO=4&transport=websocket");
     let mut request = url.into_client_request().unwrap();
     if let Some(o) = origin {
         request.headers_mut().insert("origin", o.parse().unwrap());
@@ -234,4 +240,32 @@ async fn foreign_origins_cannot_open_the_socket() {
     let mut c = WireClient::connect(server.port).await;
     c.emit("nickname", &[json!("Unbothered")], Some(1)).await;
     assert_eq!(c.ack(1).await, vec![json!(false)]);
+}
+
+/// Issue 15, walk-around 1: engine.io answers `/socket.io` without the trailing slash too, and
+/// the origin check once guarded only `/socket.io/`. A foreign page is refused at both paths,
+/// on both transports; the page's own origin works at both.
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_origins_are_refused_at_both_socket_io_paths_on_both_transports() {
+    let server = ChatServer::start();
+    let own = format!("http://127.0.0.1:{}", server.port);
+    for path in ["/socket.io", "/socket.io/"] {
+        let foreign = websocket_status_at(server.port, path, Some("http://evil.example")).await;
+        assert_eq!(foreign, Err(403), "websocket at {path}");
+        let mine = websocket_status_at(server.port, path, Some(&own)).await;
+        assert_eq!(mine, Ok(101), "own origin, websocket at {path}");
+        let polling = format!("{}{path}?EIO=4&transport=polling", server.url());
+        let foreign = get(&polling, &[(header::ORIGIN, "http://evil.example")]).await;
+        assert_eq!(foreign.status(), 403, "polling at {path}");
+        let body = foreign.text().await.unwrap();
+        assert!(!body.contains("\"sid\""), "no engine.io session for a foreign page: {body}");
+        let mine = get(&polling, &[(header::ORIGIN, own.as_str())]).await;
+        assert_eq!(mine.status(), 200, "own origin, polling at {path}");
+        assert!(mine.text().await.unwrap().contains("\"sid\""), "a session at {path}");
+    }
+    // Nothing but socket.io is guarded: the page itself loads from anywhere.
+    let page = get(&format!("{}/healthz", server.url()), &[(header::ORIGIN, "http://evil.example")]).await;
+    assert_eq!(page.status(), 200);
+    let metrics = get(&format!("{}/metrics", server.url()), &[]).await.text().await.unwrap();
+    assert!(metrics.contains("chat_connections_refused_total{reason=\"origin\"} 4"), "{metrics}");
 }
