@@ -11,9 +11,9 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::routing::get;
 use axum::serve::{Listener, ListenerExt};
-use chat_shared::limits::{LISTEN_BACKLOG, MAX_BUFFERED_PACKETS, MAX_PAYLOAD_BYTES};
+use chat_shared::limits::{CONNECT_TIMEOUT, LISTEN_BACKLOG, MAX_BUFFERED_PACKETS, MAX_PAYLOAD_BYTES};
 use chat_shared::protocol::SOCKET_IO_PATH;
-use socketioxide::SocketIo;
+use socketioxide::{ParserConfig, SocketIo};
 use tokio::net::{TcpListener, TcpSocket};
 use tower::Layer;
 use tower_http::trace::TraceLayer;
@@ -148,6 +148,11 @@ pub fn router(
         .max_payload(MAX_PAYLOAD_BYTES)
         .ws_read_buffer_size(WS_READ_BUFFER_BYTES)
         .ws_max_message_size(MAX_PAYLOAD_BYTES as usize)
+        .connect_timeout(CONNECT_TIMEOUT)
+        // The chat has no binary events: a packet with a binary attachment closes its
+        // connection at once, instead of socketioxide holding up to 10,000 attachments
+        // (10 MB) per connection while it waits for them.
+        .with_parser(ParserConfig::common().max_incoming_binaries(0).max_incoming_binary_buf_size(0))
         .with_state(chat.clone())
         .build_layer();
     let attached = chat.attach(&io);

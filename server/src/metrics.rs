@@ -5,6 +5,7 @@ use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogra
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
 const CONNECTIONS: &str = "chat_connections";
+const ADMITTED: &str = "chat_connections_admitted";
 const NICKNAMES: &str = "chat_nicknames";
 const MESSAGES_ACCEPTED: &str = "chat_messages_accepted_total";
 const MESSAGES_REJECTED: &str = "chat_messages_rejected_total";
@@ -32,6 +33,10 @@ impl Metrics {
             .set_buckets_for_metric(Matcher::Full(HISTORY_COMMIT.to_owned()), COMMIT_BUCKETS)?
             .install_recorder()?;
         describe_gauge!(CONNECTIONS, "Open socket.io connections, by transport (websocket, polling).");
+        describe_gauge!(
+            ADMITTED,
+            "Connections holding a place under CHAT_MAX_CONNECTIONS (admitted, not yet gone)."
+        );
         describe_gauge!(
             NICKNAMES,
             "Nicknames in use: held by a connection, or away (reserved in a grace period)."
@@ -63,6 +68,7 @@ impl Metrics {
     pub fn render(&self, now: Snapshot) -> String {
         gauge!(CONNECTIONS, "transport" => "websocket").set(now.websocket as f64);
         gauge!(CONNECTIONS, "transport" => "polling").set(now.polling as f64);
+        gauge!(ADMITTED).set(now.admitted as f64);
         gauge!(NICKNAMES, "state" => "connected").set(now.nicknames_connected as f64);
         gauge!(NICKNAMES, "state" => "away").set(now.nicknames_away as f64);
         self.handle.render()
@@ -79,6 +85,8 @@ impl Metrics {
 pub struct Snapshot {
     pub websocket: usize,
     pub polling: usize,
+    /// Places taken under the connection limits.
+    pub admitted: usize,
     pub nicknames_connected: usize,
     pub nicknames_away: usize,
 }

@@ -21,6 +21,12 @@ pub const MAX_PAYLOAD_BYTES: u64 = 64 * 1024;
 /// (a few hundred KiB): past that, resuming from history is cheaper than queueing.
 pub const MAX_BUFFERED_PACKETS: usize = 2_048;
 
+/// How long an engine.io session may stay open without joining the chat (the socket.io
+/// namespace connect, `40`): a page joins within a round trip of opening; a session that
+/// never does, or whose every join was refused, is closed after this (socketioxide's default
+/// is 45 s). This is what bounds sessions that are open but not counted as connections.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Messages one connection may send: a burst of this many...
 pub const MESSAGE_BURST: u32 = 20;
 /// ...refilled at this many per second.

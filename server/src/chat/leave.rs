@@ -21,7 +21,6 @@ pub async fn handle(
     State(chat): State<Chat>,
 ) {
     tracing::debug!(conn = %socket.id, %reason, "disconnected");
-    chat.admission.leave(session.address);
     let Some(nick) = session.nickname() else { return };
     if session.set_typing(false) {
         super::typing::stopped(&chat, &socket, nick);

@@ -182,6 +182,7 @@ impl Chat {
             }
         }
         (now.nicknames_connected, now.nicknames_away) = self.roster.counts();
+        now.admitted = self.admission.admitted();
         now
     }
 
@@ -261,11 +262,16 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
     } else {
         chat.admission.admit(address)
     };
-    if let Err(refused) = admitted {
-        tracing::warn!(conn = %socket.id, ?address, "connection refused: {refused}");
-        crate::metrics::connection_refused(refused.label());
-        return Err(refused);
-    }
+    let ticket = match admitted {
+        Ok(ticket) => ticket,
+        Err(refused) => {
+            chat.admission.report(refused, &socket.id, address);
+            return Err(refused);
+        }
+    };
+    // The socket owns its place: socketioxide drops it (and this) however the connection ends,
+    // also when its transport goes before this connect is confirmed (no disconnect handler).
+    socket.extensions.insert(Arc::new(ticket));
     tracing::debug!(conn = %socket.id, transport = ?socket.transport_type(), "connected");
     let wants_changes = asks_for_changes(socket.req_parts().uri.query());
     socket.extensions.insert(Arc::new(Session::new(chat.message_rate, address, wants_changes)));
