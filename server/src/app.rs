@@ -23,7 +23,7 @@ use crate::cluster::{self, Attached, ChatAdapter, ChatDriver, Redis};
 use crate::config::Config;
 use crate::history::{History, RedisHistory, SqliteHistory};
 use crate::metrics::Metrics;
-use crate::{detach, origin, page};
+use crate::{client_addr, detach, origin, page};
 use socketioxide_redis::RedisAdapterCtr;
 
 /// A listening socket on `addr` with [`LISTEN_BACKLOG`].
@@ -174,9 +174,11 @@ pub fn router(
     // socket.io wraps the whole router as one service: `Router::layer` would wrap each route
     // apart, and each copy would then keep its own engine.io sessions.
     let allowed = Arc::new(config.allowed_origins.clone());
+    let trusted = Arc::new(config.trusted_proxies.clone());
     let router = Router::new()
         .fallback_service(socket_layer.layer(routes))
         .layer(axum::middleware::map_request(detach::request))
+        .layer(axum::middleware::from_fn_with_state(trusted, client_addr::resolve))
         .layer(axum::middleware::from_fn_with_state(allowed, origin::check))
         .layer(TraceLayer::new_for_http());
     (router, io, chat, attached)

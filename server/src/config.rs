@@ -10,6 +10,7 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::chat::{ChatSettings, ConnectionLimits, MessageRate};
+use crate::client_addr::Networks;
 use crate::history::Retention;
 use crate::origin::AllowedOrigins;
 
@@ -78,14 +79,21 @@ pub struct Config {
     #[arg(long, env = "CHAT_ALLOWED_ORIGINS", default_value = "", value_parser = AllowedOrigins::parse)]
     pub allowed_origins: AllowedOrigins,
 
+    /// Reverse proxies whose `X-Forwarded-For` is believed, as addresses or networks,
+    /// comma-separated (e.g. `127.0.0.1/32,::1/128`): a request from one of them counts as
+    /// coming from the rightmost forwarded address that is not itself a trusted proxy, so that
+    /// per-address limits work behind the proxy. Empty: every client is its TCP peer.
+    #[arg(long, env = "CHAT_TRUSTED_PROXIES", default_value = "", value_parser = Networks::parse)]
+    pub trusted_proxies: Networks,
+
     /// Connections the server accepts at once (0: no limit).
     #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
 
-    /// Connections one client address may hold at once; while it is not 0 an address also has
-    /// a new-connection rate, one message budget for all its connections, and a 60 s refusal
-    /// after a flood (0: all off). Behind a reverse proxy every client has the proxy's
-    /// address: set 0 here and limit in the proxy.
+    /// Connections one client address (an IPv6 /64) may hold at once; while it is not 0 an
+    /// address also has a new-connection rate, one message budget for all its connections,
+    /// and a 60 s refusal after a flood (0: all off). Behind a reverse proxy, list it in
+    /// `--trusted-proxies`, or every client has the proxy's address.
     #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 100)]
     pub max_connections_per_address: usize,
 
@@ -235,6 +243,16 @@ mod tests {
         assert_eq!(config.port, 4200, "the flag wins");
         assert_eq!(config.resume_grace_secs, 5, "the file gives the rest");
         assert_eq!(config.allowed_origins.extra, ["https://a.example", "https://b.example"]);
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_too() {
+        let config =
+            load("trusted-proxies = [\"127.0.0.1/32\", \"::1/128\"]\n", &["--port", "4300"]).expect("valid");
+        assert!(config.trusted_proxies.contains("::1".parse().unwrap()));
+        assert!(!config.trusted_proxies.contains("10.0.0.1".parse().unwrap()));
+        let e = load("trusted-proxies = \"nginx\"\n", &[]).expect_err("refused");
+        assert!(e.contains("--trusted-proxies"), "{e}");
     }
 
     #[test]

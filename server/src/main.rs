@@ -2,6 +2,7 @@
 
 mod app;
 mod chat;
+mod client_addr;
 mod cluster;
 mod config;
 mod detach;

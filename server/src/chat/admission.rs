@@ -117,6 +117,7 @@ impl Admission {
     /// Counts a new connection from `address` (None: unknown), unless it is over a limit; the
     /// ticket gives its place back when dropped (keep it with what owns the connection).
     pub fn admit(self: &Arc<Self>, address: Option<IpAddr>) -> Result<Ticket, Refused> {
+        let address = address.map(address_key);
         self.count(address)?;
         Ok(Ticket { admission: Arc::clone(self), address })
     }
@@ -189,12 +190,12 @@ impl Admission {
     /// Whether `address` may send one more message now (all its connections together).
     pub fn allow_message(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
-        rules.messages.check_key(&addr).map_err(rate_limited)
+        rules.messages.check_key(&address_key(addr)).map_err(rate_limited)
     }
 
     /// A flooder was closed: its address may not connect again for [`FLOOD_PENALTY`].
     pub fn penalize(&self, address: Option<IpAddr>) {
-        if let (Some(rules), Some(addr)) = (&self.per_address, address) {
+        if let (Some(rules), Some(addr)) = (&self.per_address, address.map(address_key)) {
             tracing::warn!(%addr, penalty = ?FLOOD_PENALTY, "address flooded: refusing its new connections");
             lock(&rules.penalties).insert(addr, Instant::now() + FLOOD_PENALTY);
         }
@@ -202,6 +203,20 @@ impl Admission {
 
     fn lock(&self) -> MutexGuard<'_, Counts> {
         lock(&self.counts)
+    }
+}
+
+/// What the per-address rules count a client address as: an IPv4 address as itself, an
+/// IPv6 address as its /64 (a subscriber, a host or a cloud instance usually has a whole /64:
+/// keyed by the full address, one client would be 2^64 clients), and an IPv4-mapped IPv6
+/// address as the IPv4 address it is.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match crate::client_addr::canonical(ip) {
+        IpAddr::V6(v6) => {
+            let net = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(net.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -279,6 +294,23 @@ mod tests {
         assert!(unlimited.admit(Some(one)).is_ok(), "per-address rules off");
         drop(held);
         assert_eq!(unlimited.admitted(), 0);
+    }
+
+    #[test]
+    fn ipv6_is_counted_by_its_64_and_mapped_ipv4_as_ipv4() {
+        let key = |s: &str| address_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:10.0.0.1"), key("10.0.0.1"));
+        assert_eq!(key("10.0.0.1").to_string(), "10.0.0.1");
+        let a = Arc::new(Admission::new(ConnectionLimits { total: 0, per_address: 2 }));
+        let same: Vec<IpAddr> = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2::3"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let _held = [a.admit(Some(same[0])).expect("first"), a.admit(Some(same[1])).expect("second")];
+        assert_eq!(refusal(a.admit(Some(same[2]))), Some(Refused::TooManyFromAddress), "one /64");
+        assert!(a.admit(Some("2001:db8:1:3::1".parse().unwrap())).is_ok(), "another /64");
     }
 
     #[test]

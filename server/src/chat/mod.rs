@@ -34,6 +34,7 @@ use socketioxide::handler::ConnectHandler;
 pub use admission::ConnectionLimits;
 use admission::{Admission, Refused};
 
+use crate::client_addr::ClientAddress;
 use crate::cluster::{ChatAdapter, Elsewhere, Presence, Redis};
 use crate::history::{History, Reservation, ReservationChange, Retention};
 use incoming::{InOrder, Incoming};
@@ -256,7 +257,11 @@ impl Chat {
 /// connect handler runs in a spawned task instead, and a client that emits as soon as it is
 /// connected (the JS client flushes its buffer at once) would race it and lose events.
 async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Result<(), Refused> {
-    let address = socket.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    // Who it is (through a trusted proxy: the client the proxy speaks for).
+    let parts = socket.req_parts();
+    let address = parts.extensions.get::<ClientAddress>().map(|c| c.0).or_else(|| {
+        parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| crate::client_addr::canonical(c.0.ip()))
+    });
     let admitted = if chat.shutting_down.load(Ordering::Relaxed) {
         Err(Refused::ShuttingDown)
     } else {
