@@ -223,8 +223,10 @@ mod tests {
     use super::Config;
 
     fn load(file: &str, args: &[&str]) -> Result<Config, String> {
-        let path =
-            std::env::temp_dir().join(format!("chat-config-{}-{}.toml", std::process::id(), args.len()));
+        // One file per call: the tests run in parallel.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("chat-config-{}-{call}.toml", std::process::id()));
         std::fs::write(&path, file).map_err(|e| e.to_string())?;
         let mut all: Vec<OsString> = vec!["chat-server".into(), "--config".into(), path.clone().into()];
         all.extend(args.iter().map(OsString::from));
