@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::serve::{Listener, ListenerExt};
+use axum::{Extension, Router};
 use chat_shared::limits::{CONNECT_TIMEOUT, LISTEN_BACKLOG, MAX_BUFFERED_PACKETS, MAX_PAYLOAD_BYTES};
 use chat_shared::protocol::SOCKET_IO_PATH;
 use socketioxide::{ParserConfig, SocketIo};
@@ -19,11 +20,13 @@ use tower::Layer;
 use tower_http::trace::TraceLayer;
 
 use crate::chat::Chat;
+use crate::client_addr::{self, ClientAddress};
 use crate::cluster::{self, Attached, ChatAdapter, ChatDriver, Redis};
 use crate::config::Config;
 use crate::history::{History, RedisHistory, SqliteHistory};
 use crate::metrics::Metrics;
-use crate::{client_addr, detach, origin, page};
+use crate::origin::AllowedOrigins;
+use crate::{detach, origin, page};
 use socketioxide_redis::RedisAdapterCtr;
 
 /// A listening socket on `addr` with [`LISTEN_BACKLOG`].
@@ -51,7 +54,7 @@ pub async fn run(config: Config) -> io::Result<()> {
     let (adapter, history, redis): (_, Arc<dyn History>, _) = match &config.redis_url {
         Some(url) => {
             let (adapter, redis) = cluster::connect(url).await.map_err(io::Error::other)?;
-            tracing::info!(redis = %url, instance = %redis.instance, "clustered over Redis");
+            tracing::info!(redis = %without_password(url), instance = %redis.instance, "clustered over Redis");
             let history = RedisHistory::new(redis.client.clone(), tokio::runtime::Handle::current());
             (adapter, Arc::new(history), Some(redis))
         }
@@ -113,6 +116,14 @@ async fn shut_down(io: &SocketIo<ChatAdapter>, chat: &Chat) {
     chat.flush().await;
 }
 
+/// A Redis URL fit for the log: `redis://user:secret@host` as `redis://***@host`.
+fn without_password(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.rsplit_once('@')?.1))) {
+        Some((scheme, host)) => format!("{scheme}://***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
 /// Opens the embedded history in the data directory (creating both if needed).
 fn open_history(config: &Config) -> io::Result<Arc<dyn History>> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
@@ -158,22 +169,33 @@ pub fn router(
     let attached = chat.attach(&io);
     nicknames_task.spawn(io.clone());
 
-    let ready = chat.clone();
+    let ready = Arc::new(Readiness { chat: chat.clone(), last: tokio::sync::Mutex::default() });
     let scraped = chat.clone();
+    let metrics_allow = Arc::new(config.metrics_allow.clone());
     let routes = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(move || readyz(ready.clone())))
         .route(
             "/metrics",
-            get(move || {
-                let text = metrics.render(scraped.metrics_snapshot());
-                async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text) }
+            get(move |client: Option<Extension<ClientAddress>>| {
+                let allowed = client.is_some_and(|Extension(ClientAddress(ip))| metrics_allow.contains(ip));
+                let text = allowed.then(|| metrics.render(scraped.metrics_snapshot()));
+                async move {
+                    match text {
+                        Some(text) => {
+                            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+                                .into_response()
+                        }
+                        None => (StatusCode::FORBIDDEN, "not allowed: see --metrics-allow\n").into_response(),
+                    }
+                }
             }),
         )
         .merge(page::routes(config.page_dir.as_deref()));
     // socket.io wraps the whole router as one service: `Router::layer` would wrap each route
     // apart, and each copy would then keep its own engine.io sessions.
-    let allowed = Arc::new(config.allowed_origins.clone());
+    let allowed =
+        Arc::new(AllowedOrigins { public: config.public_origin.clone(), ..config.allowed_origins.clone() });
     let trusted = Arc::new(config.trusted_proxies.clone());
     let router = Router::new()
         .fallback_service(socket_layer.layer(routes))
@@ -184,12 +206,33 @@ pub fn router(
     (router, io, chat, attached)
 }
 
-/// 200 when this instance can take messages, 503 with the reason when not.
-async fn readyz(chat: Chat) -> (StatusCode, String) {
-    match chat.ready().await {
+/// `/readyz`'s last answer is reused for this long: each check flushes the history writer
+/// and reads the store, and anyone who can reach the port may ask as often as they like.
+const READY_CACHE: Duration = Duration::from_secs(1);
+
+/// What `/readyz` answers from: the chat, and its last answer with when it was found.
+struct Readiness {
+    chat: Chat,
+    /// Held while a check runs, so that requests meanwhile wait for its answer.
+    last: tokio::sync::Mutex<Option<(tokio::time::Instant, StatusCode, String)>>,
+}
+
+/// 200 when this instance can take messages, 503 with the reason when not (at most one
+/// check per [`READY_CACHE`]).
+async fn readyz(ready: Arc<Readiness>) -> (StatusCode, String) {
+    let mut last = ready.last.lock().await;
+    if let Some((at, status, text)) = &*last
+        && at.elapsed() < READY_CACHE
+    {
+        return (*status, text.clone());
+    }
+    crate::metrics::readiness_checked();
+    let (status, text) = match ready.chat.ready().await {
         Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
         Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")),
-    }
+    };
+    *last = Some((tokio::time::Instant::now(), status, text.clone()));
+    (status, text)
 }
 
 async fn shutdown_signal() {
@@ -214,4 +257,13 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_redis_password_stays_out_of_the_log() {
+        assert_eq!(super::without_password("redis://:s3cret@10.0.0.5:6379/0"), "redis://***@10.0.0.5:6379/0");
+        assert_eq!(super::without_password("redis://10.0.0.5:6379"), "redis://10.0.0.5:6379");
+    }
 }

@@ -16,6 +16,7 @@ const CONNECTIONS_REFUSED: &str = "chat_connections_refused_total";
 const HISTORY_COMMIT: &str = "chat_history_commit_seconds";
 const HISTORY_ERRORS: &str = "chat_history_errors_total";
 const BUILD_INFO: &str = "chat_build_info";
+const READINESS_CHECKS: &str = "chat_readiness_checks_total";
 
 /// Histogram buckets for history commits (seconds): a durable commit takes 0.1–20 ms on a disk.
 const COMMIT_BUCKETS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0];
@@ -56,9 +57,15 @@ impl Metrics {
         describe_histogram!(HISTORY_COMMIT, Unit::Seconds, "Time to durably store one batch of messages.");
         describe_counter!(HISTORY_ERRORS, "History store operations that failed.");
         describe_gauge!(BUILD_INFO, "Always 1; the labels say which build is running.");
+        describe_counter!(
+            READINESS_CHECKS,
+            "Readiness checks run for /readyz (each flushes the history writer; at most one a second)."
+        );
         gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         // Shown from the start (at 0), so that dashboards and alerts see them before the first event.
-        for name in [MESSAGES_ACCEPTED, DELIVERIES, QUEUE_FULL, FLOOD_CLOSES, HISTORY_ERRORS] {
+        for name in
+            [MESSAGES_ACCEPTED, DELIVERIES, QUEUE_FULL, FLOOD_CLOSES, HISTORY_ERRORS, READINESS_CHECKS]
+        {
             counter!(name).absolute(0);
         }
         Ok(Self { handle })
@@ -117,6 +124,10 @@ pub fn connection_refused(reason: &'static str) {
 
 pub fn history_committed(elapsed: std::time::Duration) {
     histogram!(HISTORY_COMMIT).record(elapsed.as_secs_f64());
+}
+
+pub fn readiness_checked() {
+    counter!(READINESS_CHECKS).increment(1);
 }
 
 pub fn history_failed() {

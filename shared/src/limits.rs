@@ -46,7 +46,9 @@ pub const FLOOD_WINDOW: Duration = Duration::from_secs(10);
 
 /// Per client address (only while per-address limits are on, i.e.
 /// `CHAT_MAX_CONNECTIONS_PER_ADDRESS` is not 0; behind a proxy they are off): the address a
-/// flooder was closed from may not connect again for this long...
+/// flooder was closed from may not connect again for this long (new connections only: the
+/// address's open connections, e.g. others behind the same NAT, keep chatting;
+/// docs/operations.md, "Security", says why it is kept)...
 pub const FLOOD_PENALTY: Duration = Duration::from_secs(60);
 /// ...an address may open new connections at this rate per minute, after a burst as large as
 /// its connection limit (reconnecting must not reset the per-connection limits)...
