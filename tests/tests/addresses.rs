@@ -119,3 +119,32 @@ async fn behind_a_nat_a_flooder_costs_its_neighbours_new_connections_not_existin
     // Other addresses are unaffected.
     assert!(WireClient::try_connect_from(server.port, [127, 0, 0, 7]).await.is_ok());
 }
+
+/// deploy/nginx.conf's socket.io `location` covers both paths engine.io answers: through
+/// nginx, a WebSocket upgrade and a polling handshake work at `/socket.io` as at
+/// `/socket.io/` (before, the bare path fell to the page's `location`, without the upgrade
+/// or the per-address limit), and a foreign origin is refused at both.
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_nginx_both_socket_io_paths_are_proxied_and_guarded() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = ChatServer::start_with(&[], &[("CHAT_TRUSTED_PROXIES", "127.0.0.1/32")]);
+    let nginx = Nginx::start(&[server.port]);
+    for path in ["/socket.io", "/socket.io/"] {
+        for (origin, want) in [(None, Ok(101)), (Some("http://evil.example"), Err(403))] {
+            let url = format!("ws://127.0.0.1:{}{path}?EIO=4&transport=websocket", nginx.port);
+            let mut request = url.into_client_request().unwrap();
+            if let Some(o) = origin {
+                request.headers_mut().insert("origin", o.parse().unwrap());
+            }
+            let got = match tokio_tungstenite::connect_async(request).await {
+                Ok((_, response)) => Ok(response.status().as_u16()),
+                Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+                Err(e) => panic!("unexpected websocket error at {path}: {e}"),
+            };
+            assert_eq!(got, want, "websocket at {path} with origin {origin:?}");
+        }
+        let polling = format!("http://127.0.0.1:{}{path}?EIO=4&transport=polling", nginx.port);
+        let body = reqwest::get(&polling).await.unwrap().text().await.unwrap();
+        assert!(body.contains("\"sid\""), "a polling session at {path} through nginx: {body}");
+    }
+}
