@@ -23,6 +23,7 @@ use crate::chat::Chat;
 use crate::client_addr::{self, ClientAddress};
 use crate::cluster::{self, Attached, ChatAdapter, ChatDriver, Redis};
 use crate::config::Config;
+use crate::handshake::{self, Handshakes};
 use crate::history::{History, RedisHistory, SqliteHistory};
 use crate::metrics::Metrics;
 use crate::origin::AllowedOrigins;
@@ -197,9 +198,11 @@ pub fn router(
     let allowed =
         Arc::new(AllowedOrigins { public: config.public_origin.clone(), ..config.allowed_origins.clone() });
     let trusted = Arc::new(config.trusted_proxies.clone());
+    let handshakes = Arc::new(Handshakes::new(config.max_connections_per_address));
     let router = Router::new()
         .fallback_service(socket_layer.layer(routes))
         .layer(axum::middleware::map_request(detach::request))
+        .layer(axum::middleware::from_fn_with_state(handshakes, handshake::limit))
         .layer(axum::middleware::from_fn_with_state(trusted, client_addr::resolve))
         .layer(axum::middleware::from_fn_with_state(allowed, origin::check))
         .layer(TraceLayer::new_for_http());

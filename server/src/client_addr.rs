@@ -53,6 +53,20 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// What the per-address rules count a client address as: an IPv4 address as itself, an
+/// IPv6 address as its /64 (a subscriber, a host or a cloud instance usually has a whole /64:
+/// keyed by the full address, one client would be 2^64 clients), and an IPv4-mapped IPv6
+/// address as the IPv4 address it is.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => {
+            let net = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(net.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// The client's address for a request from `peer` with `headers`.
 pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &Networks) -> IpAddr {
     let peer = canonical(peer);

@@ -6,6 +6,7 @@ mod client_addr;
 mod cluster;
 mod config;
 mod detach;
+mod handshake;
 mod history;
 mod metrics;
 mod origin;

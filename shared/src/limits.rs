@@ -53,6 +53,11 @@ pub const FLOOD_PENALTY: Duration = Duration::from_secs(60);
 /// ...an address may open new connections at this rate per minute, after a burst as large as
 /// its connection limit (reconnecting must not reset the per-connection limits)...
 pub const ADDRESS_CONNECTS_PER_MINUTE: u32 = 60;
+/// ...new engine.io sessions (handshakes: a polling open or a WebSocket without a session id)
+/// at this rate per minute, after a burst of twice its connection limit: a session that never
+/// joins is not a connection, and would otherwise be free to open at line rate (each lives
+/// for [`CONNECT_TIMEOUT`]); an honest client opens one per connection...
+pub const ADDRESS_HANDSHAKES_PER_MINUTE: u32 = 120;
 /// ...and all of an address's connections together may send messages in a burst of this
 /// many...
 pub const ADDRESS_MESSAGE_BURST: u32 = 60;

@@ -180,3 +180,42 @@ async fn a_refused_connection_may_ask_again_and_is_closed_if_never_admitted() {
     assert!(started.elapsed() >= CONNECT_TIMEOUT - Duration::from_secs(1), "{:?}", started.elapsed());
     drop(knocker);
 }
+
+/// Engine.io sessions that never join are not connections, so the connection limits do not
+/// count them: an address may open them only at its handshake rate (a burst of twice its
+/// connection limit, then ADDRESS_HANDSHAKES_PER_MINUTE), on both transports; past it the
+/// handshake gets 429, and other addresses are unaffected.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_cannot_open_un_joined_sessions_at_line_rate() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = ChatServer::start_with(&[], &[("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "5")]);
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder().local_address(std::net::IpAddr::from(ip)).build().expect("a client")
+    };
+    let handshake = format!("{}/socket.io/?EIO=4&transport=polling", server.url());
+    let hoarder = from([127, 0, 0, 8]);
+    let mut opened = 0;
+    let mut refused = 0;
+    for _ in 0..30 {
+        match hoarder.get(&handshake).send().await.unwrap().status().as_u16() {
+            200 => opened += 1,
+            429 => refused += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!((10..=12).contains(&opened), "a burst of twice the limit (10), then 2/s: {opened} opened");
+    assert_eq!(opened + refused, 30);
+    // The WebSocket handshake from the same address too.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(([127, 0, 0, 8], 0).into()).unwrap();
+    let stream = socket.connect(([127, 0, 0, 1], server.port).into()).await.unwrap();
+    let url = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket", server.port);
+    match tokio_tungstenite::client_async(url.into_client_request().unwrap(), stream).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 429),
+        other => panic!("expected 429, got {:?}", other.map(|(_, r)| r.status())),
+    }
+    // Someone else joins and chats.
+    honest_clients_chat(&server, "elsewhere").await;
+    let metrics = reqwest::get(format!("{}/metrics", server.url())).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("chat_connections_refused_total{reason=\"handshake_rate\"}"), "{metrics}");
+}

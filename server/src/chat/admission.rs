@@ -21,6 +21,7 @@ use chat_shared::limits::{
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::session::{nonzero, rate_limited};
+use crate::client_addr::address_key;
 
 /// The limits (0: no limit).
 #[derive(Debug, Clone, Copy)]
@@ -203,20 +204,6 @@ impl Admission {
 
     fn lock(&self) -> MutexGuard<'_, Counts> {
         lock(&self.counts)
-    }
-}
-
-/// What the per-address rules count a client address as: an IPv4 address as itself, an
-/// IPv6 address as its /64 (a subscriber, a host or a cloud instance usually has a whole /64:
-/// keyed by the full address, one client would be 2^64 clients), and an IPv4-mapped IPv6
-/// address as the IPv4 address it is.
-pub fn address_key(ip: IpAddr) -> IpAddr {
-    match crate::client_addr::canonical(ip) {
-        IpAddr::V6(v6) => {
-            let net = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(net.into())
-        }
-        v4 => v4,
     }
 }
 
