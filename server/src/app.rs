@@ -7,21 +7,26 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::serve::{Listener, ListenerExt};
-use chat_shared::limits::{LISTEN_BACKLOG, MAX_BUFFERED_PACKETS, MAX_PAYLOAD_BYTES};
-use socketioxide::SocketIo;
+use axum::{Extension, Router};
+use chat_shared::limits::{CONNECT_TIMEOUT, LISTEN_BACKLOG, MAX_BUFFERED_PACKETS, MAX_PAYLOAD_BYTES};
+use chat_shared::protocol::SOCKET_IO_PATH;
+use socketioxide::{ParserConfig, SocketIo};
 use tokio::net::{TcpListener, TcpSocket};
 use tower::Layer;
 use tower_http::trace::TraceLayer;
 
 use crate::chat::Chat;
+use crate::client_addr::{self, ClientAddress};
 use crate::cluster::{self, Attached, ChatAdapter, ChatDriver, Redis};
 use crate::config::Config;
+use crate::handshake::{self, Handshakes};
 use crate::history::{History, RedisHistory, SqliteHistory};
 use crate::metrics::Metrics;
+use crate::origin::AllowedOrigins;
 use crate::{detach, origin, page};
 use socketioxide_redis::RedisAdapterCtr;
 
@@ -50,7 +55,7 @@ pub async fn run(config: Config) -> io::Result<()> {
     let (adapter, history, redis): (_, Arc<dyn History>, _) = match &config.redis_url {
         Some(url) => {
             let (adapter, redis) = cluster::connect(url).await.map_err(io::Error::other)?;
-            tracing::info!(redis = %url, instance = %redis.instance, "clustered over Redis");
+            tracing::info!(redis = %without_password(url), instance = %redis.instance, "clustered over Redis");
             let history = RedisHistory::new(redis.client.clone(), tokio::runtime::Handle::current());
             (adapter, Arc::new(history), Some(redis))
         }
@@ -112,6 +117,14 @@ async fn shut_down(io: &SocketIo<ChatAdapter>, chat: &Chat) {
     chat.flush().await;
 }
 
+/// A Redis URL fit for the log: `redis://user:secret@host` as `redis://***@host`.
+fn without_password(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.rsplit_once('@')?.1))) {
+        Some((scheme, host)) => format!("{scheme}://***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
 /// Opens the embedded history in the data directory (creating both if needed).
 fn open_history(config: &Config) -> io::Result<Arc<dyn History>> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
@@ -142,45 +155,87 @@ pub fn router(
     let (chat, nicknames_task) = Chat::new(history, config.chat_settings(), redis);
     let (socket_layer, io) = SocketIo::builder()
         .with_adapter::<ChatAdapter>(adapter)
+        .req_path(SOCKET_IO_PATH)
         .max_buffer_size(MAX_BUFFERED_PACKETS)
         .max_payload(MAX_PAYLOAD_BYTES)
         .ws_read_buffer_size(WS_READ_BUFFER_BYTES)
         .ws_max_message_size(MAX_PAYLOAD_BYTES as usize)
+        .connect_timeout(CONNECT_TIMEOUT)
+        // The chat has no binary events: a packet with a binary attachment closes its
+        // connection at once, instead of socketioxide holding up to 10,000 attachments
+        // (10 MB) per connection while it waits for them.
+        .with_parser(ParserConfig::common().max_incoming_binaries(0).max_incoming_binary_buf_size(0))
         .with_state(chat.clone())
         .build_layer();
     let attached = chat.attach(&io);
     nicknames_task.spawn(io.clone(), chat.clone());
 
-    let ready = chat.clone();
+    let ready = Arc::new(Readiness { chat: chat.clone(), last: tokio::sync::Mutex::default() });
     let scraped = chat.clone();
+    let metrics_allow = Arc::new(config.metrics_allow.clone());
     let routes = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(move || readyz(ready.clone())))
         .route(
             "/metrics",
-            get(move || {
-                let text = metrics.render(scraped.metrics_snapshot());
-                async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text) }
+            get(move |client: Option<Extension<ClientAddress>>| {
+                let allowed = client.is_some_and(|Extension(ClientAddress(ip))| metrics_allow.contains(ip));
+                let text = allowed.then(|| metrics.render(scraped.metrics_snapshot()));
+                async move {
+                    match text {
+                        Some(text) => {
+                            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+                                .into_response()
+                        }
+                        None => (StatusCode::FORBIDDEN, "not allowed: see --metrics-allow\n").into_response(),
+                    }
+                }
             }),
         )
         .merge(page::routes(config.page_dir.as_deref()));
     // socket.io wraps the whole router as one service: `Router::layer` would wrap each route
     // apart, and each copy would then keep its own engine.io sessions.
-    let allowed = Arc::new(config.allowed_origins.clone());
+    let allowed =
+        Arc::new(AllowedOrigins { public: config.public_origin.clone(), ..config.allowed_origins.clone() });
+    let trusted = Arc::new(config.trusted_proxies.clone());
+    let handshakes = Arc::new(Handshakes::new(config.max_connections_per_address));
     let router = Router::new()
         .fallback_service(socket_layer.layer(routes))
         .layer(axum::middleware::map_request(detach::request))
+        .layer(axum::middleware::from_fn_with_state(handshakes, handshake::limit))
+        .layer(axum::middleware::from_fn_with_state(trusted, client_addr::resolve))
         .layer(axum::middleware::from_fn_with_state(allowed, origin::check))
         .layer(TraceLayer::new_for_http());
     (router, io, chat, attached)
 }
 
-/// 200 when this instance can take messages, 503 with the reason when not.
-async fn readyz(chat: Chat) -> (StatusCode, String) {
-    match chat.ready().await {
+/// `/readyz`'s last answer is reused for this long: each check flushes the history writer
+/// and reads the store, and anyone who can reach the port may ask as often as they like.
+const READY_CACHE: Duration = Duration::from_secs(1);
+
+/// What `/readyz` answers from: the chat, and its last answer with when it was found.
+struct Readiness {
+    chat: Chat,
+    /// Held while a check runs, so that requests meanwhile wait for its answer.
+    last: tokio::sync::Mutex<Option<(tokio::time::Instant, StatusCode, String)>>,
+}
+
+/// 200 when this instance can take messages, 503 with the reason when not (at most one
+/// check per [`READY_CACHE`]).
+async fn readyz(ready: Arc<Readiness>) -> (StatusCode, String) {
+    let mut last = ready.last.lock().await;
+    if let Some((at, status, text)) = &*last
+        && at.elapsed() < READY_CACHE
+    {
+        return (*status, text.clone());
+    }
+    crate::metrics::readiness_checked();
+    let (status, text) = match ready.chat.ready().await {
         Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
         Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")),
-    }
+    };
+    *last = Some((tokio::time::Instant::now(), status, text.clone()));
+    (status, text)
 }
 
 async fn shutdown_signal() {
@@ -205,4 +260,13 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_redis_password_stays_out_of_the_log() {
+        assert_eq!(super::without_password("redis://:s3cret@10.0.0.5:6379/0"), "redis://***@10.0.0.5:6379/0");
+        assert_eq!(super::without_password("redis://10.0.0.5:6379"), "redis://10.0.0.5:6379");
+    }
 }

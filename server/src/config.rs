@@ -10,8 +10,9 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::chat::{ChatSettings, ConnectionLimits, MessageRate};
+use crate::client_addr::Networks;
 use crate::history::Retention;
-use crate::origin::AllowedOrigins;
+use crate::origin::{AllowedOrigins, PublicOrigin};
 
 /// The chat server: serves the chat page and the socket.io chat at /socket.io/.
 #[derive(Debug, Clone, Parser)]
@@ -78,14 +79,33 @@ pub struct Config {
     #[arg(long, env = "CHAT_ALLOWED_ORIGINS", default_value = "", value_parser = AllowedOrigins::parse)]
     pub allowed_origins: AllowedOrigins,
 
+    /// The page's public origin, e.g. `https://chat.example.com` (unset: the origin whose host
+    /// is the request's `Host`). When set, the page's own origin is this one, and socket.io
+    /// requests whose `Host` is not its host are refused (DNS rebinding: a page whose name was
+    /// pointed at this server sends its own name as `Host`).
+    #[arg(long, env = "CHAT_PUBLIC_ORIGIN", value_parser = PublicOrigin::parse)]
+    pub public_origin: Option<PublicOrigin>,
+
+    /// Reverse proxies whose `X-Forwarded-For` is believed, as addresses or networks,
+    /// comma-separated (e.g. `127.0.0.1/32,::1/128`): a request from one of them counts as
+    /// coming from the rightmost forwarded address that is not itself a trusted proxy, so that
+    /// per-address limits work behind the proxy. Empty: every client is its TCP peer.
+    #[arg(long, env = "CHAT_TRUSTED_PROXIES", default_value = "", value_parser = Networks::parse)]
+    pub trusted_proxies: Networks,
+
+    /// Client addresses or networks allowed to read `/metrics`, comma-separated (others get
+    /// 403); `0.0.0.0/0,::/0` allows everyone.
+    #[arg(long, env = "CHAT_METRICS_ALLOW", default_value = "127.0.0.0/8,::1/128", value_parser = Networks::parse)]
+    pub metrics_allow: Networks,
+
     /// Connections the server accepts at once (0: no limit).
     #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
 
-    /// Connections one client address may hold at once; while it is not 0 an address also has
-    /// a new-connection rate, one message budget for all its connections, and a 60 s refusal
-    /// after a flood (0: all off). Behind a reverse proxy every client has the proxy's
-    /// address: set 0 here and limit in the proxy.
+    /// Connections one client address (an IPv6 /64) may hold at once; while it is not 0 an
+    /// address also has a new-connection rate, one message budget for all its connections,
+    /// and a 60 s refusal after a flood (0: all off). Behind a reverse proxy, list it in
+    /// `--trusted-proxies`, or every client has the proxy's address.
     #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 100)]
     pub max_connections_per_address: usize,
 
@@ -215,8 +235,10 @@ mod tests {
     use super::Config;
 
     fn load(file: &str, args: &[&str]) -> Result<Config, String> {
-        let path =
-            std::env::temp_dir().join(format!("chat-config-{}-{}.toml", std::process::id(), args.len()));
+        // One file per call: the tests run in parallel.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("chat-config-{}-{call}.toml", std::process::id()));
         std::fs::write(&path, file).map_err(|e| e.to_string())?;
         let mut all: Vec<OsString> = vec!["chat-server".into(), "--config".into(), path.clone().into()];
         all.extend(args.iter().map(OsString::from));
@@ -235,6 +257,26 @@ mod tests {
         assert_eq!(config.port, 4200, "the flag wins");
         assert_eq!(config.resume_grace_secs, 5, "the file gives the rest");
         assert_eq!(config.allowed_origins.extra, ["https://a.example", "https://b.example"]);
+    }
+
+    #[test]
+    fn the_edge_settings_come_from_the_file_too() {
+        let config = load(
+            "trusted-proxies = [\"127.0.0.1/32\", \"::1/128\"]\npublic-origin = \"https://chat.example.com\"\n\
+             metrics-allow = [\"10.0.0.0/8\"]\n",
+            &["--port", "4300"],
+        )
+        .expect("valid");
+        assert!(config.trusted_proxies.contains("::1".parse().unwrap()));
+        assert!(!config.trusted_proxies.contains("10.0.0.1".parse().unwrap()));
+        assert!(config.metrics_allow.contains("10.1.2.3".parse().unwrap()));
+        assert!(!config.metrics_allow.contains("127.0.0.1".parse().unwrap()), "the list replaces loopback");
+        assert_eq!(
+            config.public_origin.map(|p| p.origin().to_owned()).as_deref(),
+            Some("https://chat.example.com")
+        );
+        let e = load("trusted-proxies = \"nginx\"\n", &[]).expect_err("refused");
+        assert!(e.contains("--trusted-proxies"), "{e}");
     }
 
     #[test]

@@ -2,9 +2,11 @@
 
 mod app;
 mod chat;
+mod client_addr;
 mod cluster;
 mod config;
 mod detach;
+mod handshake;
 mod history;
 mod metrics;
 mod origin;

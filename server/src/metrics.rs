@@ -5,6 +5,7 @@ use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogra
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
 const CONNECTIONS: &str = "chat_connections";
+const ADMITTED: &str = "chat_connections_admitted";
 const NICKNAMES: &str = "chat_nicknames";
 const MESSAGES_ACCEPTED: &str = "chat_messages_accepted_total";
 const MESSAGES_REJECTED: &str = "chat_messages_rejected_total";
@@ -15,6 +16,7 @@ const CONNECTIONS_REFUSED: &str = "chat_connections_refused_total";
 const HISTORY_COMMIT: &str = "chat_history_commit_seconds";
 const HISTORY_ERRORS: &str = "chat_history_errors_total";
 const BUILD_INFO: &str = "chat_build_info";
+const READINESS_CHECKS: &str = "chat_readiness_checks_total";
 
 /// Histogram buckets for history commits (seconds): a durable commit takes 0.1–20 ms on a disk.
 const COMMIT_BUCKETS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0];
@@ -32,6 +34,10 @@ impl Metrics {
             .set_buckets_for_metric(Matcher::Full(HISTORY_COMMIT.to_owned()), COMMIT_BUCKETS)?
             .install_recorder()?;
         describe_gauge!(CONNECTIONS, "Open socket.io connections, by transport (websocket, polling).");
+        describe_gauge!(
+            ADMITTED,
+            "Connections holding a place under CHAT_MAX_CONNECTIONS (admitted, not yet gone)."
+        );
         describe_gauge!(
             NICKNAMES,
             "Nicknames in use: held by a connection, or away (reserved in a grace period)."
@@ -51,9 +57,15 @@ impl Metrics {
         describe_histogram!(HISTORY_COMMIT, Unit::Seconds, "Time to durably store one batch of messages.");
         describe_counter!(HISTORY_ERRORS, "History store operations that failed.");
         describe_gauge!(BUILD_INFO, "Always 1; the labels say which build is running.");
+        describe_counter!(
+            READINESS_CHECKS,
+            "Readiness checks run for /readyz (each flushes the history writer; at most one a second)."
+        );
         gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         // Shown from the start (at 0), so that dashboards and alerts see them before the first event.
-        for name in [MESSAGES_ACCEPTED, DELIVERIES, QUEUE_FULL, FLOOD_CLOSES, HISTORY_ERRORS] {
+        for name in
+            [MESSAGES_ACCEPTED, DELIVERIES, QUEUE_FULL, FLOOD_CLOSES, HISTORY_ERRORS, READINESS_CHECKS]
+        {
             counter!(name).absolute(0);
         }
         Ok(Self { handle })
@@ -63,6 +75,7 @@ impl Metrics {
     pub fn render(&self, now: Snapshot) -> String {
         gauge!(CONNECTIONS, "transport" => "websocket").set(now.websocket as f64);
         gauge!(CONNECTIONS, "transport" => "polling").set(now.polling as f64);
+        gauge!(ADMITTED).set(now.admitted as f64);
         gauge!(NICKNAMES, "state" => "connected").set(now.nicknames_connected as f64);
         gauge!(NICKNAMES, "state" => "away").set(now.nicknames_away as f64);
         self.handle.render()
@@ -79,6 +92,8 @@ impl Metrics {
 pub struct Snapshot {
     pub websocket: usize,
     pub polling: usize,
+    /// Places taken under the connection limits.
+    pub admitted: usize,
     pub nicknames_connected: usize,
     pub nicknames_away: usize,
 }
@@ -109,6 +124,10 @@ pub fn connection_refused(reason: &'static str) {
 
 pub fn history_committed(elapsed: std::time::Duration) {
     histogram!(HISTORY_COMMIT).record(elapsed.as_secs_f64());
+}
+
+pub fn readiness_checked() {
+    counter!(READINESS_CHECKS).increment(1);
 }
 
 pub fn history_failed() {

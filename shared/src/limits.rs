@@ -21,6 +21,12 @@ pub const MAX_PAYLOAD_BYTES: u64 = 64 * 1024;
 /// (a few hundred KiB): past that, resuming from history is cheaper than queueing.
 pub const MAX_BUFFERED_PACKETS: usize = 2_048;
 
+/// How long an engine.io session may stay open without joining the chat (the socket.io
+/// namespace connect, `40`): a page joins within a round trip of opening; a session that
+/// never does, or whose every join was refused, is closed after this (socketioxide's default
+/// is 45 s). This is what bounds sessions that are open but not counted as connections.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Messages one connection may send: a burst of this many...
 pub const MESSAGE_BURST: u32 = 20;
 /// ...refilled at this many per second.
@@ -40,11 +46,18 @@ pub const FLOOD_WINDOW: Duration = Duration::from_secs(10);
 
 /// Per client address (only while per-address limits are on, i.e.
 /// `CHAT_MAX_CONNECTIONS_PER_ADDRESS` is not 0; behind a proxy they are off): the address a
-/// flooder was closed from may not connect again for this long...
+/// flooder was closed from may not connect again for this long (new connections only: the
+/// address's open connections, e.g. others behind the same NAT, keep chatting;
+/// docs/operations.md, "Security", says why it is kept)...
 pub const FLOOD_PENALTY: Duration = Duration::from_secs(60);
 /// ...an address may open new connections at this rate per minute, after a burst as large as
 /// its connection limit (reconnecting must not reset the per-connection limits)...
 pub const ADDRESS_CONNECTS_PER_MINUTE: u32 = 60;
+/// ...new engine.io sessions (handshakes: a polling open or a WebSocket without a session id)
+/// at this rate per minute, after a burst of twice its connection limit: a session that never
+/// joins is not a connection, and would otherwise be free to open at line rate (each lives
+/// for [`CONNECT_TIMEOUT`]); an honest client opens one per connection...
+pub const ADDRESS_HANDSHAKES_PER_MINUTE: u32 = 120;
 /// ...and all of an address's connections together may send messages in a burst of this
 /// many...
 pub const ADDRESS_MESSAGE_BURST: u32 = 60;

@@ -100,6 +100,16 @@ impl ServerEvent {
     }
 }
 
+/// The request path of socket.io (engine.io's default, which the server sets explicitly).
+pub const SOCKET_IO_PATH: &str = "/socket.io";
+
+/// Whether a request for `path` is a socket.io request: the server's engine.io answers
+/// `/socket.io` itself and everything under `/socket.io/` (engineioxide's own rule), so every
+/// check that must cover socket.io (the origin check, the proxy's `location`) uses this one.
+pub fn is_socket_io_path(path: &str) -> bool {
+    path.strip_prefix(SOCKET_IO_PATH).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// The connection query parameter (`?presence=changes` next to `EIO=4`) by which a client
 /// asks to learn who is online by changes: once named, it gets `online` (everyone) once, then
 /// a `presence` event per change (coalesced), and neither `nicknames` nor an `announcement`
@@ -256,6 +266,16 @@ mod tests {
     use super::*;
     use crate::error::ErrorCode;
     use serde_json::json;
+
+    #[test]
+    fn socket_io_paths_are_engine_ios_own() {
+        for yes in ["/socket.io", "/socket.io/", "/socket.io/x"] {
+            assert!(is_socket_io_path(yes), "{yes}");
+        }
+        for no in ["/", "/socket.iox", "/socket", "/x/socket.io", "/Socket.io", "/socket%2Eio"] {
+            assert!(!is_socket_io_path(no), "{no}");
+        }
+    }
 
     #[test]
     fn a_presence_change_is_who_came_and_who_went() {

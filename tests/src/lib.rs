@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod fanout;
+pub mod nginx;
 pub mod redis;
 pub mod server;
 pub mod soak;

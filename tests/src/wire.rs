@@ -67,11 +67,33 @@ impl WireClient {
     }
 
     async fn open_from(port: u16, from: [u8; 4], query: &str) -> Self {
+        Self::open_with_headers(port, from, query, &[]).await
+    }
+
+    /// Like `try_connect_from`, with extra request headers (e.g. a spoofed `X-Forwarded-For`).
+    pub async fn try_connect_with_headers(
+        port: u16,
+        from: [u8; 4],
+        headers: &[(&str, &str)],
+    ) -> Result<Self, String> {
+        Self::connect_with(Self::open_with_headers(port, from, "", headers).await).await
+    }
+
+    async fn open_with_headers(port: u16, from: [u8; 4], query: &str, headers: &[(&str, &str)]) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
         let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket{query}");
+        let mut request = url.into_client_request().expect("a websocket request");
+        for (name, value) in headers {
+            request.headers_mut().append(
+                HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
+                HeaderValue::from_str(value).expect("a header value"),
+            );
+        }
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
         socket.bind((std::net::Ipv4Addr::from(from), 0).into()).expect("bind a loopback address");
         let stream = socket.connect(([127, 0, 0, 1], port).into()).await.expect("tcp connect");
-        let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
+        let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
             .await
             .expect("websocket connect");
         let mut c = Self { ws };

@@ -1,5 +1,7 @@
 //! Admission: at most so many connections in total and per client address, counted from the
-//! namespace connect to the disconnect; and, per address (while per-address limits are on),
+//! namespace connect for as long as socketioxide keeps the connection's socket (a [`Ticket`] in
+//! its extensions gives the place back when the socket is dropped, whichever way it ends:
+//! a disconnect, or a transport that went before the connect completed); and, per address (while per-address limits are on),
 //! a rate of new connections, a message rate shared by all its connections, and a penalty
 //! after a flood, so that reconnecting or opening many connections does not multiply what one
 //! client may do. A connection over a limit gets socket.io's connect error with the reason,
@@ -8,9 +10,9 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use chat_shared::ChatError;
 use chat_shared::limits::{
@@ -19,6 +21,7 @@ use chat_shared::limits::{
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::session::{nonzero, rate_limited};
+use crate::client_addr::address_key;
 
 /// The limits (0: no limit).
 #[derive(Debug, Clone, Copy)]
@@ -59,12 +62,21 @@ impl Refused {
 /// Admitted connections at most this often prune the per-address state of idle addresses.
 const PRUNE_EVERY_ADMITS: u32 = 1024;
 
+/// Refusals are logged at warn level at most this often (each one at debug level, and every
+/// one counted in /metrics): an attacker who is refused thousands of times a second must not
+/// flood the log.
+const REFUSAL_WARN_EVERY: Duration = Duration::from_secs(10);
+
 pub struct Admission {
     limits: ConnectionLimits,
     counts: Mutex<Counts>,
     /// The per-address rules; None when per-address limits are off.
     per_address: Option<AddressRules>,
     admits: AtomicU32,
+    /// When the next refusal may be logged at warn level.
+    next_warning: Mutex<Option<Instant>>,
+    /// Refusals since the last warning.
+    unreported: AtomicU64,
 }
 
 struct AddressRules {
@@ -93,11 +105,30 @@ impl Admission {
                 ),
                 penalties: Mutex::default(),
             });
-        Self { limits, counts: Mutex::default(), per_address, admits: AtomicU32::new(0) }
+        Self {
+            limits,
+            counts: Mutex::default(),
+            per_address,
+            admits: AtomicU32::new(0),
+            next_warning: Mutex::default(),
+            unreported: AtomicU64::new(0),
+        }
     }
 
-    /// Counts a new connection from `address` (None: unknown), unless it is over a limit.
-    pub fn admit(&self, address: Option<IpAddr>) -> Result<(), Refused> {
+    /// Counts a new connection from `address` (None: unknown), unless it is over a limit; the
+    /// ticket gives its place back when dropped (keep it with what owns the connection).
+    pub fn admit(self: &Arc<Self>, address: Option<IpAddr>) -> Result<Ticket, Refused> {
+        let address = address.map(address_key);
+        self.count(address)?;
+        Ok(Ticket { admission: Arc::clone(self), address })
+    }
+
+    /// Connections admitted now (their tickets not yet dropped).
+    pub fn admitted(&self) -> usize {
+        self.lock().total
+    }
+
+    fn count(&self, address: Option<IpAddr>) -> Result<(), Refused> {
         let mut counts = self.lock();
         if self.limits.total > 0 && counts.total >= self.limits.total {
             return Err(Refused::Full);
@@ -122,8 +153,8 @@ impl Admission {
         Ok(())
     }
 
-    /// A connection admitted from `address` is gone.
-    pub fn leave(&self, address: Option<IpAddr>) {
+    /// A connection admitted from `address` is gone (its ticket was dropped).
+    fn leave(&self, address: Option<IpAddr>) {
         let mut counts = self.lock();
         counts.total = counts.total.saturating_sub(1);
         if let Some(addr) = address
@@ -136,15 +167,36 @@ impl Admission {
         }
     }
 
+    /// Records a refused connection: counted in /metrics, logged at debug level, and at warn
+    /// level at most once per [`REFUSAL_WARN_EVERY`] with how many were refused since.
+    pub fn report(&self, refused: Refused, conn: &dyn std::fmt::Display, address: Option<IpAddr>) {
+        crate::metrics::connection_refused(refused.label());
+        tracing::debug!(%conn, ?address, "connection refused: {refused}");
+        let unreported = self.unreported.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = Instant::now();
+        let mut next = lock(&self.next_warning);
+        if next.is_some_and(|at| now < at) {
+            return;
+        }
+        *next = Some(now + REFUSAL_WARN_EVERY);
+        drop(next);
+        self.unreported.fetch_sub(unreported, Ordering::Relaxed);
+        tracing::warn!(
+            ?address,
+            refused = unreported,
+            "connection refused: {refused} ({unreported} refused since the last such line; by reason in /metrics)"
+        );
+    }
+
     /// Whether `address` may send one more message now (all its connections together).
     pub fn allow_message(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
-        rules.messages.check_key(&addr).map_err(rate_limited)
+        rules.messages.check_key(&address_key(addr)).map_err(rate_limited)
     }
 
     /// A flooder was closed: its address may not connect again for [`FLOOD_PENALTY`].
     pub fn penalize(&self, address: Option<IpAddr>) {
-        if let (Some(rules), Some(addr)) = (&self.per_address, address) {
+        if let (Some(rules), Some(addr)) = (&self.per_address, address.map(address_key)) {
             tracing::warn!(%addr, penalty = ?FLOOD_PENALTY, "address flooded: refusing its new connections");
             lock(&rules.penalties).insert(addr, Instant::now() + FLOOD_PENALTY);
         }
@@ -152,6 +204,22 @@ impl Admission {
 
     fn lock(&self) -> MutexGuard<'_, Counts> {
         lock(&self.counts)
+    }
+}
+
+/// One admitted connection's place in the counts, given back when the ticket is dropped.
+/// socketioxide drops a socket (and its extensions, where the ticket lives) on every path out:
+/// after its disconnect handler, or at once when its transport went before the namespace
+/// connect was confirmed (that path calls no disconnect handler).
+#[must_use = "the place is given back as soon as the ticket is dropped"]
+pub struct Ticket {
+    admission: Arc<Admission>,
+    address: Option<IpAddr>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.admission.leave(self.address);
     }
 }
 
@@ -188,41 +256,68 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
+    fn refusal(result: Result<Ticket, Refused>) -> Option<Refused> {
+        result.err()
+    }
+
     #[test]
     fn counts_total_and_per_address() {
-        let a = Admission::new(ConnectionLimits { total: 3, per_address: 2 });
+        let a = Arc::new(Admission::new(ConnectionLimits { total: 3, per_address: 2 }));
         let one: IpAddr = "10.0.0.1".parse().unwrap();
         let two: IpAddr = "10.0.0.2".parse().unwrap();
-        assert_eq!(a.admit(Some(one)), Ok(()));
-        assert_eq!(a.admit(Some(one)), Ok(()));
-        assert_eq!(a.admit(Some(one)), Err(Refused::TooManyFromAddress));
-        assert_eq!(a.admit(Some(two)), Ok(()));
-        assert_eq!(a.admit(Some(two)), Err(Refused::Full));
-        a.leave(Some(two));
-        assert_eq!(a.admit(Some(two)), Ok(()), "a slot freed in total");
-        let unlimited = Admission::new(ConnectionLimits { total: 0, per_address: 0 });
-        for _ in 0..1000 {
-            assert_eq!(unlimited.admit(Some(one)), Ok(()));
-        }
+        let _t1 = a.admit(Some(one)).expect("admitted");
+        let _t2 = a.admit(Some(one)).expect("admitted");
+        assert_eq!(refusal(a.admit(Some(one))), Some(Refused::TooManyFromAddress));
+        let t3 = a.admit(Some(two)).expect("admitted");
+        assert_eq!(refusal(a.admit(Some(two))), Some(Refused::Full));
+        assert_eq!(a.admitted(), 3);
+        drop(t3);
+        assert_eq!(a.admitted(), 2, "a dropped ticket gives its place back");
+        let _t4 = a.admit(Some(two)).expect("a slot freed in total");
+        let unlimited = Arc::new(Admission::new(ConnectionLimits { total: 0, per_address: 0 }));
+        let held: Vec<Ticket> = (0..1000).map(|_| unlimited.admit(Some(one)).expect("no limit")).collect();
+        assert_eq!(unlimited.admitted(), 1000);
         unlimited.penalize(Some(one));
-        assert_eq!(unlimited.admit(Some(one)), Ok(()), "per-address rules off");
+        assert!(unlimited.admit(Some(one)).is_ok(), "per-address rules off");
+        drop(held);
+        assert_eq!(unlimited.admitted(), 0);
+    }
+
+    #[test]
+    fn ipv6_is_counted_by_its_64_and_mapped_ipv4_as_ipv4() {
+        let key = |s: &str| address_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:10.0.0.1"), key("10.0.0.1"));
+        assert_eq!(key("10.0.0.1").to_string(), "10.0.0.1");
+        let a = Arc::new(Admission::new(ConnectionLimits { total: 0, per_address: 2 }));
+        let same: Vec<IpAddr> = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2::3"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let _held = [a.admit(Some(same[0])).expect("first"), a.admit(Some(same[1])).expect("second")];
+        assert_eq!(refusal(a.admit(Some(same[2]))), Some(Refused::TooManyFromAddress), "one /64");
+        assert!(a.admit(Some("2001:db8:1:3::1".parse().unwrap())).is_ok(), "another /64");
     }
 
     #[test]
     fn reconnecting_does_not_reset_an_address_budget() {
-        let a = Admission::new(ConnectionLimits { total: 0, per_address: 5 });
+        let a = Arc::new(Admission::new(ConnectionLimits { total: 0, per_address: 5 }));
         let one: IpAddr = "10.0.0.1".parse().unwrap();
         let two: IpAddr = "10.0.0.2".parse().unwrap();
         for _ in 0..5 {
-            assert_eq!(a.admit(Some(one)), Ok(()));
-            a.leave(Some(one));
+            drop(a.admit(Some(one)).expect("admitted"));
         }
-        assert_eq!(a.admit(Some(one)), Err(Refused::TooFastFromAddress), "a burst as large as the limit");
-        assert_eq!(a.admit(Some(two)), Ok(()), "other addresses unaffected");
+        assert_eq!(
+            refusal(a.admit(Some(one))),
+            Some(Refused::TooFastFromAddress),
+            "a burst as large as the limit"
+        );
+        let t = a.admit(Some(two)).expect("other addresses unaffected");
         let sent = (0..1000).filter(|_| a.allow_message(Some(two)).is_ok()).count();
         assert_eq!(sent, ADDRESS_MESSAGE_BURST as usize, "one message budget for the address");
         a.penalize(Some(two));
-        a.leave(Some(two));
-        assert_eq!(a.admit(Some(two)), Err(Refused::FloodPenalty));
+        drop(t);
+        assert_eq!(refusal(a.admit(Some(two))), Some(Refused::FloodPenalty));
     }
 }

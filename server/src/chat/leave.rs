@@ -21,7 +21,6 @@ pub async fn handle(
     State(chat): State<Chat>,
 ) {
     tracing::debug!(conn = %socket.id, %reason, "disconnected");
-    chat.admission.leave(session.address);
     // A connection whose nickname was taken over has none (and the roster agrees).
     let Some(nick) = session.nickname() else { return };
     let nick = &nick;

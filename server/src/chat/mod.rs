@@ -38,6 +38,7 @@ use socketioxide::socket::Sid;
 pub use admission::ConnectionLimits;
 use admission::{Admission, Refused};
 
+use crate::client_addr::ClientAddress;
 use crate::cluster::{ChatAdapter, Elsewhere, Presence, Redis};
 use crate::history::{History, Reservation, ReservationChange, Retention};
 pub use credentials::{Tenure, TokenHash};
@@ -217,6 +218,7 @@ impl Chat {
             }
         }
         (now.nicknames_connected, now.nicknames_away) = self.roster.counts();
+        now.admitted = self.admission.admitted();
         now
     }
 
@@ -324,17 +326,26 @@ impl Chat {
 /// connect handler runs in a spawned task instead, and a client that emits as soon as it is
 /// connected (the JS client flushes its buffer at once) would race it and lose events.
 async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Result<(), Refused> {
-    let address = socket.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    // Who it is (through a trusted proxy: the client the proxy speaks for).
+    let parts = socket.req_parts();
+    let address = parts.extensions.get::<ClientAddress>().map(|c| c.0).or_else(|| {
+        parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| crate::client_addr::canonical(c.0.ip()))
+    });
     let admitted = if chat.shutting_down.load(Ordering::Relaxed) {
         Err(Refused::ShuttingDown)
     } else {
         chat.admission.admit(address)
     };
-    if let Err(refused) = admitted {
-        tracing::warn!(conn = %socket.id, ?address, "connection refused: {refused}");
-        crate::metrics::connection_refused(refused.label());
-        return Err(refused);
-    }
+    let ticket = match admitted {
+        Ok(ticket) => ticket,
+        Err(refused) => {
+            chat.admission.report(refused, &socket.id, address);
+            return Err(refused);
+        }
+    };
+    // The socket owns its place: socketioxide drops it (and this) however the connection ends,
+    // also when its transport goes before this connect is confirmed (no disconnect handler).
+    socket.extensions.insert(Arc::new(ticket));
     tracing::debug!(conn = %socket.id, transport = ?socket.transport_type(), "connected");
     let wants_changes = asks_for_changes(socket.req_parts().uri.query());
     socket.extensions.insert(Arc::new(Session::new(chat.message_rate, address, wants_changes)));
