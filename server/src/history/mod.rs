@@ -68,6 +68,43 @@ fn page_limit(request: &HistoryRequest) -> i64 {
     i64::from(request.limit.unwrap_or(HISTORY_PAGE_DEFAULT).clamp(1, HISTORY_PAGE_MAX))
 }
 
+/// The largest id a message can have: both stores count ids in a signed 64-bit integer.
+const MAX_ID: u64 = i64::MAX as u64;
+
+/// Which messages a request asks for, with the client's numbers (any `u64`) brought into the
+/// range of ids, so that no store builds an invalid range or overflows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Span {
+    /// The newest messages (no `after`, no `before`; or `before` above every possible id).
+    Newest,
+    /// The messages after this id (below [`MAX_ID`]).
+    After(u64),
+    /// The messages before this id (1..=[`MAX_ID`]).
+    Before(u64),
+    /// Nothing can match (`before: 0`, or `after` at or above [`MAX_ID`]): an empty page.
+    Nothing,
+}
+
+impl Span {
+    /// `after` wins when both are given.
+    fn of(request: &HistoryRequest) -> Self {
+        match (request.after, request.before) {
+            (Some(after), _) if after >= MAX_ID => Self::Nothing,
+            (Some(after), _) => Self::After(after),
+            (None, Some(0)) => Self::Nothing,
+            (None, Some(before)) if before > MAX_ID => Self::Newest,
+            (None, Some(before)) => Self::Before(before),
+            (None, None) => Self::Newest,
+        }
+    }
+}
+
+/// Whether lines after `after` were dropped by retention, the oldest kept one being `oldest`
+/// (None: the store is empty). Never overflows.
+fn gap_after(after: u64, oldest: Option<u64>) -> bool {
+    oldest.is_some_and(|oldest| oldest.saturating_sub(1) > after)
+}
+
 /// The answer from up to `limit + 1` messages fetched in the page's direction (ascending from
 /// `after`, else descending): `more` if there was one extra (none after a gap's tail: it ends at
 /// the newest line), in id order.

@@ -157,16 +157,20 @@ impl History for RedisHistory {
     }
 
     fn page(&self, request: &HistoryRequest) -> Result<HistoryPage, HistoryError> {
+        use super::Span;
         let limit = super::page_limit(request);
-        let (ascending, range) = match (request.after, request.before) {
-            (Some(after), _) => (true, self.range("XRANGE", format!("({after}-0"), "+".into(), limit + 1)?),
-            (None, Some(before)) => {
+        // Every bound is an id in 1..=MAX_ID (`Span`): an exclusive range Redis accepts.
+        let (ascending, range) = match Span::of(request) {
+            Span::Nothing => return Ok(HistoryPage::default()),
+            Span::After(after) => (true, self.range("XRANGE", format!("({after}-0"), "+".into(), limit + 1)?),
+            Span::Before(before) => {
                 (false, self.range("XREVRANGE", format!("({before}-0"), "-".into(), limit + 1)?)
             }
-            (None, None) => (false, self.range("XREVRANGE", "+".into(), "-".into(), limit + 1)?),
+            Span::Newest => (false, self.range("XREVRANGE", "+".into(), "-".into(), limit + 1)?),
         };
         // Resuming across lines that retention dropped: the recent tail, marked as a gap.
-        let gap = request.after.is_some_and(|after| range.oldest > after + 1);
+        let oldest = Some(range.oldest).filter(|&id| id > 0);
+        let gap = request.after.is_some_and(|after| super::gap_after(after, oldest));
         let (range, ascending) = if gap {
             (self.range("XREVRANGE", "+".into(), "-".into(), limit + 1)?, false)
         } else {

@@ -113,23 +113,29 @@ impl History for SqliteHistory {
     }
 
     fn page(&self, request: &HistoryRequest) -> Result<HistoryPage, HistoryError> {
+        use super::Span;
         let limit = super::page_limit(request);
+        let span = Span::of(request);
+        if span == Span::Nothing {
+            return Ok(HistoryPage::default());
+        }
         let conn = self.reader();
         // Resuming across lines that retention dropped: the recent tail, marked as a gap.
-        let gap = match request.after {
-            Some(after) => {
+        let gap = match span {
+            Span::After(after) => {
                 let oldest: Option<i64> =
                     conn.query_row("SELECT MIN(id) FROM messages", [], |r| r.get(0)).map_err(err)?;
-                oldest.is_some_and(|oldest| oldest as u64 > after + 1)
+                super::gap_after(after, oldest.map(|id| id as u64))
             }
-            None => false,
+            _ => false,
         };
-        let (sql, bound) = match (request.after, request.before) {
-            (Some(after), _) if !gap => (
+        // Every bound is at most `MAX_ID` (`Span`): it fits an i64.
+        let (sql, bound) = match span {
+            Span::After(after) if !gap => (
                 "SELECT id, ts, nick, text FROM messages WHERE id > ?1 ORDER BY id ASC LIMIT ?2",
                 after as i64,
             ),
-            (None, Some(before)) => (
+            Span::Before(before) => (
                 "SELECT id, ts, nick, text FROM messages WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
                 before as i64,
             ),
@@ -137,7 +143,7 @@ impl History for SqliteHistory {
                 ("SELECT id, ts, nick, text FROM messages WHERE id < ?1 ORDER BY id DESC LIMIT ?2", i64::MAX)
             }
         };
-        let ascending = request.after.is_some() && !gap;
+        let ascending = matches!(span, Span::After(_)) && !gap;
         let mut stmt = conn.prepare_cached(sql).map_err(err)?;
         let messages: Vec<HistoryMessage> = stmt
             .query_map(params![bound, limit + 1], row_to_message)
@@ -275,6 +281,35 @@ mod tests {
         assert_eq!(h.reservations().unwrap(), vec![r]);
         h.reserve(&[ReservationChange::Drop("ana".into())]).unwrap();
         assert!(h.reservations().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn ids(page: &HistoryPage) -> Vec<u64> {
+        page.messages.iter().map(|m| m.id).collect()
+    }
+
+    #[test]
+    fn edge_ids_give_an_empty_page_or_the_newest_never_an_error() {
+        let (h, dir) = store();
+        h.append(&[msg("a", None), msg("b", None), msg("c", None)]).unwrap();
+        let page = |after: Option<u64>, before: Option<u64>| {
+            h.page(&HistoryRequest { after, before, limit: None }).expect("a page, not an error")
+        };
+        let empty = HistoryPage::default();
+        assert_eq!(page(None, Some(0)), empty, "nothing is before the first id");
+        assert_eq!(page(Some(u64::MAX), None), empty, "no overflow, nothing after");
+        assert_eq!(page(Some(i64::MAX as u64), None), empty);
+        assert_eq!(page(Some(i64::MAX as u64 + 1), None), empty, "not read as a negative id");
+        assert_eq!(page(Some(u64::MAX), Some(0)), empty);
+        assert_eq!(ids(&page(Some(i64::MAX as u64 - 1), None)), Vec::<u64>::new());
+        assert_eq!(ids(&page(None, Some(u64::MAX))), vec![1, 2, 3], "everything is before it");
+        assert_eq!(ids(&page(None, Some(i64::MAX as u64 + 1))), vec![1, 2, 3]);
+        assert_eq!(ids(&page(None, Some(1))), Vec::<u64>::new());
+        assert_eq!(ids(&page(Some(0), None)), vec![1, 2, 3]);
+        let one = h.page(&HistoryRequest { limit: Some(0), ..Default::default() }).unwrap();
+        assert_eq!((ids(&one), one.more), (vec![3], true), "limit 0 is clamped to 1");
+        let all = h.page(&HistoryRequest { limit: Some(u32::MAX), ..Default::default() }).unwrap();
+        assert_eq!((ids(&all), all.more), (vec![1, 2, 3], false));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

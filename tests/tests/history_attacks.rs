@@ -1,0 +1,175 @@
+//! Attacks on the history, performed against the real binary: `history` requests at the edges
+//! of the id range and with numbers that are not ids.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chat_tests::WireClient;
+use chat_tests::server::{binary, free_port, temp_dir};
+use serde_json::{Value, json};
+
+/// A `chat-server` whose log lines (stdout and stderr: a panic's message goes there) are kept,
+/// so that a test can assert what was logged. Killed when dropped.
+struct LoggedServer {
+    child: Child,
+    port: u16,
+    data_dir: std::path::PathBuf,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl LoggedServer {
+    async fn start(env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let data_dir = temp_dir("history-attacks");
+        let mut cmd = Command::new(binary());
+        cmd.env("PORT", port.to_string())
+            .env("CHAT_BIND", "127.0.0.1")
+            .env("CHAT_DATA_DIR", &data_dir)
+            .env("CHAT_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start chat-server");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let out: Box<dyn std::io::Read + Send> = Box::new(child.stdout.take().expect("stdout"));
+        let err: Box<dyn std::io::Read + Send> = Box::new(child.stderr.take().expect("stderr"));
+        for stream in [out, err] {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    log.lock().expect("log").push(line);
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_err() {
+            assert!(Instant::now() < deadline, "chat-server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { child, port, data_dir, log }
+    }
+
+    /// The lines logged at ERROR or WARN, or about a panic.
+    fn complaints(&self) -> Vec<String> {
+        let log = self.log.lock().expect("log");
+        log.iter()
+            .filter(|l| l.contains("ERROR") || l.contains("WARN") || l.contains("panicked"))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for LoggedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn texts(page: &Value) -> Vec<String> {
+    let lines = page["messages"].as_array().unwrap_or_else(|| panic!("a page: {page}"));
+    lines.iter().filter_map(|m| m["text"].as_str().map(str::to_owned)).collect()
+}
+
+/// Ana says three lines; then `history` at both ends of the id range answers an empty page or
+/// the newest lines, never an error, and the connection keeps working. Returns the first id.
+async fn edge_ids_answer_pages(port: u16) -> u64 {
+    let (mut ana, _) = WireClient::join(port, "Ana").await;
+    let mut first = None;
+    for (i, text) in ["one", "two", "three"].into_iter().enumerate() {
+        ana.emit("user message", &[json!(text)], Some(10 + i as u64)).await;
+        let ack = ana.ack(10 + i as u64).await;
+        first = first.or(ack[1]["id"].as_u64());
+    }
+    let first = first.expect("stored");
+    let mut reader = WireClient::connect(port).await;
+    let empty = json!({"messages": [], "gap": false, "more": false});
+    assert_eq!(reader.history(json!({"before": 0}), 1).await, empty, "nothing is before the first id");
+    assert_eq!(reader.history(json!({"after": u64::MAX}), 2).await, empty, "nothing after the largest");
+    assert_eq!(reader.history(json!({"after": i64::MAX}), 3).await, empty);
+    assert_eq!(reader.history(json!({"after": i64::MAX as u64 + 1}), 4).await, empty);
+    assert_eq!(reader.history(json!({"after": u64::MAX, "before": 0}), 5).await, empty);
+    let all = ["one", "two", "three"];
+    assert_eq!(texts(&reader.history(json!({"before": u64::MAX}), 6).await), all, "all are before it");
+    assert_eq!(texts(&reader.history(json!({"after": 0}), 7).await), all);
+    assert_eq!(texts(&reader.history(json!({"after": first}), 8).await), ["two", "three"]);
+    assert_eq!(texts(&reader.history(json!({"before": first}), 9).await), Vec::<String>::new());
+    first
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_at_the_edges_of_the_id_range_answers_a_page_without_error_alone() {
+    let server = LoggedServer::start(&[]).await;
+    edge_ids_answer_pages(server.port).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.complaints(), Vec::<String>::new(), "nothing logged as an error, no panic");
+}
+
+/// The first argument of `history` as it goes on the wire, and how many of the three stored
+/// lines it gets (None: refused `bad_payload`).
+const REQUESTS: &[(&str, Option<usize>)] = &[
+    (r#"{"after":-1}"#, None),
+    (r#"{"before":-5}"#, None),
+    (r#"{"after":1.5}"#, None),
+    (r#"{"after":1.0}"#, None),
+    (r#"{"after":"1"}"#, None),
+    (r#"{"after":18446744073709551616}"#, None),
+    (r#"{"before":1e30}"#, None),
+    (r#"{"limit":-1}"#, None),
+    (r#"{"limit":4294967296}"#, None),
+    (r#"{"limit":2.0}"#, None),
+    (r#"{"limit":"all"}"#, None),
+    (r#""everything""#, None),
+    (r#"null"#, None),
+    (r#"[1,2,3,4]"#, None),
+    (r#"{"after":null,"limit":null}"#, Some(3)),
+    (r#"{"limit":0}"#, Some(1)),
+    (r#"{"limit":4294967295}"#, Some(3)),
+    (r#"{"after":0,"unknown":{"deep":[1,2,3]}}"#, Some(3)),
+    // serde reads an array as the fields in order: `after` 1 (`before` ignored), `limit` 1.
+    (r#"[1,2,1]"#, Some(1)),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_requests_with_numbers_that_are_not_ids_are_refused_typed() {
+    let server = LoggedServer::start(&[]).await;
+    let (mut ana, _) = WireClient::join(server.port, "Ana").await;
+    for i in 0..3 {
+        ana.emit("user message", &[json!(format!("line {i}"))], Some(10 + i)).await;
+        ana.ack(10 + i).await;
+    }
+    // A fresh connection every few requests: each has its own `history` rate (burst 10).
+    for (n, chunk) in REQUESTS.chunks(5).enumerate() {
+        let mut c = WireClient::connect(server.port).await;
+        for (i, (request, lines)) in chunk.iter().enumerate() {
+            let id = (n * 10 + i) as u64 + 1;
+            c.send_raw(&format!(r#"42{id}["history",{request}]"#)).await;
+            let ack = c.ack(id).await;
+            match lines {
+                None => {
+                    assert_eq!(ack.len(), 1, "{request}: refused: {ack:?}");
+                    assert_eq!(ack[0]["code"], json!("bad_payload"), "{request}: {ack:?}");
+                }
+                Some(lines) => {
+                    assert_eq!(ack[0], Value::Null, "{request}: answered: {ack:?}");
+                    assert_eq!(texts(&ack[1]).len(), *lines, "{request}: {ack:?}");
+                }
+            }
+        }
+    }
+    // A `history` without an argument, and one without an ack.
+    let mut c = WireClient::connect(server.port).await;
+    c.send_raw(r#"421["history"]"#).await;
+    assert_eq!(c.ack(1).await[0]["code"], json!("bad_payload"));
+    c.send_raw(r#"42["history",{"after":-1}]"#).await;
+    assert_eq!(c.event("chat error").await[0]["code"], json!("bad_payload"));
+    // The server still answers, and logged nothing alarming.
+    assert_eq!(texts(&c.history(json!({}), 2).await).len(), 3);
+    assert_eq!(server.complaints(), Vec::<String>::new());
+}
