@@ -99,3 +99,14 @@ pub const TYPING_IDLE: Duration = Duration::from_millis(1_500);
 pub const TYPING_REFRESH: Duration = Duration::from_secs(3);
 /// ...and a reader forgets a typist it heard nothing from for this long.
 pub const TYPING_EXPIRY: Duration = Duration::from_secs(6);
+
+/// Bytes of accepted lines that may wait for the history writer (a stalled store: a slow disk,
+/// a locked database, a Redis outage)... A line costs its text, nickname and key in bytes plus
+/// [`HISTORY_QUEUE_LINE_OVERHEAD`]: 32 MiB hold ~3,900 of the largest lines (2,000 chars of 4
+/// bytes) or ~100,000 typical ones. One address (burst 60, then 20/s) needs over 3 minutes of
+/// the largest lines to fill it alone; honest traffic at the server's measured ceiling (8,000
+/// lines/s, docs/benchmarks.md) queues a few MB. A line that does not fit is refused at once
+/// (`unavailable`, with this as `limit`) and costs nothing else.
+pub const HISTORY_QUEUE_BYTES: usize = 32 * 1024 * 1024;
+/// ...counting this much for each line besides its strings (its connection, its ack).
+pub const HISTORY_QUEUE_LINE_OVERHEAD: usize = 256;

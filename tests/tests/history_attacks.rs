@@ -1,13 +1,16 @@
 //! Attacks on the history, performed against the real binary: `history` requests at the edges
-//! of the id range and with numbers that are not ids.
+//! of the id range and with numbers that are not ids, and a flood of lines while the store
+//! is stalled.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chat_tests::WireClient;
+use chat_shared::limits::{HISTORY_QUEUE_BYTES, HISTORY_QUEUE_LINE_OVERHEAD};
 use chat_tests::server::{binary, free_port, temp_dir};
+use chat_tests::wire::Inbound;
+use chat_tests::{PATIENCE, WireClient};
 use serde_json::{Value, json};
 
 /// A `chat-server` whose log lines (stdout and stderr: a panic's message goes there) are kept,
@@ -172,4 +175,97 @@ async fn history_requests_with_numbers_that_are_not_ids_are_refused_typed() {
     // The server still answers, and logged nothing alarming.
     assert_eq!(texts(&c.history(json!({}), 2).await).len(), 3);
     assert_eq!(server.complaints(), Vec::<String>::new());
+}
+
+/// Holds SQLite's write lock on `path` from another process (as a backup tool or a slow disk
+/// would stall the writer) until the returned child's stdin gets `COMMIT;`.
+fn lock_database(path: &std::path::Path) -> Child {
+    let mut child = Command::new("sqlite3")
+        .arg(path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run sqlite3 (the sqlite3 command-line tool)");
+    let stdin = child.stdin.as_mut().expect("stdin");
+    stdin.write_all(b".timeout 5000\nBEGIN IMMEDIATE;\n.print locked\n").expect("write");
+    stdin.flush().expect("flush");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("read");
+    assert_eq!(line.trim(), "locked", "sqlite3 took the lock");
+    child
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_while_the_store_is_stalled_is_refused_past_the_queue_and_costs_nothing_else() {
+    // One connection may send as fast as it likes: the bound must hold by itself.
+    let server = LoggedServer::start(&[
+        ("CHAT_MESSAGE_BURST", "1000000"),
+        ("CHAT_MESSAGES_PER_SECOND", "1000000"),
+        ("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "0"),
+    ])
+    .await;
+    let port = server.port;
+    let (mut flooder, _) = WireClient::join(port, "Flood").await;
+    let mut lock = lock_database(&server.data_dir.join("chat.sqlite3"));
+    let locked_at = Instant::now();
+
+    // The largest lines (2,000 chars of 4 bytes). The queue holds `fit` of them; the writer
+    // holds up to one batch (256) more, stalled; the rest are refused.
+    let text = "😀".repeat(2_000);
+    let cost = HISTORY_QUEUE_LINE_OVERHEAD + "Flood".len() + 8_000 + "k000000".len();
+    let fit = (HISTORY_QUEUE_BYTES / cost) as u64;
+    let sent = fit + 400;
+    for id in 1..=sent {
+        flooder.emit("user message", &[json!(text), json!({"key": format!("k{id:06}")})], Some(id)).await;
+    }
+    // The lines past the queue are refused at once, while the store is still stalled.
+    let mut acks = std::collections::BTreeMap::new();
+    let mut full = 0;
+    while full < 100 {
+        match flooder.recv_packet(PATIENCE).await {
+            Some(Inbound::Ack(id, args)) => {
+                if args[0]["code"] == json!("unavailable") && args[0]["limit"] == json!(HISTORY_QUEUE_BYTES) {
+                    full += 1;
+                }
+                acks.insert(id, args);
+            }
+            Some(_) => {}
+            None => panic!(
+                "the flooder heard nothing more with {full} refused as full, {} answered: {:?}",
+                acks.len(),
+                acks.values().next()
+            ),
+        }
+    }
+    let refused_within = locked_at.elapsed();
+    assert!(lock.try_wait().ok().flatten().is_none(), "the store was still stalled");
+    // Meanwhile the server still answers what does not need the writer.
+    let mut reader = WireClient::connect(port).await;
+    assert_eq!(reader.history(json!({"limit": 1}), 1).await["messages"], json!([]));
+
+    lock.stdin.as_mut().expect("stdin").write_all(b"COMMIT;\n.quit\n").expect("unlock");
+    let _ = lock.wait();
+    // Every line is answered once: stored (or, if the stall outlasted SQLite's busy timeout,
+    // refused `unavailable`); the queue's refusals are exactly the lines past it.
+    while (acks.len() as u64) < sent {
+        match flooder.recv_packet(PATIENCE).await {
+            Some(Inbound::Ack(id, args)) => assert!(acks.insert(id, args).is_none(), "one ack per line"),
+            Some(_) => {}
+            None => panic!("{} of {sent} lines answered", acks.len()),
+        }
+    }
+    let stored = acks.values().filter(|a| a[0].is_null()).count();
+    let refused_full = acks.values().filter(|a| a[0]["limit"] == json!(HISTORY_QUEUE_BYTES)).count();
+    assert!((100..=400).contains(&refused_full), "{refused_full} refused as full");
+    println!("stall: {refused_full} refused as full within {refused_within:?}, {stored} stored of {sent}");
+
+    // Afterwards everyone can post again, and the server is ready. (Someone who was connected
+    // and read none of the ~33 MB of lines was closed as a slow reader, as ever.)
+    let (mut honest, _) = WireClient::join(port, "Ana").await;
+    honest.emit("user message", &[json!("after the stall")], Some(1)).await;
+    assert_eq!(honest.ack(1).await[0], Value::Null);
+    let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.expect("readyz");
+    assert_eq!(ready.status().as_u16(), 200);
+    assert!(server.complaints().iter().all(|l| !l.contains("panicked")));
 }
