@@ -1,6 +1,6 @@
 //! Attacks on the history, performed against the real binary: `history` requests at the edges
-//! of the id range and with numbers that are not ids, and a flood of lines while the store
-//! is stalled.
+//! of the id range and with numbers that are not ids, a flood of lines while the store is
+//! stalled, and idempotency keys that would outlive their lines in Redis.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chat_shared::limits::{HISTORY_QUEUE_BYTES, HISTORY_QUEUE_LINE_OVERHEAD};
+use chat_tests::redis::RedisServer;
 use chat_tests::server::{binary, free_port, temp_dir};
 use chat_tests::wire::Inbound;
 use chat_tests::{PATIENCE, WireClient};
@@ -109,6 +110,15 @@ async fn edge_ids_answer_pages(port: u16) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn history_at_the_edges_of_the_id_range_answers_a_page_without_error_alone() {
     let server = LoggedServer::start(&[]).await;
+    edge_ids_answer_pages(server.port).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.complaints(), Vec::<String>::new(), "nothing logged as an error, no panic");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_at_the_edges_of_the_id_range_answers_a_page_without_error_in_a_cluster() {
+    let redis = RedisServer::start();
+    let server = LoggedServer::start(&[("CHAT_REDIS_URL", &redis.url())]).await;
     edge_ids_answer_pages(server.port).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(server.complaints(), Vec::<String>::new(), "nothing logged as an error, no panic");
@@ -268,4 +278,59 @@ async fn a_flood_while_the_store_is_stalled_is_refused_past_the_queue_and_costs_
     let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.expect("readyz");
     assert_eq!(ready.status().as_u16(), 200);
     assert!(server.complaints().iter().all(|l| !l.contains("panicked")));
+}
+
+/// `redis-cli` against `redis`.
+fn redis_cli(redis: &RedisServer, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string()])
+        .args(args)
+        .output()
+        .expect("run redis-cli (installed with redis-server)");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_idempotency_keys_go_with_the_lines_retention_drops() {
+    let redis = RedisServer::start();
+    let env = [
+        ("CHAT_REDIS_URL", redis.url()),
+        ("CHAT_HISTORY_MAX_MESSAGES", "5".to_owned()),
+        ("CHAT_MESSAGE_BURST", "40".to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let first = LoggedServer::start(&env).await;
+    let (mut ana, _) = WireClient::join(first.port, "Ana").await;
+    let mut ids = Vec::new();
+    for i in 0..20u64 {
+        ana.emit(
+            "user message",
+            &[json!(format!("line {i}")), json!({"key": format!("key-{i}")})],
+            Some(i + 1),
+        )
+        .await;
+        ids.push(ana.ack(i + 1).await[1]["id"].as_u64().expect("stored"));
+    }
+    assert_eq!(redis_cli(&redis, &["ZCARD", "chat:keys"]), "20", "one key per keyed line");
+    assert_eq!(redis_cli(&redis, &["KEYS", "chat:key:*"]), "", "no key of its own per line");
+    // Retention is applied by a writer after its first job, then at most once a minute:
+    // another instance's, when someone joins it.
+    let second = LoggedServer::start(&env).await;
+    let (_bo, _) = WireClient::join(second.port, "Bo").await;
+    let deadline = Instant::now() + PATIENCE;
+    while redis_cli(&redis, &["XLEN", "chat:messages"]) != "5" {
+        assert!(Instant::now() < deadline, "retention applied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(redis_cli(&redis, &["ZCARD", "chat:keys"]), "5", "only the keys of the lines kept");
+    assert_eq!(redis_cli(&redis, &["ZRANGE", "chat:keys", "0", "0"]), "Ana\nkey-15");
+    // A resend of a kept line is still recognised; the key of a dropped line is forgotten
+    // with it (as in SQLite).
+    ana.emit("user message", &[json!("line 19"), json!({"key": "key-19"})], Some(30)).await;
+    let resent = ana.ack(30).await;
+    assert_eq!(resent.get(1).and_then(|m| m["id"].as_u64()), Some(ids[19]), "{resent:?}");
+    ana.emit("user message", &[json!("line 0"), json!({"key": "key-0"})], Some(31)).await;
+    let again = ana.ack(31).await[1]["id"].as_u64().expect("stored");
+    assert!(again > ids[19], "stored anew");
+    assert!(first.complaints().is_empty() && second.complaints().is_empty());
 }
