@@ -110,3 +110,11 @@ pub const TYPING_EXPIRY: Duration = Duration::from_secs(6);
 pub const HISTORY_QUEUE_BYTES: usize = 32 * 1024 * 1024;
 /// ...counting this much for each line besides its strings (its connection, its ack).
 pub const HISTORY_QUEUE_LINE_OVERHEAD: usize = 256;
+
+/// Bytes of lines one `history` page carries at most, each counted as its text and nickname
+/// plus 64 (its JSON's fields); a page always has one line at least. Past it the page ends
+/// early with `more` (ask again). Without it one page of 500 of the largest lines was ~4 MB,
+/// and a client that asks and never reads makes the server hold every answer (its outgoing
+/// queue counts packets, not bytes): 64 KiB, the largest payload a client may send, keeps a
+/// page as big as a typical 500-line one while a page of the largest lines holds ~8.
+pub const HISTORY_PAGE_MAX_BYTES: usize = 64 * 1024;

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chat_shared::limits::{HISTORY_QUEUE_BYTES, HISTORY_QUEUE_LINE_OVERHEAD};
+use chat_shared::limits::{HISTORY_PAGE_MAX_BYTES, HISTORY_QUEUE_BYTES, HISTORY_QUEUE_LINE_OVERHEAD};
 use chat_tests::redis::RedisServer;
 use chat_tests::server::{binary, free_port, temp_dir};
 use chat_tests::wire::Inbound;
@@ -333,4 +333,76 @@ async fn redis_idempotency_keys_go_with_the_lines_retention_drops() {
     let again = ana.ack(31).await[1]["id"].as_u64().expect("stored");
     assert!(again > ids[19], "stored anew");
     assert!(first.complaints().is_empty() && second.complaints().is_empty());
+}
+
+/// The server's resident memory, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_pages_asked_for_and_never_read_cost_bounded_memory_alone() {
+    pages_never_read_cost_bounded_memory(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_pages_asked_for_and_never_read_cost_bounded_memory_in_a_cluster() {
+    let redis = RedisServer::start();
+    pages_never_read_cost_bounded_memory(&[("CHAT_REDIS_URL", &redis.url())]).await;
+}
+
+/// 500 of the largest lines, then 10 connections that each ask for 10 pages of them and read
+/// nothing: the server holds a few MB (each page is cut at HISTORY_PAGE_MAX_BYTES), where it
+/// held 136 MiB with pages of ~4 MB.
+async fn pages_never_read_cost_bounded_memory(env: &[(&str, &str)]) {
+    let mut env = env.to_vec();
+    env.extend([("CHAT_MESSAGE_BURST", "1000"), ("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "0")]);
+    let server = LoggedServer::start(&env).await;
+    let port = server.port;
+    // 500 of the largest lines (2,000 chars of 4 bytes).
+    let (mut ana, _) = WireClient::join(port, "Ana").await;
+    let text = "😀".repeat(2_000);
+    for id in 1..=500u64 {
+        ana.emit("user message", &[json!(text)], Some(id)).await;
+    }
+    let acks = ana.acks(1..501).await;
+    assert!(acks.values().all(|a| a[0].is_null()), "all stored");
+    ana.close().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_kib(server.child.id());
+
+    // Connections that ask for the largest pages, as fast as allowed, and read nothing.
+    let mut readers = Vec::new();
+    for _ in 0..10 {
+        let mut c = WireClient::connect(port).await;
+        for id in 1..=10u64 {
+            c.emit("history", &[json!({"limit": 500})], Some(id)).await;
+        }
+        readers.push(c);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let grown = rss_kib(server.child.id()).saturating_sub(before);
+    println!("100 pages of 500 of the largest lines, never read: the server grew {} MiB", grown / 1024);
+    assert!(grown < 64 * 1024, "the server grew {grown} KiB");
+
+    // A reader still gets the lines, page by page (each within the limit), none twice or
+    // skipped: `more` says ask again.
+    let mut reader = WireClient::connect(port).await;
+    let mut seen: Vec<u64> = Vec::new();
+    for ack in 1..=5u64 {
+        let after = seen.last().copied().unwrap_or(0);
+        let page = reader.history(json!({"after": after, "limit": 500}), ack).await;
+        assert!(page.to_string().len() <= HISTORY_PAGE_MAX_BYTES, "{} bytes", page.to_string().len());
+        assert_eq!(page["more"], json!(true));
+        seen.extend(page["messages"].as_array().expect("lines").iter().filter_map(|m| m["id"].as_u64()));
+    }
+    assert_eq!(seen, (1..=seen.len() as u64).collect::<Vec<u64>>());
+    let newest = reader.history(json!({"limit": 500}), 6).await;
+    let ids: Vec<u64> =
+        newest["messages"].as_array().expect("lines").iter().filter_map(|m| m["id"].as_u64()).collect();
+    assert_eq!(ids.last(), Some(&500), "the newest page ends at the newest line");
+    assert!(ids.len() > 1 && newest["more"] == json!(true));
+    drop(readers);
 }

@@ -5,6 +5,7 @@
 //! Standalone Redis only (the scripts build key names). Nickname reservations are not kept
 //! here: in a cluster, presence is the instances' business.
 
+use chat_shared::limits::HISTORY_PAGE_MAX_BYTES;
 use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 use fred::clients::Client;
 use serde::Deserialize;
@@ -60,10 +61,14 @@ if #out == 0 then return '[]' end
 return cjson.encode(out)
 "#;
 
-/// ARGV: command (XRANGE or XREVRANGE), start, end, count. Answers `[[id, ts, from, text], ...]`
-/// and the oldest id (0: none) as `{"m": [...], "oldest": n}`.
+/// ARGV: command (XRANGE or XREVRANGE), start, end, count, bytes. Answers `[[id, ts, from,
+/// text], ...]` (stopping at the second line or later that exceeds the bytes, as `take_page`
+/// counts them: it sees that line and cuts the page there) and the oldest id (0: none) as
+/// `{"m": [...], "oldest": n}`.
 const RANGE: &str = r#"
 local entries = redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3], 'COUNT', tonumber(ARGV[4]))
+local budget = tonumber(ARGV[5])
+local bytes = 0
 local out = {}
 for _, e in ipairs(entries) do
   local id = tonumber(string.match(e[1], '^(%d+)'))
@@ -73,6 +78,8 @@ for _, e in ipairs(entries) do
     if f[j] == 'ts' then ts = tonumber(f[j + 1]) elseif f[j] == 'from' then from = f[j + 1] elseif f[j] == 'text' then text = f[j + 1] end
   end
   table.insert(out, {id, ts, from, text})
+  bytes = bytes + 64 + #from + #text
+  if #out > 1 and bytes > budget then break end
 end
 local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
 local oldest = 0
@@ -144,7 +151,8 @@ impl RedisHistory {
     }
 
     fn range(&self, command: &str, start: String, end: String, count: i64) -> Result<Range, HistoryError> {
-        self.run(RANGE, vec![KEYS[1]], vec![command.to_owned(), start, end, count.to_string()])
+        let budget = HISTORY_PAGE_MAX_BYTES.to_string();
+        self.run(RANGE, vec![KEYS[1]], vec![command.to_owned(), start, end, count.to_string(), budget])
     }
 }
 
@@ -188,7 +196,9 @@ impl History for RedisHistory {
         } else {
             (range, ascending)
         };
-        Ok(super::assemble(range.m.into_iter().map(message).collect(), limit, gap, ascending))
+        // The script stopped just past the same byte count: this cuts the page there.
+        let taken = super::take_page(range.m.into_iter().map(|m| Ok::<_, HistoryError>(message(m))), limit)?;
+        Ok(super::assemble(taken, limit, gap, ascending))
     }
 
     fn prune(&self, retention: Retention) -> Result<u64, HistoryError> {

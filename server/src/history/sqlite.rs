@@ -156,12 +156,9 @@ impl History for SqliteHistory {
         };
         let ascending = matches!(span, Span::After(_)) && !gap;
         let mut stmt = conn.prepare_cached(sql).map_err(err)?;
-        let messages: Vec<HistoryMessage> = stmt
-            .query_map(params![bound, limit + 1], row_to_message)
-            .map_err(err)?
-            .collect::<Result<_, _>>()
-            .map_err(err)?;
-        Ok(super::assemble(messages, limit, gap, ascending))
+        let rows = stmt.query_map(params![bound, limit + 1], row_to_message).map_err(err)?;
+        let taken = super::take_page(rows, limit).map_err(err)?;
+        Ok(super::assemble(taken, limit, gap, ascending))
     }
 
     fn prune(&self, retention: Retention) -> Result<u64, HistoryError> {
