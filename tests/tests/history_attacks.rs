@@ -406,3 +406,62 @@ async fn pages_never_read_cost_bounded_memory(env: &[(&str, &str)]) {
     assert!(ids.len() > 1 && newest["more"] == json!(true));
     drop(readers);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_during_a_redis_outage_is_refused_past_the_queue_and_the_cluster_recovers() {
+    let mut redis = RedisServer::start();
+    let server = LoggedServer::start(&[
+        ("CHAT_REDIS_URL", &redis.url()),
+        ("CHAT_MESSAGE_BURST", "1000000"),
+        ("CHAT_MESSAGES_PER_SECOND", "1000000"),
+        ("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "0"),
+    ])
+    .await;
+    let port = server.port;
+    let (mut flooder, _) = WireClient::join(port, "Flood").await;
+    redis.stop();
+    let stopped_at = Instant::now();
+    let text = "😀".repeat(2_000);
+    let cost = HISTORY_QUEUE_LINE_OVERHEAD + "Flood".len() + 8_000 + "k000000".len();
+    let sent = (HISTORY_QUEUE_BYTES / cost) as u64 + 400;
+    for id in 1..=sent {
+        flooder.emit("user message", &[json!(text), json!({"key": format!("k{id:06}")})], Some(id)).await;
+    }
+    let mut acks = std::collections::BTreeMap::new();
+    let mut full_within = None;
+    while (acks.len() as u64) < sent {
+        match flooder.recv_packet(Duration::from_secs(30)).await {
+            Some(Inbound::Ack(id, args)) => {
+                if args[0]["limit"] == json!(HISTORY_QUEUE_BYTES) && full_within.is_none() {
+                    full_within = Some(stopped_at.elapsed());
+                }
+                assert!(acks.insert(id, args).is_none(), "one ack per line");
+            }
+            Some(_) => {}
+            None => panic!("{} of {sent} lines answered", acks.len()),
+        }
+    }
+    let answered_within = stopped_at.elapsed();
+    let full = acks.values().filter(|a| a[0]["limit"] == json!(HISTORY_QUEUE_BYTES)).count();
+    let failed = acks.values().filter(|a| a[0]["code"] == json!("unavailable")).count() - full;
+    println!(
+        "Redis outage: {sent} lines, {full} refused as full (first after {full_within:?}), {failed} failed \
+         in the store, all answered within {answered_within:?}"
+    );
+    assert!(full > 0, "the queue filled while Redis was away");
+    assert_eq!(acks.values().filter(|a| a[0].is_null()).count(), 0, "nothing stored without Redis");
+
+    redis.start_again();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut ana, _) = WireClient::join(port, "Ana").await;
+    let mut id = 1;
+    loop {
+        ana.emit("user message", &[json!("after the outage")], Some(id)).await;
+        if ana.ack(id).await[0].is_null() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "lines are stored again once Redis is back");
+        id += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
