@@ -112,3 +112,22 @@ pub const TYPING_IDLE: Duration = Duration::from_millis(1_500);
 pub const TYPING_REFRESH: Duration = Duration::from_secs(3);
 /// ...and a reader forgets a typist it heard nothing from for this long.
 pub const TYPING_EXPIRY: Duration = Duration::from_secs(6);
+
+/// Bytes of accepted lines that may wait for the history writer (a stalled store: a slow disk,
+/// a locked database, a Redis outage)... A line costs its text, nickname and key in bytes plus
+/// [`HISTORY_QUEUE_LINE_OVERHEAD`]: 32 MiB hold ~3,900 of the largest lines (2,000 chars of 4
+/// bytes) or ~100,000 typical ones. One address (burst 60, then 20/s) needs over 3 minutes of
+/// the largest lines to fill it alone; honest traffic at the server's measured ceiling (8,000
+/// lines/s, docs/benchmarks.md) queues a few MB. A line that does not fit is refused at once
+/// (`unavailable`, with this as `limit`) and costs nothing else.
+pub const HISTORY_QUEUE_BYTES: usize = 32 * 1024 * 1024;
+/// ...counting this much for each line besides its strings (its connection, its ack).
+pub const HISTORY_QUEUE_LINE_OVERHEAD: usize = 256;
+
+/// Bytes of lines one `history` page carries at most, each counted as its text and nickname
+/// plus 64 (its JSON's fields); a page always has one line at least. Past it the page ends
+/// early with `more` (ask again). Without it one page of 500 of the largest lines was ~4 MB,
+/// and a client that asks and never reads makes the server hold every answer (its outgoing
+/// queue counts packets, not bytes): 64 KiB, the largest payload a client may send, keeps a
+/// page as big as a typical 500-line one while a page of the largest lines holds ~8.
+pub const HISTORY_PAGE_MAX_BYTES: usize = 64 * 1024;

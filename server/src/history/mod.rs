@@ -4,7 +4,7 @@
 mod redis;
 mod sqlite;
 
-use chat_shared::limits::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
+use chat_shared::limits::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, HISTORY_PAGE_MAX_BYTES};
 use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 
 pub use redis::RedisHistory;
@@ -68,11 +68,82 @@ fn page_limit(request: &HistoryRequest) -> i64 {
     i64::from(request.limit.unwrap_or(HISTORY_PAGE_DEFAULT).clamp(1, HISTORY_PAGE_MAX))
 }
 
+/// The largest id a message can have: both stores count ids in a signed 64-bit integer.
+const MAX_ID: u64 = i64::MAX as u64;
+
+/// Which messages a request asks for, with the client's numbers (any `u64`) brought into the
+/// range of ids, so that no store builds an invalid range or overflows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Span {
+    /// The newest messages (no `after`, no `before`; or `before` above every possible id).
+    Newest,
+    /// The messages after this id (below [`MAX_ID`]).
+    After(u64),
+    /// The messages before this id (1..=[`MAX_ID`]).
+    Before(u64),
+    /// Nothing can match (`before: 0`, or `after` at or above [`MAX_ID`]): an empty page.
+    Nothing,
+}
+
+impl Span {
+    /// `after` wins when both are given.
+    fn of(request: &HistoryRequest) -> Self {
+        match (request.after, request.before) {
+            (Some(after), _) if after >= MAX_ID => Self::Nothing,
+            (Some(after), _) => Self::After(after),
+            (None, Some(0)) => Self::Nothing,
+            (None, Some(before)) if before > MAX_ID => Self::Newest,
+            (None, Some(before)) => Self::Before(before),
+            (None, None) => Self::Newest,
+        }
+    }
+}
+
+/// Whether lines after `after` were dropped by retention, the oldest kept one being `oldest`
+/// (None: the store is empty). Never overflows.
+fn gap_after(after: u64, oldest: Option<u64>) -> bool {
+    oldest.is_some_and(|oldest| oldest.saturating_sub(1) > after)
+}
+
+/// A line's share of [`HISTORY_PAGE_MAX_BYTES`]: its text and nickname, plus its JSON's fields
+/// (`{"id":…,"ts":…,"from":"","text":""}`: 64 bytes at most).
+fn page_cost(from: &str, text: &str) -> usize {
+    64 + from.len() + text.len()
+}
+
+/// Takes lines, in the page's direction, while they fit: at most `limit + 1` (the extra one
+/// says there are more) and [`HISTORY_PAGE_MAX_BYTES`] (one line at least). Stops reading
+/// there. Returns them and whether the bytes cut the page short.
+fn take_page<E>(
+    rows: impl IntoIterator<Item = Result<HistoryMessage, E>>,
+    limit: i64,
+) -> Result<(Vec<HistoryMessage>, bool), E> {
+    let mut taken = Vec::new();
+    let mut bytes = 0;
+    for row in rows {
+        let m = row?;
+        bytes += page_cost(&m.from, &m.text);
+        if !taken.is_empty() && bytes > HISTORY_PAGE_MAX_BYTES {
+            return Ok((taken, true));
+        }
+        taken.push(m);
+        if taken.len() as i64 > limit {
+            break;
+        }
+    }
+    Ok((taken, false))
+}
+
 /// The answer from up to `limit + 1` messages fetched in the page's direction (ascending from
-/// `after`, else descending): `more` if there was one extra (none after a gap's tail: it ends at
-/// the newest line), in id order.
-fn assemble(mut messages: Vec<HistoryMessage>, limit: i64, gap: bool, ascending: bool) -> HistoryPage {
-    let more = messages.len() as i64 > limit && !gap;
+/// `after`, else descending): `more` if there was one extra or the bytes cut it short (none
+/// after a gap's tail: it ends at the newest line), in id order.
+fn assemble(
+    (mut messages, cut): (Vec<HistoryMessage>, bool),
+    limit: i64,
+    gap: bool,
+    ascending: bool,
+) -> HistoryPage {
+    let more = (messages.len() as i64 > limit || cut) && !gap;
     messages.truncate(limit as usize);
     if !ascending {
         messages.reverse();
@@ -101,4 +172,47 @@ pub struct Reservation {
     /// Until when (ms since the epoch) the nickname stays reserved; `i64::MAX` while its owner
     /// is connected (after a crash, a restart gives it a fresh grace period).
     pub expires_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(id: u64, text: &str) -> Result<HistoryMessage, ()> {
+        Ok(HistoryMessage { id, ts: 0, from: "Ana".into(), text: text.into() })
+    }
+
+    #[test]
+    fn a_page_stops_at_its_bytes_with_one_line_at_least() {
+        let big = "x".repeat(HISTORY_PAGE_MAX_BYTES / 4);
+        let rows = (1..=10).map(|id| line(id, &big));
+        let (taken, cut) = take_page(rows, 500).unwrap();
+        assert_eq!((taken.len(), cut), (3, true), "three fit, the fourth does not");
+        let page = assemble((taken, cut), 500, false, true);
+        assert!(page.more, "ask again");
+        let huge = "x".repeat(HISTORY_PAGE_MAX_BYTES * 2);
+        let (taken, cut) = take_page([line(1, &huge), line(2, "a")], 500).unwrap();
+        assert_eq!((taken.len(), cut), (1, true), "one line at least");
+        let (taken, cut) = take_page((1..=10).map(|id| line(id, "a")), 4).unwrap();
+        assert_eq!((taken.len(), cut), (5, false), "limit + 1 read, no further");
+        let stopped = take_page((1..=10).map(|id| if id == 3 { Err(()) } else { line(id, "a") }), 1);
+        assert_eq!(stopped.map(|(t, _)| t.len()), Ok(2), "the third row is never read");
+    }
+
+    #[test]
+    fn spans_bring_any_number_into_the_id_range() {
+        let span = |after: Option<u64>, before: Option<u64>| {
+            Span::of(&HistoryRequest { after, before, limit: None })
+        };
+        assert_eq!(span(None, None), Span::Newest);
+        assert_eq!(span(None, Some(0)), Span::Nothing);
+        assert_eq!(span(None, Some(u64::MAX)), Span::Newest);
+        assert_eq!(span(None, Some(MAX_ID)), Span::Before(MAX_ID));
+        assert_eq!(span(Some(0), Some(0)), Span::After(0), "after wins");
+        assert_eq!(span(Some(MAX_ID - 1), None), Span::After(MAX_ID - 1));
+        assert_eq!(span(Some(MAX_ID), None), Span::Nothing);
+        assert_eq!(span(Some(u64::MAX), None), Span::Nothing);
+        assert!(!gap_after(u64::MAX, Some(1)) && !gap_after(0, Some(1)) && gap_after(0, Some(2)));
+        assert!(!gap_after(5, None), "an empty store has no gap to report");
+    }
 }

@@ -5,21 +5,26 @@
 //! Standalone Redis only (the scripts build key names). Nickname reservations are not kept
 //! here: in a cluster, presence is the instances' business.
 
+use chat_shared::limits::HISTORY_PAGE_MAX_BYTES;
 use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 use fred::clients::Client;
 use serde::Deserialize;
 
 use super::{Appended, History, HistoryError, NewMessage, Reservation, ReservationChange, Retention};
 
-/// How long an idempotency key is remembered (a page resends its outbox within minutes).
-const KEY_TTL_SECS: u64 = 24 * 3600;
+/// Keys: the id counter, the stream, the newest timestamp, the idempotency keys (a sorted set:
+/// member `<from>\n<key>`, score the line's id), and the prefix of the idempotency keys that
+/// versions before the sorted set wrote (one Redis key each, for 24 h: still read, never
+/// written).
+///
+/// An idempotency key lives exactly as long as its line: the prune that drops lines drops
+/// their keys (as in SQLite, where the key is a column of the line). So the keys never
+/// outnumber the lines kept plus those written since the last prune (at most a minute's), and
+/// a flooder cannot make Redis hold keys that outlive the history's own limits.
+const KEYS: [&str; 5] = ["chat:next-id", "chat:messages", "chat:last-ts", "chat:keys", "chat:key:"];
 
-/// Keys: the id counter, the stream, the newest timestamp, the prefix of idempotency keys.
-const KEYS: [&str; 4] = ["chat:next-id", "chat:messages", "chat:last-ts", "chat:key:"];
-
-/// ARGV: TTL of keys, then (from, text, key or "") per message. Answers
-/// `[[new(0/1), id, ts, from, text], ...]`. Timestamps come from Redis's clock and never go
-/// backwards.
+/// ARGV: (from, text, key or "") per message. Answers `[[new(0/1), id, ts, from, text], ...]`.
+/// Timestamps come from Redis's clock and never go backwards.
 const APPEND: &str = r#"
 local now = redis.call('TIME')
 local ts = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -27,11 +32,14 @@ local last = tonumber(redis.call('GET', KEYS[3]) or '0')
 if ts < last then ts = last end
 redis.call('SET', KEYS[3], ts)
 local out = {}
-for i = 2, #ARGV, 3 do
+for i = 1, #ARGV, 3 do
   local from, text, key = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local keyname = KEYS[4] .. from .. '\n' .. key
+  local member = from .. '\n' .. key
   local earlier = nil
-  if key ~= '' then earlier = redis.call('GET', keyname) end
+  if key ~= '' then
+    earlier = redis.call('ZSCORE', KEYS[4], member)
+    if not earlier then earlier = redis.call('GET', KEYS[5] .. member) end
+  end
   if earlier then
     local e = redis.call('XRANGE', KEYS[2], earlier .. '-0', earlier .. '-0')
     local ets, efrom, etext = 0, from, text
@@ -45,7 +53,7 @@ for i = 2, #ARGV, 3 do
   else
     local id = redis.call('INCR', KEYS[1])
     redis.call('XADD', KEYS[2], id .. '-0', 'ts', ts, 'from', from, 'text', text)
-    if key ~= '' then redis.call('SET', keyname, id, 'EX', tonumber(ARGV[1])) end
+    if key ~= '' then redis.call('ZADD', KEYS[4], id, member) end
     table.insert(out, {1, id, ts, from, text})
   end
 end
@@ -53,10 +61,14 @@ if #out == 0 then return '[]' end
 return cjson.encode(out)
 "#;
 
-/// ARGV: command (XRANGE or XREVRANGE), start, end, count. Answers `[[id, ts, from, text], ...]`
-/// and the oldest id (0: none) as `{"m": [...], "oldest": n}`.
+/// ARGV: command (XRANGE or XREVRANGE), start, end, count, bytes. Answers `[[id, ts, from,
+/// text], ...]` (stopping at the second line or later that exceeds the bytes, as `take_page`
+/// counts them: it sees that line and cuts the page there) and the oldest id (0: none) as
+/// `{"m": [...], "oldest": n}`.
 const RANGE: &str = r#"
 local entries = redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3], 'COUNT', tonumber(ARGV[4]))
+local budget = tonumber(ARGV[5])
+local bytes = 0
 local out = {}
 for _, e in ipairs(entries) do
   local id = tonumber(string.match(e[1], '^(%d+)'))
@@ -66,6 +78,8 @@ for _, e in ipairs(entries) do
     if f[j] == 'ts' then ts = tonumber(f[j + 1]) elseif f[j] == 'from' then from = f[j + 1] elseif f[j] == 'text' then text = f[j + 1] end
   end
   table.insert(out, {id, ts, from, text})
+  bytes = bytes + 64 + #from + #text
+  if #out > 1 and bytes > budget then break end
 end
 local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
 local oldest = 0
@@ -74,7 +88,8 @@ if #out == 0 then return '{"m":[],"oldest":' .. oldest .. '}' end
 return cjson.encode({m = out, oldest = oldest})
 "#;
 
-/// ARGV: keep at most this many (0: no limit), drop older than this ts (0: no limit).
+/// KEYS: the stream, the idempotency keys, the id counter. ARGV: keep at most this many (0: no
+/// limit), drop older than this ts (0: no limit). Then drops the keys of the lines gone.
 const PRUNE: &str = r#"
 local dropped = 0
 local keep = tonumber(ARGV[1])
@@ -93,6 +108,10 @@ if cutoff > 0 then
     if gone < 100 then break end
   end
 end
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+local kept
+if first[1] then kept = tonumber(string.match(first[1][1], '^(%d+)')) else kept = tonumber(redis.call('GET', KEYS[3]) or '0') + 1 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. kept)
 return dropped
 "#;
 
@@ -132,7 +151,8 @@ impl RedisHistory {
     }
 
     fn range(&self, command: &str, start: String, end: String, count: i64) -> Result<Range, HistoryError> {
-        self.run(RANGE, vec![KEYS[1]], vec![command.to_owned(), start, end, count.to_string()])
+        let budget = HISTORY_PAGE_MAX_BYTES.to_string();
+        self.run(RANGE, vec![KEYS[1]], vec![command.to_owned(), start, end, count.to_string(), budget])
     }
 }
 
@@ -142,7 +162,7 @@ fn message((id, ts, from, text): (u64, i64, String, String)) -> HistoryMessage {
 
 impl History for RedisHistory {
     fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, HistoryError> {
-        let mut args = vec![KEY_TTL_SECS.to_string()];
+        let mut args = Vec::with_capacity(batch.len() * 3);
         for m in batch {
             args.extend([m.from.clone(), m.text.clone(), m.key.clone().unwrap_or_default()]);
         }
@@ -157,22 +177,28 @@ impl History for RedisHistory {
     }
 
     fn page(&self, request: &HistoryRequest) -> Result<HistoryPage, HistoryError> {
+        use super::Span;
         let limit = super::page_limit(request);
-        let (ascending, range) = match (request.after, request.before) {
-            (Some(after), _) => (true, self.range("XRANGE", format!("({after}-0"), "+".into(), limit + 1)?),
-            (None, Some(before)) => {
+        // Every bound is an id in 1..=MAX_ID (`Span`): an exclusive range Redis accepts.
+        let (ascending, range) = match Span::of(request) {
+            Span::Nothing => return Ok(HistoryPage::default()),
+            Span::After(after) => (true, self.range("XRANGE", format!("({after}-0"), "+".into(), limit + 1)?),
+            Span::Before(before) => {
                 (false, self.range("XREVRANGE", format!("({before}-0"), "-".into(), limit + 1)?)
             }
-            (None, None) => (false, self.range("XREVRANGE", "+".into(), "-".into(), limit + 1)?),
+            Span::Newest => (false, self.range("XREVRANGE", "+".into(), "-".into(), limit + 1)?),
         };
         // Resuming across lines that retention dropped: the recent tail, marked as a gap.
-        let gap = request.after.is_some_and(|after| range.oldest > after + 1);
+        let oldest = Some(range.oldest).filter(|&id| id > 0);
+        let gap = request.after.is_some_and(|after| super::gap_after(after, oldest));
         let (range, ascending) = if gap {
             (self.range("XREVRANGE", "+".into(), "-".into(), limit + 1)?, false)
         } else {
             (range, ascending)
         };
-        Ok(super::assemble(range.m.into_iter().map(message).collect(), limit, gap, ascending))
+        // The script stopped just past the same byte count: this cuts the page there.
+        let taken = super::take_page(range.m.into_iter().map(|m| Ok::<_, HistoryError>(message(m))), limit)?;
+        Ok(super::assemble(taken, limit, gap, ascending))
     }
 
     fn prune(&self, retention: Retention) -> Result<u64, HistoryError> {
@@ -180,7 +206,11 @@ impl History for RedisHistory {
             0 => 0,
             secs => super::now_ms() - (secs as i64) * 1000,
         };
-        self.run(PRUNE, vec![KEYS[1]], vec![retention.max_messages.to_string(), cutoff.to_string()])
+        self.run(
+            PRUNE,
+            vec![KEYS[1], KEYS[3], KEYS[0]],
+            vec![retention.max_messages.to_string(), cutoff.to_string()],
+        )
     }
 
     fn reserve(&self, _changes: &[ReservationChange]) -> Result<(), HistoryError> {

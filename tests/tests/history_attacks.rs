@@ -1,0 +1,467 @@
+//! Attacks on the history, performed against the real binary: `history` requests at the edges
+//! of the id range and with numbers that are not ids, a flood of lines while the store is
+//! stalled, and idempotency keys that would outlive their lines in Redis.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chat_shared::limits::{HISTORY_PAGE_MAX_BYTES, HISTORY_QUEUE_BYTES, HISTORY_QUEUE_LINE_OVERHEAD};
+use chat_tests::redis::RedisServer;
+use chat_tests::server::{binary, free_port, temp_dir};
+use chat_tests::wire::Inbound;
+use chat_tests::{PATIENCE, WireClient};
+use serde_json::{Value, json};
+
+/// A `chat-server` whose log lines (stdout and stderr: a panic's message goes there) are kept,
+/// so that a test can assert what was logged. Killed when dropped.
+struct LoggedServer {
+    child: Child,
+    port: u16,
+    data_dir: std::path::PathBuf,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl LoggedServer {
+    async fn start(env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let data_dir = temp_dir("history-attacks");
+        let mut cmd = Command::new(binary());
+        cmd.env("PORT", port.to_string())
+            .env("CHAT_BIND", "127.0.0.1")
+            .env("CHAT_DATA_DIR", &data_dir)
+            .env("CHAT_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start chat-server");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let out: Box<dyn std::io::Read + Send> = Box::new(child.stdout.take().expect("stdout"));
+        let err: Box<dyn std::io::Read + Send> = Box::new(child.stderr.take().expect("stderr"));
+        for stream in [out, err] {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    log.lock().expect("log").push(line);
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_err() {
+            assert!(Instant::now() < deadline, "chat-server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { child, port, data_dir, log }
+    }
+
+    /// The lines logged at ERROR or WARN, or about a panic.
+    fn complaints(&self) -> Vec<String> {
+        let log = self.log.lock().expect("log");
+        log.iter()
+            .filter(|l| l.contains("ERROR") || l.contains("WARN") || l.contains("panicked"))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for LoggedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn texts(page: &Value) -> Vec<String> {
+    let lines = page["messages"].as_array().unwrap_or_else(|| panic!("a page: {page}"));
+    lines.iter().filter_map(|m| m["text"].as_str().map(str::to_owned)).collect()
+}
+
+/// Ana says three lines; then `history` at both ends of the id range answers an empty page or
+/// the newest lines, never an error, and the connection keeps working. Returns the first id.
+async fn edge_ids_answer_pages(port: u16) -> u64 {
+    let (mut ana, _) = WireClient::join(port, "Ana").await;
+    let mut first = None;
+    for (i, text) in ["one", "two", "three"].into_iter().enumerate() {
+        ana.emit("user message", &[json!(text)], Some(10 + i as u64)).await;
+        let ack = ana.ack(10 + i as u64).await;
+        first = first.or(ack[1]["id"].as_u64());
+    }
+    let first = first.expect("stored");
+    let mut reader = WireClient::connect(port).await;
+    let empty = json!({"messages": [], "gap": false, "more": false});
+    assert_eq!(reader.history(json!({"before": 0}), 1).await, empty, "nothing is before the first id");
+    assert_eq!(reader.history(json!({"after": u64::MAX}), 2).await, empty, "nothing after the largest");
+    assert_eq!(reader.history(json!({"after": i64::MAX}), 3).await, empty);
+    assert_eq!(reader.history(json!({"after": i64::MAX as u64 + 1}), 4).await, empty);
+    assert_eq!(reader.history(json!({"after": u64::MAX, "before": 0}), 5).await, empty);
+    let all = ["one", "two", "three"];
+    assert_eq!(texts(&reader.history(json!({"before": u64::MAX}), 6).await), all, "all are before it");
+    assert_eq!(texts(&reader.history(json!({"after": 0}), 7).await), all);
+    assert_eq!(texts(&reader.history(json!({"after": first}), 8).await), ["two", "three"]);
+    assert_eq!(texts(&reader.history(json!({"before": first}), 9).await), Vec::<String>::new());
+    first
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_at_the_edges_of_the_id_range_answers_a_page_without_error_alone() {
+    let server = LoggedServer::start(&[]).await;
+    edge_ids_answer_pages(server.port).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.complaints(), Vec::<String>::new(), "nothing logged as an error, no panic");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_at_the_edges_of_the_id_range_answers_a_page_without_error_in_a_cluster() {
+    let redis = RedisServer::start();
+    let server = LoggedServer::start(&[("CHAT_REDIS_URL", &redis.url())]).await;
+    edge_ids_answer_pages(server.port).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.complaints(), Vec::<String>::new(), "nothing logged as an error, no panic");
+}
+
+/// The first argument of `history` as it goes on the wire, and how many of the three stored
+/// lines it gets (None: refused `bad_payload`).
+const REQUESTS: &[(&str, Option<usize>)] = &[
+    (r#"{"after":-1}"#, None),
+    (r#"{"before":-5}"#, None),
+    (r#"{"after":1.5}"#, None),
+    (r#"{"after":1.0}"#, None),
+    (r#"{"after":"1"}"#, None),
+    (r#"{"after":18446744073709551616}"#, None),
+    (r#"{"before":1e30}"#, None),
+    (r#"{"limit":-1}"#, None),
+    (r#"{"limit":4294967296}"#, None),
+    (r#"{"limit":2.0}"#, None),
+    (r#"{"limit":"all"}"#, None),
+    (r#""everything""#, None),
+    (r#"null"#, None),
+    (r#"[1,2,3,4]"#, None),
+    (r#"{"after":null,"limit":null}"#, Some(3)),
+    (r#"{"limit":0}"#, Some(1)),
+    (r#"{"limit":4294967295}"#, Some(3)),
+    (r#"{"after":0,"unknown":{"deep":[1,2,3]}}"#, Some(3)),
+    // serde reads an array as the fields in order: `after` 1 (`before` ignored), `limit` 1.
+    (r#"[1,2,1]"#, Some(1)),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_requests_with_numbers_that_are_not_ids_are_refused_typed() {
+    let server = LoggedServer::start(&[]).await;
+    let (mut ana, _) = WireClient::join(server.port, "Ana").await;
+    for i in 0..3 {
+        ana.emit("user message", &[json!(format!("line {i}"))], Some(10 + i)).await;
+        ana.ack(10 + i).await;
+    }
+    // A fresh connection every few requests: each has its own `history` rate (burst 10).
+    for (n, chunk) in REQUESTS.chunks(5).enumerate() {
+        let mut c = WireClient::connect(server.port).await;
+        for (i, (request, lines)) in chunk.iter().enumerate() {
+            let id = (n * 10 + i) as u64 + 1;
+            c.send_raw(&format!(r#"42{id}["history",{request}]"#)).await;
+            let ack = c.ack(id).await;
+            match lines {
+                None => {
+                    assert_eq!(ack.len(), 1, "{request}: refused: {ack:?}");
+                    assert_eq!(ack[0]["code"], json!("bad_payload"), "{request}: {ack:?}");
+                }
+                Some(lines) => {
+                    assert_eq!(ack[0], Value::Null, "{request}: answered: {ack:?}");
+                    assert_eq!(texts(&ack[1]).len(), *lines, "{request}: {ack:?}");
+                }
+            }
+        }
+    }
+    // A `history` without an argument, and one without an ack.
+    let mut c = WireClient::connect(server.port).await;
+    c.send_raw(r#"421["history"]"#).await;
+    assert_eq!(c.ack(1).await[0]["code"], json!("bad_payload"));
+    c.send_raw(r#"42["history",{"after":-1}]"#).await;
+    assert_eq!(c.event("chat error").await[0]["code"], json!("bad_payload"));
+    // The server still answers, and logged nothing alarming.
+    assert_eq!(texts(&c.history(json!({}), 2).await).len(), 3);
+    assert_eq!(server.complaints(), Vec::<String>::new());
+}
+
+/// Holds SQLite's write lock on `path` from another process (as a backup tool or a slow disk
+/// would stall the writer) until the returned child's stdin gets `COMMIT;`.
+fn lock_database(path: &std::path::Path) -> Child {
+    let mut child = Command::new("sqlite3")
+        .arg(path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run sqlite3 (the sqlite3 command-line tool)");
+    let stdin = child.stdin.as_mut().expect("stdin");
+    stdin.write_all(b".timeout 5000\nBEGIN IMMEDIATE;\n.print locked\n").expect("write");
+    stdin.flush().expect("flush");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("read");
+    assert_eq!(line.trim(), "locked", "sqlite3 took the lock");
+    child
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_while_the_store_is_stalled_is_refused_past_the_queue_and_costs_nothing_else() {
+    // One connection may send as fast as it likes: the bound must hold by itself.
+    let server = LoggedServer::start(&[
+        ("CHAT_MESSAGE_BURST", "1000000"),
+        ("CHAT_MESSAGES_PER_SECOND", "1000000"),
+        ("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "0"),
+    ])
+    .await;
+    let port = server.port;
+    let (mut flooder, _) = WireClient::join(port, "Flood").await;
+    let mut lock = lock_database(&server.data_dir.join("chat.sqlite3"));
+    let locked_at = Instant::now();
+
+    // The largest lines (2,000 chars of 4 bytes). The queue holds `fit` of them; the writer
+    // holds up to one batch (256) more, stalled; the rest are refused.
+    let text = "😀".repeat(2_000);
+    let cost = HISTORY_QUEUE_LINE_OVERHEAD + "Flood".len() + 8_000 + "k000000".len();
+    let fit = (HISTORY_QUEUE_BYTES / cost) as u64;
+    let sent = fit + 400;
+    for id in 1..=sent {
+        flooder.emit("user message", &[json!(text), json!({"key": format!("k{id:06}")})], Some(id)).await;
+    }
+    // The lines past the queue are refused at once, while the store is still stalled.
+    let mut acks = std::collections::BTreeMap::new();
+    let mut full = 0;
+    while full < 100 {
+        match flooder.recv_packet(PATIENCE).await {
+            Some(Inbound::Ack(id, args)) => {
+                if args[0]["code"] == json!("unavailable") && args[0]["limit"] == json!(HISTORY_QUEUE_BYTES) {
+                    full += 1;
+                }
+                acks.insert(id, args);
+            }
+            Some(_) => {}
+            None => panic!(
+                "the flooder heard nothing more with {full} refused as full, {} answered: {:?}",
+                acks.len(),
+                acks.values().next()
+            ),
+        }
+    }
+    let refused_within = locked_at.elapsed();
+    assert!(lock.try_wait().ok().flatten().is_none(), "the store was still stalled");
+    // Meanwhile the server still answers what does not need the writer.
+    let mut reader = WireClient::connect(port).await;
+    assert_eq!(reader.history(json!({"limit": 1}), 1).await["messages"], json!([]));
+
+    lock.stdin.as_mut().expect("stdin").write_all(b"COMMIT;\n.quit\n").expect("unlock");
+    let _ = lock.wait();
+    // Every line is answered once: stored (or, if the stall outlasted SQLite's busy timeout,
+    // refused `unavailable`); the queue's refusals are exactly the lines past it.
+    while (acks.len() as u64) < sent {
+        match flooder.recv_packet(PATIENCE).await {
+            Some(Inbound::Ack(id, args)) => assert!(acks.insert(id, args).is_none(), "one ack per line"),
+            Some(_) => {}
+            None => panic!("{} of {sent} lines answered", acks.len()),
+        }
+    }
+    let stored = acks.values().filter(|a| a[0].is_null()).count();
+    let refused_full = acks.values().filter(|a| a[0]["limit"] == json!(HISTORY_QUEUE_BYTES)).count();
+    assert!((100..=400).contains(&refused_full), "{refused_full} refused as full");
+    println!("stall: {refused_full} refused as full within {refused_within:?}, {stored} stored of {sent}");
+
+    // Afterwards everyone can post again, and the server is ready. (Someone who was connected
+    // and read none of the ~33 MB of lines was closed as a slow reader, as ever.)
+    let (mut honest, _) = WireClient::join(port, "Ana").await;
+    honest.emit("user message", &[json!("after the stall")], Some(1)).await;
+    assert_eq!(honest.ack(1).await[0], Value::Null);
+    let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.expect("readyz");
+    assert_eq!(ready.status().as_u16(), 200);
+    assert!(server.complaints().iter().all(|l| !l.contains("panicked")));
+}
+
+/// `redis-cli` against `redis`.
+fn redis_cli(redis: &RedisServer, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string()])
+        .args(args)
+        .output()
+        .expect("run redis-cli (installed with redis-server)");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_idempotency_keys_go_with_the_lines_retention_drops() {
+    let redis = RedisServer::start();
+    let env = [
+        ("CHAT_REDIS_URL", redis.url()),
+        ("CHAT_HISTORY_MAX_MESSAGES", "5".to_owned()),
+        ("CHAT_MESSAGE_BURST", "40".to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let first = LoggedServer::start(&env).await;
+    let (mut ana, _) = WireClient::join(first.port, "Ana").await;
+    let mut ids = Vec::new();
+    for i in 0..20u64 {
+        ana.emit(
+            "user message",
+            &[json!(format!("line {i}")), json!({"key": format!("key-{i}")})],
+            Some(i + 1),
+        )
+        .await;
+        ids.push(ana.ack(i + 1).await[1]["id"].as_u64().expect("stored"));
+    }
+    assert_eq!(redis_cli(&redis, &["ZCARD", "chat:keys"]), "20", "one key per keyed line");
+    assert_eq!(redis_cli(&redis, &["KEYS", "chat:key:*"]), "", "no key of its own per line");
+    // Retention is applied by a writer after its first job, then at most once a minute:
+    // another instance's, when someone joins it.
+    let second = LoggedServer::start(&env).await;
+    let (_bo, _) = WireClient::join(second.port, "Bo").await;
+    let deadline = Instant::now() + PATIENCE;
+    while redis_cli(&redis, &["XLEN", "chat:messages"]) != "5" {
+        assert!(Instant::now() < deadline, "retention applied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(redis_cli(&redis, &["ZCARD", "chat:keys"]), "5", "only the keys of the lines kept");
+    assert_eq!(redis_cli(&redis, &["ZRANGE", "chat:keys", "0", "0"]), "Ana\nkey-15");
+    // A resend of a kept line is still recognised; the key of a dropped line is forgotten
+    // with it (as in SQLite).
+    ana.emit("user message", &[json!("line 19"), json!({"key": "key-19"})], Some(30)).await;
+    let resent = ana.ack(30).await;
+    assert_eq!(resent.get(1).and_then(|m| m["id"].as_u64()), Some(ids[19]), "{resent:?}");
+    ana.emit("user message", &[json!("line 0"), json!({"key": "key-0"})], Some(31)).await;
+    let again = ana.ack(31).await[1]["id"].as_u64().expect("stored");
+    assert!(again > ids[19], "stored anew");
+    assert!(first.complaints().is_empty() && second.complaints().is_empty());
+}
+
+/// The server's resident memory, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_pages_asked_for_and_never_read_cost_bounded_memory_alone() {
+    pages_never_read_cost_bounded_memory(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_pages_asked_for_and_never_read_cost_bounded_memory_in_a_cluster() {
+    let redis = RedisServer::start();
+    pages_never_read_cost_bounded_memory(&[("CHAT_REDIS_URL", &redis.url())]).await;
+}
+
+/// 500 of the largest lines, then 10 connections that each ask for 10 pages of them and read
+/// nothing: the server holds a few MB (each page is cut at HISTORY_PAGE_MAX_BYTES), where it
+/// held 136 MiB with pages of ~4 MB.
+async fn pages_never_read_cost_bounded_memory(env: &[(&str, &str)]) {
+    let mut env = env.to_vec();
+    env.extend([("CHAT_MESSAGE_BURST", "1000"), ("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "0")]);
+    let server = LoggedServer::start(&env).await;
+    let port = server.port;
+    // 500 of the largest lines (2,000 chars of 4 bytes).
+    let (mut ana, _) = WireClient::join(port, "Ana").await;
+    let text = "😀".repeat(2_000);
+    for id in 1..=500u64 {
+        ana.emit("user message", &[json!(text)], Some(id)).await;
+    }
+    let acks = ana.acks(1..501).await;
+    assert!(acks.values().all(|a| a[0].is_null()), "all stored");
+    ana.close().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_kib(server.child.id());
+
+    // Connections that ask for the largest pages, as fast as allowed, and read nothing.
+    let mut readers = Vec::new();
+    for _ in 0..10 {
+        let mut c = WireClient::connect(port).await;
+        for id in 1..=10u64 {
+            c.emit("history", &[json!({"limit": 500})], Some(id)).await;
+        }
+        readers.push(c);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let grown = rss_kib(server.child.id()).saturating_sub(before);
+    println!("100 pages of 500 of the largest lines, never read: the server grew {} MiB", grown / 1024);
+    assert!(grown < 64 * 1024, "the server grew {grown} KiB");
+
+    // A reader still gets the lines, page by page (each within the limit), none twice or
+    // skipped: `more` says ask again.
+    let mut reader = WireClient::connect(port).await;
+    let mut seen: Vec<u64> = Vec::new();
+    for ack in 1..=5u64 {
+        let after = seen.last().copied().unwrap_or(0);
+        let page = reader.history(json!({"after": after, "limit": 500}), ack).await;
+        assert!(page.to_string().len() <= HISTORY_PAGE_MAX_BYTES, "{} bytes", page.to_string().len());
+        assert_eq!(page["more"], json!(true));
+        seen.extend(page["messages"].as_array().expect("lines").iter().filter_map(|m| m["id"].as_u64()));
+    }
+    assert_eq!(seen, (1..=seen.len() as u64).collect::<Vec<u64>>());
+    let newest = reader.history(json!({"limit": 500}), 6).await;
+    let ids: Vec<u64> =
+        newest["messages"].as_array().expect("lines").iter().filter_map(|m| m["id"].as_u64()).collect();
+    assert_eq!(ids.last(), Some(&500), "the newest page ends at the newest line");
+    assert!(ids.len() > 1 && newest["more"] == json!(true));
+    drop(readers);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_during_a_redis_outage_is_refused_past_the_queue_and_the_cluster_recovers() {
+    let mut redis = RedisServer::start();
+    let server = LoggedServer::start(&[
+        ("CHAT_REDIS_URL", &redis.url()),
+        ("CHAT_MESSAGE_BURST", "1000000"),
+        ("CHAT_MESSAGES_PER_SECOND", "1000000"),
+        ("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "0"),
+    ])
+    .await;
+    let port = server.port;
+    let (mut flooder, _) = WireClient::join(port, "Flood").await;
+    redis.stop();
+    let stopped_at = Instant::now();
+    let text = "😀".repeat(2_000);
+    let cost = HISTORY_QUEUE_LINE_OVERHEAD + "Flood".len() + 8_000 + "k000000".len();
+    let sent = (HISTORY_QUEUE_BYTES / cost) as u64 + 400;
+    for id in 1..=sent {
+        flooder.emit("user message", &[json!(text), json!({"key": format!("k{id:06}")})], Some(id)).await;
+    }
+    let mut acks = std::collections::BTreeMap::new();
+    let mut full_within = None;
+    while (acks.len() as u64) < sent {
+        match flooder.recv_packet(Duration::from_secs(30)).await {
+            Some(Inbound::Ack(id, args)) => {
+                if args[0]["limit"] == json!(HISTORY_QUEUE_BYTES) && full_within.is_none() {
+                    full_within = Some(stopped_at.elapsed());
+                }
+                assert!(acks.insert(id, args).is_none(), "one ack per line");
+            }
+            Some(_) => {}
+            None => panic!("{} of {sent} lines answered", acks.len()),
+        }
+    }
+    let answered_within = stopped_at.elapsed();
+    let full = acks.values().filter(|a| a[0]["limit"] == json!(HISTORY_QUEUE_BYTES)).count();
+    let failed = acks.values().filter(|a| a[0]["code"] == json!("unavailable")).count() - full;
+    println!(
+        "Redis outage: {sent} lines, {full} refused as full (first after {full_within:?}), {failed} failed \
+         in the store, all answered within {answered_within:?}"
+    );
+    assert!(full > 0, "the queue filled while Redis was away");
+    assert_eq!(acks.values().filter(|a| a[0].is_null()).count(), 0, "nothing stored without Redis");
+
+    redis.start_again();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut ana, _) = WireClient::join(port, "Ana").await;
+    let mut id = 1;
+    loop {
+        ana.emit("user message", &[json!("after the outage")], Some(id)).await;
+        if ana.ack(id).await[0].is_null() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "lines are stored again once Redis is back");
+        id += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
