@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chat_shared::protocol::is_socket_io_path;
+use chat_shared::protocol::{is_socket_io_endpoint, is_socket_io_path};
 
 /// The origins allowed besides the page's own.
 #[derive(Debug, Clone, Default)]
@@ -109,14 +109,19 @@ impl AllowedOrigins {
     }
 }
 
-/// Middleware: refuses socket.io requests from disallowed origins with 403.
+/// Middleware: refuses socket.io requests from disallowed origins with 403, and paths under
+/// socket.io's other than its endpoint (`/socket.io/../`, `/socket.io/x`) with 404.
 pub async fn check(
     State(allowed): State<std::sync::Arc<AllowedOrigins>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if !is_socket_io_path(request.uri().path()) {
+    let path = request.uri().path();
+    if !is_socket_io_path(path) {
         return next.run(request).await;
+    }
+    if !is_socket_io_endpoint(path) {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
     }
     let Err(why) = allowed.allows(request.headers()) else { return next.run(request).await };
     let origin = request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).unwrap_or("?");

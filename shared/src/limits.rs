@@ -131,3 +131,10 @@ pub const HISTORY_QUEUE_LINE_OVERHEAD: usize = 256;
 /// queue counts packets, not bytes): 64 KiB, the largest payload a client may send, keeps a
 /// page as big as a typical 500-line one while a page of the largest lines holds ~8.
 pub const HISTORY_PAGE_MAX_BYTES: usize = 64 * 1024;
+
+/// The request headers a socket.io connection keeps for its whole life (socketioxide holds
+/// the request's parts as long as the connection lives), in bytes: only those engine.io and
+/// the chat read are kept (host, origin, the WebSocket handshake's, content type and length);
+/// a socket.io request whose kept headers are larger is refused (HTTP 431). Without it each
+/// connection could pin up to hyper's ~400 KB of headers.
+pub const SOCKET_IO_HEADERS_MAX_BYTES: usize = 8 * 1024;

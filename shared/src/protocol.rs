@@ -110,6 +110,14 @@ pub fn is_socket_io_path(path: &str) -> bool {
     path.strip_prefix(SOCKET_IO_PATH).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// Whether `path` is socket.io's endpoint itself (`/socket.io` or `/socket.io/`), the only
+/// socket.io paths clients use. The server answers 404 for the others under it: a proxy
+/// matches `location`s on the normalised path (`/socket.io/../` is `/`) but forwards it as it
+/// came, so such a path would reach engine.io through the proxy's other rules.
+pub fn is_socket_io_endpoint(path: &str) -> bool {
+    path.strip_prefix(SOCKET_IO_PATH).is_some_and(|rest| rest.is_empty() || rest == "/")
+}
+
 /// The connection query parameter (`?presence=changes` next to `EIO=4`) by which a client
 /// asks to learn who is online by changes: once named, it gets `online` (everyone) once, then
 /// a `presence` event per change (coalesced), and neither `nicknames` nor an `announcement`
@@ -274,6 +282,10 @@ mod tests {
         }
         for no in ["/", "/socket.iox", "/socket", "/x/socket.io", "/Socket.io", "/socket%2Eio"] {
             assert!(!is_socket_io_path(no), "{no}");
+        }
+        assert!(is_socket_io_endpoint("/socket.io") && is_socket_io_endpoint("/socket.io/"));
+        for no in ["/socket.io/x", "/socket.io/../", "/socket.io/%2e%2e/", "/socket.io//", "/"] {
+            assert!(!is_socket_io_endpoint(no), "{no}");
         }
     }
 

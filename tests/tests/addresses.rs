@@ -148,3 +148,41 @@ async fn behind_nginx_both_socket_io_paths_are_proxied_and_guarded() {
         assert!(body.contains("\"sid\""), "a polling session at {path} through nginx: {body}");
     }
 }
+
+/// One raw HTTP/1.1 GET of `target` (sent as written: no client library normalises `..`), with
+/// `extra` header lines; the status code and the body.
+async fn raw_get(port: u16, target: &str, extra: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let request =
+        format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}Connection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(chat_tests::PATIENCE, tcp.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, answer)
+}
+
+/// nginx matches `/socket.io/../` as `/` (no socket.io limits, and the client's own
+/// X-Forwarded-For passed on) but forwards it as it came: the server answers 404 to any path
+/// under socket.io's but its endpoint, so no session opens that way, directly or through nginx.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dot_dot_path_does_not_reach_socket_io_around_the_proxys_rules() {
+    let server = ChatServer::start_with(&[], &[("CHAT_TRUSTED_PROXIES", "127.0.0.1/32")]);
+    let nginx = Nginx::start(&[server.port]);
+    for port in [server.port, nginx.port] {
+        for target in [
+            "/socket.io/../?EIO=4&transport=polling",
+            "/socket.io/%2e%2e/?EIO=4&transport=polling",
+            "/socket.io/x?EIO=4&transport=polling",
+        ] {
+            let (status, answer) = raw_get(port, target, "X-Forwarded-For: 10.9.8.7\r\n").await;
+            assert!(!answer.contains("\"sid\""), "no session at {target} via port {port}: {answer}");
+            assert_ne!(status, 200, "{target} via port {port}: {answer}");
+        }
+        let (status, answer) = raw_get(port, "/socket.io/?EIO=4&transport=polling", "").await;
+        assert_eq!(status, 200, "the endpoint itself works: {answer}");
+        assert!(answer.contains("\"sid\""));
+    }
+}

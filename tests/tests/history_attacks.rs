@@ -267,7 +267,8 @@ async fn a_flood_while_the_store_is_stalled_is_refused_past_the_queue_and_costs_
     }
     let stored = acks.values().filter(|a| a[0].is_null()).count();
     let refused_full = acks.values().filter(|a| a[0]["limit"] == json!(HISTORY_QUEUE_BYTES)).count();
-    assert!((100..=400).contains(&refused_full), "{refused_full} refused as full");
+    // Those past 32 MiB (each line's bytes include its key, scoped by the holder's tenure).
+    assert!((100..=600).contains(&refused_full), "{refused_full} refused as full");
     println!("stall: {refused_full} refused as full within {refused_within:?}, {stored} stored of {sent}");
 
     // Afterwards everyone can post again, and the server is ready. (Someone who was connected
@@ -323,7 +324,9 @@ async fn redis_idempotency_keys_go_with_the_lines_retention_drops() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(redis_cli(&redis, &["ZCARD", "chat:keys"]), "5", "only the keys of the lines kept");
-    assert_eq!(redis_cli(&redis, &["ZRANGE", "chat:keys", "0", "0"]), "Ana\nkey-15");
+    let oldest_kept = redis_cli(&redis, &["ZRANGE", "chat:keys", "0", "0"]);
+    // The nickname, then the key scoped by its holder's tenure ("<tenure>:key-15").
+    assert!(oldest_kept.starts_with("Ana\n") && oldest_kept.ends_with(":key-15"), "{oldest_kept:?}");
     // A resend of a kept line is still recognised; the key of a dropped line is forgotten
     // with it (as in SQLite).
     ana.emit("user message", &[json!("line 19"), json!({"key": "key-19"})], Some(30)).await;

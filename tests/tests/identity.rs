@@ -180,3 +180,25 @@ async fn resume_tokens_are_stored_only_as_hashes() {
     let (_, ack) = WireClient::resume(server.port, &token).await;
     assert_eq!(ack[1]["nickname"], json!("Ana"), "{ack:?}");
 }
+
+/// In a cluster a claim waits for Redis: a client that sends `nickname` and closes at once
+/// must not leave the nickname held by nobody (its leave ran before it had one; the lease would
+/// be renewed for as long as the instance runs). Every such nickname is free again at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claim_that_outlives_its_connection_leaves_no_ghost_nickname_in_a_cluster() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let servers: Vec<ChatServer> =
+        (0..2).map(|_| ChatServer::start_with(&[], &[("CHAT_REDIS_URL", url.as_str())])).collect();
+    let names: Vec<String> = (0..20).map(|i| format!("Ghost{i}")).collect();
+    for name in &names {
+        let mut c = WireClient::connect(servers[0].port).await;
+        c.emit("nickname", &[json!(name)], Some(1)).await;
+        c.close().await;
+    }
+    // Each is free again: someone on the other instance gets it within a few seconds.
+    for name in &names {
+        let (taker, _) = wait_for_claim(servers[1].port, name).await;
+        taker.close().await;
+    }
+}

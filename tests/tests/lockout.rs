@@ -219,3 +219,39 @@ async fn an_address_cannot_open_un_joined_sessions_at_line_rate() {
     let metrics = reqwest::get(format!("{}/metrics", server.url())).await.unwrap().text().await.unwrap();
     assert!(metrics.contains("chat_connections_refused_total{reason=\"handshake_rate\"}"), "{metrics}");
 }
+
+/// A connection keeps only the request headers engine.io and the chat read: 100 WebSockets
+/// that each carry 300 KB of junk headers (within hyper's limits) do not make the server hold
+/// 30 MB for as long as they live (socketioxide keeps each request's parts); an oversized
+/// header that is kept is refused with 431.
+#[tokio::test(flavor = "multi_thread")]
+async fn junk_request_headers_are_not_kept_for_the_life_of_a_connection() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = ChatServer::start();
+    let before = chat_tests::soak::rss_kib(server.pid()).expect("RSS");
+    let junk = "j".repeat(100 * 1024);
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        let url = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket", server.port);
+        let mut request = url.into_client_request().expect("a request");
+        for name in ["x-junk-a", "x-junk-b", "user-agent"] {
+            request.headers_mut().insert(name, junk.parse().expect("a header value"));
+        }
+        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("upgraded");
+        use futures_util::SinkExt;
+        ws.send(tokio_tungstenite::tungstenite::Message::text("40")).await.expect("namespace connect");
+        held.push(ws);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let grown = chat_tests::soak::rss_kib(server.pid()).expect("RSS").saturating_sub(before);
+    println!("100 connections with 300 KB of junk headers each: RSS grew {grown} KiB");
+    assert!(grown < 12 * 1024, "the server keeps the junk: RSS grew {grown} KiB");
+    let url = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket", server.port);
+    let mut request = url.into_client_request().expect("a request");
+    request.headers_mut().insert("sec-websocket-protocol", "p".repeat(20 * 1024).parse().expect("a value"));
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 431),
+        other => panic!("an oversized kept header is refused: {:?}", other.map(|(_, r)| r.status())),
+    }
+    drop(held);
+}

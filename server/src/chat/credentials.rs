@@ -1,7 +1,8 @@
 //! The secrets and ids behind a nickname: the resume token a client holds (never stored: the
-//! server keeps its SHA-256 only, and each resume replaces it), and the tenure, the id of one
+//! server keeps its SHA-256 only, and each resume replaces it), the tenure, the id of one
 //! person's hold on a nickname from its claim to its release (resumes keep it; the next person
-//! to claim the name gets another), which scopes idempotency keys.
+//! to claim the name gets another), which scopes idempotency keys; and the name logs give a
+//! connection (not its session id, which is a secret too).
 
 use std::fmt;
 use std::sync::Arc;
@@ -94,6 +95,27 @@ impl Tenure {
     }
 }
 
+/// How logs (and Redis) name a connection: the first 48 bits of the SHA-256 of its session
+/// id. The session id itself is a bearer secret — with it anyone can poll or post on that
+/// engine.io session — so it is never logged.
+#[derive(Clone, Copy)]
+pub struct LogId([u8; 6]);
+
+impl LogId {
+    pub fn of(sid: socketioxide::socket::Sid) -> Self {
+        let digest = Sha256::digest(sid.as_str().as_bytes());
+        let mut id = [0u8; 6];
+        id.copy_from_slice(&digest[..6]);
+        Self(id)
+    }
+}
+
+impl fmt::Display for LogId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex(&self.0))
+    }
+}
+
 fn random_hex<const N: usize>() -> Option<String> {
     let mut bytes = [0u8; N];
     if let Err(e) = getrandom::fill(&mut bytes) {
@@ -122,6 +144,15 @@ mod tests {
         assert_ne!(Token::presented("something else"), hash);
         assert!(!format!("{hash:?}").contains(hash.as_str()), "no hash in logs either");
         assert_eq!(TokenHash::of_legacy_plain(&raw), hash);
+    }
+
+    #[test]
+    fn logs_name_a_connection_without_its_session_id() {
+        let sid = socketioxide::socket::Sid::new();
+        let logged = LogId::of(sid).to_string();
+        assert_eq!(logged.len(), 12);
+        assert!(!sid.as_str().contains(&logged) && !logged.contains(sid.as_str()));
+        assert_eq!(LogId::of(sid).to_string(), logged, "the same connection, the same name");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use serde::Serialize;
 use socketioxide::extract::SocketRef;
 use socketioxide::{SendError, SocketError};
 
+use super::LogId;
 use super::session::Session;
 use crate::cluster::ChatAdapter;
 
@@ -63,7 +64,9 @@ pub fn failed(socket: &SocketRef<ChatAdapter>, error: SendError) {
     match error {
         SendError::Socket(SocketError::Closed) => {}
         SendError::Socket(SocketError::InternalChannelFull) => overflowed(socket),
-        SendError::Serialize(e) => tracing::error!(conn = %socket.id, "cannot encode a packet: {e}"),
+        SendError::Serialize(e) => {
+            tracing::error!(conn = %LogId::of(socket.id), "cannot encode a packet: {e}")
+        }
     }
 }
 
@@ -81,10 +84,10 @@ pub fn close_soon(socket: &SocketRef<ChatAdapter>, why: &str) -> bool {
     if !first {
         return false;
     }
-    tracing::warn!(conn = %socket.id, "{why}");
+    tracing::warn!(conn = %LogId::of(socket.id), "{why}");
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         // Not on a runtime thread (a bug, not a client's doing): try once, never panic.
-        tracing::error!(conn = %socket.id, "close_soon outside the runtime: one close attempt");
+        tracing::error!(conn = %LogId::of(socket.id), "close_soon outside the runtime: one close attempt");
         let _ = socket.clone().disconnect();
         return true;
     };
@@ -98,7 +101,7 @@ pub fn close_soon(socket: &SocketRef<ChatAdapter>, why: &str) -> bool {
                     tokio::time::sleep(CLOSE_RETRY_EVERY).await;
                 }
                 Err(SocketError::InternalChannelFull) => {
-                    tracing::warn!(conn = %socket.id, "slow connection never drained; leaving it to its heartbeat");
+                    tracing::warn!(conn = %LogId::of(socket.id), "slow connection never drained; leaving it to its heartbeat");
                     return;
                 }
             }

@@ -4,8 +4,8 @@
 use chat_shared::protocol::{Answer, ClientEvent, HistoryPage, HistoryRequest};
 use chat_shared::{ChatError, ErrorCode};
 
-use super::Chat;
 use super::incoming::Incoming;
+use super::{Chat, LogId};
 
 pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
@@ -18,7 +18,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         Err(e) => return reply.send(ClientEvent::History, &Answer::<HistoryPage>(Err(e.clone())), Some(&e)),
     };
     let history = chat.history.clone();
-    let conn = req.socket().id;
+    let conn = LogId::of(req.socket().id);
     tokio::task::spawn_blocking(move || {
         let page = history.page(&request).map_err(|e| {
             tracing::error!(%conn, "cannot read history: {e}");

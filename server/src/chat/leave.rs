@@ -9,8 +9,8 @@ use std::sync::Arc;
 use socketioxide::extract::{Extension, SocketRef, State};
 use socketioxide::socket::DisconnectReason;
 
-use super::Chat;
 use super::session::Session;
+use super::{Chat, LogId};
 use crate::cluster::ChatAdapter;
 use crate::history::now_ms;
 
@@ -20,7 +20,7 @@ pub async fn handle(
     Extension(session): Extension<Arc<Session>>,
     State(chat): State<Chat>,
 ) {
-    tracing::debug!(conn = %socket.id, %reason, "disconnected");
+    tracing::debug!(conn = %LogId::of(socket.id), %reason, "disconnected");
     // A connection whose nickname was taken over has none (and the roster agrees).
     let Some(nick) = session.nickname() else { return };
     let nick = &nick;
@@ -33,11 +33,11 @@ pub async fn handle(
         if let Some(held) = chat.roster.release(nick, socket.id)
             && chat.released(&held).await
         {
-            tracing::info!(conn = %socket.id, nickname = %nick, %reason, "left");
+            tracing::info!(conn = %LogId::of(socket.id), nickname = %nick, %reason, "left");
             chat.left(nick, socket.to(super::ANNOUNCED_ROOM).sockets());
         }
     } else if let Some((generation, held)) = chat.roster.set_away(nick, socket.id) {
-        tracing::info!(conn = %socket.id, nickname = %nick, %reason, grace = ?chat.grace, "dropped: nickname reserved");
+        tracing::info!(conn = %LogId::of(socket.id), nickname = %nick, %reason, grace = ?chat.grace, "dropped: nickname reserved");
         chat.record_reservation(&held, now_ms() + chat.grace.as_millis() as i64);
         chat.start_grace(nick.clone(), generation);
     }

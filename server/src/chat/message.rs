@@ -6,9 +6,9 @@ use chat_shared::limits::MESSAGE_KEY_MAX_CHARS;
 use chat_shared::protocol::{Answer, ClientEvent, MessageMeta, SendRequest};
 use chat_shared::{ChatError, ErrorCode, MessageText};
 
-use super::Chat;
 use super::incoming::Incoming;
 use super::journal::Pending;
+use super::{Chat, LogId};
 use crate::history::NewMessage;
 
 pub fn handle(chat: &Chat, mut req: Incoming) {
@@ -33,7 +33,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
             chat.journal.submit(Pending { socket, reply, message });
         }
         Err(error) => {
-            tracing::debug!(conn = %socket.id, code = ?error.code, "message refused");
+            tracing::debug!(conn = %LogId::of(socket.id), code = ?error.code, "message refused");
             crate::metrics::message_rejected(error.code);
             reply.send(ClientEvent::UserMessage, &Answer::<MessageMeta>(Err(error.clone())), Some(&error));
         }

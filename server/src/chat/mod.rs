@@ -41,7 +41,7 @@ use admission::{Admission, Refused};
 use crate::client_addr::ClientAddress;
 use crate::cluster::{ChatAdapter, Elsewhere, Presence, Redis};
 use crate::history::{History, Reservation, ReservationChange, Retention};
-pub use credentials::{Tenure, TokenHash};
+pub use credentials::{LogId, Tenure, TokenHash};
 use incoming::{InOrder, Incoming};
 use journal::Journal;
 use nicknames::NicknamesChanged;
@@ -126,20 +126,24 @@ impl Chat {
 
     /// In a cluster: the nicknames this instance held that were resumed elsewhere (keys, as
     /// Redis announces them) are forgotten here, and their connections signed out.
-    fn sign_out_on(&self, mut takeovers: tokio::sync::mpsc::UnboundedReceiver<String>) {
+    fn sign_out_on(&self, mut takeovers: tokio::sync::mpsc::UnboundedReceiver<crate::cluster::Takeover>) {
         let chat = self.clone();
         tokio::spawn(async move {
-            while let Some(key) = takeovers.recv().await {
-                chat.taken_elsewhere(&key);
+            while let Some(t) = takeovers.recv().await {
+                chat.taken_elsewhere(&t.key, &TokenHash::stored(t.token));
             }
         });
     }
 
-    /// The nickname with key `key` is held on another instance now.
-    fn taken_elsewhere(&self, key: &str) {
-        tracing::info!(nickname_key = %key, "its owner resumed on another instance");
-        if let Some(Holder::Connected(sid)) = self.roster.forget(key) {
-            self.sign_out(sid);
+    /// The nickname with key `key`, held here under the token hashed `token`, is held on
+    /// another instance now (if this instance holds it under another token by now, that is a
+    /// later hold, which stays).
+    fn taken_elsewhere(&self, key: &str, token: &TokenHash) {
+        if let Some(holder) = self.roster.forget(key, token) {
+            tracing::info!(nickname_key = %key, "its owner resumed on another instance");
+            if let Holder::Connected(sid) = holder {
+                self.sign_out(sid);
+            }
         }
     }
 
@@ -257,11 +261,29 @@ impl Chat {
         };
         let Some(session) = Session::of(&socket) else { return };
         let Some(nick) = session.sign_out() else { return };
-        tracing::info!(conn = %sid, nickname = %nick, "signed out: its nickname was resumed elsewhere");
+        tracing::info!(conn = %LogId::of(sid), nickname = %nick, "signed out: its nickname was resumed elsewhere");
         if session.set_typing(false) {
             typing::stopped(self, &socket, &nick);
         }
         fanout::to_one(&socket, ServerEvent::SignedOut, &SignedOut::elsewhere(&nick));
+    }
+
+    /// A claim or resume that waited for Redis got its nickname after its connection went (the
+    /// connection's leave found no nickname to free): frees it now, as a leave would, so that
+    /// no nickname stays held by nobody (its lease would be renewed for as long as this
+    /// instance runs).
+    async fn free_if_gone(&self, socket: &SocketRef<ChatAdapter>, session: &Session) {
+        if socket.connected() {
+            return;
+        }
+        let Some(nick) = session.nickname() else { return };
+        if let Some(held) = self.roster.release(&nick, socket.id)
+            && self.released(&held).await
+        {
+            tracing::info!(conn = %LogId::of(socket.id), nickname = %nick, "left before its nickname was granted");
+            let audience = self.io.get().map(announced).unwrap_or_default();
+            self.left(&nick, audience);
+        }
     }
 
     /// After the grace period, frees `nick` unless its owner came back, and says so.
@@ -339,14 +361,14 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
     let ticket = match admitted {
         Ok(ticket) => ticket,
         Err(refused) => {
-            chat.admission.report(refused, &socket.id, address);
+            chat.admission.report(refused, &LogId::of(socket.id), address);
             return Err(refused);
         }
     };
     // The socket owns its place: socketioxide drops it (and this) however the connection ends,
     // also when its transport goes before this connect is confirmed (no disconnect handler).
     socket.extensions.insert(Arc::new(ticket));
-    tracing::debug!(conn = %socket.id, transport = ?socket.transport_type(), "connected");
+    tracing::debug!(conn = %LogId::of(socket.id), transport = ?socket.transport_type(), "connected");
     let wants_changes = asks_for_changes(socket.req_parts().uri.query());
     socket.extensions.insert(Arc::new(Session::new(chat.message_rate, address, wants_changes)));
     if let Some(room) = chat.elsewhere.local_room() {

@@ -11,7 +11,7 @@ use super::incoming::Incoming;
 use super::reply::Reply;
 use super::roster::Held;
 use super::session::{Session, Speaker};
-use super::{Chat, fanout};
+use super::{Chat, LogId, fanout};
 use crate::cluster::ChatAdapter;
 
 /// What the connection asked for.
@@ -68,11 +68,15 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                     }
                     Ok(false) => Err(ChatError::new(ErrorCode::NicknameTaken)),
                     Err(e) => {
-                        tracing::warn!(conn = %socket.id, "cannot claim a nickname in the cluster: {e}");
+                        tracing::warn!(conn = %LogId::of(socket.id), "cannot claim a nickname in the cluster: {e}");
                         Err(ChatError::new(ErrorCode::Unavailable))
                     }
                 };
+                let named = claimed.is_ok();
                 answer(&chat, &socket, reply, claimed);
+                if named {
+                    chat.free_if_gone(&socket, &session).await;
+                }
             });
         }
         (Ok(Wanted::Again), _) => answer(chat, &socket, reply, Ok(Claimed::Again)),
@@ -113,7 +117,7 @@ fn answer(chat: &Chat, socket: &SocketRef<ChatAdapter>, reply: Reply, claimed: R
             reply.send(ClientEvent::Nickname, &NicknameAck::Accepted, None);
             if let Claimed::New(held, token) = claimed {
                 let nick = &held.nickname;
-                tracing::info!(conn = %socket.id, nickname = %nick, "nickname set");
+                tracing::info!(conn = %LogId::of(socket.id), nickname = %nick, "nickname set");
                 chat.record_reservation(&held, i64::MAX);
                 let grant = SessionGrant { nickname: nick.to_string(), resume_token: token.reveal() };
                 fanout::to_one(socket, ServerEvent::Session, &grant);
@@ -122,7 +126,7 @@ fn answer(chat: &Chat, socket: &SocketRef<ChatAdapter>, reply: Reply, claimed: R
             }
         }
         Err(error) => {
-            tracing::debug!(conn = %socket.id, code = ?error.code, "nickname refused");
+            tracing::debug!(conn = %LogId::of(socket.id), code = ?error.code, "nickname refused");
             reply.send(ClientEvent::Nickname, &NicknameAck::Rejected(error.clone()), Some(&error));
         }
     }

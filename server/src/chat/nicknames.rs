@@ -104,10 +104,14 @@ impl NicknamesTask {
 /// Renews the leases of the nicknames held here; forgets those whose owners resumed on
 /// another instance (if their takeover notice did not arrive).
 async fn renew_leases(presence: &Presence, roster: &Roster, chat: &super::Chat) {
-    match presence.renew(&roster.held()).await {
+    let held = roster.held();
+    match presence.renew(&held).await {
         Ok(lost) => {
             for key in lost {
-                chat.taken_elsewhere(&key);
+                // Only the hold this renewal was about (a resume here meanwhile is a new one).
+                if let Some(h) = held.iter().find(|h| h.nickname.key().as_str() == key) {
+                    chat.taken_elsewhere(&key, &h.token);
+                }
             }
         }
         Err(e) => tracing::warn!("cannot renew nickname leases in the cluster: {e}"),

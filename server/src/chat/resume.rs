@@ -9,11 +9,11 @@ use chat_shared::protocol::{Answer, ClientEvent, SessionGrant};
 use chat_shared::{ChatError, ErrorCode};
 use socketioxide::socket::Sid;
 
-use super::Chat;
 use super::credentials::Token;
 use super::incoming::Incoming;
 use super::reply::Reply;
 use super::session::{Session, Speaker};
+use super::{Chat, LogId};
 
 pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
@@ -56,11 +56,15 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                     }
                     Ok(None) => Err(ChatError::new(ErrorCode::ResumeInvalid)),
                     Err(e) => {
-                        tracing::warn!(conn = %socket.id, "cannot resume in the cluster: {e}");
+                        tracing::warn!(conn = %LogId::of(socket.id), "cannot resume in the cluster: {e}");
                         Err(ChatError::new(ErrorCode::Unavailable))
                     }
                 };
+                let named = resumed.is_ok();
                 answer(&chat, &socket.id, reply, resumed);
+                if named {
+                    chat.free_if_gone(&socket, &session).await;
+                }
             });
         }
     }
@@ -80,6 +84,7 @@ fn take(chat: &Chat, session: &Session, speaker: Speaker, token: Token) -> Resul
 
 fn answer(chat: &Chat, conn: &Sid, reply: Reply, resumed: Result<SessionGrant, ChatError>) {
     let refusal = resumed.as_ref().err().cloned();
+    let conn = LogId::of(*conn);
     match &resumed {
         Ok(grant) => tracing::info!(%conn, nickname = %grant.nickname, "resumed"),
         Err(e) => tracing::debug!(%conn, code = ?e.code, "resume refused"),

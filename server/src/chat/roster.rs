@@ -141,11 +141,11 @@ impl Roster {
         self.lock().names.get(&nick.key()).map(|e| e.held.clone())
     }
 
-    /// Forgets the nickname with key `key` (its owner resumed on another instance); its
-    /// holder, if any, is returned.
-    pub fn forget(&self, key: &str) -> Option<Holder> {
+    /// Forgets the nickname with key `key` if it is held under the token hashed `token` (its
+    /// owner resumed on another instance with it); its holder is returned.
+    pub fn forget(&self, key: &str, token: &TokenHash) -> Option<Holder> {
         let mut inner = self.lock();
-        let found = inner.names.keys().find(|k| k.as_str() == key).cloned()?;
+        let found = inner.names.iter().find(|(k, e)| k.as_str() == key && e.held.token == *token)?.0.clone();
         inner.remove(&found)
     }
 

@@ -5,7 +5,7 @@
 
 mod presence;
 
-pub use presence::{Presence, RENEW_EVERY, TAKEOVER_CHANNEL};
+pub use presence::{Presence, RENEW_EVERY, TAKEOVER_CHANNEL, Takeover};
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -89,10 +89,10 @@ pub struct Redis {
 }
 
 impl Redis {
-    /// The keys of this instance's nicknames that were just resumed on another instance, as
-    /// Redis announces them (subscribed again after each reconnect; a notice missed meanwhile
-    /// is caught by the next lease renewal).
-    pub fn takeovers(&self) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    /// This instance's nicknames that were just resumed on another instance, as Redis
+    /// announces them (subscribed again after each reconnect; a notice missed meanwhile is
+    /// caught by the next lease renewal).
+    pub fn takeovers(&self) -> tokio::sync::mpsc::UnboundedReceiver<Takeover> {
         use fred::interfaces::{EventInterface, PubsubInterface};
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let subscriber = self.takeovers.clone();
@@ -106,8 +106,9 @@ impl Redis {
             loop {
                 tokio::select! {
                     message = messages.recv() => match message {
-                        Ok(m) => match m.value.convert::<String>() {
-                            Ok(key) => if tx.send(key).is_err() { return },
+                        Ok(m) => match m.value.convert::<String>().map(|v| serde_json::from_str::<Takeover>(&v)) {
+                            Ok(Ok(takeover)) => if tx.send(takeover).is_err() { return },
+                            Ok(Err(e)) => tracing::warn!("unreadable takeover notice: {e}"),
                             Err(e) => tracing::warn!("unreadable takeover notice: {e}"),
                         },
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {

@@ -23,8 +23,17 @@ const NICK: &str = "chat:nick:";
 const TOKEN: &str = "chat:token:";
 const ONLINE: &str = "chat:online";
 /// The pub/sub channel of an instance (suffix: its id) on which it hears which of its
-/// nicknames were resumed elsewhere (the message: the nickname's key).
+/// nicknames were resumed elsewhere (the message: a [`Takeover`]).
 pub const TAKEOVER_CHANNEL: &str = "chat:takeover:";
+
+/// A nickname of this instance's was resumed on another: its key, and the hash of the token
+/// that was presented (the one this instance knows it by; if it holds the nickname under
+/// another token by now, the notice is not about that hold).
+#[derive(Debug, Deserialize)]
+pub struct Takeover {
+    pub key: String,
+    pub token: String,
+}
 
 /// KEYS: nick key, token key, online hash. ARGV: value, lease ms, nick key, nickname.
 /// 1 if taken, 0 if someone has it.
@@ -38,10 +47,10 @@ return 0
 "#;
 
 /// KEYS: presented token key, next token key. ARGV: nick prefix, instance, lease ms, takeover
-/// channel prefix, connection. The holder's value (now this instance's), or "" if the token
-/// is unknown. The presented token stops working (it is kept as a "moved" mark, "", for the
-/// lease, so that the instance it was taken from cannot renew it back); the instance it was
-/// taken from hears of it at once.
+/// channel prefix, connection (its log id), presented token hash. The holder's value (now this
+/// instance's), or "" if the token is unknown. The presented token stops working (it is kept as
+/// a "moved" mark, "", for the lease, so that the instance it was taken from cannot renew it
+/// back); the instance it was taken from hears of it at once (`{"key", "token"}`).
 const RESUME: &str = r#"
 local key = redis.call('GET', KEYS[1])
 if not key or key == '' then return '' end
@@ -55,16 +64,21 @@ local now = cjson.encode(held)
 redis.call('SET', ARGV[1] .. key, now, 'PX', ARGV[3])
 redis.call('SET', KEYS[1], '', 'PX', ARGV[3])
 redis.call('SET', KEYS[2], key, 'PX', ARGV[3])
-if before ~= ARGV[2] then redis.call('PUBLISH', ARGV[4] .. before, key) end
+if before ~= ARGV[2] then
+  redis.call('PUBLISH', ARGV[4] .. before, cjson.encode({key = key, token = ARGV[6]}))
+end
 return now
 "#;
 
-/// KEYS: nick key, token key, online hash. ARGV: instance, nick key. Frees the nickname if
-/// this instance holds it.
+/// KEYS: nick key, token key, online hash. ARGV: instance, nick key, lease ms. Frees the
+/// nickname if this instance holds it under that token (not if another connection resumed it
+/// meanwhile); the token is kept as a "moved" mark for the lease, so that a renewal that read
+/// the roster before the release cannot bring the nickname back.
 const RELEASE: &str = r#"
 local value = redis.call('GET', KEYS[1])
-if value and cjson.decode(value).instance == ARGV[1] then
-  redis.call('DEL', KEYS[1], KEYS[2])
+if value and cjson.decode(value).instance == ARGV[1] and redis.call('GET', KEYS[2]) == ARGV[2] then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], '', 'PX', ARGV[3])
   redis.call('HDEL', KEYS[3], ARGV[2])
   return 1
 end
@@ -190,7 +204,8 @@ impl Presence {
             self.instance.clone(),
             self.lease_ms(),
             TAKEOVER_CHANNEL.to_owned(),
-            conn.to_string(),
+            crate::chat::LogId::of(conn).to_string(),
+            presented.as_str().to_owned(),
         ];
         let value = super::eval(&self.client, RESUME, keys, args).await.map_err(PresenceError)?;
         if value.is_empty() {
@@ -205,7 +220,7 @@ impl Presence {
     pub async fn release(&self, nick: &Nickname, token: &TokenHash) -> Result<bool, PresenceError> {
         let key = nick.key().as_str().to_owned();
         let keys = vec![format!("{NICK}{key}"), format!("{TOKEN}{}", token.as_str()), ONLINE.to_owned()];
-        let released: u8 = self.run(RELEASE, keys, vec![self.instance.clone(), key]).await?;
+        let released: u8 = self.run(RELEASE, keys, vec![self.instance.clone(), key, self.lease_ms()]).await?;
         Ok(released == 1)
     }
 
