@@ -15,8 +15,13 @@ use crate::text::refused_in_nickname;
 #[serde(transparent)]
 pub struct Nickname(String);
 
-/// The identity of a nickname for uniqueness: NFKC, then lower-cased, then NFKC again, so
-/// that `Ana`, `ANA` and fullwidth `Ａｎａ` are one name.
+/// The identity of a nickname, for uniqueness and the reserved names. On the server, a
+/// case-insensitive confusable skeleton (Unicode UTS #39): `Ana`, `ANA`, fullwidth `Ａｎａ` and
+/// `Аna` with a Cyrillic `А` are one name, and so are `Alex` and `AIex` (capital i); see
+/// `normalize::key` for the exact steps. The key is for comparing, not for showing.
+///
+/// On the page (wasm) it only folds case and width (NFKC, lower case, NFKC), so that the page
+/// does not carry the confusables table: the page uses it for colours, the server decides.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NicknameKey(String);
 
@@ -41,7 +46,8 @@ impl Nickname {
             return Err(ChatError::new(ErrorCode::NicknameInvalidChar));
         }
         let name = Self(display);
-        if RESERVED_NICKNAMES.iter().any(|r| NicknameKey::of(r) == name.key()) {
+        let key = name.key();
+        if RESERVED_NICKNAMES.iter().any(|r| NicknameKey::of(r) == key) {
             return Err(ChatError::new(ErrorCode::NicknameReserved));
         }
         Ok(name)
@@ -62,8 +68,7 @@ impl NicknameKey {
     }
 
     fn of(s: &str) -> Self {
-        let folded: String = normalize::nfkc(s).chars().flat_map(char::to_lowercase).collect();
-        Self(normalize::nfkc(&folded))
+        Self(normalize::key(s))
     }
 }
 
@@ -123,6 +128,101 @@ mod tests {
         assert_eq!(code("System"), ErrorCode::NicknameReserved);
         assert_eq!(code("ＳＹＳＴＥＭ"), ErrorCode::NicknameReserved);
         assert_eq!(code("me"), ErrorCode::NicknameReserved);
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn look_alikes_share_the_key_of_the_name_they_imitate() {
+        let k = |s| Nickname::parse(s).unwrap().key();
+        // Cyrillic А (U+0410), а (U+0430), Н (U+041D); Greek Α (U+0391).
+        for fake in ["\u{410}na", "An\u{430}", "\u{410}N\u{410}", "\u{391}na", "\u{FF21}na"] {
+            assert_eq!(k(fake), k("Ana"), "{fake}");
+        }
+        // All capitals in Cyrillic: М, А, К (their small forms look like nothing Latin).
+        assert_eq!(k("\u{41C}\u{410}R\u{41A}"), k("Mark"));
+        // Plain ASCII: capital i and digit one for small L, "rn" for "m", zero for O.
+        for fake in ["AIex", "A1ex", "ALEX"] {
+            assert_eq!(k(fake), k("Alex"), "{fake}");
+        }
+        assert_eq!(k("Srnith"), k("Smith"));
+        assert_eq!(k("0scar"), k("Oscar"));
+        // Case and look-alikes together: Greek ΑΝΝΑ looks like ANNA, so its small Αννα is
+        // Anna too (though it looks like "Avva").
+        assert_eq!(k("\u{391}\u{3BD}\u{3BD}\u{3B1}"), k("Anna"));
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn look_alikes_of_reserved_names_are_reserved() {
+        for fake in [
+            "\u{405}ystem",                         // Cyrillic Ѕ
+            "\u{405}Y\u{405}\u{422}\u{415}\u{41C}", // Cyrillic ЅYЅТЕМ
+            "m\u{435}",                             // Cyrillic е
+            "\u{41C}\u{415}",                       // Cyrillic МЕ
+            "rne",                                  // r, n for m
+            "\u{455}erver",                         // Cyrillic ѕ
+            "\u{410}dmin",                          // Cyrillic А
+            "adm\u{456}n",                          // Cyrillic і
+            "m\u{43E}derator",                      // Cyrillic о
+        ] {
+            assert_eq!(code(fake), ErrorCode::NicknameReserved, "{fake}");
+        }
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn keys_stay_case_insensitive_in_every_script() {
+        let k = |s| Nickname::parse(s).unwrap().key();
+        for (a, b) in [
+            ("\u{386}\u{39D}\u{39D}\u{391}", "\u{386}\u{3BD}\u{3BD}\u{3B1}"), // ΆΝΝΑ, Άννα
+            ("\u{39D}\u{399}\u{39A}\u{39F}\u{3A3}", "\u{3BD}\u{3B9}\u{3BA}\u{3BF}\u{3C2}"), // ΝΙΚΟΣ, νικος
+            ("\u{418}\u{412}\u{410}\u{41D}", "\u{418}\u{432}\u{430}\u{43D}"), // ИВАН, Иван
+            ("Stra\u{df}e", "STRASSE"),
+        ] {
+            assert_eq!(k(a), k(b), "{a} {b}");
+        }
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn different_names_in_any_script_keep_different_keys() {
+        let names = [
+            "Ana",
+            "Anna",
+            "Ann",
+            "Bob",
+            "Rob",
+            "Zoe",
+            "Zo\u{eb}",
+            "Jos\u{e9}",
+            "Jose",
+            "Ivan",
+            "\u{418}\u{432}\u{430}\u{43D}",        // Иван
+            "\u{418}\u{433}\u{43E}\u{440}\u{44C}", // Игорь
+            "\u{386}\u{3BD}\u{3BD}\u{3B1}",        // Άννα
+            "\u{39D}\u{3AF}\u{3BA}\u{3BF}\u{3C2}", // Νίκος
+            "\u{BBFC}\u{C218}",                    // 민수
+            "\u{BBFC}\u{C9C0}",                    // 민지
+            "\u{C9C0}\u{C218}",                    // 지수
+            "\u{674E}\u{660E}",                    // 李明
+            "\u{7530}\u{4E2D}",                    // 田中
+            "\u{5C71}\u{7530}",                    // 山田
+            "\u{627}\u{62D}\u{645}\u{62F}",        // احمد
+        ];
+        let keys: std::collections::HashSet<_> =
+            names.iter().map(|n| Nickname::parse(n).unwrap().key()).collect();
+        assert_eq!(keys.len(), names.len());
+    }
+
+    /// What the key does not catch (docs/protocol.md says so): a look-alike of a small letter
+    /// whose capital looks like another letter (Greek ν is v, but Ν is N), and one name written
+    /// in another script's letters that are not all look-alikes.
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn known_limits_of_the_key() {
+        let k = |s| Nickname::parse(s).unwrap().key();
+        assert_ne!(k("\u{3BD}ik"), k("vik")); // Greek ν
+        assert_ne!(k("\u{418}\u{432}\u{430}\u{43D}"), k("Ivan")); // Иван: a transliteration
     }
 
     #[test]

@@ -82,3 +82,59 @@ proptest! {
         let _ = serde_json::from_str::<Nickname>(&json);
     }
 }
+
+/// Latin letters and a look-alike of each from another script (Cyrillic, Greek), or ASCII
+/// (capital I and digit one for small L, zero for O).
+const LOOK_ALIKES: &[(char, char)] = &[
+    ('a', '\u{430}'), // Cyrillic а
+    ('A', '\u{410}'), // Cyrillic А
+    ('A', '\u{391}'), // Greek Α
+    ('B', '\u{412}'), // Cyrillic В
+    ('c', '\u{441}'), // Cyrillic с
+    ('C', '\u{421}'), // Cyrillic С
+    ('e', '\u{435}'), // Cyrillic е
+    ('E', '\u{415}'), // Cyrillic Е
+    ('H', '\u{41D}'), // Cyrillic Н
+    ('i', '\u{456}'), // Cyrillic і
+    ('j', '\u{458}'), // Cyrillic ј
+    ('K', '\u{41A}'), // Cyrillic К
+    ('l', 'I'),
+    ('l', '1'),
+    ('M', '\u{41C}'), // Cyrillic М
+    ('o', '\u{43E}'), // Cyrillic о
+    ('o', '\u{3BF}'), // Greek ο
+    ('O', '0'),
+    ('p', '\u{440}'), // Cyrillic р
+    ('P', '\u{420}'), // Cyrillic Р
+    ('s', '\u{455}'), // Cyrillic ѕ
+    ('S', '\u{405}'), // Cyrillic Ѕ
+    ('T', '\u{422}'), // Cyrillic Т
+    ('x', '\u{445}'), // Cyrillic х
+    ('X', '\u{3A7}'), // Greek Χ
+    ('y', '\u{443}'), // Cyrillic у
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// A name spelt with look-alikes in place of any of its letters is the same name (the
+    /// server's key; the page does not carry the confusables table).
+    #[test]
+    fn look_alike_spellings_share_one_key(
+        picks in prop::collection::vec((0..LOOK_ALIKES.len(), any::<bool>(), "[a-z ]{0,2}"), 1..8),
+    ) {
+        let mut real = String::new();
+        let mut fake = String::new();
+        for (i, swap, filler) in picks {
+            let (latin, other) = LOOK_ALIKES[i];
+            real.push(latin);
+            fake.push(if swap { other } else { latin });
+            real.push_str(&filler);
+            fake.push_str(&filler);
+        }
+        if let Ok(real) = Nickname::parse(&real) {
+            let fake = Nickname::parse(&fake).expect("a look-alike of a valid name parses too");
+            prop_assert_eq!(real.key(), fake.key(), "{} / {}", real, fake);
+        }
+    }
+}
