@@ -60,7 +60,7 @@ ensure_page_tools() { ensure_wasm_target; ensure_node_modules; ensure_wasm_bindg
 
 ensure_test_tools() {
   ensure_page_tools
-  apt_install chromium chromium-driver redis-server nginx fonts-noto-cjk
+  apt_install chromium chromium-driver redis-server nginx fonts-noto-cjk sqlite3
 }
 
 build_page() {

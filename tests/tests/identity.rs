@@ -202,3 +202,33 @@ async fn a_claim_that_outlives_its_connection_leaves_no_ghost_nickname_in_a_clus
         taker.close().await;
     }
 }
+
+/// `sqlite3 PATH SQL`: the answer, trimmed.
+fn sqlite(path: &std::path::Path, sql: &str) -> String {
+    let out = std::process::Command::new("sqlite3").arg(path).arg(sql).output().expect("run sqlite3");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A data dir from before tokens were hashed and look-alikes folded: its reservation (a plain
+/// token, under the old key) still resumes, and is stored again the new way, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reservation_from_an_older_version_resumes_and_is_stored_again_hashed() {
+    let dir = chat_tests::server::temp_dir("legacy");
+    let db = dir.join("chat.sqlite3");
+    sqlite(
+        &db,
+        "CREATE TABLE reservations (nickname_key TEXT PRIMARY KEY, nickname TEXT NOT NULL,
+         token TEXT NOT NULL, expires_at INTEGER NOT NULL);
+         INSERT INTO reservations VALUES ('kim', 'Kim', 'plain-legacy-token', 9223372036854775807);",
+    );
+    let data_dir = dir.to_string_lossy().into_owned();
+    let mut server = ChatServer::start_with(&["--data-dir", &data_dir], &[("CHAT_RESUME_GRACE", "60")]);
+    let (_kim, ack) = WireClient::resume(server.port, "plain-legacy-token").await;
+    assert_eq!(ack[1]["nickname"], json!("Kim"), "{ack:?}");
+    server.terminate();
+    server.wait_exit(Duration::from_secs(15)).expect("stopped");
+    let rows = sqlite(&db, "SELECT nickname_key, token, tenure IS NOT NULL FROM reservations");
+    assert_eq!(rows.lines().count(), 1, "one row for Kim: {rows}");
+    assert!(!rows.contains("plain-legacy-token") && !rows.starts_with("kim|"), "stored again: {rows}");
+    assert!(rows.ends_with("|1"), "with its tenure: {rows}");
+}

@@ -157,13 +157,21 @@ impl Chat {
                 for r in reserved {
                     match Nickname::parse(&r.nickname) {
                         Ok(nickname) => {
+                            let legacy = r.tenure.is_none();
                             let (token, tenure) = match r.tenure {
                                 Some(tenure) => (TokenHash::stored(r.token_hash), Tenure::stored(&tenure)),
                                 // Kept by a version before hashing: the plain token.
                                 None => (TokenHash::of_legacy_plain(&r.token_hash), Tenure::new()),
                             };
-                            let generation =
-                                self.roster.restore(Held { nickname: nickname.clone(), token, tenure });
+                            let held = Held { nickname: nickname.clone(), token, tenure };
+                            if legacy || r.nickname_key != nickname.key().as_str() {
+                                // Stored by an older version (a plain token, or the key before
+                                // look-alikes were folded): stored again as this one keeps it,
+                                // or the old row would come back at every start.
+                                self.journal.reserve(ReservationChange::Drop(r.nickname_key.clone()));
+                                self.record_reservation(&held, r.expires_at);
+                            }
+                            let generation = self.roster.restore(held);
                             self.start_grace(nickname, generation);
                         }
                         Err(e) => {
