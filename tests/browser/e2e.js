@@ -319,7 +319,9 @@ const tests = {
     await join(bob, 'Viewer');
     await say(ana, 'first');
     await say(ana, 'second');
-    await lineWith(bob, 'second');
+    // Both, whichever way they arrive (live, or in the history page the new page asks for).
+    await bob.waitForFunction(() => [...document.querySelectorAll('#lines p.user')]
+      .filter((p) => p.textContent.startsWith('Painter')).length === 2, null, { timeout: 10000 });
     const info = await bob.$$eval('#lines p.user', (ps) => ps.filter((p) => p.textContent.startsWith('Painter')).map((p) => ({
       from: p.querySelector('.from').className,
       grouped: p.classList.contains('grouped'),
