@@ -73,13 +73,12 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &Networks) -> 
     if !trusted.contains(peer) {
         return peer;
     }
-    // Every X-Forwarded-For header, in order, as one list; right to left.
-    let entries: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .collect();
+    // Every X-Forwarded-For header, in order, as one list; right to left. Read as bytes: a
+    // proxy appends its entry to whatever the client sent, and a client's non-ASCII byte must
+    // not make the whole header unreadable (the proxy's own address would then count).
+    let values: Vec<String> =
+        headers.get_all("x-forwarded-for").iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+    let entries: Vec<&str> = values.iter().flat_map(|v| v.split(',')).collect();
     for entry in entries.into_iter().rev() {
         let Some(ip) = parse_entry(entry) else { continue };
         if !trusted.contains(ip) {
@@ -149,6 +148,10 @@ mod tests {
         let mapped = forwarded(&["::ffff:203.0.113.9"]);
         assert_eq!(client_address(ip("::ffff:127.0.0.1"), &mapped, &trusted), ip("203.0.113.9"), "v4-mapped");
         assert_eq!(client_address(ip("127.0.0.1"), &spoofed, &Networks::default()), ip("127.0.0.1"), "none");
+        // A client's non-ASCII byte before the entry the proxy appended does not hide it.
+        let mut high = HeaderMap::new();
+        high.append("x-forwarded-for", HeaderValue::from_bytes(b"6.6.6.6\xff, 203.0.113.9").expect("bytes"));
+        assert_eq!(client_address(ip("127.0.0.1"), &high, &trusted), ip("203.0.113.9"), "non-ASCII");
     }
 
     #[test]

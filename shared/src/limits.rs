@@ -106,6 +106,11 @@ pub const HISTORY_PER_SECOND: u32 = 2;
 pub const TYPING_BURST: u32 = 6;
 /// ...refilled at this many per second. Notices past it are dropped (they are hints).
 pub const TYPING_PER_SECOND: u32 = 2;
+/// All of an address's connections together may send typing notices in a burst of this
+/// many (while per-address rules are on; each notice goes to everyone)...
+pub const ADDRESS_TYPING_BURST: u32 = 20;
+/// ...refilled at this many per second (many connections must not multiply the rate).
+pub const ADDRESS_TYPING_PER_SECOND: u32 = 10;
 /// A page says it stopped typing after this long without a keystroke...
 pub const TYPING_IDLE: Duration = Duration::from_millis(1_500);
 /// ...repeats that it is typing this often while it still is...

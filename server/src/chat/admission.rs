@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use chat_shared::ChatError;
 use chat_shared::limits::{
-    ADDRESS_CONNECTS_PER_MINUTE, ADDRESS_MESSAGE_BURST, ADDRESS_MESSAGES_PER_SECOND, FLOOD_PENALTY,
+    ADDRESS_CONNECTS_PER_MINUTE, ADDRESS_MESSAGE_BURST, ADDRESS_MESSAGES_PER_SECOND, ADDRESS_TYPING_BURST, ADDRESS_TYPING_PER_SECOND, FLOOD_PENALTY,
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -82,6 +82,7 @@ pub struct Admission {
 struct AddressRules {
     connects: DefaultKeyedRateLimiter<IpAddr>,
     messages: DefaultKeyedRateLimiter<IpAddr>,
+    typing: DefaultKeyedRateLimiter<IpAddr>,
     /// Addresses a flooder was closed from, and until when they are refused.
     penalties: Mutex<HashMap<IpAddr, Instant>>,
 }
@@ -102,6 +103,10 @@ impl Admission {
                 messages: RateLimiter::keyed(
                     Quota::per_second(nonzero(ADDRESS_MESSAGES_PER_SECOND))
                         .allow_burst(nonzero(ADDRESS_MESSAGE_BURST)),
+                ),
+                typing: RateLimiter::keyed(
+                    Quota::per_second(nonzero(ADDRESS_TYPING_PER_SECOND))
+                        .allow_burst(nonzero(ADDRESS_TYPING_BURST)),
                 ),
                 penalties: Mutex::default(),
             });
@@ -192,6 +197,12 @@ impl Admission {
     pub fn allow_message(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
         rules.messages.check_key(&address_key(addr)).map_err(rate_limited)
+    }
+
+    /// Whether `address` may send one more typing notice now (all its connections together).
+    pub fn allow_typing(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
+        let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
+        rules.typing.check_key(&address_key(addr)).map_err(rate_limited)
     }
 
     /// A flooder was closed: its address may not connect again for [`FLOOD_PENALTY`].

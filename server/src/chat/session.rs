@@ -163,8 +163,10 @@ impl Session {
         self.check(&self.history_requests)
     }
 
-    pub fn allow_typing(&self) -> Result<(), ChatError> {
-        self.check(&self.typing_notices)
+    /// One more typing notice from this connection, if its own rate and `shared` (its
+    /// address's) allow it.
+    pub fn allow_typing(&self, shared: impl FnOnce() -> Result<(), ChatError>) -> Result<(), ChatError> {
+        self.record(check(&self.typing_notices).and_then(|()| shared()))
     }
 
     /// Records what the last typing notice said; returns what the one before it said.

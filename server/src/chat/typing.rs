@@ -14,7 +14,7 @@ use crate::cluster::ChatAdapter;
 pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
-    if session.allow_typing().is_err() {
+    if session.allow_typing(|| chat.admission.allow_typing(session.address)).is_err() {
         return;
     }
     let notice = chat.speaker(&session, socket.id).and_then(|speaker| {
