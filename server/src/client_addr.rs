@@ -76,8 +76,11 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &Networks) -> 
     // Every X-Forwarded-For header, in order, as one list; right to left. Read as bytes: a
     // proxy appends its entry to whatever the client sent, and a client's non-ASCII byte must
     // not make the whole header unreadable (the proxy's own address would then count).
-    let values: Vec<String> =
-        headers.get_all("x-forwarded-for").iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+    let values: Vec<String> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
     let entries: Vec<&str> = values.iter().flat_map(|v| v.split(',')).collect();
     for entry in entries.into_iter().rev() {
         let Some(ip) = parse_entry(entry) else { continue };
