@@ -67,6 +67,17 @@ pub fn address_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The network an IPv6 client address belongs to, for the per-network connection limit: its
+/// /48 (a site: what a tunnel broker hands out, or a provider to a business), so that one
+/// person's 65,536 /64s do not count as 65,536 clients. None for IPv4 (a NAT'ed address is
+/// already one address).
+pub fn network_key(ip: IpAddr) -> Option<IpAddr> {
+    match canonical(ip) {
+        IpAddr::V6(v6) => Some(IpAddr::V6((u128::from(v6) & !((1u128 << 80) - 1)).into())),
+        IpAddr::V4(_) => None,
+    }
+}
+
 /// The client's address for a request from `peer` with `headers`.
 pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &Networks) -> IpAddr {
     let peer = canonical(peer);

@@ -50,6 +50,9 @@ pub const FLOOD_WINDOW: Duration = Duration::from_secs(10);
 /// address's open connections, e.g. others behind the same NAT, keep chatting;
 /// docs/operations.md, "Security", says why it is kept)...
 pub const FLOOD_PENALTY: Duration = Duration::from_secs(60);
+/// ...an IPv6 /48 (one site: a tunnel broker hands one out for free, 65,536 /64s) may hold
+/// this many times the per-address connection limit, all its /64s together...
+pub const NETWORK_ADDRESSES: usize = 4;
 /// ...an address may open new connections at this rate per minute, after a burst as large as
 /// its connection limit (reconnecting must not reset the per-connection limits)...
 pub const ADDRESS_CONNECTS_PER_MINUTE: u32 = 60;

@@ -74,6 +74,27 @@ async fn through_a_trusted_proxy_one_ipv6_64_is_one_address() {
     assert!(refused.contains("too many connections from your address"), "{refused}");
 }
 
+/// The test is the trusted proxy: the /64s of one IPv6 /48 (a free tunnel gives 65,536 of
+/// them) together hold at most NETWORK_ADDRESSES times the per-address limit.
+#[tokio::test(flavor = "multi_thread")]
+async fn through_a_trusted_proxy_one_ipv6_48_cannot_fill_the_server() {
+    use chat_shared::limits::NETWORK_ADDRESSES;
+    let server = ChatServer::start_with(
+        &["--trusted-proxies", "127.0.0.1/32"],
+        &[("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "2")],
+    );
+    let proxy = [127, 0, 0, 1];
+    let mut held = Vec::new();
+    for i in 0..(2 * NETWORK_ADDRESSES) {
+        // One connection from each of several /64s of 2001:db8:5::/48.
+        let c = connect_claiming(server.port, proxy, &format!("2001:db8:5:{i:x}::1")).await;
+        held.push(c.expect("within the /48's share"));
+    }
+    let refused = connect_claiming(server.port, proxy, "2001:db8:5:ff::1").await.err().expect("refused");
+    assert!(refused.contains("too many connections from your network"), "{refused}");
+    let _other = connect_claiming(server.port, proxy, "2001:db8:6::1").await.expect("another /48");
+}
+
 /// Behind one NAT: a flooder is closed and its address refused new connections for
 /// FLOOD_PENALTY; an honest user already connected from the same address keeps chatting
 /// (after the address's shared message budget refills), and a new honest connection from it

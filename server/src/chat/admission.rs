@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 use chat_shared::ChatError;
 use chat_shared::limits::{
     ADDRESS_CONNECTS_PER_MINUTE, ADDRESS_MESSAGE_BURST, ADDRESS_MESSAGES_PER_SECOND, ADDRESS_TYPING_BURST,
-    ADDRESS_TYPING_PER_SECOND, FLOOD_PENALTY,
+    ADDRESS_TYPING_PER_SECOND, FLOOD_PENALTY, NETWORK_ADDRESSES,
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::session::{nonzero, rate_limited};
-use crate::client_addr::address_key;
+use crate::client_addr::{address_key, network_key};
 
 /// The limits (0: no limit).
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +39,8 @@ pub enum Refused {
     Full,
     #[error("too many connections from your address")]
     TooManyFromAddress,
+    #[error("too many connections from your network")]
+    TooManyFromNetwork,
     #[error("too many new connections from your address: wait a moment")]
     TooFastFromAddress,
     #[error("your address flooded the chat: wait a minute")]
@@ -53,6 +55,7 @@ impl Refused {
         match self {
             Self::Full => "full",
             Self::TooManyFromAddress => "per_address",
+            Self::TooManyFromNetwork => "per_network",
             Self::TooFastFromAddress => "address_rate",
             Self::FloodPenalty => "flood_penalty",
             Self::ShuttingDown => "shutting_down",
@@ -92,6 +95,8 @@ struct AddressRules {
 struct Counts {
     total: usize,
     by_address: HashMap<IpAddr, usize>,
+    /// IPv6 connections per /48 (see [`network_key`]).
+    by_network: HashMap<IpAddr, usize>,
 }
 
 impl Admission {
@@ -144,10 +149,21 @@ impl Admission {
             if self.limits.per_address > 0 && mine >= self.limits.per_address {
                 return Err(Refused::TooManyFromAddress);
             }
+            let network = network_key(addr);
+            let in_network = network.and_then(|n| counts.by_network.get(&n).copied()).unwrap_or(0);
+            if self.limits.per_address > 0
+                && network.is_some()
+                && in_network >= self.limits.per_address.saturating_mul(NETWORK_ADDRESSES)
+            {
+                return Err(Refused::TooManyFromNetwork);
+            }
             if let Some(rules) = &self.per_address {
                 rules.check_connect(addr)?;
             }
             counts.by_address.insert(addr, mine + 1);
+            if let Some(n) = network {
+                counts.by_network.insert(n, in_network + 1);
+            }
         }
         counts.total += 1;
         drop(counts);
@@ -169,6 +185,14 @@ impl Admission {
             *n -= 1;
             if *n == 0 {
                 counts.by_address.remove(&addr);
+            }
+        }
+        if let Some(net) = address.and_then(network_key)
+            && let Some(n) = counts.by_network.get_mut(&net)
+        {
+            *n -= 1;
+            if *n == 0 {
+                counts.by_network.remove(&net);
             }
         }
     }
@@ -293,6 +317,21 @@ mod tests {
         assert!(unlimited.admit(Some(one)).is_ok(), "per-address rules off");
         drop(held);
         assert_eq!(unlimited.admitted(), 0);
+    }
+
+    #[test]
+    fn one_ipv6_48_holds_a_few_addresses_worth_not_the_whole_server() {
+        let a = Arc::new(Admission::new(ConnectionLimits { total: 0, per_address: 2 }));
+        let cap = 2 * NETWORK_ADDRESSES;
+        let held: Vec<Ticket> = (0..cap)
+            .map(|i| a.admit(Some(format!("2001:db8:7:{i:x}::1").parse().unwrap())).expect("within the /48"))
+            .collect();
+        let next: IpAddr = "2001:db8:7:ff::1".parse().unwrap();
+        assert_eq!(refusal(a.admit(Some(next))), Some(Refused::TooManyFromNetwork));
+        assert!(a.admit(Some("2001:db8:8::1".parse().unwrap())).is_ok(), "another /48");
+        assert!(a.admit(Some("10.0.0.1".parse().unwrap())).is_ok(), "IPv4 has no network tier");
+        drop(held);
+        assert!(a.admit(Some(next)).is_ok(), "places in the /48 come back");
     }
 
     #[test]
