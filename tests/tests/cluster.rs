@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use chat_tests::nginx::Nginx;
 use chat_tests::redis::RedisServer;
 use chat_tests::{ChatServer, WireClient};
 use serde_json::{Value, json};
@@ -192,71 +193,6 @@ async fn a_redis_restart_is_survived_without_restarting_the_instances() {
     );
 }
 
-/// deploy/nginx.conf with its cluster lines on, run on loopback ports without TLS (the test
-/// has no certificate), in its own prefix directory.
-struct Nginx {
-    child: std::process::Child,
-    port: u16,
-    /// `-p DIR -c DIR/nginx.conf`, to stop it the way it wants (SIGKILL would leave workers).
-    args: [String; 4],
-}
-
-impl Nginx {
-    fn start(instances: [u16; 2]) -> Self {
-        let dir = chat_tests::server::temp_dir("nginx");
-        let port = chat_tests::server::free_port();
-        let site = std::fs::read_to_string(chat_tests::server::workspace_root().join("deploy/nginx.conf"))
-            .expect("read deploy/nginx.conf");
-        let mut site = site
-            .replace("server 127.0.0.1:3000;", &format!("server 127.0.0.1:{};", instances[0]))
-            .replace("# ip_hash;", "ip_hash;")
-            .replace("# server 127.0.0.1:3001;", &format!("server 127.0.0.1:{};", instances[1]))
-            .replace("listen 443 ssl http2;", &format!("listen 127.0.0.1:{port};"))
-            .replace("listen [::]:443 ssl http2;", "");
-        // Without TLS: the redirecting server and the certificate lines go.
-        let redirect = site.find("server {\n    listen 80;").expect("the port-80 server");
-        let end = redirect + site[redirect..].find("}\n").expect("its end") + 2;
-        site.replace_range(redirect..end, "");
-        site = site.lines().filter(|l| !l.trim_start().starts_with("ssl_")).collect::<Vec<_>>().join("\n");
-        let d = dir.display();
-        let main = format!(
-            "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-             events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  include {d}/chat.conf;\n}}\n"
-        );
-        std::fs::write(dir.join("chat.conf"), site).expect("write the site");
-        std::fs::write(dir.join("nginx.conf"), main).expect("write nginx.conf");
-        let conf = dir.join("nginx.conf");
-        let args = ["-p".to_owned(), d.to_string(), "-c".to_owned(), conf.display().to_string()];
-        let child = std::process::Command::new("nginx")
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start nginx (the README's test command installs it)");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "nginx did not start: {:?}",
-                std::fs::read_to_string(dir.join("error.log"))
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, port, args }
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let stopped = std::process::Command::new("nginx").args(&self.args).args(["-s", "stop"]).status();
-        if !stopped.is_ok_and(|s| s.success()) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
 /// How many socket.io connections an instance has (from its /metrics).
 async fn connections(server: &ChatServer) -> f64 {
     let text =
@@ -271,7 +207,7 @@ async fn connections(server: &ChatServer) -> f64 {
 async fn behind_the_deployed_nginx_config_a_user_of_a_dead_instance_lands_on_the_other() {
     let redis = RedisServer::start();
     let mut servers = [instance_with_grace(&redis, "30"), instance_with_grace(&redis, "30")];
-    let nginx = Nginx::start([servers[0].port, servers[1].port]);
+    let nginx = Nginx::start(&[servers[0].port, servers[1].port]);
     let (mut ana, token) = WireClient::join(nginx.port, "Ana").await;
     ana.emit("user message", &[json!("through nginx")], Some(2)).await;
     assert_eq!(ana.ack(2).await[0], Value::Null);
