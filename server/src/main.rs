@@ -8,6 +8,7 @@ mod config;
 mod detach;
 mod handshake;
 mod history;
+mod log_throttle;
 mod metrics;
 mod origin;
 mod page;

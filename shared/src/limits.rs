@@ -146,3 +146,7 @@ pub const HISTORY_PAGE_MAX_BYTES: usize = 64 * 1024;
 /// a socket.io request whose kept headers are larger is refused (HTTP 431). Without it each
 /// connection could pin up to hyper's ~400 KB of headers.
 pub const SOCKET_IO_HEADERS_MAX_BYTES: usize = 8 * 1024;
+
+/// A log line that clients can cause (a refused connection, a failed read during an outage) is
+/// written at most once per this interval, saying how often it happened meanwhile.
+pub const LOG_THROTTLE: Duration = Duration::from_secs(10);

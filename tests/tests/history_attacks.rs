@@ -468,3 +468,29 @@ async fn a_flood_during_a_redis_outage_is_refused_past_the_queue_and_the_cluster
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// During a Redis outage every `history` request fails: they are answered `unavailable`, and
+/// the log gets one error line per interval for all of them, not one per request.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_history_reads_during_an_outage_do_not_flood_the_log() {
+    let mut redis = RedisServer::start();
+    let server = LoggedServer::start(&[("CHAT_REDIS_URL", &redis.url())]).await;
+    let (mut reader, _) = WireClient::join(server.port, "Reader").await;
+    redis.stop();
+    const ASKED: u64 = 6;
+    for n in 0..ASKED {
+        reader.emit("history", &[json!({"limit": 5})], Some(100 + n)).await;
+    }
+    // Each read waits for Redis's timeout: collect the answers, however slowly they come.
+    let mut failed = 0;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while failed < ASKED && Instant::now() < deadline {
+        if let Some(Inbound::Ack(_, args)) = reader.recv_packet(Duration::from_secs(5)).await {
+            assert_eq!(args[0]["code"], json!("unavailable"), "{args:?}");
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, ASKED, "every read answered");
+    let errors = server.log.lock().expect("log").iter().filter(|l| l.contains("cannot read history")).count();
+    assert_eq!(errors, 1, "one line for {ASKED} failed reads");
+}

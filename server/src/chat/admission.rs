@@ -10,9 +10,9 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chat_shared::ChatError;
 use chat_shared::limits::{
@@ -23,6 +23,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::session::{nonzero, rate_limited};
 use crate::client_addr::{address_key, network_key};
+use crate::log_throttle::Throttle;
 
 /// The limits (0: no limit).
 #[derive(Debug, Clone, Copy)]
@@ -66,11 +67,6 @@ impl Refused {
 /// Admitted connections at most this often prune the per-address state of idle addresses.
 const PRUNE_EVERY_ADMITS: u32 = 1024;
 
-/// Refusals are logged at warn level at most this often (each one at debug level, and every
-/// one counted in /metrics): an attacker who is refused thousands of times a second must not
-/// flood the log.
-const REFUSAL_WARN_EVERY: Duration = Duration::from_secs(10);
-
 pub struct Admission {
     limits: ConnectionLimits,
     counts: Mutex<Counts>,
@@ -78,9 +74,8 @@ pub struct Admission {
     per_address: Option<AddressRules>,
     admits: AtomicU32,
     /// When the next refusal may be logged at warn level.
-    next_warning: Mutex<Option<Instant>>,
-    /// Refusals since the last warning.
-    unreported: AtomicU64,
+    /// The warning about refused connections.
+    refusals_logged: Throttle,
 }
 
 struct AddressRules {
@@ -121,8 +116,7 @@ impl Admission {
             counts: Mutex::default(),
             per_address,
             admits: AtomicU32::new(0),
-            next_warning: Mutex::default(),
-            unreported: AtomicU64::new(0),
+            refusals_logged: Throttle::new(),
         }
     }
 
@@ -198,19 +192,12 @@ impl Admission {
     }
 
     /// Records a refused connection: counted in /metrics, logged at debug level, and at warn
-    /// level at most once per [`REFUSAL_WARN_EVERY`] with how many were refused since.
+    /// level at most once per [`chat_shared::limits::LOG_THROTTLE`] with how many were refused
+    /// since.
     pub fn report(&self, refused: Refused, conn: &dyn std::fmt::Display, address: Option<IpAddr>) {
         crate::metrics::connection_refused(refused.label());
         tracing::debug!(%conn, ?address, "connection refused: {refused}");
-        let unreported = self.unreported.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = Instant::now();
-        let mut next = lock(&self.next_warning);
-        if next.is_some_and(|at| now < at) {
-            return;
-        }
-        *next = Some(now + REFUSAL_WARN_EVERY);
-        drop(next);
-        self.unreported.fetch_sub(unreported, Ordering::Relaxed);
+        let Some(unreported) = self.refusals_logged.due() else { return };
         tracing::warn!(
             ?address,
             refused = unreported,

@@ -6,6 +6,10 @@ use chat_shared::{ChatError, ErrorCode};
 
 use super::incoming::Incoming;
 use super::{Chat, LogId};
+use crate::log_throttle::Throttle;
+
+/// The error line for failed reads (one per request during an outage would be a flood).
+static UNREADABLE: Throttle = Throttle::new();
 
 pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
@@ -21,7 +25,9 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let conn = LogId::of(req.socket().id);
     tokio::task::spawn_blocking(move || {
         let page = history.page(&request).map_err(|e| {
-            tracing::error!(%conn, "cannot read history: {e}");
+            if let Some(times) = UNREADABLE.due() {
+                tracing::error!(%conn, times, "cannot read history: {e} ({times} failed reads since the last such line)");
+            }
             ChatError::new(ErrorCode::Unavailable)
         });
         let refusal = page.as_ref().err().cloned();

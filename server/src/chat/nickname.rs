@@ -13,6 +13,7 @@ use super::roster::Held;
 use super::session::{Session, Speaker};
 use super::{Chat, LogId, fanout};
 use crate::cluster::ChatAdapter;
+use crate::log_throttle::Throttle;
 
 /// What the connection asked for.
 enum Wanted {
@@ -33,6 +34,10 @@ fn credentials(nickname: Nickname) -> Result<(Held, Token), ChatError> {
     let (token, hash) = Token::issue().ok_or_else(|| ChatError::new(ErrorCode::Unavailable))?;
     Ok((Held { nickname, token: hash, tenure: Tenure::new() }, token))
 }
+
+/// The warning for claims Redis did not answer (one per attempt during an outage would be a
+/// flood).
+static CLUSTER_FAILED: Throttle = Throttle::new();
 
 pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
@@ -68,7 +73,9 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                     }
                     Ok(false) => Err(ChatError::new(ErrorCode::NicknameTaken)),
                     Err(e) => {
-                        tracing::warn!(conn = %LogId::of(socket.id), "cannot claim a nickname in the cluster: {e}");
+                        if let Some(times) = CLUSTER_FAILED.due() {
+                            tracing::warn!(conn = %LogId::of(socket.id), times, "cannot claim a nickname in the cluster: {e}");
+                        }
                         Err(ChatError::new(ErrorCode::Unavailable))
                     }
                 };

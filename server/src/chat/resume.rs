@@ -14,6 +14,11 @@ use super::incoming::Incoming;
 use super::reply::Reply;
 use super::session::{Session, Speaker};
 use super::{Chat, LogId};
+use crate::log_throttle::Throttle;
+
+/// The warning for resumes Redis did not answer (one per attempt during an outage would be a
+/// flood).
+static CLUSTER_FAILED: Throttle = Throttle::new();
 
 pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
@@ -56,7 +61,9 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                     }
                     Ok(None) => Err(ChatError::new(ErrorCode::ResumeInvalid)),
                     Err(e) => {
-                        tracing::warn!(conn = %LogId::of(socket.id), "cannot resume in the cluster: {e}");
+                        if let Some(times) = CLUSTER_FAILED.due() {
+                            tracing::warn!(conn = %LogId::of(socket.id), times, "cannot resume in the cluster: {e}");
+                        }
                         Err(ChatError::new(ErrorCode::Unavailable))
                     }
                 };
