@@ -105,6 +105,13 @@ pub const HISTORY_BURST: u32 = 10;
 /// ...refilled at this many per second.
 pub const HISTORY_PER_SECOND: u32 = 2;
 
+/// All of an address's connections together may ask for history pages in a burst of this
+/// many (while per-address rules are on; a page is up to [`HISTORY_PAGE_MAX_BYTES`], and a
+/// client that never reads keeps the server holding what it asked for)...
+pub const ADDRESS_HISTORY_BURST: u32 = 20;
+/// ...refilled at this many per second.
+pub const ADDRESS_HISTORY_PER_SECOND: u32 = 4;
+
 /// Typing notices one connection may send: a burst of this many...
 pub const TYPING_BURST: u32 = 6;
 /// ...refilled at this many per second. Notices past it are dropped (they are hints).

@@ -494,3 +494,28 @@ async fn failed_history_reads_during_an_outage_do_not_flood_the_log() {
     let errors = server.log.lock().expect("log").iter().filter(|l| l.contains("cannot read history")).count();
     assert_eq!(errors, 1, "one line for {ASKED} failed reads");
 }
+
+/// Pages are up to 64 KiB and the server holds what a client asked for until it reads it: all
+/// the connections of one address share one history budget (burst 20, then 4/s), so opening
+/// more connections does not multiply it; another address has its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn history_requests_share_one_budget_per_address() {
+    let server = chat_tests::ChatServer::start();
+    let address = [127, 0, 0, 7];
+    let mut clients = Vec::new();
+    for i in 0..5 {
+        clients.push(WireClient::join_from(server.port, &format!("Pager{i}"), address).await.0);
+    }
+    // 5 connections x 10 requests: each within its own burst, 50 from one address.
+    let mut answered = 0;
+    for c in clients.iter_mut() {
+        for n in 0..10u64 {
+            c.emit("history", &[json!({"limit": 1})], Some(200 + n)).await;
+        }
+        // Refusals are answered at once, pages after their read: in any order.
+        answered += c.acks(200..210).await.values().filter(|a| a[0].is_null()).count();
+    }
+    assert!((20..=26).contains(&answered), "the address's burst of 20 (plus refill), not 50: {answered}");
+    let (mut other, _) = WireClient::join_from(server.port, "Elsewhere", [127, 0, 0, 8]).await;
+    assert!(other.history(json!({"limit": 1}), 300).await["messages"].is_array(), "another address");
+}

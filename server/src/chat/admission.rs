@@ -16,8 +16,9 @@ use std::time::Instant;
 
 use chat_shared::ChatError;
 use chat_shared::limits::{
-    ADDRESS_CONNECTS_PER_MINUTE, ADDRESS_MESSAGE_BURST, ADDRESS_MESSAGES_PER_SECOND, ADDRESS_TYPING_BURST,
-    ADDRESS_TYPING_PER_SECOND, FLOOD_PENALTY, NETWORK_ADDRESSES,
+    ADDRESS_CONNECTS_PER_MINUTE, ADDRESS_HISTORY_BURST, ADDRESS_HISTORY_PER_SECOND, ADDRESS_MESSAGE_BURST,
+    ADDRESS_MESSAGES_PER_SECOND, ADDRESS_TYPING_BURST, ADDRESS_TYPING_PER_SECOND, FLOOD_PENALTY,
+    NETWORK_ADDRESSES,
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -82,6 +83,7 @@ struct AddressRules {
     connects: DefaultKeyedRateLimiter<IpAddr>,
     messages: DefaultKeyedRateLimiter<IpAddr>,
     typing: DefaultKeyedRateLimiter<IpAddr>,
+    history: DefaultKeyedRateLimiter<IpAddr>,
     /// Addresses a flooder was closed from, and until when they are refused.
     penalties: Mutex<HashMap<IpAddr, Instant>>,
 }
@@ -108,6 +110,10 @@ impl Admission {
                 typing: RateLimiter::keyed(
                     Quota::per_second(nonzero(ADDRESS_TYPING_PER_SECOND))
                         .allow_burst(nonzero(ADDRESS_TYPING_BURST)),
+                ),
+                history: RateLimiter::keyed(
+                    Quota::per_second(nonzero(ADDRESS_HISTORY_PER_SECOND))
+                        .allow_burst(nonzero(ADDRESS_HISTORY_BURST)),
                 ),
                 penalties: Mutex::default(),
             });
@@ -215,6 +221,13 @@ impl Admission {
     pub fn allow_typing(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
         rules.typing.check_key(&address_key(addr)).map_err(rate_limited)
+    }
+
+    /// Whether `address` may ask for one more page of history now (all its connections
+    /// together: each page may be up to 64 KiB, held until the client reads it).
+    pub fn allow_history(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
+        let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
+        rules.history.check_key(&address_key(addr)).map_err(rate_limited)
     }
 
     /// A flooder was closed: its address may not connect again for [`FLOOD_PENALTY`].

@@ -14,7 +14,7 @@ static UNREADABLE: Throttle = Throttle::new();
 pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let request = session
-        .allow_history()
+        .allow_history(|| chat.admission.allow_history(session.address))
         .and_then(|()| req.arg::<HistoryRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload)));
     let reply = req.reply();
     let request = match request {

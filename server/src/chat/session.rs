@@ -159,8 +159,10 @@ impl Session {
         self.check(&self.nickname_attempts)
     }
 
-    pub fn allow_history(&self) -> Result<(), ChatError> {
-        self.check(&self.history_requests)
+    /// One more history request from this connection, if its own rate and `shared` (its
+    /// address's) allow it.
+    pub fn allow_history(&self, shared: impl FnOnce() -> Result<(), ChatError>) -> Result<(), ChatError> {
+        self.record(check(&self.history_requests).and_then(|()| shared()))
     }
 
     /// One more typing notice from this connection, if its own rate and `shared` (its
