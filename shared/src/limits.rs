@@ -107,8 +107,10 @@ pub const HISTORY_PER_SECOND: u32 = 2;
 
 /// All of an address's connections together may ask for history pages in a burst of this
 /// many (while per-address rules are on; a page is up to [`HISTORY_PAGE_MAX_BYTES`], and a
-/// client that never reads keeps the server holding what it asked for)...
-pub const ADDRESS_HISTORY_BURST: u32 = 20;
+/// client that never reads keeps the server holding what it asked for): as many as the
+/// default connection limit per address, so that a whole NAT coming back after a restart
+/// (every page asks for what it missed) fits...
+pub const ADDRESS_HISTORY_BURST: u32 = 100;
 /// ...refilled at this many per second.
 pub const ADDRESS_HISTORY_PER_SECOND: u32 = 4;
 
