@@ -504,12 +504,13 @@ async fn history_requests_share_one_budget_per_address() {
     let server = chat_tests::ChatServer::start();
     let address = [127, 0, 0, 7];
     let per_connection = u64::from(HISTORY_BURST);
-    let connections = u64::from(ADDRESS_HISTORY_BURST) / per_connection + 3;
+    // 60 past the address's burst: 15 s of its refill, far more than the test takes.
+    let connections = u64::from(ADDRESS_HISTORY_BURST) / per_connection + 6;
     let mut clients = Vec::new();
     for i in 0..connections {
         clients.push(WireClient::join_from(server.port, &format!("Pager{i}"), address).await.0);
     }
-    // Each connection within its own burst; together 30 past the address's.
+    // Each connection within its own burst; together 60 past the address's.
     let mut answered = 0;
     for c in clients.iter_mut() {
         for n in 0..per_connection {
@@ -518,8 +519,11 @@ async fn history_requests_share_one_budget_per_address() {
         // Refusals are answered at once, pages after their read: in any order.
         answered += c.acks(200..200 + per_connection).await.values().filter(|a| a[0].is_null()).count();
     }
-    let burst = ADDRESS_HISTORY_BURST as usize;
-    assert!((burst..=burst + 8).contains(&answered), "the address's burst (plus refill): {answered}");
+    let (burst, asked) = (ADDRESS_HISTORY_BURST as usize, (connections * per_connection) as usize);
+    assert!(
+        answered >= burst && answered < asked - 20,
+        "the address's burst (plus refill), not {asked}: {answered}"
+    );
     let (mut other, _) = WireClient::join_from(server.port, "Elsewhere", [127, 0, 0, 8]).await;
     assert!(other.history(json!({"limit": 1}), 300).await["messages"].is_array(), "another address");
 }

@@ -68,15 +68,16 @@ async fn typing_notices_share_one_budget_per_address() {
     let server = ChatServer::start();
     let (mut reader, _) = WireClient::join_from(server.port, "Reader", [127, 0, 0, 2]).await;
     let mut typists = Vec::new();
-    for i in 0..5 {
+    for i in 0..8 {
         typists.push(WireClient::join_from(server.port, &format!("T{i}"), [127, 0, 0, 3]).await.0);
     }
-    // 5 connections x 6 notices: each within its own burst, 30 in all from one address.
+    // 8 connections x 6 notices: each within its own burst, 48 in all from one address (28 past
+    // its burst of 20: almost 3 s of its refill, far more than sending them takes).
     for typist in typists.iter_mut() {
         for n in 0..6 {
             typist.emit("typing", &[json!(n % 2 == 0)], None).await;
         }
     }
     let heard = typing_events(&mut reader, Duration::from_millis(800)).await.len();
-    assert!((15..=23).contains(&heard), "the address's burst of 20 (plus refill), not 30: heard {heard}");
+    assert!((15..=35).contains(&heard), "the address's burst of 20 (plus refill), not 48: heard {heard}");
 }
