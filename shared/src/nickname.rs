@@ -11,9 +11,13 @@ use crate::text::refused_in_nickname;
 
 /// A nickname as it is shown: trimmed, runs of spaces collapsed to one, NFC-normalised,
 /// 1..=[`NICKNAME_MAX_CHARS`] chars, with no control, bidi, invisible or private-use chars.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct Nickname(String);
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Nickname {
+    display: String,
+    /// Computed once at parse: on the server a key is a confusable skeleton (microseconds),
+    /// and every roster check of every line asks for it.
+    key: NicknameKey,
+}
 
 /// The identity of a nickname, for uniqueness and the reserved names. On the server, a
 /// case-insensitive confusable skeleton (Unicode UTS #39): `Ana`, `ANA`, fullwidth `Ａｎａ` and
@@ -45,20 +49,32 @@ impl Nickname {
         if display.chars().any(refused_in_nickname) {
             return Err(ChatError::new(ErrorCode::NicknameInvalidChar));
         }
-        let name = Self(display);
-        let key = name.key();
-        if RESERVED_NICKNAMES.iter().any(|r| NicknameKey::of(r) == key) {
+        let key = NicknameKey::of(&display);
+        if reserved_keys().contains(&key) {
             return Err(ChatError::new(ErrorCode::NicknameReserved));
         }
-        Ok(name)
+        Ok(Self { display, key })
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.display
     }
 
     pub fn key(&self) -> NicknameKey {
-        NicknameKey::of(&self.0)
+        self.key.clone()
+    }
+}
+
+/// The keys of [`RESERVED_NICKNAMES`], computed once.
+fn reserved_keys() -> &'static [NicknameKey] {
+    static KEYS: std::sync::LazyLock<Vec<NicknameKey>> =
+        std::sync::LazyLock::new(|| RESERVED_NICKNAMES.iter().map(|r| NicknameKey::of(r)).collect());
+    &KEYS
+}
+
+impl Serialize for Nickname {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.display)
     }
 }
 
@@ -74,7 +90,7 @@ impl NicknameKey {
 
 impl fmt::Display for Nickname {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.display)
     }
 }
 

@@ -206,15 +206,16 @@ fn lock_database(path: &std::path::Path) -> Child {
     child
 }
 
+/// One connection may send as fast as it likes: the writer's bound must hold by itself.
+const UNLIMITED_SENDER: &[(&str, &str)] = &[
+    ("CHAT_MESSAGE_BURST", "1000000"),
+    ("CHAT_MESSAGES_PER_SECOND", "1000000"),
+    ("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "0"),
+];
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flood_while_the_store_is_stalled_is_refused_past_the_queue_and_costs_nothing_else() {
-    // One connection may send as fast as it likes: the bound must hold by itself.
-    let server = LoggedServer::start(&[
-        ("CHAT_MESSAGE_BURST", "1000000"),
-        ("CHAT_MESSAGES_PER_SECOND", "1000000"),
-        ("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "0"),
-    ])
-    .await;
+    let server = LoggedServer::start(UNLIMITED_SENDER).await;
     let port = server.port;
     let (mut flooder, _) = WireClient::join(port, "Flood").await;
     let mut lock = lock_database(&server.data_dir.join("chat.sqlite3"));
@@ -413,13 +414,8 @@ async fn pages_never_read_cost_bounded_memory(env: &[(&str, &str)]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flood_during_a_redis_outage_is_refused_past_the_queue_and_the_cluster_recovers() {
     let mut redis = RedisServer::start();
-    let server = LoggedServer::start(&[
-        ("CHAT_REDIS_URL", &redis.url()),
-        ("CHAT_MESSAGE_BURST", "1000000"),
-        ("CHAT_MESSAGES_PER_SECOND", "1000000"),
-        ("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "0"),
-    ])
-    .await;
+    let url = redis.url();
+    let server = LoggedServer::start(&[UNLIMITED_SENDER, &[("CHAT_REDIS_URL", url.as_str())]].concat()).await;
     let port = server.port;
     let (mut flooder, _) = WireClient::join(port, "Flood").await;
     redis.stop();

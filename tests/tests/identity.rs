@@ -88,6 +88,11 @@ async fn takeover_sequence(ports: [u16; 4]) {
     assert_eq!(a.ack(14).await, vec![json!(false)]);
 }
 
+/// `n` instances clustered on `redis`.
+fn instances(redis: &RedisServer, n: usize) -> Vec<ChatServer> {
+    (0..n).map(|_| ChatServer::start_with(&[], &[("CHAT_REDIS_URL", redis.url().as_str())])).collect()
+}
+
 /// Claims `nick` as soon as it is free (a departure in a cluster takes a Redis round trip).
 async fn wait_for_claim(port: u16, nick: &str) -> (WireClient, String) {
     for _ in 0..50 {
@@ -113,9 +118,7 @@ async fn a_taken_over_connection_cannot_speak_as_the_nickname() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_taken_over_connection_cannot_speak_as_the_nickname_across_instances() {
     let redis = RedisServer::start();
-    let url = redis.url();
-    let servers: Vec<ChatServer> =
-        (0..3).map(|_| ChatServer::start_with(&[], &[("CHAT_REDIS_URL", url.as_str())])).collect();
+    let servers = instances(&redis, 3);
     takeover_sequence([servers[0].port, servers[1].port, servers[2].port, servers[1].port]).await;
     // Two connections of one instance, one taking over from the other.
     let (mut first, token) = WireClient::join(servers[2].port, "Bo").await;
@@ -187,9 +190,7 @@ async fn resume_tokens_are_stored_only_as_hashes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_claim_that_outlives_its_connection_leaves_no_ghost_nickname_in_a_cluster() {
     let redis = RedisServer::start();
-    let url = redis.url();
-    let servers: Vec<ChatServer> =
-        (0..2).map(|_| ChatServer::start_with(&[], &[("CHAT_REDIS_URL", url.as_str())])).collect();
+    let servers = instances(&redis, 2);
     let names: Vec<String> = (0..20).map(|i| format!("Ghost{i}")).collect();
     for name in &names {
         let mut c = WireClient::connect(servers[0].port).await;

@@ -22,7 +22,8 @@ impl Token {
         Some((token, hash))
     }
 
-    /// What the client sends back, to be hashed and looked up.
+    /// The hash of a token in plain text: what a client sends back, or what an older version
+    /// stored (before hashing).
     pub fn presented(raw: &str) -> TokenHash {
         TokenHash::of(raw)
     }
@@ -46,11 +47,6 @@ impl TokenHash {
     /// A hash read back from the store or Redis.
     pub fn stored(hash: String) -> Self {
         Self(hash)
-    }
-
-    /// A token stored in plain text by an older version (before hashing): its hash.
-    pub fn of_legacy_plain(token: &str) -> Self {
-        Self::of(token)
     }
 
     pub fn as_str(&self) -> &str {
@@ -143,7 +139,6 @@ mod tests {
         assert_eq!(hash.as_str().len(), 64);
         assert_ne!(Token::presented("something else"), hash);
         assert!(!format!("{hash:?}").contains(hash.as_str()), "no hash in logs either");
-        assert_eq!(TokenHash::of_legacy_plain(&raw), hash);
     }
 
     #[test]

@@ -30,12 +30,7 @@ pub async fn handle(
     let deliberate =
         matches!(reason, DisconnectReason::ClientNSDisconnect | DisconnectReason::TransportClose);
     if deliberate {
-        if let Some(held) = chat.roster.release(nick, socket.id)
-            && chat.released(&held).await
-        {
-            tracing::info!(conn = %LogId::of(socket.id), nickname = %nick, %reason, "left");
-            chat.left(nick, socket.to(super::ANNOUNCED_ROOM).sockets());
-        }
+        chat.give_up(&socket, nick, &reason).await;
     } else if let Some((generation, held)) = chat.roster.set_away(nick, socket.id) {
         tracing::info!(conn = %LogId::of(socket.id), nickname = %nick, %reason, grace = ?chat.grace, "dropped: nickname reserved");
         chat.record_reservation(&held, now_ms() + chat.grace.as_millis() as i64);

@@ -41,6 +41,7 @@ use admission::{Admission, Refused};
 use crate::client_addr::ClientAddress;
 use crate::cluster::{ChatAdapter, Elsewhere, Presence, Redis};
 use crate::history::{History, Reservation, ReservationChange, Retention};
+use credentials::Token;
 pub use credentials::{LogId, Tenure, TokenHash};
 use incoming::{InOrder, Incoming};
 use journal::Journal;
@@ -161,7 +162,7 @@ impl Chat {
                             let (token, tenure) = match r.tenure {
                                 Some(tenure) => (TokenHash::stored(r.token_hash), Tenure::stored(&tenure)),
                                 // Kept by a version before hashing: the plain token.
-                                None => (TokenHash::of_legacy_plain(&r.token_hash), Tenure::new()),
+                                None => (Token::presented(&r.token_hash), Tenure::new()),
                             };
                             let held = Held { nickname: nickname.clone(), token, tenure };
                             if legacy || r.nickname_key != nickname.key().as_str() {
@@ -284,13 +285,24 @@ impl Chat {
         if socket.connected() {
             return;
         }
-        let Some(nick) = session.nickname() else { return };
-        if let Some(held) = self.roster.release(&nick, socket.id)
+        if let Some(nick) = session.nickname() {
+            self.give_up(socket, &nick, &"gone before its nickname was granted").await;
+        }
+    }
+
+    /// `socket` gives `nick` up now (a deliberate leave): frees it, in the cluster too, and
+    /// says it left — unless `socket` no longer holds it.
+    async fn give_up(
+        &self,
+        socket: &SocketRef<ChatAdapter>,
+        nick: &Nickname,
+        why: &(dyn std::fmt::Display + Sync),
+    ) {
+        if let Some(held) = self.roster.release(nick, socket.id)
             && self.released(&held).await
         {
-            tracing::info!(conn = %LogId::of(socket.id), nickname = %nick, "left before its nickname was granted");
-            let audience = self.io.get().map(announced).unwrap_or_default();
-            self.left(&nick, audience);
+            tracing::info!(conn = %LogId::of(socket.id), nickname = %nick, reason = %why, "left");
+            self.left(nick, socket.to(ANNOUNCED_ROOM).sockets());
         }
     }
 

@@ -10,7 +10,7 @@ use super::credentials::{Tenure, Token};
 use super::incoming::Incoming;
 use super::reply::Reply;
 use super::roster::Held;
-use super::session::{Session, Speaker};
+use super::session::Session;
 use super::{Chat, LogId, fanout};
 use crate::cluster::ChatAdapter;
 use crate::log_throttle::Throttle;
@@ -108,8 +108,7 @@ fn take(
     held: Held,
     token: Token,
 ) -> Result<Claimed, ChatError> {
-    let speaker = Speaker { nickname: held.nickname.clone(), tenure: held.tenure.clone() };
-    if !session.set_speaker(speaker) {
+    if !session.set_speaker(held.speaker()) {
         // A second claim raced this one (only possible in a cluster, where claims wait for
         // Redis); the roster never keeps a name nobody has.
         chat.roster.release(&held.nickname, socket.id);

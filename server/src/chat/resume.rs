@@ -12,7 +12,8 @@ use socketioxide::socket::Sid;
 use super::credentials::Token;
 use super::incoming::Incoming;
 use super::reply::Reply;
-use super::session::{Session, Speaker};
+use super::roster::Held;
+use super::session::Session;
 use super::{Chat, LogId};
 use crate::log_throttle::Throttle;
 
@@ -43,7 +44,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                 if let Some(previous) = resumed.taken_from {
                     chat.sign_out(previous);
                 }
-                take(chat, &session, Speaker { nickname: resumed.nickname, tenure: resumed.tenure }, next)
+                take(chat, &session, &resumed.held, next)
             });
             answer(chat, &socket.id, reply, resumed);
         }
@@ -52,12 +53,10 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
             tokio::spawn(async move {
                 let resumed = match presence.resume(&presented, &next_hash, socket.id).await {
                     Ok(Some(held)) => {
-                        let speaker =
-                            Speaker { nickname: held.nickname.clone(), tenure: held.tenure.clone() };
-                        if let Some(previous) = chat.roster.adopt(held, socket.id) {
+                        if let Some(previous) = chat.roster.adopt(held.clone(), socket.id) {
                             chat.sign_out(previous);
                         }
-                        take(&chat, &session, speaker, next)
+                        take(&chat, &session, &held, next)
                     }
                     Ok(None) => Err(ChatError::new(ErrorCode::ResumeInvalid)),
                     Err(e) => {
@@ -77,16 +76,14 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     }
 }
 
-/// The session takes the resumed nickname; the client gets `token` (the new one).
-fn take(chat: &Chat, session: &Session, speaker: Speaker, token: Token) -> Result<SessionGrant, ChatError> {
-    let nickname = speaker.nickname.clone();
-    if !session.set_speaker(speaker) {
+/// The session takes the resumed nickname (held under the new `token`'s hash); the client
+/// gets `token`.
+fn take(chat: &Chat, session: &Session, held: &Held, token: Token) -> Result<SessionGrant, ChatError> {
+    if !session.set_speaker(held.speaker()) {
         return Err(ChatError::new(ErrorCode::AlreadyNamed));
     }
-    if let Some(held) = chat.roster.get(&nickname) {
-        chat.record_reservation(&held, i64::MAX);
-    }
-    Ok(SessionGrant { nickname: nickname.to_string(), resume_token: token.reveal() })
+    chat.record_reservation(held, i64::MAX);
+    Ok(SessionGrant { nickname: held.nickname.to_string(), resume_token: token.reveal() })
 }
 
 fn answer(chat: &Chat, conn: &Sid, reply: Reply, resumed: Result<SessionGrant, ChatError>) {

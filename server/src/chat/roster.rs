@@ -12,6 +12,7 @@ use chat_shared::{ChatError, ErrorCode, Nickname, NicknameKey};
 use socketioxide::socket::Sid;
 
 use super::credentials::{Tenure, TokenHash};
+use super::session::Speaker;
 
 /// Who holds a nickname now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,17 +32,23 @@ pub struct Held {
     pub tenure: Tenure,
 }
 
+impl Held {
+    /// Who a connection speaks as while it holds this.
+    pub fn speaker(&self) -> Speaker {
+        Speaker { nickname: self.nickname.clone(), tenure: self.tenure.clone() }
+    }
+}
+
 struct Entry {
     held: Held,
     holder: Holder,
 }
 
-/// A resume that succeeded: the nickname, its tenure, and the connection it was taken from
-/// (if another one of this instance still held it).
+/// A resume that succeeded: what is held now (under the new token), and the connection it
+/// was taken from (if another one of this instance still held it).
 #[derive(Debug)]
 pub struct Resumed {
-    pub nickname: Nickname,
-    pub tenure: Tenure,
+    pub held: Held,
     pub taken_from: Option<Sid>,
 }
 
@@ -113,10 +120,8 @@ impl Roster {
         let key = inner.tokens.get(presented).cloned().ok_or_else(invalid)?;
         let entry = inner.names.get(&key).ok_or_else(invalid)?;
         let held = Held { token: next, ..entry.held.clone() };
-        let resumed =
-            Resumed { nickname: held.nickname.clone(), tenure: held.tenure.clone(), taken_from: None };
-        let taken_from = inner.insert(held, Holder::Connected(sid));
-        Ok(Resumed { taken_from, ..resumed })
+        let taken_from = inner.insert(held.clone(), Holder::Connected(sid));
+        Ok(Resumed { held, taken_from })
     }
 
     /// `sid` now holds `held` (the cluster granted it: a claim, or a resume from another
@@ -134,11 +139,6 @@ impl Roster {
     /// Every nickname this instance holds (connected or away).
     pub fn held(&self) -> Vec<Held> {
         self.lock().names.values().map(|e| e.held.clone()).collect()
-    }
-
-    /// What this instance holds of `nick`, if anything.
-    pub fn get(&self, nick: &Nickname) -> Option<Held> {
-        self.lock().names.get(&nick.key()).map(|e| e.held.clone())
     }
 
     /// Forgets the nickname with key `key` if it is held under the token hashed `token` (its
@@ -228,12 +228,16 @@ mod tests {
         let (next, next_hash) = Token::issue().expect("randomness");
         let resumed = roster.resume(&Token::presented(&token), next_hash, b).expect("a valid token");
         assert_eq!(resumed.taken_from, Some(a), "the old connection is named to be told");
-        assert_eq!(resumed.tenure, ana.tenure, "a resume keeps the tenure");
+        assert_eq!(resumed.held.tenure, ana.tenure, "a resume keeps the tenure");
         assert!(roster.holds(&ana.nickname, b));
         assert!(!roster.holds(&ana.nickname, a), "one holder at a time");
         let c = Sid::new();
         let again = roster.resume(&Token::presented(&token), TokenHash::default(), c);
-        assert_eq!(again.map(|r| r.nickname), Err(ChatError::new(ErrorCode::ResumeInvalid)), "old token");
+        assert_eq!(
+            again.map(|r| r.held.nickname),
+            Err(ChatError::new(ErrorCode::ResumeInvalid)),
+            "old token"
+        );
         assert!(roster.release(&ana.nickname, a).is_none(), "the old holder cannot free it");
         assert!(roster.release(&ana.nickname, b).is_some());
         let (_, ana2) = held("ana");
