@@ -1,7 +1,7 @@
 //! The conversation as the page lays it out: day separators between lines of different (local)
 //! days, consecutive lines from one sender grouped under one name, and the "new messages" marker.
 
-use crate::state::{Line, LineKind};
+use crate::state::{Body, Line};
 
 /// Lines from one sender this close together (ms) are grouped under one name.
 pub const GROUP_WITHIN_MS: i64 = 5 * 60 * 1000;
@@ -17,12 +17,13 @@ pub enum Row {
     Line { line: Line, grouped: bool },
 }
 
-/// A stable key per row (for keyed rendering).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A stable key per row (for keyed rendering): a line's row is rendered again only when its
+/// grouping changes (its status and time update in place).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RowKey {
     Day(i64),
     NewMarker,
-    Line(u64, LineKind, bool),
+    Line(u64, bool),
 }
 
 impl Row {
@@ -30,24 +31,35 @@ impl Row {
         match self {
             Self::Day { day, .. } => RowKey::Day(*day),
             Self::NewMarker => RowKey::NewMarker,
-            Self::Line { line, grouped } => RowKey::Line(line.key, line.kind.clone(), *grouped),
+            Self::Line { line, grouped } => RowKey::Line(line.key, *grouped),
         }
     }
 }
 
-/// Who a line is from, for grouping (`None`: never grouped).
-fn sender(line: &Line) -> Option<Option<&str>> {
-    match &line.kind {
-        LineKind::User { from, .. } => Some(Some(from)),
-        LineKind::Mine { .. } => Some(None),
+/// Who said a line, for grouping.
+#[derive(PartialEq, Eq)]
+enum Sender<'a> {
+    Me,
+    Someone(&'a str),
+}
+
+/// Who said a line (`None` for announcements and notes: never grouped).
+fn sender(line: &Line) -> Option<Sender<'_>> {
+    match &*line.body {
+        Body::User { from, .. } => Some(Sender::Someone(from)),
+        Body::Mine { .. } => Some(Sender::Me),
         _ => None,
     }
 }
 
 /// Lays out `lines`; `day_of` gives the local day of a time, `marker` the key of the first line
 /// that arrived while the reader was scrolled up.
-pub fn rows(lines: &[Line], day_of: impl Fn(i64) -> i64, marker: Option<u64>) -> Vec<Row> {
-    let mut out = Vec::with_capacity(lines.len() + 4);
+pub fn rows<'a>(
+    lines: impl IntoIterator<Item = &'a Line>,
+    day_of: impl Fn(i64) -> i64,
+    marker: Option<u64>,
+) -> Vec<Row> {
+    let mut out = Vec::new();
     let mut prev: Option<&Line> = None;
     for line in lines {
         let day = day_of(line.at);
@@ -62,7 +74,8 @@ pub fn rows(lines: &[Line], day_of: impl Fn(i64) -> i64, marker: Option<u64>) ->
         let grouped = !new_day
             && !marked
             && prev.is_some_and(|p| {
-                sender(p).is_some() && sender(p) == sender(line) && (line.at - p.at).abs() <= GROUP_WITHIN_MS
+                sender(p).is_some_and(|s| Some(s) == sender(line))
+                    && (line.at - p.at).abs() <= GROUP_WITHIN_MS
             });
         out.push(Row::Line { line: line.clone(), grouped });
         prev = Some(line);
@@ -73,12 +86,15 @@ pub fn rows(lines: &[Line], day_of: impl Fn(i64) -> i64, marker: Option<u64>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
     use crate::state::{Announced, SendStatus};
 
     const DAY: i64 = 86_400_000;
 
     fn user(key: u64, at: i64, from: &str) -> Line {
-        Line { key, at, kind: LineKind::User { from: from.into(), text: "t".into(), id: Some(key) } }
+        let body = Arc::new(Body::User { from: from.into(), text: "t".into() });
+        Line { key, id: Some(key), at, body, status: None }
     }
 
     fn shape(rows: &[Row]) -> String {
@@ -97,15 +113,23 @@ mod tests {
     fn days_groups_and_the_marker() {
         let mine = Line {
             key: 6,
+            id: None,
             at: DAY + 4,
-            kind: LineKind::Mine { text: "m".into(), key: "k".into(), status: SendStatus::Pending },
+            body: Arc::new(Body::Mine { text: "m".into(), key: "k".into() }),
+            status: Some(SendStatus::Pending),
         };
         let lines = vec![
             user(1, 10, "Ana"),
             user(2, 20, "Ana"),
             user(3, 20 + GROUP_WITHIN_MS + 1, "Ana"), // too long after: a new group
             user(4, DAY + 1, "Ana"),                  // a new day: a new group
-            Line { key: 5, at: DAY + 2, kind: LineKind::Announcement(Announced::Connected("Bob".into())) },
+            Line {
+                key: 5,
+                id: None,
+                at: DAY + 2,
+                body: Arc::new(Body::Announcement(Announced::Connected("Bob".into()))),
+                status: None,
+            },
             mine.clone(),
             Line { key: 7, ..mine.clone() },
             user(8, DAY + 5, "Bob"),

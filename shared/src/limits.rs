@@ -159,3 +159,7 @@ pub const SOCKET_IO_HEADERS_MAX_BYTES: usize = 8 * 1024;
 /// A log line that clients can cause (a refused connection, a failed read during an outage) is
 /// written at most once per this interval, saying how often it happened meanwhile.
 pub const LOG_THROTTLE: Duration = Duration::from_secs(10);
+
+/// The most lines a page keeps (in memory and in its DOM). Past it, the page drops lines at the
+/// end the reader is not looking at; scrolling there loads them again from the history.
+pub const PAGE_LINES_MAX: usize = 500;

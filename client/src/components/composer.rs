@@ -7,7 +7,8 @@ use chat_shared::limits::MESSAGE_MAX_CHARS;
 use leptos::prelude::*;
 
 use super::is_composing_enter;
-use crate::app::Chat;
+use crate::service::Chat;
+use crate::state::Part;
 
 /// Show the character count once a message is this close to the limit.
 const COUNT_FROM: usize = MESSAGE_MAX_CHARS * 9 / 10;
@@ -18,7 +19,7 @@ pub fn Composer(chat: Chat) -> impl IntoView {
     let problem = RwSignal::new(None::<chat_shared::ErrorCode>);
     let input = NodeRef::<leptos::html::Textarea>::new();
     let length = move || value.with(|v| v.trim().chars().count());
-    let named = move || chat.state.with(|s| s.nickname.is_some());
+    let named = move || chat.read(Part::Me, |s| s.me.nickname.is_some());
     let send = move || {
         match MessageText::parse(&value.get_untracked()) {
             Ok(text) => {

@@ -2,18 +2,22 @@
 //! is at the bottom (or has just sent a line), so scrolling up to read is never interrupted:
 //! lines that arrive meanwhile get a "new messages" marker and a jump-to-newest button.
 //! Scrolling to the top (or the button there) loads older lines. Each line shows its time;
-//! days are separated; consecutive lines from one sender share one name.
+//! days are separated; consecutive lines from one sender share one name. Rows are keyed by
+//! line: a new line renders one row, a status change updates that line's status only, and the
+//! clock changes only the times whose words change.
 
 use leptos::prelude::*;
 
-use crate::app::Chat;
 use crate::browser;
-use crate::state::{Announced, Line, LineKind, Note, Problem, SendStatus};
+use crate::service::Chat;
+use crate::state::{Announced, Body, ChatState, Line, Note, Part, Problem, SendStatus};
 use crate::text::{Segment, name_colour, segments};
 use crate::timeline::{Row, rows};
 
 /// How close to the bottom (in px) still counts as "at the bottom".
 const BOTTOM_SLACK: i32 = 40;
+/// A line this old shows the time of day, which the clock no longer changes.
+const HOUR_MS: i64 = 3_600_000;
 
 #[component]
 pub fn Lines(chat: Chat) -> impl IntoView {
@@ -23,24 +27,26 @@ pub fn Lines(chat: Chat) -> impl IntoView {
     // ...and the first line that came after it (the "new messages" marker, kept until the
     // reader scrolls up again).
     let marker = RwSignal::new(None::<u64>);
-    let lines = Memo::new(move |_| chat.state.with(|s| s.lines.clone()));
+    // The list's height when older lines were asked for (to keep the reader's place).
+    let height_before_older = StoredValue::new(None::<i32>);
+    // The first line after the anchor, and how many newer lines there are (held or not).
     let after_anchor = Memo::new(move |_| {
         let anchor = anchor.get()?;
-        lines.with(|l| {
-            let at = l.iter().position(|line| line.key == anchor)?;
-            let newer = &l[at + 1..];
-            newer.first().map(|first| (first.key, newer.len()))
+        chat.read(Part::Lines, |s| {
+            let held: Vec<u64> = s.window.lines().map(|l| l.key).collect();
+            let newer = held.iter().position(|k| *k == anchor).map_or(&held[..0], |at| &held[at + 1..]);
+            let count = newer.len() + s.window.newer as usize;
+            (count > 0 || s.window.more_after).then(|| (newer.first().copied(), count))
         })
     });
     Effect::new(move || {
-        if let Some((first, _)) = after_anchor.get()
+        if let Some((Some(first), _)) = after_anchor.get()
             && marker.get_untracked().is_none()
         {
             marker.set(Some(first));
         }
     });
-    let rows = Memo::new(move |_| lines.with(|l| rows(l, browser::day_of, marker.get())));
-    let more_before = move || chat.state.with(|s| s.more_before);
+    let more_before = move || chat.read(Part::Lines, |s| s.window.more_before);
     let scroll_to_bottom = move || {
         request_animation_frame(move || {
             if let Some(el) = list.get_untracked() {
@@ -49,11 +55,33 @@ pub fn Lines(chat: Chat) -> impl IntoView {
         })
     };
     Effect::new(move || {
-        let last_is_mine = lines.with(|l| matches!(l.last(), Some(Line { kind: LineKind::Mine { .. }, .. })));
-        if anchor.get_untracked().is_none() || last_is_mine {
+        let last_is_mine = chat.read(Part::Lines, |s| {
+            s.window.lines().next_back().is_some_and(|l| matches!(*l.body, Body::Mine { .. }))
+        });
+        if let Some(before) = height_before_older.try_update_value(Option::take).flatten() {
+            // Older lines came in above: keep the line the reader was at in its place.
+            request_animation_frame(move || {
+                if let Some(el) = list.get_untracked() {
+                    el.set_scroll_top(el.scroll_top() + el.scroll_height() - before);
+                }
+            });
+        } else if anchor.get_untracked().is_none() || last_is_mine {
             scroll_to_bottom();
         }
     });
+    let jump = move || {
+        chat.jump_to_newest();
+        anchor.set(None);
+        scroll_to_bottom();
+    };
+    let load_older = move || {
+        if chat.peek(|s| s.window.more_before && !s.window.loading_older)
+            && let Some(el) = list.get_untracked()
+        {
+            height_before_older.set_value(Some(el.scroll_height()));
+        }
+        chat.load_older();
+    };
     view! {
         <div
             id="lines"
@@ -68,27 +96,32 @@ pub fn Lines(chat: Chat) -> impl IntoView {
                 match (at_bottom, anchor.get_untracked()) {
                     (true, Some(_)) => anchor.set(None),
                     (false, None) => {
-                        anchor.set(lines.with_untracked(|l| l.last().map(|l| l.key)));
+                        anchor.set(chat.peek(|s| s.window.lines().next_back().map(|l| l.key)));
                         marker.set(None);
                     }
                     _ => {}
                 }
+                chat.following(at_bottom);
                 if el.scroll_top() == 0 {
-                    chat.load_older();
+                    load_older();
                 }
             }
         >
             <Show when=more_before>
-                <button type="button" class="load-older" on:click=move |_| chat.load_older()>
+                <button type="button" class="load-older" on:click=move |_| load_older()>
                     {move || chat.t().load_older}
                 </button>
             </Show>
-            <For each=move || rows.get() key=Row::key let:row>
+            <For
+                each=move || chat.read(Part::Lines, |s| rows(s.window.lines(), browser::day_of, marker.get()))
+                key=Row::key
+                let:row
+            >
                 {render_row(chat, row)}
             </For>
         </div>
         <Show when=move || after_anchor.get().is_some()>
-            <button type="button" id="jump" class="jump" on:click=move |_| scroll_to_bottom()>
+            <button type="button" id="jump" class="jump" on:click=move |_| jump()>
                 {move || {
                     let count = after_anchor.get().map_or(0, |(_, n)| n);
                     format!("↓ {count} · {}", chat.t().jump_to_newest)
@@ -100,12 +133,15 @@ pub fn Lines(chat: Chat) -> impl IntoView {
 
 fn render_row(chat: Chat, row: Row) -> AnyView {
     match row {
-        Row::Day { at, .. } => view! {
-            <div class="day">
-                <span>{move || browser::day_label(at, chat.clock.get(), chat.lang.get())}</span>
-            </div>
+        Row::Day { at, .. } => {
+            let label = Memo::new(move |_| browser::day_label(at, chat.clock.get(), chat.lang.get()));
+            view! {
+                <div class="day">
+                    <span>{move || label.get()}</span>
+                </div>
+            }
+            .into_any()
         }
-        .into_any(),
         Row::NewMarker => {
             view! { <div class="new-marker"><span>{move || chat.t().new_messages}</span></div> }.into_any()
         }
@@ -113,14 +149,20 @@ fn render_row(chat: Chat, row: Row) -> AnyView {
     }
 }
 
-/// The line's time: short ("5 minutes ago", "14:05"), the full date on hover.
+/// The line's time: short ("5 minutes ago", "14:05"), the full date on hover. Only a line
+/// younger than an hour follows the clock, and its text changes only when its words do.
 fn time(chat: Chat, at: i64) -> impl IntoView {
+    let label = Memo::new(move |_| {
+        let lang = chat.lang.get();
+        if chat.clock.get_untracked() - at >= HOUR_MS {
+            browser::time_of_day(at, lang)
+        } else {
+            browser::short(at, chat.clock.get(), lang)
+        }
+    });
     view! {
-        <time
-            datetime=browser::iso(at)
-            title=move || browser::full(at, chat.lang.get())
-        >
-            {move || browser::short(at, chat.clock.get(), chat.lang.get())}
+        <time datetime=browser::iso(at) title=move || browser::full(at, chat.lang.get())>
+            {move || label.get()}
         </time>
     }
 }
@@ -145,47 +187,19 @@ fn render_line(chat: Chat, line: Line, grouped: bool) -> AnyView {
     let at = line.at;
     // A grouped line's name is there for screen readers only; so is the space after it.
     let gap = (!grouped).then_some(" ");
-    match line.kind {
-        LineKind::User { from, text, .. } => {
-            let class = format!("from nc{}", name_colour(&from));
+    match &*line.body {
+        Body::User { from, text } => {
+            let class = format!("from nc{}", name_colour(from));
             view! {
                 <p class="line user" class:grouped=grouped>
-                    <b class=class>{from}</b>{gap}{message_text(&text)}{time(chat, at)}
+                    <b class=class>{from.clone()}</b>{gap}{message_text(text)}{time(chat, at)}
                 </p>
             }
             .into_any()
         }
-        LineKind::Mine { text, key, status } => {
-            let class = match &status {
-                SendStatus::Pending => "line mine pending",
-                SendStatus::Sent(..) => "line mine sent",
-                SendStatus::Failed(_) => "line mine failed",
-            };
-            let failed = matches!(status, SendStatus::Failed(_));
-            let sent = matches!(status, SendStatus::Sent(..));
-            let note = move || {
-                let t = chat.t();
-                match &status {
-                    SendStatus::Pending => Some(t.sending.to_owned()),
-                    SendStatus::Sent(..) => None,
-                    SendStatus::Failed(p) => Some(t.not_sent_because(&problem_text(chat, *p))),
-                }
-            };
-            view! {
-                <p class=class class:grouped=grouped>
-                    <b class="from">{move || chat.t().me}</b>{gap}{message_text(&text)}
-                    {sent.then(|| time(chat, at))}
-                    {move || note().map(|n| view! { <span class="note">" — " {n}</span> })}
-                    {failed.then(|| view! {
-                        <button type="button" class="retry" on:click=move |_| chat.retry(key.clone())>
-                            {move || chat.t().retry}
-                        </button>
-                    })}
-                </p>
-            }
-            .into_any()
-        }
-        LineKind::Announcement(announced) => {
+        Body::Mine { text, key } => render_mine(chat, &line, text, key.clone(), gap, grouped),
+        Body::Announcement(announced) => {
+            let announced = announced.clone();
             let text = move || {
                 let t = chat.t();
                 match &announced {
@@ -200,7 +214,8 @@ fn render_line(chat: Chat, line: Line, grouped: bool) -> AnyView {
             };
             view! { <p class="line announcement"><em>{text}</em>{time(chat, at)}</p> }.into_any()
         }
-        LineKind::System(note) => {
+        Body::System(note) => {
+            let note = note.clone();
             let text = move || {
                 let t = chat.t();
                 match &note {
@@ -220,6 +235,61 @@ fn render_line(chat: Chat, line: Line, grouped: bool) -> AnyView {
             .into_any()
         }
     }
+}
+
+/// One's own line: its status (sending, stored with the server's time, or refused with a retry
+/// button) is its own signal.
+fn render_mine(
+    chat: Chat,
+    line: &Line,
+    text: &str,
+    key: String,
+    gap: Option<&'static str>,
+    grouped: bool,
+) -> AnyView {
+    let line_key = line.key;
+    let changed = chat.status_of(line_key);
+    let status = Memo::new(move |_| {
+        changed.track();
+        chat.peek(|s: &ChatState| {
+            s.window.lines().rev().find(|l| l.key == line_key).and_then(|l| l.status.clone())
+        })
+    });
+    let note = move || {
+        let t = chat.t();
+        match status.get()? {
+            SendStatus::Pending => Some(t.sending.to_owned()),
+            SendStatus::Stored(_) => None,
+            SendStatus::Failed(p) => Some(t.not_sent_because(&problem_text(chat, p))),
+        }
+    };
+    let stored_at = move || match status.get() {
+        Some(SendStatus::Stored(meta)) => Some(meta.ts),
+        _ => None,
+    };
+    let failed = move || matches!(status.get(), Some(SendStatus::Failed(_)));
+    view! {
+        <p
+            class="line mine"
+            class:pending=move || matches!(status.get(), Some(SendStatus::Pending) | None)
+            class:sent=move || stored_at().is_some()
+            class:failed=failed
+            class:grouped=grouped
+        >
+            <b class="from">{move || chat.t().me}</b>{gap}{message_text(text)}
+            {move || stored_at().map(|at| time(chat, at))}
+            {move || note().map(|n| view! { <span class="note">" — " {n}</span> })}
+            {move || failed().then(|| {
+                let key = key.clone();
+                view! {
+                    <button type="button" class="retry" on:click=move |_| chat.retry(key.clone())>
+                        {move || chat.t().retry}
+                    </button>
+                }
+            })}
+        </p>
+    }
+    .into_any()
 }
 
 fn problem_text(chat: Chat, problem: Problem) -> String {

@@ -1,4 +1,5 @@
-//! The page's parts, one component each; they read `Chat::state` and send intents via `Chat`.
+//! The page's views, one component each; they read the parts of the state they show through
+//! [`Chat::read`] and send intents through [`Chat`]'s methods.
 
 mod composer;
 mod lines;
@@ -14,7 +15,8 @@ pub use toolbar::Toolbar;
 
 use leptos::prelude::*;
 
-use crate::app::Chat;
+use crate::service::Chat;
+use crate::state::{ChatState, Part};
 
 /// Until the first connection: "Connecting to socket.io server" (hidden by `#chat.connected`).
 #[component]
@@ -29,7 +31,8 @@ pub fn ConnectingOverlay(chat: Chat) -> impl IntoView {
 /// "Ana is typing…" under the conversation (empty when nobody is).
 #[component]
 pub fn TypingLine(chat: Chat) -> impl IntoView {
-    let text = move || chat.state.with(|s| chat.t().typing(&s.typing_names())).unwrap_or_default();
+    let text =
+        move || chat.t().typing(&chat.read(Part::Typists, ChatState::typing_names)).unwrap_or_default();
     view! { <p id="typing" class="typing">{text}</p> }
 }
 

@@ -4,18 +4,23 @@ use chat_shared::limits::NICKNAME_MAX_CHARS;
 use leptos::prelude::*;
 
 use super::is_composing_enter;
-use crate::app::Chat;
+use crate::service::Chat;
+use crate::state::{Connection, Part};
 
 #[component]
 pub fn NicknameForm(chat: Chat) -> impl IntoView {
     let value = RwSignal::new(String::new());
     let input = NodeRef::<leptos::html::Input>::new();
-    let error = move || chat.state.with(|s| s.nickname_error.as_ref().map(|e| chat.t().error_text(e.code)));
-    let pending = move || chat.state.with(|s| s.requested_nickname.is_some());
+    let error = move || {
+        chat.read(Part::Me, |s| s.me.error.as_ref().map(|e| e.code)).map(|code| chat.t().error_text(code))
+    };
+    let pending = move || chat.read(Part::Me, |s| s.me.requested.is_some());
     let length = move || value.with(|v| v.trim().chars().count());
     Effect::new(move || {
         // Focus the field once the page is connected and asks for a nickname.
-        if chat.state.with(|s| s.connection != crate::state::Connection::Connecting && s.nickname.is_none())
+        let connected = chat.read(Part::Connection, |s| s.connection != Connection::Connecting);
+        if connected
+            && chat.read(Part::Me, |s| s.me.nickname.is_none())
             && let Some(el) = input.get()
         {
             let _ = el.focus();

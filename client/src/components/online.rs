@@ -2,17 +2,18 @@
 
 use leptos::prelude::*;
 
-use crate::app::Chat;
+use crate::service::Chat;
+use crate::state::Part;
 use crate::text::name_colour;
 
 #[component]
 pub fn OnlineList(chat: Chat) -> impl IntoView {
-    let names = Memo::new(move |_| chat.state.with(|s| s.online.clone()));
-    let me = move || chat.state.with(|s| s.nickname.clone());
+    let names = move || chat.read(Part::Online, |s| s.online.names().map(str::to_owned).collect::<Vec<_>>());
+    let me = move || chat.read(Part::Me, |s| s.me.nickname.clone());
     view! {
         <div id="nicknames" role="group" aria-labelledby="online-label">
             <span class="label" id="online-label">{move || chat.t().online}</span>
-            <For each=move || names.get() key=|n| n.clone() let:name>
+            <For each=names key=|n| n.clone() let:name>
                 <b
                     class=format!("nc{}", name_colour(&name))
                     class:me={

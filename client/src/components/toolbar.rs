@@ -2,9 +2,9 @@
 
 use leptos::prelude::*;
 
-use crate::app::Chat;
 use crate::browser::notify;
 use crate::i18n::Lang;
+use crate::service::Chat;
 
 #[component]
 pub fn Toolbar(chat: Chat) -> impl IntoView {

@@ -1,0 +1,417 @@
+//! The chat service that components receive: it owns the socket and the page's state. Views
+//! read the part of the state they show (`chat.read(Part::…, |state| …)`) and send intents
+//! (claim a nickname, send a line, scroll…). Every change goes through [`Chat::dispatch`]: the
+//! reducer (`state::apply`) changes the state and returns what changed and which side effects
+//! to run; `dispatch` wakes the views of the changed parts and runs the effects (claims, the
+//! outbox pump, history requests, the tab's storage, notifications). Also here: the typing
+//! notices this page sends, and the page's language, clock and notification opt-in.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chat_shared::limits::{TYPING_IDLE, TYPING_REFRESH};
+use chat_shared::protocol::{
+    Answer, ClientEvent, HistoryPage, HistoryRequest, MessageMeta, NicknameAck, ServerEvent, SessionGrant,
+};
+use chat_shared::{MessageText, Nickname};
+use gloo_timers::callback::{Interval, Timeout};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde_json::{Value, json};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+
+use crate::browser::{self, notify, prefs};
+use crate::i18n::{Lang, Texts};
+use crate::socket::{Socket, SocketError, Status};
+use crate::state::{
+    ChatEvent, ChatState, Connection, HistoryKind, Part, Problem, SideEffect, apply, decode, now_ms,
+};
+use crate::storage;
+
+/// Where the chosen language and the notification opt-in are kept (localStorage).
+const LANG_PREF: &str = "chat.lang";
+const NOTIFY_PREF: &str = "chat.notify";
+/// How often the clock for "5 minutes ago" moves (a label changes once a minute at most).
+const CLOCK_EVERY_MS: u32 = 20_000;
+
+/// What this page told the others about its typing.
+#[derive(Default)]
+struct TypingNotices {
+    /// When `typing: true` was last sent (None: the others think we are not typing).
+    sent_at: Option<i64>,
+    /// Keystrokes so far: the idle timer checks that none came after it started.
+    keystrokes: u64,
+}
+
+/// The handle components get (cheap to copy).
+#[derive(Clone, Copy)]
+pub struct Chat {
+    state: StoredValue<ChatState>,
+    /// One trigger per part of the state: a view that read a part re-renders when it changes.
+    parts: [Trigger; Part::COUNT],
+    /// The rendered own lines' status triggers, by line key.
+    statuses: StoredValue<HashMap<u64, Trigger>>,
+    pub lang: RwSignal<Lang>,
+    /// The time (ms), moved every [`CLOCK_EVERY_MS`], for "5 minutes ago" and "Today".
+    pub clock: RwSignal<i64>,
+    /// Notify of lines that mention the reader (opted in, and the browser allows it).
+    pub notify: RwSignal<bool>,
+    socket: StoredValue<Socket, LocalStorage>,
+    /// The outbox is being sent (one line at a time, in order).
+    pumping: StoredValue<bool>,
+    typing: StoredValue<TypingNotices>,
+}
+
+impl Chat {
+    /// Reads `part` of the state (the caller re-runs when that part changes).
+    pub fn read<R>(&self, part: Part, f: impl FnOnce(&ChatState) -> R) -> R {
+        self.parts[part as usize].track();
+        self.state.with_value(f)
+    }
+
+    /// Reads the state without subscribing to it.
+    pub fn peek<R>(&self, f: impl FnOnce(&ChatState) -> R) -> R {
+        self.state.with_value(f)
+    }
+
+    /// A trigger that fires when the own line `line_key`'s status changes (for its row; it is
+    /// forgotten when the row goes).
+    pub fn status_of(&self, line_key: u64) -> Trigger {
+        let trigger = Trigger::new();
+        self.statuses.update_value(|m| {
+            m.insert(line_key, trigger);
+        });
+        let statuses = self.statuses;
+        on_cleanup(move || {
+            statuses.update_value(|m| {
+                m.remove(&line_key);
+            })
+        });
+        trigger
+    }
+
+    /// The page's words in its current language (reactive).
+    pub fn t(&self) -> &'static Texts {
+        self.lang.get().texts()
+    }
+
+    /// The one way the state changes: applies `event`, wakes the views of what changed, and
+    /// runs the side effects it asked for.
+    fn dispatch(&self, event: ChatEvent) {
+        let Some(out) = self.state.try_update_value(|s| apply(s, event, now_ms())) else { return };
+        for part in out.changed.parts() {
+            self.parts[part as usize].notify();
+        }
+        for key in &out.changed.statuses {
+            if let Some(trigger) = self.statuses.with_value(|m| m.get(key).copied()) {
+                trigger.notify();
+            }
+        }
+        for effect in out.effects {
+            self.run(effect);
+        }
+    }
+
+    fn run(&self, effect: SideEffect) {
+        match effect {
+            SideEffect::Claim(nick) => self.claim(nick),
+            SideEffect::Resume(token) => self.resume(token),
+            SideEffect::SendOutbox => self.pump(),
+            SideEffect::SaveSession => {
+                let session = self.peek(|s| s.me.nickname.clone().zip(s.me.resume_token.clone()));
+                storage::set_session(
+                    session.map(|(nickname, resume_token)| storage::Session { nickname, resume_token }),
+                );
+            }
+            SideEffect::SaveOutbox => {
+                let outbox = self.peek(|s| s.outbox());
+                let queued: Vec<_> =
+                    outbox.into_iter().map(|(key, text)| storage::Queued { key, text }).collect();
+                storage::set_outbox(&queued);
+            }
+            SideEffect::FetchHistory(kind) => self.fetch_history(kind),
+            SideEffect::Mentioned { from, text } => {
+                if self.notify.get_untracked() && notify::granted() {
+                    let t = self.lang.get_untracked().texts();
+                    notify::show(&t.mentioned_you.replace("{nick}", &from), &text);
+                }
+            }
+            SideEffect::ReconnectWithin(ms) => {
+                self.socket.with_value(|s| s.reconnect_within(Duration::from_millis(ms)))
+            }
+        }
+    }
+
+    /// A keystroke in the message field: tell the others we are typing (at most once per
+    /// [`TYPING_REFRESH`]), and that we stopped after [`TYPING_IDLE`] without one.
+    pub fn typed(&self) {
+        if !self.peek(ChatState::can_send) {
+            return;
+        }
+        let now = now_ms();
+        let stale = self
+            .typing
+            .with_value(|t| t.sent_at.is_none_or(|at| now - at >= TYPING_REFRESH.as_millis() as i64));
+        if stale && self.socket.with_value(|s| s.emit(ClientEvent::Typing, vec![Value::Bool(true)])).is_ok() {
+            self.typing.update_value(|t| t.sent_at = Some(now));
+        }
+        let keystroke = self.typing.try_update_value(|t| {
+            t.keystrokes += 1;
+            t.keystrokes
+        });
+        let chat = *self;
+        Timeout::new(TYPING_IDLE.as_millis() as u32, move || {
+            if chat.typing.with_value(|t| Some(t.keystrokes) == keystroke) {
+                chat.stopped_typing(true);
+            }
+        })
+        .forget();
+    }
+
+    /// We no longer type; `tell`: say so (not needed when a line was sent: it says so itself).
+    fn stopped_typing(&self, tell: bool) {
+        if self.typing.try_update_value(|t| t.sent_at.take()).flatten().is_some() && tell {
+            let _ = self.socket.with_value(|s| s.emit(ClientEvent::Typing, vec![Value::Bool(false)]));
+        }
+    }
+
+    /// Switches the page's language (and remembers the choice).
+    pub fn set_lang(&self, lang: Lang) {
+        prefs::set(LANG_PREF, lang.tag());
+        self.lang.set(lang);
+    }
+
+    /// Turns mention notifications on (asking the browser first) or off.
+    pub fn set_notify(&self, on: bool) {
+        let chat = *self;
+        spawn_local(async move {
+            let on = on && (notify::granted() || notify::request().await);
+            prefs::set(NOTIFY_PREF, if on { "on" } else { "off" });
+            chat.notify.set(on);
+        });
+    }
+
+    /// Claims `raw` as nickname (checked here first, with the same rules as the server).
+    pub fn claim_nickname(&self, raw: &str) {
+        self.dispatch(match Nickname::parse(raw) {
+            Ok(nick) => ChatEvent::NicknameRequested(nick.to_string()),
+            Err(e) => ChatEvent::NicknameAnswered(NicknameAck::Rejected(e)),
+        });
+    }
+
+    /// Queues a line: it shows at once (pending) and is sent as soon as possible.
+    pub fn send_message(&self, text: MessageText) {
+        self.stopped_typing(false);
+        self.dispatch(ChatEvent::Outgoing { key: new_key(), text: text.to_string() });
+    }
+
+    pub fn retry(&self, key: String) {
+        self.dispatch(ChatEvent::Retry { key });
+    }
+
+    /// The reader reached the top of the lines (or asked for older ones).
+    pub fn load_older(&self) {
+        self.dispatch(ChatEvent::ScrolledToTop);
+    }
+
+    /// The reader is at the bottom of the lines (following the newest) or scrolled away.
+    pub fn following(&self, at_bottom: bool) {
+        if self.peek(|s| s.window.following != at_bottom) {
+            self.dispatch(ChatEvent::Following(at_bottom));
+        }
+    }
+
+    pub fn jump_to_newest(&self) {
+        self.dispatch(ChatEvent::JumpToNewest);
+    }
+
+    fn claim(&self, nick: String) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        spawn_local(async move {
+            let answer = socket.emit_with_ack(ClientEvent::Nickname, vec![Value::from(nick)]).await;
+            chat.dispatch(match answer.map(|args| NicknameAck::from_args(&args)) {
+                Ok(Some(ack)) => ChatEvent::NicknameAnswered(ack),
+                Ok(None) => ChatEvent::NicknameFailed(Problem::NotUnderstood),
+                Err(e) => ChatEvent::NicknameFailed(problem(&e)),
+            });
+        });
+    }
+
+    /// Takes the nickname back with the resume token; a lost connection tries again on the
+    /// next one.
+    fn resume(&self, token: String) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        spawn_local(async move {
+            let answer = socket.emit_with_ack(ClientEvent::Resume, vec![Value::from(token)]).await;
+            match answer.map(|args| Answer::<SessionGrant>::from_args(&args)) {
+                Ok(Some(Answer(Ok(grant)))) => chat.dispatch(ChatEvent::Session(grant)),
+                Ok(_) | Err(SocketError::Timeout) => chat.dispatch(ChatEvent::ResumeRefused),
+                Err(_) => {}
+            }
+        });
+    }
+
+    /// Sends the outbox, oldest first, one at a time (so the order holds), while connected and
+    /// named. A line the server refuses is marked failed; a lost connection leaves the rest
+    /// pending for the next connection. The idempotency key makes a resend harmless.
+    fn pump(&self) {
+        if self.pumping.get_value() {
+            return;
+        }
+        self.pumping.set_value(true);
+        let chat = *self;
+        let socket = self.socket.get_value();
+        spawn_local(async move {
+            loop {
+                let next = chat.peek(|s| if s.can_send() { s.outbox().into_iter().next() } else { None });
+                let Some((key, text)) = next else { break };
+                let answer = socket
+                    .emit_with_ack(ClientEvent::UserMessage, vec![Value::from(text), json!({ "key": key })])
+                    .await;
+                let event = match answer {
+                    Ok(args) => match Answer::<MessageMeta>::from_args(&args) {
+                        Some(Answer(Ok(meta))) => ChatEvent::Stored { key, meta },
+                        Some(Answer(Err(e))) => {
+                            ChatEvent::SendFailed { key, reason: Problem::Refused(e.code) }
+                        }
+                        None => ChatEvent::SendFailed { key, reason: Problem::NotUnderstood },
+                    },
+                    Err(SocketError::Timeout) => ChatEvent::SendFailed { key, reason: Problem::NoAnswer },
+                    Err(_) => break, // stays pending: sent again after reconnecting
+                };
+                chat.dispatch(event); // (a SendOutbox it asks for finds this pump running)
+            }
+            chat.pumping.set_value(false);
+        });
+    }
+
+    /// Asks for a page of history; the answer (or its absence) goes to the reducer.
+    fn fetch_history(&self, kind: HistoryKind) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        let request = match kind {
+            HistoryKind::Newest => HistoryRequest::default(),
+            HistoryKind::After(id) => HistoryRequest { after: Some(id), ..Default::default() },
+            HistoryKind::Older(id) => HistoryRequest { before: Some(id), ..Default::default() },
+        };
+        spawn_local(async move {
+            let Ok(request) = serde_json::to_value(&request) else { return };
+            let answer = socket.emit_with_ack(ClientEvent::History, vec![request]).await;
+            chat.dispatch(match answer.map(|args| Answer::<HistoryPage>::from_args(&args)) {
+                Ok(Some(Answer(Ok(page)))) => ChatEvent::History { page, kind },
+                _ => ChatEvent::HistoryFailed(kind),
+            });
+        });
+    }
+}
+
+fn problem(e: &SocketError) -> Problem {
+    match e {
+        SocketError::NotConnected => Problem::NotConnected,
+        SocketError::Disconnected => Problem::ConnectionLost,
+        SocketError::Timeout => Problem::NoAnswer,
+    }
+}
+
+/// A fresh idempotency key for a line: 96 bits from the browser's cryptographic random
+/// source (`Math.random` is predictable); the time and a counter if it is missing.
+fn new_key() -> String {
+    let mut bytes = [0u8; 12];
+    let random = window().crypto().and_then(|c| c.get_random_values_with_u8_array(&mut bytes)).is_ok();
+    if !random {
+        thread_local!(static COUNTER: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+        let n = COUNTER.with(|c| {
+            c.set(c.get().wrapping_add(1));
+            c.get()
+        });
+        return format!("{:016x}{n:08x}", js_sys::Date::now() as u64);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The page connects to the server that served it; `?transport=polling` forces long-polling.
+fn server_base() -> (String, bool) {
+    let location = window().location();
+    let base = location.origin().unwrap_or_default();
+    let force_polling = location.search().unwrap_or_default().contains("transport=polling");
+    (base, force_polling)
+}
+
+/// Starts the service: restores what the tab kept, connects, and keeps the tab in step.
+pub fn start() -> Chat {
+    let (base, force_polling) = server_base();
+    let socket = Socket::connect(base, force_polling);
+    let lang = prefs::get(LANG_PREF).and_then(|t| Lang::from_tag(&t));
+    let lang = lang.unwrap_or_else(|| Lang::pick(browser::preferred_languages().iter().map(String::as_str)));
+    let chat = Chat {
+        state: StoredValue::new(ChatState::default()),
+        parts: std::array::from_fn(|_| Trigger::new()),
+        statuses: StoredValue::new(HashMap::new()),
+        lang: RwSignal::new(lang),
+        clock: RwSignal::new(now_ms()),
+        notify: RwSignal::new(prefs::get(NOTIFY_PREF).as_deref() == Some("on") && notify::granted()),
+        socket: StoredValue::new_local(socket.clone()),
+        pumping: StoredValue::new(false),
+        typing: StoredValue::new(TypingNotices::default()),
+    };
+    // What the tab kept from before a reload: the nickname to take back, and the outbox.
+    if let Some(saved) = storage::session() {
+        chat.dispatch(ChatEvent::Session(SessionGrant {
+            nickname: saved.nickname,
+            resume_token: saved.resume_token,
+        }));
+    }
+    for q in storage::outbox() {
+        chat.dispatch(ChatEvent::Outgoing { key: q.key, text: q.text });
+    }
+    for event in ServerEvent::ALL {
+        socket.on(event, move |args| {
+            if let Some(e) = decode(event, args) {
+                chat.dispatch(e);
+            }
+        });
+    }
+    socket.on_status(move |status| match status {
+        Status::Connecting => {}
+        Status::Connected { reconnected, .. } => chat.dispatch(ChatEvent::Connected { reconnected }),
+        Status::Reconnecting { .. } => {
+            chat.typing.update_value(|t| t.sent_at = None); // the new connection starts not typing
+            if chat.peek(|s| s.connection != Connection::Connecting) {
+                chat.dispatch(ChatEvent::Reconnecting);
+            }
+        }
+        Status::Error(e) => chat.dispatch(ChatEvent::ConnectionError(e)),
+    });
+    watch_the_tab(chat);
+    chat
+}
+
+/// Keeps the tab in step with the page: the title (with the unread count), `<html lang>`, the
+/// visibility, and the clocks (typists that went quiet; "5 minutes ago").
+fn watch_the_tab(chat: Chat) {
+    Effect::new(move || {
+        let unread = chat.read(Part::Unread, |s| s.unread);
+        document().set_title(&chat.t().title_with_unread(unread));
+    });
+    Effect::new(move || {
+        if let Some(html) = document().document_element() {
+            let _ = html.set_attribute("lang", chat.lang.get().tag());
+        }
+    });
+    let on_visibility =
+        Closure::<dyn Fn()>::new(move || chat.dispatch(ChatEvent::Hidden(browser::tab_hidden())));
+    let _ = document()
+        .add_event_listener_with_callback("visibilitychange", on_visibility.as_ref().unchecked_ref());
+    on_visibility.forget(); // lives as long as the page
+    chat.dispatch(ChatEvent::Hidden(browser::tab_hidden()));
+    Interval::new(1_000, move || {
+        if chat.peek(|s| !s.typists.is_empty()) {
+            chat.dispatch(ChatEvent::Tick);
+        }
+    })
+    .forget();
+    Interval::new(CLOCK_EVERY_MS, move || chat.clock.set(now_ms())).forget();
+}

@@ -1,0 +1,348 @@
+//! The page's state as plain data, and the one path that changes it: `reduce::apply(state,
+//! event, now)` returns which parts changed (the views showing them re-render) and the side
+//! effects to run (the service runs them). Nothing here touches the browser: it is all
+//! unit-tested on the host.
+
+mod decode;
+mod online;
+mod reduce;
+#[cfg(test)]
+mod tests;
+mod window;
+
+use std::sync::Arc;
+
+use chat_shared::ChatError;
+use chat_shared::ErrorCode;
+use chat_shared::protocol::{
+    GoingAway, HistoryPage, MessageMeta, NicknameAck, PresenceChange, SessionGrant, SignedOut, Typing,
+};
+
+pub use decode::decode;
+pub use online::Online;
+pub use reduce::apply;
+pub use window::Window;
+
+/// The connection, as the page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Connection {
+    #[default]
+    Connecting,
+    Connected,
+    Reconnecting,
+}
+
+/// Where one's own line is: waiting to be stored (in the outbox), stored, or refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendStatus {
+    Pending,
+    Stored(MessageMeta),
+    Failed(Problem),
+}
+
+/// Why something did not work, for the page to say in the reader's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// The server refused it (the code says why).
+    Refused(ErrorCode),
+    NotConnected,
+    ConnectionLost,
+    NoAnswer,
+    NotUnderstood,
+}
+
+/// Someone came or went (from the server's structured detail; `Text` for a server that only
+/// sent the English sentence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Announced {
+    Connected(String),
+    Disconnected(String),
+    /// Many came (`connected`) or went at once: the first few names and how many more.
+    Several {
+        connected: bool,
+        names: Vec<String>,
+        others: usize,
+    },
+    Text(String),
+}
+
+/// The page's own status lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    Reconnecting,
+    Reconnected,
+    GoingAway,
+    /// Some older lines are no longer kept.
+    Gap,
+    Failed(Problem),
+    /// The transport's own error text.
+    ConnectionError(String),
+}
+
+/// What a line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// A line from someone (from history, or live from someone else).
+    User { from: String, text: String },
+    /// One's own line; `key` (the idempotency key) makes resending it harmless. Its status is
+    /// kept beside it ([`Line::status`]) so that a status change re-renders the status only.
+    Mine { text: String, key: String },
+    /// "Ana connected" and the like.
+    Announcement(Announced),
+    /// The page's own status lines ("System").
+    System(Note),
+}
+
+/// One line of the conversation. Cheap to clone (the body is shared): the layout hands clones
+/// to the views.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// The page's own key for the line (rows are keyed by it), not the server's id.
+    pub key: u64,
+    /// The server's id, for a stored line from someone (own lines: see `status`).
+    pub id: Option<u64>,
+    /// When it was said (ms since the epoch): the server's timestamp once there is one, else
+    /// when the page got or wrote it.
+    pub at: i64,
+    pub body: Arc<Body>,
+    /// Own lines only: where the line is.
+    pub status: Option<SendStatus>,
+}
+
+impl Line {
+    /// The server's id of the message on this line, once it has one.
+    pub fn server_id(&self) -> Option<u64> {
+        match &self.status {
+            Some(SendStatus::Stored(meta)) => Some(meta.id),
+            _ => self.id,
+        }
+    }
+
+    /// An own line not stored yet (pending or refused): the page never drops one.
+    pub fn unsent(&self) -> bool {
+        matches!(self.status, Some(SendStatus::Pending | SendStatus::Failed(_)))
+    }
+}
+
+/// Who the reader is: the accepted nickname, the one asked for, and the token to take it back.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Me {
+    pub nickname: Option<String>,
+    /// Asked for and not yet answered.
+    pub requested: Option<String>,
+    /// Being claimed again (after a reconnect or a reload); it stays shown meanwhile.
+    pub reclaiming: bool,
+    /// Takes the nickname back after a drop (from the server's `session`).
+    pub resume_token: Option<String>,
+    /// Why the last claim failed (or why the page was signed out).
+    pub error: Option<ChatError>,
+}
+
+/// Someone else typing, until when to show them (ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Typist {
+    pub nickname: String,
+    pub until: i64,
+}
+
+/// Which page of history: the newest (first connect, or back to the live end), what came after
+/// the last line shown (resume, scrolling down), or what came before the first (scrolling up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryKind {
+    Newest,
+    After(u64),
+    Older(u64),
+}
+
+/// Everything that can change the page's state: what the server and the connection say, and
+/// what the reader does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatEvent {
+    Connected {
+        reconnected: bool,
+    },
+    Reconnecting,
+    ConnectionError(String),
+    /// The reader asked for a nickname (pending until the answer).
+    NicknameRequested(String),
+    NicknameAnswered(NicknameAck),
+    /// The nickname request got no answer (connection lost, timeout).
+    NicknameFailed(Problem),
+    /// The resume token was not taken (unknown, expired): the page asks for the name instead.
+    ResumeRefused,
+    /// The server granted (or confirmed, on resume) this nickname and its resume token.
+    Session(SessionGrant),
+    /// Another tab (or device) took the nickname over with the resume token: this page is no
+    /// longer named and must not claim it back by itself.
+    SignedOut(SignedOut),
+    Nicknames(Vec<String>),
+    /// A part of everyone online (added to what the page has).
+    Online(Vec<String>),
+    /// Who came and went (the server's `presence`).
+    Presence(PresenceChange),
+    UserMessage {
+        from: String,
+        text: String,
+        meta: Option<MessageMeta>,
+    },
+    Announcement(Announced),
+    /// Someone else started or stopped typing.
+    Typing(Typing),
+    /// A second passed (typists not heard from for a while are forgotten).
+    Tick,
+    /// The tab was hidden (`true`) or shown again (which clears the unread count).
+    Hidden(bool),
+    /// The server is shutting down; the page reconnects within the given time.
+    GoingAway(GoingAway),
+    /// The reader wrote a line (or the tab's outbox brought one back after a reload).
+    Outgoing {
+        key: String,
+        text: String,
+    },
+    Stored {
+        key: String,
+        meta: MessageMeta,
+    },
+    SendFailed {
+        key: String,
+        reason: Problem,
+    },
+    Retry {
+        key: String,
+    },
+    /// A page of stored messages arrived...
+    History {
+        page: HistoryPage,
+        kind: HistoryKind,
+    },
+    /// ...or did not (refused, lost): it may be asked for again.
+    HistoryFailed(HistoryKind),
+    /// The reader scrolled to the top of the lines (or pressed "load older").
+    ScrolledToTop,
+    /// The reader is at the bottom of the lines (`true`: following the newest) or not.
+    Following(bool),
+    /// The reader asked for the newest lines ("jump to newest").
+    JumpToNewest,
+    ServerRefused(chat_shared::protocol::ChatErrorEvent),
+}
+
+/// A part of the state that a view may show; an event reports the parts it changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Connection,
+    Me,
+    Online,
+    Lines,
+    Typists,
+    Unread,
+}
+
+impl Part {
+    pub const COUNT: usize = 6;
+}
+
+/// What an event changed: parts, and own lines whose status changed (by line key).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Changed {
+    parts: u8,
+    pub statuses: Vec<u64>,
+}
+
+impl Changed {
+    pub fn mark(&mut self, part: Part) {
+        self.parts |= 1 << part as u8;
+    }
+
+    pub fn has(&self, part: Part) -> bool {
+        self.parts & (1 << part as u8) != 0
+    }
+
+    pub fn parts(&self) -> impl Iterator<Item = Part> + '_ {
+        [Part::Connection, Part::Me, Part::Online, Part::Lines, Part::Typists, Part::Unread]
+            .into_iter()
+            .filter(|p| self.has(*p))
+    }
+}
+
+/// A side effect an event asks for; the service runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SideEffect {
+    /// Ask the server for this nickname.
+    Claim(String),
+    /// Take the nickname back with this resume token (if refused, the reducer asks for it).
+    Resume(String),
+    /// Send the outbox (own lines not stored yet), oldest first.
+    SendOutbox,
+    /// Keep the nickname and token in the tab (they changed).
+    SaveSession,
+    /// Keep the outbox in the tab (it changed).
+    SaveOutbox,
+    FetchHistory(HistoryKind),
+    /// A line that mentions the reader arrived while the tab is hidden.
+    Mentioned {
+        from: String,
+        text: String,
+    },
+    /// The server is going away: reconnect within this many ms.
+    ReconnectWithin(u64),
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Output {
+    pub changed: Changed,
+    pub effects: Vec<SideEffect>,
+}
+
+/// The page's state.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChatState {
+    pub connection: Connection,
+    pub me: Me,
+    pub online: Online,
+    /// The lines the page holds (at most `PAGE_LINES_MAX`), and where they sit in the history.
+    pub window: Window,
+    /// Who else is typing, in the order they started.
+    pub typists: Vec<Typist>,
+    /// The tab is hidden...
+    pub hidden: bool,
+    /// ...and this many lines from others arrived meanwhile.
+    pub unread: u32,
+}
+
+impl ChatState {
+    /// The names of those typing now, in the order they started.
+    pub fn typing_names(&self) -> Vec<String> {
+        self.typists.iter().map(|t| t.nickname.clone()).collect()
+    }
+
+    /// One's own lines not stored yet, in order (key, text): the outbox.
+    pub fn outbox(&self) -> Vec<(String, String)> {
+        self.window
+            .lines()
+            .filter(|l| l.status == Some(SendStatus::Pending))
+            .filter_map(|l| match &*l.body {
+                Body::Mine { text, key } => Some((key.clone(), text.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// One's own lines not stored yet, pending or refused (what the tab keeps over a reload).
+    pub fn unsent(&self) -> impl Iterator<Item = &Line> {
+        self.window.lines().filter(|l| l.unsent())
+    }
+
+    /// Ready to send lines: connected and named (not while the name is being taken back).
+    pub fn can_send(&self) -> bool {
+        self.connection == Connection::Connected && self.me.nickname.is_some() && !self.me.reclaiming
+    }
+}
+
+/// The time now (ms since the epoch).
+pub fn now_ms() -> i64 {
+    #[cfg(target_arch = "wasm32")]
+    return js_sys::Date::now() as i64;
+    #[cfg(not(target_arch = "wasm32"))]
+    return 0;
+}

@@ -1,0 +1,370 @@
+//! The reducer's unit tests: what each event changes, and the side effects it asks for.
+
+use chat_shared::protocol::{
+    HistoryMessage, HistoryPage, MessageMeta, NicknameAck, PresenceChange, ServerEvent, SessionGrant, Typing,
+};
+use chat_shared::{ChatError, ErrorCode};
+use serde_json::json;
+
+use super::*;
+use chat_shared::limits::{PRESENCE_LINES_MAX, TYPING_EXPIRY};
+
+fn run(events: impl IntoIterator<Item = ChatEvent>) -> ChatState {
+    let mut s = ChatState::default();
+    for e in events {
+        apply(&mut s, e, 0);
+    }
+    s
+}
+
+fn grant(nick: &str, token: &str) -> ChatEvent {
+    ChatEvent::Session(SessionGrant { nickname: nick.into(), resume_token: token.into() })
+}
+
+fn live(id: u64, text: &str) -> ChatEvent {
+    ChatEvent::UserMessage {
+        from: "Bob".into(),
+        text: text.into(),
+        meta: Some(MessageMeta { id, ts: id as i64 }),
+    }
+}
+
+fn stored(id: u64, text: &str) -> HistoryMessage {
+    HistoryMessage { id, ts: id as i64, from: "Bob".into(), text: text.into() }
+}
+
+fn page(ids: std::ops::RangeInclusive<u64>, more: bool) -> HistoryPage {
+    HistoryPage { messages: ids.map(|i| stored(i, &format!("h{i}"))).collect(), gap: false, more }
+}
+
+fn texts(s: &ChatState) -> Vec<String> {
+    s.window
+        .lines()
+        .map(|l| match &*l.body {
+            Body::User { text, .. } | Body::Mine { text, .. } => text.clone(),
+            Body::Announcement(a) => format!("{a:?}"),
+            Body::System(n) => format!("{n:?}"),
+        })
+        .collect()
+}
+
+fn ids(s: &ChatState) -> Vec<u64> {
+    s.window.lines().filter_map(Line::server_id).collect()
+}
+
+#[test]
+fn signed_out_from_another_tab_unnames_the_page_and_says_why() {
+    let mut s = run([ChatEvent::Connected { reconnected: false }, grant("Ana", "t")]);
+    assert_eq!(s.me.nickname.as_deref(), Some("Ana"));
+    let args = [
+        json!({"nickname": "Ana", "code": "signed_in_elsewhere", "message": "You are signed in from another tab"}),
+    ];
+    let event = decode(ServerEvent::SignedOut, &args).expect("signed out decodes");
+    let out = apply(&mut s, event, 0);
+    assert_eq!(s.me.nickname, None, "back to the nickname form");
+    assert_eq!(s.me.resume_token, None, "the old token is useless now");
+    assert_eq!(s.me.error.as_ref().map(|e| e.code), Some(ErrorCode::SignedInElsewhere));
+    assert_eq!(out.effects, [SideEffect::SaveSession], "the tab forgets the token");
+    let out = apply(&mut s, ChatEvent::Connected { reconnected: true }, 0);
+    assert!(!s.me.reclaiming, "a reconnect does not take the nickname back from the other tab");
+    assert!(!out.effects.iter().any(|e| matches!(e, SideEffect::Claim(_) | SideEffect::Resume(_))));
+}
+
+#[test]
+fn online_parts_add_up_and_presence_changes_announce_few_by_name_and_many_at_once() {
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let change = |c: &[&str], d: &[&str]| {
+        ChatEvent::Presence(PresenceChange { connected: names(c), disconnected: names(d) })
+    };
+    let many: Vec<String> = (0..10).map(|i| format!("p{i}")).collect();
+    let s = run([
+        ChatEvent::Connected { reconnected: false },
+        decode(ServerEvent::Online, &[json!(["bo", "Ana"])]).expect("online decodes"),
+        ChatEvent::Online(names(&["Cy"])),
+        change(&["Dé"], &["bo"]),
+        change(&["Dé"], &[]), // told twice: listed once
+        ChatEvent::Presence(PresenceChange { connected: many.clone(), disconnected: vec![] }),
+    ]);
+    let mut expected = names(&["Ana", "Cy", "Dé"]);
+    expected.extend(many.iter().cloned());
+    assert_eq!(s.online.names().collect::<Vec<_>>(), expected);
+    let announced: Vec<_> = s
+        .window
+        .lines()
+        .filter_map(|l| match &*l.body {
+            Body::Announcement(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        announced,
+        [
+            Announced::Connected("Dé".into()),
+            Announced::Disconnected("bo".into()),
+            Announced::Connected("Dé".into()),
+            Announced::Several { connected: true, names: many[..PRESENCE_LINES_MAX].to_vec(), others: 7 },
+        ]
+    );
+    // A new connection starts its list afresh.
+    assert_eq!(
+        run([ChatEvent::Online(names(&["Ana"])), ChatEvent::Connected { reconnected: true }]).online.len(),
+        0
+    );
+}
+
+#[test]
+fn a_nickname_is_claimed_pending_until_answered_and_an_error_says_why() {
+    let mut s = run([ChatEvent::Connected { reconnected: false }]);
+    let out = apply(&mut s, ChatEvent::NicknameRequested("Ana".into()), 0);
+    assert_eq!(out.effects, [SideEffect::Claim("Ana".into())]);
+    assert!(out.changed.has(Part::Me) && !out.changed.has(Part::Lines));
+    assert_eq!((s.me.nickname.as_deref(), s.me.requested.as_deref()), (None, Some("Ana")));
+    let out = apply(&mut s, ChatEvent::NicknameAnswered(NicknameAck::Accepted), 0);
+    assert_eq!(s.me.nickname.as_deref(), Some("Ana"));
+    assert_eq!(out.effects, [SideEffect::SendOutbox], "named: the outbox can go");
+    let taken = ChatError::new(ErrorCode::NicknameTaken);
+    let s3 = run([
+        ChatEvent::NicknameRequested("Ana".into()),
+        ChatEvent::NicknameAnswered(NicknameAck::Rejected(taken.clone())),
+    ]);
+    assert_eq!((s3.me.nickname, s3.me.error), (None, Some(taken)));
+    assert_eq!(s.connection, Connection::Connected);
+}
+
+#[test]
+fn a_reconnect_keeps_lines_says_so_once_resumes_history_and_takes_the_nickname_back() {
+    let mut s = run([
+        ChatEvent::Connected { reconnected: false },
+        grant("Ana", "t"),
+        live(4, "hi"),
+        ChatEvent::Reconnecting,
+        ChatEvent::Reconnecting,
+    ]);
+    let out = apply(&mut s, ChatEvent::Connected { reconnected: true }, 0);
+    assert_eq!(texts(&s), vec!["hi", "Reconnecting", "Reconnected"]);
+    assert_eq!(
+        out.effects,
+        [SideEffect::FetchHistory(HistoryKind::After(4)), SideEffect::Resume("t".into())]
+    );
+    assert!(s.me.reclaiming, "to be claimed again");
+    assert_eq!(s.me.nickname.as_deref(), Some("Ana"), "still shown meanwhile");
+    assert!(!s.can_send(), "the outbox waits for the nickname");
+
+    // The token is not known any more: the page asks for the name.
+    let mut refused = s.clone();
+    let out = apply(&mut refused, ChatEvent::ResumeRefused, 0);
+    assert_eq!(out.effects, [SideEffect::Claim("Ana".into())]);
+    let taken = ChatError::new(ErrorCode::NicknameTaken);
+    apply(&mut refused, ChatEvent::NicknameAnswered(NicknameAck::Rejected(taken)), 0);
+    assert_eq!(refused.me.nickname, None, "taken meanwhile: asks for a new one");
+
+    let out = apply(&mut s, grant("Ana", "t2"), 0);
+    assert_eq!((s.me.nickname.as_deref(), s.me.reclaiming), (Some("Ana"), false));
+    assert_eq!(out.effects, [SideEffect::SaveSession, SideEffect::SendOutbox], "the rotated token is kept");
+
+    // A server that says goodbye: one line for it, none more for the reconnecting.
+    let mut g = run([ChatEvent::Connected { reconnected: false }]);
+    let bye = decode(ServerEvent::GoingAway, &[json!({"retry_after_ms": 1000})]).expect("decodes");
+    assert_eq!(apply(&mut g, bye, 0).effects, [SideEffect::ReconnectWithin(1000)]);
+    apply(&mut g, ChatEvent::Reconnecting, 0);
+    let out = apply(&mut g, ChatEvent::Connected { reconnected: true }, 0);
+    assert_eq!(texts(&g), vec!["GoingAway", "Reconnected"]);
+    assert_eq!(out.effects, [SideEffect::FetchHistory(HistoryKind::Newest)], "nothing held: the newest page");
+}
+
+#[test]
+fn own_lines_are_pending_then_stored_or_failed_and_retried_each_a_status_change_only() {
+    let mut s = ChatState::default();
+    let out = apply(&mut s, ChatEvent::Outgoing { key: "k1".into(), text: "hello".into() }, 0);
+    assert_eq!(out.effects, [SideEffect::SaveOutbox, SideEffect::SendOutbox]);
+    apply(&mut s, ChatEvent::Outgoing { key: "k2".into(), text: "again".into() }, 0);
+    assert_eq!(s.outbox(), vec![("k1".into(), "hello".into()), ("k2".into(), "again".into())]);
+    let line_keys: Vec<u64> = s.window.lines().map(|l| l.key).collect();
+    let out = apply(&mut s, ChatEvent::Stored { key: "k1".into(), meta: MessageMeta { id: 5, ts: 9 } }, 0);
+    assert_eq!(out.changed.statuses, [line_keys[0]], "only that line's status changed");
+    assert!(!out.changed.has(Part::Lines), "the list itself did not change");
+    let limited = Problem::Refused(ErrorCode::RateLimited);
+    apply(&mut s, ChatEvent::SendFailed { key: "k2".into(), reason: limited }, 0);
+    assert_eq!(s.outbox(), vec![]);
+    let lines: Vec<&Line> = s.window.lines().collect();
+    assert_eq!(lines[0].status, Some(SendStatus::Stored(MessageMeta { id: 5, ts: 9 })));
+    assert_eq!((lines[0].at, lines[0].server_id()), (9, Some(5)), "the server's time and id");
+    assert_eq!(lines[1].status, Some(SendStatus::Failed(limited)));
+    let out = apply(&mut s, ChatEvent::Retry { key: "k2".into() }, 0);
+    assert_eq!(out.effects, [SideEffect::SaveOutbox, SideEffect::SendOutbox]);
+    assert_eq!(s.outbox(), vec![("k2".into(), "again".into())]);
+    // The same message seen again (history, resume) is not doubled.
+    apply(&mut s, live(5, "hello"), 0);
+    assert_eq!(s.window.len(), 2);
+}
+
+#[test]
+fn history_and_resume_merge_in_id_order_without_doubles() {
+    let mut s = ChatState::default();
+    apply(&mut s, live(12, "live 12"), 0);
+    let newest = HistoryPage {
+        messages: vec![stored(10, "h10"), stored(11, "h11"), stored(12, "x")],
+        gap: false,
+        more: true,
+    };
+    apply(&mut s, ChatEvent::History { page: newest, kind: HistoryKind::Newest }, 0);
+    assert_eq!(texts(&s), vec!["h10", "h11", "live 12"]);
+    assert!(s.window.more_before);
+    let out = apply(&mut s, ChatEvent::ScrolledToTop, 0);
+    assert_eq!(out.effects, [SideEffect::FetchHistory(HistoryKind::Older(10))]);
+    assert!(apply(&mut s, ChatEvent::ScrolledToTop, 0).effects.is_empty(), "asked once at a time");
+    let older = HistoryPage { messages: vec![stored(8, "h8"), stored(9, "h9")], gap: false, more: false };
+    apply(&mut s, ChatEvent::History { page: older, kind: HistoryKind::Older(10) }, 0);
+    assert_eq!(texts(&s), vec!["h8", "h9", "h10", "h11", "live 12"]);
+    assert!(!s.window.more_before);
+    assert!(apply(&mut s, ChatEvent::ScrolledToTop, 0).effects.is_empty(), "nothing older");
+    assert_eq!((s.window.first_id(), s.window.last_id()), (Some(8), Some(12)));
+    let resume = HistoryPage { messages: vec![stored(13, "h13")], gap: true, more: false };
+    apply(&mut s, ChatEvent::History { page: resume, kind: HistoryKind::After(12) }, 0);
+    assert_eq!(texts(&s)[5..], ["Gap".to_owned(), "h13".to_owned()]);
+    // A resent line whose id history already showed is dropped, not doubled.
+    apply(&mut s, ChatEvent::Outgoing { key: "k".into(), text: "h13".into() }, 0);
+    apply(&mut s, ChatEvent::Stored { key: "k".into(), meta: MessageMeta { id: 13, ts: 0 } }, 0);
+    assert_eq!(texts(&s).iter().filter(|t| *t == "h13").count(), 1);
+    assert!(s.outbox().is_empty());
+}
+
+#[test]
+fn a_resume_pages_on_while_there_is_more() {
+    let mut s = run([live(1, "one")]);
+    let out = apply(&mut s, ChatEvent::History { page: page(2..=3, true), kind: HistoryKind::After(1) }, 0);
+    assert_eq!(out.effects, [SideEffect::FetchHistory(HistoryKind::After(3))]);
+    let out = apply(&mut s, ChatEvent::History { page: page(4..=4, false), kind: HistoryKind::After(3) }, 0);
+    assert!(out.effects.is_empty());
+    assert_eq!(ids(&s), [1, 2, 3, 4]);
+    assert!(!s.window.more_after);
+}
+
+#[test]
+fn a_full_window_following_the_newest_drops_the_oldest_and_scrolling_up_brings_them_back() {
+    let mut s = ChatState { window: Window::with_max(5), ..Default::default() };
+    apply(&mut s, ChatEvent::Outgoing { key: "k".into(), text: "unsent".into() }, 0);
+    for id in 1..=8 {
+        apply(&mut s, live(id, "x"), 0);
+    }
+    assert_eq!(s.window.len(), 5);
+    assert_eq!(ids(&s), [5, 6, 7, 8], "the oldest went; the unsent line stays");
+    assert_eq!(s.outbox().len(), 1);
+    assert!(s.window.more_before);
+    // Scrolling up: the page before the first one held comes back, the newest go.
+    let out = apply(&mut s, ChatEvent::ScrolledToTop, 0);
+    assert_eq!(out.effects, [SideEffect::FetchHistory(HistoryKind::Older(5))]);
+    apply(&mut s, ChatEvent::History { page: page(2..=4, true), kind: HistoryKind::Older(5) }, 0);
+    assert_eq!(ids(&s), [2, 3, 4, 5], "the newest went to make room");
+    assert!(s.window.more_after, "the window left the live end");
+    // Live lines now go past the end: counted, not held.
+    apply(&mut s, live(9, "x"), 0);
+    assert_eq!((ids(&s), s.window.newer), (vec![2, 3, 4, 5], 1));
+    // Back at the bottom: the lines after the last one held come page by page.
+    let out = apply(&mut s, ChatEvent::Following(true), 0);
+    assert_eq!(out.effects, [SideEffect::FetchHistory(HistoryKind::After(5))]);
+    apply(&mut s, ChatEvent::History { page: page(6..=9, false), kind: HistoryKind::After(5) }, 0);
+    assert_eq!(ids(&s), [6, 7, 8, 9]);
+    assert_eq!((s.window.more_after, s.window.newer), (false, 0), "at the live end again");
+    apply(&mut s, live(10, "x"), 0);
+    assert_eq!(ids(&s), [7, 8, 9, 10]);
+}
+
+#[test]
+fn jumping_to_the_newest_or_sending_from_far_up_goes_back_to_the_live_end() {
+    let mut s = ChatState { window: Window::with_max(3), ..Default::default() };
+    for id in 1..=3 {
+        apply(&mut s, live(id, "x"), 0);
+    }
+    apply(&mut s, ChatEvent::Following(false), 0);
+    apply(&mut s, live(4, "x"), 0);
+    assert!(s.window.more_after, "scrolled up and full: the newest is not held");
+    assert!(apply(&mut s, ChatEvent::Announcement(Announced::Connected("Cy".into())), 0).effects.is_empty());
+    assert_eq!(ids(&s), [1, 2, 3]);
+    assert_eq!(s.window.len(), 3, "no announcement past the end");
+    let mut jumped = s.clone();
+    let out = apply(&mut jumped, ChatEvent::JumpToNewest, 0);
+    assert_eq!(out.effects, [SideEffect::FetchHistory(HistoryKind::Newest)]);
+    assert_eq!(jumped.window.len(), 0);
+    let out = apply(&mut s, ChatEvent::Outgoing { key: "k".into(), text: "mine".into() }, 0);
+    assert_eq!(out.effects[0], SideEffect::FetchHistory(HistoryKind::Newest));
+    assert_eq!(texts(&s), ["mine"]);
+    apply(&mut s, ChatEvent::History { page: page(2..=4, true), kind: HistoryKind::Newest }, 0);
+    assert_eq!(texts(&s), ["h3", "h4", "mine"], "the oldest went; the unsent line stays last");
+}
+
+#[test]
+fn decodes_server_events() {
+    assert_eq!(
+        decode(ServerEvent::UserMessage, &[json!("Ana"), json!("<b>hi</b>"), json!({"id": 3, "ts": 4})]),
+        Some(ChatEvent::UserMessage {
+            from: "Ana".into(),
+            text: "<b>hi</b>".into(),
+            meta: Some(MessageMeta { id: 3, ts: 4 })
+        })
+    );
+    assert_eq!(decode(ServerEvent::UserMessage, &[json!(1)]), None);
+    assert_eq!(
+        decode(ServerEvent::Announcement, &[json!("Ana connected")]),
+        Some(ChatEvent::Announcement(Announced::Text("Ana connected".into())))
+    );
+    assert_eq!(
+        decode(ServerEvent::Announcement, &[json!("x"), json!({"kind": "disconnected", "nickname": "Ana"})]),
+        Some(ChatEvent::Announcement(Announced::Disconnected("Ana".into())))
+    );
+    let s = run([decode(ServerEvent::Nicknames, &[json!({"bob": "bob", "Ana": "Ana"})]).expect("decodes")]);
+    assert_eq!(s.online.names().collect::<Vec<_>>(), ["Ana", "bob"]);
+    let err = decode(
+        ServerEvent::ChatError,
+        &[json!({"event": "user message", "code": "not_named", "message": "m"})],
+    );
+    assert!(matches!(err, Some(ChatEvent::ServerRefused(_))));
+}
+
+fn typing(nick: &str, typing: bool) -> ChatEvent {
+    ChatEvent::Typing(Typing { nickname: nick.into(), typing })
+}
+
+#[test]
+fn typists_show_until_they_stop_send_leave_or_go_quiet() {
+    let mut s = run([grant("Me", "t")]);
+    let expiry = TYPING_EXPIRY.as_millis() as i64;
+    apply(&mut s, typing("Ana", true), 0);
+    apply(&mut s, typing("Bob", true), 0);
+    apply(&mut s, typing("Cy", true), 0);
+    apply(&mut s, typing("Me", true), 0); // never oneself
+    assert_eq!(s.typing_names(), ["Ana", "Bob", "Cy"]);
+    assert!(!apply(&mut s, typing("Cy", true), 0).changed.has(Part::Typists), "a refresh re-renders nothing");
+    apply(&mut s, typing("Ana", false), 1);
+    let line = ChatEvent::UserMessage { from: "Bob".into(), text: "hi".into(), meta: None };
+    apply(&mut s, line, 2);
+    assert_eq!(s.typing_names(), ["Cy"]);
+    apply(&mut s, ChatEvent::Announcement(Announced::Disconnected("Cy".into())), 3);
+    assert!(s.typing_names().is_empty());
+    // A typist that goes quiet is forgotten; one that repeats itself is not.
+    apply(&mut s, typing("Ana", true), 10);
+    apply(&mut s, typing("Bob", true), 10);
+    apply(&mut s, typing("Bob", true), 10 + expiry / 2);
+    assert!(!apply(&mut s, ChatEvent::Tick, 11).changed.has(Part::Typists), "a quiet tick changes nothing");
+    apply(&mut s, ChatEvent::Tick, 10 + expiry);
+    assert_eq!(s.typing_names(), ["Bob"]);
+    apply(&mut s, ChatEvent::Reconnecting, 10 + expiry);
+    assert!(s.typing_names().is_empty(), "unknown after a drop");
+}
+
+#[test]
+fn lines_from_others_count_as_unread_while_hidden_and_a_mention_asks_for_a_notification() {
+    let mut s = run([grant("Ana", "t")]);
+    apply(&mut s, live(1, "hi"), 0);
+    apply(&mut s, ChatEvent::Hidden(true), 0);
+    assert!(apply(&mut s, live(2, "hi"), 0).effects.is_empty(), "no mention");
+    let out = apply(&mut s, live(3, "hi ana!"), 0);
+    assert_eq!(out.effects, [SideEffect::Mentioned { from: "Bob".into(), text: "hi ana!".into() }]);
+    assert!(out.changed.has(Part::Unread));
+    assert!(apply(&mut s, live(3, "hi ana!"), 0).effects.is_empty(), "the same line again: once");
+    apply(&mut s, ChatEvent::Outgoing { key: "k".into(), text: "mine".into() }, 0);
+    assert_eq!(s.unread, 2);
+    apply(&mut s, ChatEvent::Hidden(false), 0);
+    assert_eq!(s.unread, 0);
+    assert_eq!(s.window.lines().nth(1).map(|l| l.at), Some(2), "a stored line has the server's time");
+}
