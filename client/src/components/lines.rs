@@ -7,6 +7,7 @@
 //! clock changes only the times whose words change.
 
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::browser;
 use crate::service::Chat;
@@ -16,6 +17,8 @@ use crate::timeline::{Row, rows};
 
 /// How close to the bottom (in px) still counts as "at the bottom".
 const BOTTOM_SLACK: i32 = 40;
+/// A scroll this soon (ms) after the reader touched the list is the reader's.
+const READER_SCROLL_MS: f64 = 1_000.0;
 /// A line this old shows the time of day, which the clock no longer changes.
 const HOUR_MS: i64 = 3_600_000;
 
@@ -27,8 +30,14 @@ pub fn Lines(chat: Chat) -> impl IntoView {
     // ...and the first line that came after it (the "new messages" marker, kept until the
     // reader scrolls up again).
     let marker = RwSignal::new(None::<u64>);
-    // The list's height when older lines were asked for (to keep the reader's place).
-    let height_before_older = StoredValue::new(None::<i32>);
+    // The first line (its `data-line`) and where it was when older lines were asked for, to
+    // keep the reader's place when they come in above it (its row may be rendered anew: it
+    // may now continue the group of the lines above it).
+    let first_before_older = StoredValue::new(None::<(String, i32)>);
+    let row_top = move |line: &str| {
+        let row = list.get_untracked()?.query_selector(&format!("p[data-line='{line}']")).ok()??;
+        Some(row.dyn_into::<web_sys::HtmlElement>().ok()?.offset_top())
+    };
     // The first line after the anchor, and how many newer lines there are (held or not).
     let after_anchor = Memo::new(move |_| {
         let anchor = anchor.get()?;
@@ -58,17 +67,20 @@ pub fn Lines(chat: Chat) -> impl IntoView {
         let last_is_mine = chat.read(Part::Lines, |s| {
             s.window.lines().next_back().is_some_and(|l| matches!(*l.body, Body::Mine { .. }))
         });
-        if let Some(before) = height_before_older.try_update_value(Option::take).flatten() {
+        if let Some((first, was)) = first_before_older.try_update_value(Option::take).flatten() {
             // Older lines came in above: keep the line the reader was at in its place.
             request_animation_frame(move || {
-                if let Some(el) = list.get_untracked() {
-                    el.set_scroll_top(el.scroll_top() + el.scroll_height() - before);
+                if let (Some(el), Some(now)) = (list.get_untracked(), row_top(&first)) {
+                    el.set_scroll_top(el.scroll_top() + now - was);
                 }
             });
         } else if anchor.get_untracked().is_none() || last_is_mine {
             scroll_to_bottom();
         }
     });
+    // When the reader last scrolled (wheel, touch, keys, the scrollbar).
+    let reader_scrolled_at = StoredValue::new(f64::NEG_INFINITY);
+    let reader_scrolled = move || reader_scrolled_at.set_value(js_sys::Date::now());
     let jump = move || {
         chat.jump_to_newest();
         anchor.set(None);
@@ -76,9 +88,12 @@ pub fn Lines(chat: Chat) -> impl IntoView {
     };
     let load_older = move || {
         if chat.peek(|s| s.window.more_before && !s.window.loading_older)
-            && let Some(el) = list.get_untracked()
+            && let Some(first) =
+                list.get_untracked().and_then(|el| el.query_selector("p[data-line]").ok().flatten())
+            && let Some(line) = first.get_attribute("data-line")
+            && let Some(top) = row_top(&line)
         {
-            height_before_older.set_value(Some(el.scroll_height()));
+            first_before_older.set_value(Some((line, top)));
         }
         chat.load_older();
     };
@@ -90,9 +105,18 @@ pub fn Lines(chat: Chat) -> impl IntoView {
             aria-live="polite"
             aria-label=move || chat.t().messages
             tabindex="0"
+            on:wheel=move |_| reader_scrolled()
+            on:touchmove=move |_| reader_scrolled()
+            on:pointerdown=move |_| reader_scrolled()
+            on:keydown=move |_| reader_scrolled()
             on:scroll=move |_| {
                 let Some(el) = list.get_untracked() else { return };
                 let at_bottom = el.scroll_height() - el.scroll_top() - el.client_height() <= BOTTOM_SLACK;
+                // New lines below and old ones dropped above move the list too: only the reader
+                // takes it away from the bottom.
+                if !at_bottom && js_sys::Date::now() > reader_scrolled_at.get_value() + READER_SCROLL_MS {
+                    return;
+                }
                 match (at_bottom, anchor.get_untracked()) {
                     (true, Some(_)) => anchor.set(None),
                     (false, None) => {
@@ -185,13 +209,14 @@ fn message_text(text: &str) -> impl IntoView + use<> {
 /// One line; all text goes in as text nodes, never as HTML.
 fn render_line(chat: Chat, line: Line, grouped: bool) -> AnyView {
     let at = line.at;
+    let key = line.key.to_string();
     // A grouped line's name is there for screen readers only; so is the space after it.
     let gap = (!grouped).then_some(" ");
     match &*line.body {
         Body::User { from, text } => {
             let class = format!("from nc{}", name_colour(from));
             view! {
-                <p class="line user" class:grouped=grouped>
+                <p class="line user" class:grouped=grouped data-line=key>
                     <b class=class>{from.clone()}</b>{gap}{message_text(text)}{time(chat, at)}
                 </p>
             }
@@ -212,7 +237,8 @@ fn render_line(chat: Chat, line: Line, grouped: bool) -> AnyView {
                     Announced::Text(text) => text.clone(),
                 }
             };
-            view! { <p class="line announcement"><em>{text}</em>{time(chat, at)}</p> }.into_any()
+            view! { <p class="line announcement" data-line=key><em>{text}</em>{time(chat, at)}</p> }
+                .into_any()
         }
         Body::System(note) => {
             let note = note.clone();
@@ -228,7 +254,7 @@ fn render_line(chat: Chat, line: Line, grouped: bool) -> AnyView {
                 }
             };
             view! {
-                <p class="line system">
+                <p class="line system" data-line=key>
                     <b class="from">{move || chat.t().system}</b>" "<em>{text}</em>{time(chat, at)}
                 </p>
             }
@@ -275,6 +301,7 @@ fn render_mine(
             class:sent=move || stored_at().is_some()
             class:failed=failed
             class:grouped=grouped
+            data-line=line_key.to_string()
         >
             <b class="from">{move || chat.t().me}</b>{gap}{message_text(text)}
             {move || stored_at().map(|at| time(chat, at))}

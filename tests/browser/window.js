@@ -1,0 +1,147 @@
+// The page's bounded window of lines (PAGE_LINES_MAX in shared/src/limits.rs), in headless
+// Chromium against the real chat-server: a page that follows a busy chat keeps at most the
+// maximum in its DOM (the oldest go), scrolling to the top brings older lines back from the
+// history (the newest go), lines that arrive meanwhile are counted on the jump button, and the
+// button brings the newest back. Usage: node window.js <chat-server binary> <port> <max lines>
+// (the script starts and stops the server, with the message limits lifted so that a bot can
+// fill the history quickly). Exits 0 when all checks pass.
+'use strict';
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const { chromium } = require('playwright-core');
+const { io } = require('socket.io-client');
+
+const [bin, port, maxArg] = process.argv.slice(2);
+const MAX = Number(maxArg);
+const base = `http://127.0.0.1:${port}`;
+setTimeout(() => { console.error('window: timed out'); process.exit(1); }, 240000).unref();
+
+async function startServer() {
+  const env = {
+    ...process.env, PORT: port, CHAT_BIND: '127.0.0.1', CHAT_LOG: process.env.CHAT_TEST_LOG || 'warn',
+    CHAT_MESSAGE_BURST: '100000', CHAT_MESSAGES_PER_SECOND: '100000', CHAT_MAX_CONNECTIONS_PER_ADDRESS: '0',
+    CHAT_HISTORY_SYNC: 'off',
+  };
+  const server = spawn(bin, [], { env, stdio: 'inherit' });
+  for (let i = 0; i < 200; i++) {
+    try { if ((await fetch(`${base}/healthz`)).ok) return server; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('server did not start');
+}
+
+// A socket.io client named `nick`; `say(count)` says the next `count` numbered lines.
+async function bot(nick) {
+  const socket = io(base, { transports: ['websocket'], reconnection: false });
+  await new Promise((ok, fail) => { socket.once('connect', ok); socket.once('connect_error', fail); });
+  const taken = await socket.timeout(5000).emitWithAck('nickname', nick);
+  assert.equal(taken, false, 'the bot got its nickname');
+  let next = 1;
+  return {
+    async say(count) {
+      const sent = [];
+      for (let i = 0; i < count; i++, next++) {
+        // The ack is node-style: [null, {id, ts}] when stored, [error] when refused.
+        sent.push(new Promise((ok, fail) => socket.timeout(20000).emit('user message', `line ${next}`,
+          { key: `k${next}` }, (timeout, error, meta) => (timeout || error ? fail(timeout || error) : ok(meta)))));
+      }
+      await Promise.all(sent);
+    },
+    close: () => socket.close(),
+  };
+}
+
+// The numbers of the bot's lines in the page's DOM, in order.
+const shown = (page) => page.$$eval('#lines p.user .text', (els) => els
+  .map((e) => /^line (\d+)$/.exec(e.textContent)).filter(Boolean).map((m) => Number(m[1])));
+
+(async () => {
+  const server = await startServer();
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  let failed = false;
+  let page;
+  try {
+    const bob = await bot('Bob');
+    await bob.say(MAX * 2); // history the page has never seen
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (process.env.WINDOW_DEBUG) console.log(`console: ${m.text()}`); });
+    await page.goto(base);
+    await page.waitForSelector('#chat.connected', { timeout: 10000 });
+    await page.fill('#nick', 'Reader');
+    await page.press('#nick', 'Enter');
+    await page.waitForSelector('#chat.nickname-set', { timeout: 5000 });
+
+    // Following a busy chat: the page never holds more than MAX lines; the oldest go.
+    await bob.say(MAX + 100);
+    const last = MAX * 3 + 100;
+    await page.waitForFunction((n) => document.querySelector('#lines').textContent.includes(`line ${n}`), last, { timeout: 30000 });
+    let lines = await shown(page);
+    const rows = await page.$$eval('#lines p.line', (els) => els.length);
+    assert.ok(rows <= MAX, `at most ${MAX} lines in the DOM while following (${rows})`);
+    assert.equal(lines[lines.length - 1], last, 'the newest line is shown');
+    assert.ok(lines[0] > last - MAX, `the oldest lines went (first shown: ${lines[0]})`);
+    const firstBefore = lines[0];
+    console.log(`ok - following: ${rows} lines in the DOM, ${lines[0]}..${last}`);
+
+    // Scrolling to the top: the page of lines before the first comes back from the history,
+    // the newest go, and the line that was first stays where the reader saw it.
+    const before = await page.$eval('#lines', (list) => list.scrollHeight);
+    await page.hover('#lines');
+    await page.mouse.wheel(0, -before); // as a reader would: all the way up
+
+    await page.waitForFunction((n) => [...document.querySelectorAll('#lines p.user .text')]
+      .some((e) => e.textContent === `line ${n}`), firstBefore - 1, { timeout: 10000 });
+    lines = await shown(page);
+    assert.ok(lines[0] < firstBefore, `older lines came back (first shown: ${lines[0]})`);
+    assert.ok(lines.length <= MAX, `still at most ${MAX} (${lines.length})`);
+    assert.ok(lines[lines.length - 1] < last, `the newest went to make room (last shown: ${lines[lines.length - 1]})`);
+    assert.deepEqual(lines, lines.map((_, i) => lines[0] + i), 'in order, none missing or doubled');
+    await page.waitForFunction(() => document.querySelector('#lines').scrollTop > 0, null, { timeout: 2000 }).catch(() => {});
+    const kept = await page.evaluate((n) => {
+      const list = document.querySelector('#lines');
+      const line = [...list.querySelectorAll('p.user .text')].find((e) => e.textContent === `line ${n}`).parentElement;
+      return { top: list.scrollTop, height: list.scrollHeight, lineTop: line.offsetTop - list.offsetTop };
+    }, firstBefore);
+    const view = await page.$eval('#lines', (list) => list.clientHeight);
+    assert.ok(kept.top > 0 && kept.lineTop >= kept.top - 100 && kept.lineTop <= kept.top + view,
+      `the reader's place is kept: line ${firstBefore} is still in view (${JSON.stringify(kept)}, view ${view})`);
+    console.log(`ok - scrolled to the top: ${lines[0]}..${lines[lines.length - 1]} shown`);
+
+    // A line said meanwhile is not added past the end, but counted on the jump button.
+    await bob.say(1);
+    await page.waitForFunction(() => /^↓ \d+/.test(document.querySelector('#jump')?.textContent || ''), null, { timeout: 10000 });
+    const jump = await page.textContent('#jump');
+    assert.ok(Number(/^↓ (\d+)/.exec(jump)[1]) >= 1, jump);
+    assert.ok(!(await shown(page)).includes(last + 1), 'not held while the reader is up there');
+
+    // Jumping to the newest: the newest page, with the line said meanwhile at the end.
+    await page.click('#jump');
+    await page.waitForFunction((n) => {
+      const texts = [...document.querySelectorAll('#lines p.user .text')].map((e) => e.textContent);
+      return texts[texts.length - 1] === `line ${n}`;
+    }, last + 1, { timeout: 10000 });
+    lines = await shown(page);
+    assert.ok(lines.length <= MAX, `at most ${MAX} after jumping (${lines.length})`);
+    assert.deepEqual(lines, lines.map((_, i) => lines[0] + i), 'in order, none missing or doubled');
+    await page.waitForFunction(() => !document.querySelector('#jump'), null, { timeout: 5000 });
+    console.log(`ok - jumped to the newest: ${lines[0]}..${lines[lines.length - 1]}`);
+    assert.deepEqual(errors, []);
+    bob.close();
+  } catch (e) {
+    failed = true;
+    console.log(`not ok - ${e.stack || e}`);
+    if (page) {
+      const lines = await shown(page).catch(() => []);
+      const rows = await page.$$eval('#lines p.line', (els) => els.map((p) => p.textContent)).catch(() => []);
+      console.log(`the page shows ${lines.length} of the bot's lines: ${lines.slice(0, 3)} … ${lines.slice(-3)};`
+        + ` ${rows.length} rows, the last: ${JSON.stringify(rows.slice(-3))}`);
+    }
+  }
+  await browser.close();
+  server.kill('SIGTERM');
+  console.log(failed ? 'window: failed' : 'window: all passed');
+  process.exit(failed ? 1 : 0);
+})().catch((e) => { console.error(e); process.exit(1); });
