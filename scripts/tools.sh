@@ -51,7 +51,7 @@ ensure_wasm_bindgen() {
 ensure_node_modules() {
   # wasm-opt (npm binaryen) and the test clients (socket.io-client), pinned by package-lock.json
   if ! (cd "$ROOT" && npm ls --depth=0 >/dev/null 2>&1); then
-    say "installing npm packages from package-lock.json (binaryen, socket.io-client, playwright-core, axe-core)"
+    say "installing npm packages from package-lock.json (binaryen, socket.io-client, playwright-core, puppeteer-core, axe-core)"
     (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
@@ -60,7 +60,7 @@ ensure_page_tools() { ensure_wasm_target; ensure_node_modules; ensure_wasm_bindg
 
 ensure_test_tools() {
   ensure_page_tools
-  apt_install chromium chromium-driver redis-server nginx fonts-noto-cjk sqlite3
+  apt_install chromium chromium-driver firefox-esr redis-server nginx fonts-noto-cjk sqlite3
 }
 
 build_page() {
