@@ -80,7 +80,7 @@ fn trim_link(link: &str) -> &str {
 /// True when `text` mentions `nick` as a word (case-insensitively): "hi ana!" mentions "Ana",
 /// "banana" does not.
 pub fn mentions(text: &str, nick: &str) -> bool {
-    let (text, nick) = (text.to_lowercase(), nick.to_lowercase());
+    let (text, nick) = (chat_shared::lowercase(text), chat_shared::lowercase(nick));
     if nick.is_empty() {
         return false;
     }
