@@ -1,9 +1,11 @@
 //! The typed errors a client can get back, with the stable codes they carry on the wire.
 
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-/// A stable, machine-readable reason. Serialised in snake_case (`"nickname_taken"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A stable, machine-readable reason. Serialised in snake_case (`"nickname_taken"`); read back
+/// by hand (below), not by serde's derive, which costs the page ~10 KB of wasm for two types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     NicknameEmpty,
@@ -26,7 +28,7 @@ pub enum ErrorCode {
 }
 
 /// What went wrong, for the client: a code to act on and an English sentence to show.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{message}")]
 pub struct ChatError {
     pub code: ErrorCode,
@@ -47,6 +49,30 @@ impl ChatError {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 15] = [
+        Self::NicknameEmpty,
+        Self::NicknameTooLong,
+        Self::NicknameInvalidChar,
+        Self::NicknameReserved,
+        Self::NicknameTaken,
+        Self::AlreadyNamed,
+        Self::MessageEmpty,
+        Self::MessageTooLong,
+        Self::MessageInvalidChar,
+        Self::NotNamed,
+        Self::BadPayload,
+        Self::RateLimited,
+        Self::ResumeInvalid,
+        Self::Unavailable,
+        Self::SignedInElsewhere,
+    ];
+
+    /// The code named `name` on the wire, if there is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|code| code.name() == name)
+    }
+
     /// The code as it appears on the wire (`"nickname_taken"`), e.g. for metric labels.
     pub fn name(self) -> &'static str {
         match self {
@@ -90,9 +116,68 @@ impl ErrorCode {
     }
 }
 
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::from_name(&name).ok_or_else(|| de::Error::unknown_variant(&name, &[]))
+    }
+}
+
+/// As serde's derive would read it: a map with `code` and `message`, an optional `limit`
+/// (absent or null: none), other keys ignored.
+impl<'de> Deserialize<'de> for ChatError {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ChatErrorVisitor;
+        impl<'de> Visitor<'de> for ChatErrorVisitor {
+            type Value = ChatError;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("struct ChatError")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChatError, A::Error> {
+                let (mut code, mut message, mut limit) = (None, None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "code" => code = Some(map.next_value()?),
+                        "message" => message = Some(map.next_value()?),
+                        "limit" => limit = map.next_value()?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(ChatError {
+                    code: code.ok_or_else(|| de::Error::missing_field("code"))?,
+                    message: message.ok_or_else(|| de::Error::missing_field("message"))?,
+                    limit,
+                })
+            }
+        }
+        deserializer.deserialize_map(ChatErrorVisitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::ErrorCode;
+    use super::{ChatError, ErrorCode};
+
+    #[test]
+    fn codes_and_errors_read_back_what_is_written() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(serde_json::from_value::<ErrorCode>(json).ok(), Some(code));
+            for error in [ChatError::new(code), ChatError::with_limit(code, 7)] {
+                let text = serde_json::to_string(&error).unwrap();
+                assert_eq!(serde_json::from_str::<ChatError>(&text).ok(), Some(error));
+            }
+        }
+        let read = |s: &str| serde_json::from_str::<ChatError>(s).ok();
+        let plain = Some(ChatError { code: ErrorCode::NotNamed, message: "m".into(), limit: None });
+        assert_eq!(read(r#"{"code":"not_named","message":"m","limit":null,"extra":[1]}"#), plain);
+        assert_eq!(read(r#"{"message":"m","code":"not_named"}"#), plain);
+        assert_eq!(read(r#"{"code":"not_named"}"#), None);
+        assert_eq!(read(r#"{"code":"no_such_code","message":"m"}"#), None);
+        assert_eq!(read(r#"{"code":"not_named","message":"m","limit":"x"}"#), None);
+    }
 
     #[test]
     fn name_is_the_wire_code() {

@@ -7,6 +7,9 @@ pub mod limits;
 pub mod message;
 pub mod nickname;
 mod normalize;
+/// Lower case as Unicode defines it (in the browser, the browser's `toLowerCase`: the page does
+/// not carry Rust's case tables).
+pub use normalize::lowercase;
 pub mod protocol;
 mod text;
 

@@ -19,6 +19,10 @@ mod imp {
         s.nfkc().collect()
     }
 
+    pub fn lowercase(s: &str) -> String {
+        s.to_lowercase()
+    }
+
     /// NFKC, case folded towards capitals, then the UTS #39 skeleton, lower-cased, and the
     /// skeleton again:
     ///
@@ -52,11 +56,18 @@ mod imp {
         JsString::from(s).normalize("NFKC").into()
     }
 
+    /// The browser's `toLowerCase`: Rust's own would bring Unicode's case tables into the wasm.
+    pub fn lowercase(s: &str) -> String {
+        JsString::from(s).to_lower_case().into()
+    }
+
     /// NFKC, lower-cased, NFKC again: case and width, without look-alikes (see the module).
+    /// A final sigma is folded to `σ` as Rust's `char::to_lowercase` did (`toLowerCase`
+    /// writes `ς` at a word's end), so that a name's colour stays what it was.
     pub fn key(s: &str) -> String {
-        let folded: String = nfkc(s).chars().flat_map(char::to_lowercase).collect();
+        let folded = lowercase(&nfkc(s)).replace('ς', "σ");
         nfkc(&folded)
     }
 }
 
-pub use imp::{key, nfc};
+pub use imp::{key, lowercase, nfc};

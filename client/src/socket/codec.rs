@@ -18,7 +18,8 @@ impl std::fmt::Display for CodecError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Empty => f.write_str("empty packet"),
-            Self::UnknownType(c) => write!(f, "unknown packet type {c:?}"),
+            // `{c}` in quotes, not `{c:?}`: char's Debug brings escaping tables into the wasm.
+            Self::UnknownType(c) => write!(f, "unknown packet type '{c}'"),
             Self::BadJson(e) => write!(f, "malformed JSON: {e}"),
             Self::Unsupported(what) => write!(f, "unsupported: {what}"),
         }
@@ -26,16 +27,44 @@ impl std::fmt::Display for CodecError {
 }
 
 /// The engine.io handshake (`0{...}`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handshake {
     pub sid: String,
-    #[serde(default)]
     pub upgrades: Vec<String>,
     pub ping_interval: u64,
     pub ping_timeout: u64,
-    #[serde(default)]
     pub max_payload: Option<u64>,
+}
+
+impl Handshake {
+    /// Reads the handshake's JSON as serde's derive would (camelCase keys; `upgrades` and
+    /// `maxPayload` may be absent, `maxPayload` null), through `serde_json::Value`, which the
+    /// codec reads anyway: a derive would add a second JSON reader for one struct to the wasm.
+    pub fn from_json(json: &str) -> Result<Self, CodecError> {
+        let bad = |what: &str| CodecError::BadJson(format!("handshake: {what}"));
+        let value = serde_json::from_str::<Value>(json).map_err(|e| CodecError::BadJson(e.to_string()))?;
+        let Value::Object(map) = value else { return Err(bad("not an object")) };
+        let number = |key: &str| map.get(key).and_then(Value::as_u64);
+        let upgrades = match map.get("upgrades") {
+            None => Vec::new(),
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|u| u.as_str().map(str::to_owned))
+                .collect::<Option<_>>()
+                .ok_or_else(|| bad("upgrades"))?,
+            Some(_) => return Err(bad("upgrades")),
+        };
+        Ok(Self {
+            sid: map.get("sid").and_then(Value::as_str).ok_or_else(|| bad("sid"))?.to_owned(),
+            upgrades,
+            ping_interval: number("pingInterval").ok_or_else(|| bad("pingInterval"))?,
+            ping_timeout: number("pingTimeout").ok_or_else(|| bad("pingTimeout"))?,
+            max_payload: match map.get("maxPayload") {
+                None | Some(Value::Null) => None,
+                Some(_) => Some(number("maxPayload").ok_or_else(|| bad("maxPayload"))?),
+            },
+        })
+    }
 }
 
 /// An engine.io v4 packet.
@@ -57,7 +86,7 @@ impl EngineIo {
         let kind = chars.next().ok_or(CodecError::Empty)?;
         let rest = chars.as_str();
         Ok(match kind {
-            '0' => Self::Open(serde_json::from_str(rest).map_err(|e| CodecError::BadJson(e.to_string()))?),
+            '0' => Self::Open(Handshake::from_json(rest)?),
             '1' => Self::Close,
             '2' => Self::Ping,
             '3' => Self::Pong,
@@ -204,6 +233,33 @@ mod tests {
                 assert_eq!(h.max_payload, Some(65536));
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_the_handshake_as_the_derive_did() {
+        let h = Handshake::from_json(r#"{"sid":"s","pingInterval":1,"pingTimeout":2,"maxPayload":null}"#)
+            .unwrap();
+        assert_eq!(
+            h,
+            Handshake {
+                sid: "s".into(),
+                upgrades: vec![],
+                ping_interval: 1,
+                ping_timeout: 2,
+                max_payload: None
+            }
+        );
+        for bad in [
+            "[]",
+            r#"{"pingInterval":1,"pingTimeout":2}"#,
+            r#"{"sid":"s","pingInterval":-1,"pingTimeout":2}"#,
+            r#"{"sid":"s","pingInterval":1,"pingTimeout":"2"}"#,
+            r#"{"sid":"s","pingInterval":1,"pingTimeout":2,"upgrades":[1]}"#,
+            r#"{"sid":"s","pingInterval":1,"pingTimeout":2,"upgrades":"websocket"}"#,
+            r#"{"sid":"s","pingInterval":1,"pingTimeout":2,"maxPayload":"big"}"#,
+        ] {
+            assert!(Handshake::from_json(bad).is_err(), "{bad} must be refused");
         }
     }
 

@@ -51,7 +51,7 @@ pub async fn open_websocket(base: &str) -> Result<(Handshake, Reader, Writer), S
     };
     match EngineIo::decode(&first).map_err(|e| e.to_string())? {
         EngineIo::Open(h) => Ok((h, Reader::Ws(stream), Writer::Ws(sink))),
-        other => Err(format!("expected the handshake, got {other:?}")),
+        _ => Err("expected the handshake, got another packet".to_owned()),
     }
 }
 
@@ -65,7 +65,7 @@ pub async fn open_polling(base: &str) -> Result<(Handshake, Reader, Writer), Str
             let url = format!("{open_url}&sid={}", h.sid);
             Ok((h, Reader::Polling { url: url.clone() }, Writer::Polling { url }))
         }
-        other => Err(format!("expected the handshake, got {other:?}")),
+        _ => Err("expected the handshake, got another packet".to_owned()),
     }
 }
 
