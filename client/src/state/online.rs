@@ -8,7 +8,7 @@ pub struct Online(BTreeSet<(String, String)>);
 
 impl Online {
     fn entry(name: String) -> (String, String) {
-        (name.to_lowercase(), name)
+        (chat_shared::lowercase(&name), name)
     }
 
     pub fn insert(&mut self, name: String) -> bool {
