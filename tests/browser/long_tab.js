@@ -7,6 +7,9 @@
 // serves another build of the page (e.g. an older one) with --page-dir.
 'use strict';
 const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const { chromium } = require('playwright-core');
 const { io } = require('socket.io-client');
 
@@ -20,7 +23,8 @@ setTimeout(() => { console.error('long_tab: timed out'); process.exit(1); }, (mi
   const env = {
     ...process.env, PORT: port, CHAT_BIND: '127.0.0.1', CHAT_LOG: 'warn', CHAT_HISTORY_SYNC: 'off',
     CHAT_MESSAGE_BURST: '100000', CHAT_MESSAGES_PER_SECOND: '100000', CHAT_MAX_CONNECTIONS_PER_ADDRESS: '0',
-    CHAT_HISTORY_MAX_MESSAGES: '100000', ...(pageDir ? { CHAT_PAGE_DIR: pageDir } : {}),
+    CHAT_HISTORY_MAX_MESSAGES: '100000', CHAT_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'long-tab-')),
+    ...(pageDir ? { CHAT_PAGE_DIR: pageDir } : {}),
   };
   const server = spawn(bin, [], { env, stdio: 'inherit' });
   for (let i = 0; i < 200; i++) {
