@@ -6,7 +6,7 @@
 use chat_shared::ErrorCode;
 
 /// A language of the page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Lang {
     #[default]
     En,

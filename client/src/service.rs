@@ -44,14 +44,21 @@ struct TypingNotices {
     keystrokes: u64,
 }
 
+/// The status triggers of the own lines' rows, by line key (a row rendered anew, e.g. when its
+/// grouping changes, takes the place of the old one; `rows` tells them apart).
+#[derive(Default)]
+struct StatusTriggers {
+    triggers: HashMap<u64, (u64, Trigger)>,
+    rows: u64,
+}
+
 /// The handle components get (cheap to copy).
 #[derive(Clone, Copy)]
 pub struct Chat {
     state: StoredValue<ChatState>,
     /// One trigger per part of the state: a view that read a part re-renders when it changes.
     parts: [Trigger; Part::COUNT],
-    /// The rendered own lines' status triggers, by line key.
-    statuses: StoredValue<HashMap<u64, Trigger>>,
+    statuses: StoredValue<StatusTriggers>,
     pub lang: RwSignal<Lang>,
     /// The time (ms), moved every [`CLOCK_EVERY_MS`], for "5 minutes ago" and "Today".
     pub clock: RwSignal<i64>,
@@ -76,16 +83,20 @@ impl Chat {
     }
 
     /// A trigger that fires when the own line `line_key`'s status changes (for its row; it is
-    /// forgotten when the row goes).
+    /// forgotten when the row goes, unless a newer row of the same line took its place).
     pub fn status_of(&self, line_key: u64) -> Trigger {
         let trigger = Trigger::new();
-        self.statuses.update_value(|m| {
-            m.insert(line_key, trigger);
+        let row = self.statuses.try_update_value(|m| {
+            m.rows += 1;
+            m.triggers.insert(line_key, (m.rows, trigger));
+            m.rows
         });
         let statuses = self.statuses;
         on_cleanup(move || {
             statuses.update_value(|m| {
-                m.remove(&line_key);
+                if m.triggers.get(&line_key).map(|(r, _)| Some(*r)) == Some(row) {
+                    m.triggers.remove(&line_key);
+                }
             })
         });
         trigger
@@ -104,7 +115,7 @@ impl Chat {
             self.parts[part as usize].notify();
         }
         for key in &out.changed.statuses {
-            if let Some(trigger) = self.statuses.with_value(|m| m.get(key).copied()) {
+            if let Some((_, trigger)) = self.statuses.with_value(|m| m.triggers.get(key).copied()) {
                 trigger.notify();
             }
         }
@@ -349,7 +360,7 @@ pub fn start() -> Chat {
     let chat = Chat {
         state: StoredValue::new(ChatState::default()),
         parts: std::array::from_fn(|_| Trigger::new()),
-        statuses: StoredValue::new(HashMap::new()),
+        statuses: StoredValue::new(StatusTriggers::default()),
         lang: RwSignal::new(lang),
         clock: RwSignal::new(now_ms()),
         notify: RwSignal::new(prefs::get(NOTIFY_PREF).as_deref() == Some("on") && notify::granted()),

@@ -35,6 +35,8 @@ setTimeout(() => { console.error('long_tab: timed out'); process.exit(1); }, (mi
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   await page.addInitScript(() => {
+    // trunk announces the started wasm (its exports, with its memory).
+    addEventListener('TrunkApplicationStarted', (e) => { window.__wasm = e.detail && e.detail.wasm; });
     window.__longest = 0;
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) window.__longest = Math.max(window.__longest, e.duration);
@@ -62,10 +64,11 @@ setTimeout(() => { console.error('long_tab: timed out'); process.exit(1); }, (mi
     const heap = await cdp.send('Runtime.getHeapUsage');
     const t0 = Date.now();
     const dom = await page.evaluate(() => ({ elements: document.getElementsByTagName('*').length,
-      lines: document.querySelectorAll('#lines p.line').length, longest: Math.round(window.__longest) }));
+      lines: document.querySelectorAll('#lines p.line').length, longest: Math.round(window.__longest),
+      wasm_mb: window.__wasm && window.__wasm.memory ? +(window.__wasm.memory.buffer.byteLength / 1048576).toFixed(1) : null }));
     const roundTrip = Date.now() - t0;
     await page.evaluate(() => { window.__longest = 0; });
-    const s = { at_s: Math.round((Date.now() - started) / 1000), said, heap_mb: +(heap.usedSize / 1048576).toFixed(1),
+    const s = { at_s: Math.round((Date.now() - started) / 1000), said, heap_mb: +(heap.usedSize / 1048576).toFixed(1), wasm_mb: dom.wasm_mb,
       elements: dom.elements, lines: dom.lines, round_trip_ms: roundTrip, longest_task_ms: dom.longest };
     samples.push(s);
     console.log(JSON.stringify(s));

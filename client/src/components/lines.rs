@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::browser;
+use crate::i18n::Lang;
 use crate::service::Chat;
 use crate::state::{Announced, Body, ChatState, Line, Note, Part, Problem, SendStatus};
 use crate::text::{Segment, name_colour, segments};
@@ -136,12 +137,22 @@ pub fn Lines(chat: Chat) -> impl IntoView {
                     {move || chat.t().load_older}
                 </button>
             </Show>
+            // Rows read the language once (a language switch renders them anew): a row that
+            // subscribed to it would stay in its subscriber list after it went, since the
+            // language is never set again in a busy chat (measured: the wasm memory grew by
+            // ~850 bytes a line, and each new row took longer).
             <For
-                each=move || chat.read(Part::Lines, |s| rows(s.window.lines(), browser::day_of, marker.get()))
-                key=Row::key
+                each=move || {
+                    let lang = chat.lang.get();
+                    chat.read(Part::Lines, |s| rows(s.window.lines(), browser::day_of, marker.get()))
+                        .into_iter()
+                        .map(move |row| (row, lang))
+                        .collect::<Vec<_>>()
+                }
+                key=|(row, lang)| (row.key(), *lang)
                 let:row
             >
-                {render_row(chat, row)}
+                {render_row(chat, row.0, row.1)}
             </For>
         </div>
         <Show when=move || after_anchor.get().is_some()>
@@ -155,10 +166,10 @@ pub fn Lines(chat: Chat) -> impl IntoView {
     }
 }
 
-fn render_row(chat: Chat, row: Row) -> AnyView {
+fn render_row(chat: Chat, row: Row, lang: Lang) -> AnyView {
     match row {
         Row::Day { at, .. } => {
-            let label = Memo::new(move |_| browser::day_label(at, chat.clock.get(), chat.lang.get()));
+            let label = Memo::new(move |_| browser::day_label(at, chat.clock.get(), lang));
             view! {
                 <div class="day">
                     <span>{move || label.get()}</span>
@@ -167,17 +178,16 @@ fn render_row(chat: Chat, row: Row) -> AnyView {
             .into_any()
         }
         Row::NewMarker => {
-            view! { <div class="new-marker"><span>{move || chat.t().new_messages}</span></div> }.into_any()
+            view! { <div class="new-marker"><span>{lang.texts().new_messages}</span></div> }.into_any()
         }
-        Row::Line { line, grouped } => render_line(chat, line, grouped),
+        Row::Line { line, grouped } => render_line(chat, line, grouped, lang),
     }
 }
 
 /// The line's time: short ("5 minutes ago", "14:05"), the full date on hover. Only a line
 /// younger than an hour follows the clock, and its text changes only when its words do.
-fn time(chat: Chat, at: i64) -> impl IntoView {
+fn time(chat: Chat, at: i64, lang: Lang) -> impl IntoView {
     let label = Memo::new(move |_| {
-        let lang = chat.lang.get();
         if chat.clock.get_untracked() - at >= HOUR_MS {
             browser::time_of_day(at, lang)
         } else {
@@ -185,7 +195,7 @@ fn time(chat: Chat, at: i64) -> impl IntoView {
         }
     });
     view! {
-        <time datetime=browser::iso(at) title=move || browser::full(at, chat.lang.get())>
+        <time datetime=browser::iso(at) title=browser::full(at, lang)>
             {move || label.get()}
         </time>
     }
@@ -207,7 +217,7 @@ fn message_text(text: &str) -> impl IntoView + use<> {
 }
 
 /// One line; all text goes in as text nodes, never as HTML.
-fn render_line(chat: Chat, line: Line, grouped: bool) -> AnyView {
+fn render_line(chat: Chat, line: Line, grouped: bool, lang: Lang) -> AnyView {
     let at = line.at;
     let key = line.key.to_string();
     // A grouped line's name is there for screen readers only; so is the space after it.
@@ -217,16 +227,16 @@ fn render_line(chat: Chat, line: Line, grouped: bool) -> AnyView {
             let class = format!("from nc{}", name_colour(from));
             view! {
                 <p class="line user" class:grouped=grouped data-line=key>
-                    <b class=class>{from.clone()}</b>{gap}{message_text(text)}{time(chat, at)}
+                    <b class=class>{from.clone()}</b>{gap}{message_text(text)}{time(chat, at, lang)}
                 </p>
             }
             .into_any()
         }
-        Body::Mine { text, key } => render_mine(chat, &line, text, key.clone(), gap, grouped),
+        Body::Mine { text, key } => render_mine(chat, &line, text, key.clone(), gap, grouped, lang),
         Body::Announcement(announced) => {
             let announced = announced.clone();
             let text = move || {
-                let t = chat.t();
+                let t = lang.texts();
                 match &announced {
                     Announced::Connected(nick) => t.announce_connected(nick),
                     Announced::Disconnected(nick) => t.announce_disconnected(nick),
@@ -237,25 +247,25 @@ fn render_line(chat: Chat, line: Line, grouped: bool) -> AnyView {
                     Announced::Text(text) => text.clone(),
                 }
             };
-            view! { <p class="line announcement" data-line=key><em>{text}</em>{time(chat, at)}</p> }
+            view! { <p class="line announcement" data-line=key><em>{text}</em>{time(chat, at, lang)}</p> }
                 .into_any()
         }
         Body::System(note) => {
             let note = note.clone();
             let text = move || {
-                let t = chat.t();
+                let t = lang.texts();
                 match &note {
                     Note::Reconnecting => t.reconnecting.to_owned(),
                     Note::Reconnected => t.reconnected.to_owned(),
                     Note::GoingAway => t.going_away.to_owned(),
                     Note::Gap => t.gap.to_owned(),
-                    Note::Failed(p) => t.error_line(&problem_text(chat, *p)),
+                    Note::Failed(p) => t.error_line(&problem_text(lang, *p)),
                     Note::ConnectionError(e) => t.error_line(e),
                 }
             };
             view! {
                 <p class="line system" data-line=key>
-                    <b class="from">{move || chat.t().system}</b>" "<em>{text}</em>{time(chat, at)}
+                    <b class="from">{lang.texts().system}</b>" "<em>{text}</em>{time(chat, at, lang)}
                 </p>
             }
             .into_any()
@@ -272,6 +282,7 @@ fn render_mine(
     key: String,
     gap: Option<&'static str>,
     grouped: bool,
+    lang: Lang,
 ) -> AnyView {
     let line_key = line.key;
     let changed = chat.status_of(line_key);
@@ -282,11 +293,11 @@ fn render_mine(
         })
     });
     let note = move || {
-        let t = chat.t();
+        let t = lang.texts();
         match status.get()? {
             SendStatus::Pending => Some(t.sending.to_owned()),
             SendStatus::Stored(_) => None,
-            SendStatus::Failed(p) => Some(t.not_sent_because(&problem_text(chat, p))),
+            SendStatus::Failed(p) => Some(t.not_sent_because(&problem_text(lang, p))),
         }
     };
     let stored_at = move || match status.get() {
@@ -303,14 +314,14 @@ fn render_mine(
             class:grouped=grouped
             data-line=line_key.to_string()
         >
-            <b class="from">{move || chat.t().me}</b>{gap}{message_text(text)}
-            {move || stored_at().map(|at| time(chat, at))}
+            <b class="from">{lang.texts().me}</b>{gap}{message_text(text)}
+            {move || stored_at().map(|at| time(chat, at, lang))}
             {move || note().map(|n| view! { <span class="note">" — " {n}</span> })}
             {move || failed().then(|| {
                 let key = key.clone();
                 view! {
                     <button type="button" class="retry" on:click=move |_| chat.retry(key.clone())>
-                        {move || chat.t().retry}
+                        {lang.texts().retry}
                     </button>
                 }
             })}
@@ -319,8 +330,8 @@ fn render_mine(
     .into_any()
 }
 
-fn problem_text(chat: Chat, problem: Problem) -> String {
-    let t = chat.t();
+fn problem_text(lang: Lang, problem: Problem) -> String {
+    let t = lang.texts();
     match problem {
         Problem::Refused(code) => t.error_text(code),
         Problem::NotConnected => t.not_connected,
