@@ -155,10 +155,13 @@ pub fn Lines(chat: Chat) -> impl IntoView {
                 {render_row(chat, row.0, row.1)}
             </For>
         </div>
-        <Show when=move || after_anchor.get().is_some()>
+        // Also shown at the bottom while the window is away from the live end (a request for the
+        // lines after it failed): the button brings the newest back.
+        <Show when=move || after_anchor.get().is_some() || chat.read(Part::Lines, |s| s.window.more_after)>
             <button type="button" id="jump" class="jump" on:click=move |_| jump()>
                 {move || {
-                    let count = after_anchor.get().map_or(0, |(_, n)| n);
+                    let newer = chat.read(Part::Lines, |s| s.window.newer as usize);
+                    let count = after_anchor.get().map_or(newer, |(_, n)| n);
                     format!("↓ {count} · {}", chat.t().jump_to_newest)
                 }}
             </button>
