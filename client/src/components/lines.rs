@@ -43,10 +43,11 @@ pub fn Lines(chat: Chat) -> impl IntoView {
     let after_anchor = Memo::new(move |_| {
         let anchor = anchor.get()?;
         chat.read(Part::Lines, |s| {
-            let held: Vec<u64> = s.window.lines().map(|l| l.key).collect();
-            let newer = held.iter().position(|k| *k == anchor).map_or(&held[..0], |at| &held[at + 1..]);
-            let count = newer.len() + s.window.newer as usize;
-            (count > 0 || s.window.more_after).then(|| (newer.first().copied(), count))
+            // The lines after the anchor, counted from the end (no copy of the keys per line).
+            let after = s.window.lines().rev().position(|l| l.key == anchor).unwrap_or(0);
+            let first = s.window.lines().nth(s.window.len() - after).map(|l| l.key);
+            let count = after + s.window.newer as usize;
+            (count > 0 || s.window.more_after).then_some((first, count))
         })
     });
     Effect::new(move || {

@@ -328,11 +328,6 @@ impl ChatState {
             .collect()
     }
 
-    /// One's own lines not stored yet, pending or refused (what the tab keeps over a reload).
-    pub fn unsent(&self) -> impl Iterator<Item = &Line> {
-        self.window.lines().filter(|l| l.unsent())
-    }
-
     /// Ready to send lines: connected and named (not while the name is being taken back).
     pub fn can_send(&self) -> bool {
         self.connection == Connection::Connected && self.me.nickname.is_some() && !self.me.reclaiming
