@@ -211,13 +211,14 @@ fn embedded(path: &str, headers: &HeaderMap) -> Response {
     response
 }
 
-/// trunk names built files `name-<16 hex>.ext` or `name-<16 hex>_bg.wasm`: such a file never
+/// trunk names built files `name-<hash>.ext` or `name-<hash>_bg.wasm`, the hash a 64-bit number
+/// in hex without leading zeros (8 to 16 digits accepted): such a file never
 /// changes, so browsers may keep it forever.
 fn is_hashed_asset(path: &str) -> bool {
     let stem = path.rsplit('/').next().unwrap_or(path);
     let stem = stem.split('.').next().unwrap_or(stem).trim_end_matches("_bg");
     stem.rsplit_once('-')
-        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        .is_some_and(|(_, hash)| (8..=16).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -258,6 +259,8 @@ mod tests {
     fn recognises_trunk_hashed_names() {
         assert!(is_hashed_asset("chat-client-4f9a8b7c6d5e4f3a_bg.wasm"));
         assert!(is_hashed_asset("chat-client-4f9a8b7c6d5e4f3a.js"));
+        // trunk prints the 64-bit hash without leading zeros (one build in 16 has 15 digits).
+        assert!(is_hashed_asset("chat-client-8689b9468421b31_bg.wasm"));
         assert!(is_hashed_asset("style-0123456789abcdef.css"));
         assert!(!is_hashed_asset("index.html"));
         assert!(!is_hashed_asset("favicon.ico"));
