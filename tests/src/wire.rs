@@ -60,9 +60,16 @@ impl WireClient {
 
     async fn connect_with(mut c: Self) -> Result<Self, String> {
         c.send_raw("40").await;
-        match c.recv_packet(PATIENCE).await {
-            Some(Inbound::Other(p)) if p.starts_with("0{") => Ok(c),
-            other => Err(format!("{other:?}")),
+        // A broadcast (e.g. someone's announcement) can reach a socket the server has just
+        // added to the namespace before the connect packet is written: skip events until it.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match c.recv_packet(left).await {
+                Some(Inbound::Other(p)) if p.starts_with("0{") => return Ok(c),
+                Some(Inbound::Event(..)) => continue,
+                other => return Err(format!("{other:?}")),
+            }
         }
     }
 
