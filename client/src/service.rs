@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use chat_shared::limits::{TYPING_IDLE, TYPING_REFRESH};
 use chat_shared::protocol::{
-    Answer, ClientEvent, HistoryPage, HistoryRequest, MessageMeta, NicknameAck, ServerEvent, SessionGrant,
+    Answer, ChatErrorEvent, ClientEvent, Forgotten, HistoryPage, HistoryRequest, MessageMeta, NicknameAck,
+    ServerEvent, SessionGrant,
 };
 use chat_shared::{MessageText, Nickname};
 use gloo_timers::callback::{Interval, Timeout};
@@ -25,7 +26,8 @@ use crate::browser::{self, notify, prefs};
 use crate::i18n::{Lang, Texts};
 use crate::socket::{Socket, SocketError, Status};
 use crate::state::{
-    ChatEvent, ChatState, Connection, HistoryKind, Part, Problem, SideEffect, apply, decode, now_ms,
+    ChatEvent, ChatState, Claim, Connection, HistoryKind, Owner, Part, Problem, SideEffect, apply, decode,
+    now_ms,
 };
 use crate::storage;
 
@@ -126,7 +128,14 @@ impl Chat {
 
     fn run(&self, effect: SideEffect) {
         match effect {
-            SideEffect::Claim(nick) => self.claim(nick),
+            SideEffect::Claim(claim) => self.claim(claim),
+            SideEffect::ForgetMe => self.forget_me(),
+            SideEffect::SaveOwner => {
+                let owner = self.peek(|s| s.me.owner.clone());
+                storage::set_owner(
+                    owner.map(|o| storage::Owner { nickname: o.nickname, owner_secret: o.secret }).as_ref(),
+                );
+            }
             SideEffect::Resume(token) => self.resume(token),
             SideEffect::SendOutbox => self.pump(),
             SideEffect::SaveSession => {
@@ -237,11 +246,39 @@ impl Chat {
         self.dispatch(ChatEvent::JumpToNewest);
     }
 
-    fn claim(&self, nick: String) {
+    /// Gives up the nickname and its ownership (the reader confirmed it).
+    pub fn forget(&self) {
+        self.dispatch(ChatEvent::ForgetRequested);
+    }
+
+    fn forget_me(&self) {
         let chat = *self;
         let socket = self.socket.get_value();
         spawn_local(async move {
-            let answer = socket.emit_with_ack(ClientEvent::Nickname, vec![Value::from(nick)]).await;
+            let answer = socket.emit_with_ack(ClientEvent::ForgetMe, Vec::new()).await;
+            chat.dispatch(match answer.map(|args| Answer::<Forgotten>::from_args(&args)) {
+                Ok(Some(Answer(Ok(_)))) => ChatEvent::Forgotten,
+                Ok(Some(Answer(Err(e)))) => ChatEvent::ServerRefused(ChatErrorEvent {
+                    event: ClientEvent::ForgetMe.name().to_owned(),
+                    error: e,
+                }),
+                Ok(None) => ChatEvent::NicknameFailed(Problem::NotUnderstood),
+                Err(e) => ChatEvent::NicknameFailed(problem(&e)),
+            });
+        });
+    }
+
+    /// Claims a nickname: as its owner with the browser's secret, or asking to own it.
+    fn claim(&self, claim: Claim) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        let options = match claim.owner_secret {
+            Some(secret) => json!({ "owner": secret }),
+            None => json!({ "own": true }),
+        };
+        spawn_local(async move {
+            let answer =
+                socket.emit_with_ack(ClientEvent::Nickname, vec![Value::from(claim.nickname), options]).await;
             chat.dispatch(match answer.map(|args| NicknameAck::from_args(&args)) {
                 Ok(Some(ack)) => ChatEvent::NicknameAnswered(ack),
                 Ok(None) => ChatEvent::NicknameFailed(Problem::NotUnderstood),
@@ -373,7 +410,12 @@ pub fn start() -> Chat {
         chat.dispatch(ChatEvent::Session(SessionGrant {
             nickname: saved.nickname,
             resume_token: saved.resume_token,
+            owner_secret: None,
         }));
+    }
+    // ...and what the browser kept from its last visit: the nickname it owns.
+    if let Some(owner) = storage::owner() {
+        chat.dispatch(ChatEvent::Owned(Owner { nickname: owner.nickname, secret: owner.owner_secret }));
     }
     for q in storage::outbox() {
         chat.dispatch(ChatEvent::Outgoing { key: q.key, text: q.text });

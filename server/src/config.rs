@@ -53,6 +53,11 @@ pub struct Config {
     #[arg(long = "resume-grace", env = "CHAT_RESUME_GRACE", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub resume_grace_secs: u64,
 
+    /// Days an owned nickname stays reserved for its owner after its last use (nobody else may
+    /// claim it meanwhile).
+    #[arg(long = "nickname-reservation-days", env = "CHAT_NICKNAME_RESERVATION_DAYS", default_value_t = chat_shared::limits::NICKNAME_RESERVATION_DAYS, value_parser = clap::value_parser!(u32).range(1..=3_650))]
+    pub nickname_reservation_days: u32,
+
     /// Messages the history keeps (older ones are dropped); 0 keeps every message.
     #[arg(long, env = "CHAT_HISTORY_MAX_MESSAGES", default_value_t = 10_000)]
     pub history_max_messages: u64,
@@ -159,6 +164,7 @@ impl Config {
     pub fn chat_settings(&self) -> ChatSettings {
         ChatSettings {
             grace: Duration::from_secs(self.resume_grace_secs),
+            reservation: Duration::from_secs(u64::from(self.nickname_reservation_days) * 24 * 3600),
             message_rate: MessageRate { per_second: self.messages_per_second, burst: self.message_burst },
             connections: ConnectionLimits {
                 total: self.max_connections,

@@ -25,6 +25,9 @@ pub enum ErrorCode {
     /// The nickname was taken over by another connection with its resume token (another tab
     /// or device): this connection no longer speaks as it.
     SignedInElsewhere,
+    /// The nickname belongs to someone else (an owned nickname, kept for its owner while
+    /// unused for up to the reservation time): only its owner's secret claims it.
+    NicknameOwned,
 }
 
 /// What went wrong, for the client: a code to act on and an English sentence to show.
@@ -50,7 +53,7 @@ impl ChatError {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         Self::NicknameEmpty,
         Self::NicknameTooLong,
         Self::NicknameInvalidChar,
@@ -66,6 +69,7 @@ impl ErrorCode {
         Self::ResumeInvalid,
         Self::Unavailable,
         Self::SignedInElsewhere,
+        Self::NicknameOwned,
     ];
 
     /// The code named `name` on the wire, if there is one.
@@ -91,6 +95,7 @@ impl ErrorCode {
             Self::ResumeInvalid => "resume_invalid",
             Self::Unavailable => "unavailable",
             Self::SignedInElsewhere => "signed_in_elsewhere",
+            Self::NicknameOwned => "nickname_owned",
         }
     }
 
@@ -112,6 +117,7 @@ impl ErrorCode {
             Self::ResumeInvalid => "That session cannot be resumed: choose a nickname",
             Self::Unavailable => "The server could not store that: try again",
             Self::SignedInElsewhere => "You are signed in from another tab",
+            Self::NicknameOwned => "That nickname belongs to someone else",
         }
     }
 }

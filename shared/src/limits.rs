@@ -27,6 +27,13 @@ pub const MAX_BUFFERED_PACKETS: usize = 2_048;
 /// is 45 s). This is what bounds sessions that are open but not counted as connections.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long an owned nickname stays reserved for its owner after its last use (the default
+/// of `--nickname-reservation`, in days): nobody else may claim it meanwhile.
+pub const NICKNAME_RESERVATION_DAYS: u32 = 30;
+
+/// Length of an owner secret, in hex digits (128 random bits, issued by the server).
+pub const OWNER_SECRET_HEX: usize = 32;
+
 /// Messages one connection may send: a burst of this many...
 pub const MESSAGE_BURST: u32 = 20;
 /// ...refilled at this many per second.

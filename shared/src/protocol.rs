@@ -13,7 +13,8 @@ use crate::nickname::Nickname;
 /// Events a client sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientEvent {
-    /// `nickname` (nick, ack): claim a nickname. Ack: see [`NicknameAck`].
+    /// `nickname` (nick, {own?, owner?}?, ack): claim a nickname, ephemeral (as the original)
+    /// or owned. See [`ClaimRequest`]; ack: see [`NicknameAck`].
     Nickname,
     /// `user message` (msg, {key}?, ack?): say something to everyone. See [`SendRequest`].
     UserMessage,
@@ -23,6 +24,9 @@ pub enum ClientEvent {
     Resume,
     /// `typing` (bool, ack?): one started (`true`) or stopped (`false`) typing. Never stored.
     Typing,
+    /// `forget me` (ack?): give up one's nickname now, and its ownership: anyone may claim it
+    /// next. Ack: `Answer<Forgotten>`.
+    ForgetMe,
 }
 
 /// Events the server sends.
@@ -56,8 +60,8 @@ pub enum ServerEvent {
 }
 
 impl ClientEvent {
-    pub const ALL: [ClientEvent; 5] =
-        [Self::Nickname, Self::UserMessage, Self::History, Self::Resume, Self::Typing];
+    pub const ALL: [ClientEvent; 6] =
+        [Self::Nickname, Self::UserMessage, Self::History, Self::Resume, Self::Typing, Self::ForgetMe];
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -66,6 +70,7 @@ impl ClientEvent {
             Self::History => "history",
             Self::Resume => "resume",
             Self::Typing => "typing",
+            Self::ForgetMe => "forget me",
         }
     }
 }
@@ -315,6 +320,24 @@ mod tests {
     }
 
     #[test]
+    fn claim_request_reads_old_and_new_clients() {
+        let read = |v| serde_json::from_value::<ClaimRequest>(v).map(|c| c.owner);
+        assert_eq!(read(json!(["Ana"])).unwrap(), OwnerClaim::Nobody);
+        assert_eq!(read(json!(["Ana", 3, "x"])).unwrap(), OwnerClaim::Nobody, "old extras ignored");
+        assert_eq!(read(json!(["Ana", {"own": true}])).unwrap(), OwnerClaim::New);
+        assert_eq!(read(json!(["Ana", {"own": false}])).unwrap(), OwnerClaim::Nobody);
+        assert_eq!(read(json!(["Ana", {"owner": "s"}])).unwrap(), OwnerClaim::Secret("s".into()));
+        assert_eq!(read(json!(["Ana", {"owner": 5}])).unwrap(), OwnerClaim::Nobody, "not a secret");
+        assert!(read(json!([42])).is_err() && read(json!([])).is_err());
+        let grant = SessionGrant { nickname: "Ana".into(), resume_token: "t".into(), owner_secret: None };
+        assert_eq!(serde_json::to_value(&grant).unwrap(), json!({"nickname": "Ana", "resume_token": "t"}));
+        let secret =
+            SessionGrant { resume_token: "tok123".into(), owner_secret: Some("sec456".into()), ..grant };
+        let shown = format!("{secret:?} {:?}", OwnerClaim::Secret("sec456".into()));
+        assert!(!shown.contains("tok123") && !shown.contains("sec456"), "{shown}");
+    }
+
+    #[test]
     fn nickname_ack_keeps_the_original_first_argument() {
         assert_eq!(serde_json::to_value(NicknameAck::Accepted).unwrap(), json!([false]));
         let taken = NicknameAck::Rejected(ChatError::new(ErrorCode::NicknameTaken));
@@ -452,10 +475,102 @@ impl GoingAway {
 /// `session` ({nickname, resume_token}): sent to a connection when it gets its nickname. The
 /// token re-claims that nickname with `resume` after a drop (or a server restart). Each
 /// `resume` answers a new token (the old one no longer works): keep the latest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionGrant {
     pub nickname: String,
     pub resume_token: String,
+    /// For an owned nickname's claim: the owner secret that claims it from now on (keep it,
+    /// e.g. in `localStorage`; it replaces any secret sent with the claim). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_secret: Option<String>,
+}
+
+/// `nickname` as a client sends it: `(nick)` as the original (an ephemeral nickname, free
+/// again when its holder leaves), `(nick, {"own": true})` to own it, or
+/// `(nick, {"owner": "<secret>"})` to claim it with the owner secret a `session` grant gave
+/// (another tab, a reload, the next visit). An owned nickname stays reserved for its owner
+/// while unused for up to the server's reservation time (30 days by default): nobody else
+/// claims it (`nickname_owned`). A secret that owns another nickname moves its ownership to
+/// this one (one owned nickname per secret); an unknown secret counts as `own`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    pub nickname: String,
+    pub owner: OwnerClaim,
+}
+
+/// Secrets stay out of `Debug` (and so out of any log line or panic message).
+impl std::fmt::Debug for SessionGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionGrant")
+            .field("nickname", &self.nickname)
+            .field("resume_token", &"..")
+            .field("owner_secret", &self.owner_secret.as_ref().map(|_| ".."))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for OwnerClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Nobody => f.write_str("Nobody"),
+            Self::New => f.write_str("New"),
+            Self::Secret(_) => f.write_str("Secret(..)"),
+        }
+    }
+}
+
+/// How a claim asks to own its nickname.
+#[derive(Clone, PartialEq, Eq)]
+pub enum OwnerClaim {
+    /// Ephemeral, as the original: no ownership.
+    Nobody,
+    /// Own it: the grant brings a new owner secret.
+    New,
+    /// As the owner whose secret this is.
+    Secret(String),
+}
+
+#[derive(Deserialize)]
+struct ClaimOptions {
+    #[serde(default)]
+    own: bool,
+    #[serde(default)]
+    owner: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for ClaimRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Args;
+        impl<'de> serde::de::Visitor<'de> for Args {
+            type Value = ClaimRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a nickname, then optionally {\"own\": true} or {\"owner\": \"...\"}")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ClaimRequest, A::Error> {
+                let nickname: String =
+                    seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                // Anything but an options object in second place is ignored, as the original did.
+                let options = match seq.next_element::<serde_json::Value>()? {
+                    Some(v) => serde_json::from_value::<ClaimOptions>(v).ok(),
+                    None => None,
+                };
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                let owner = match options {
+                    Some(ClaimOptions { owner: Some(secret), .. }) => OwnerClaim::Secret(secret),
+                    Some(ClaimOptions { own: true, .. }) => OwnerClaim::New,
+                    _ => OwnerClaim::Nobody,
+                };
+                Ok(ClaimRequest { nickname, owner })
+            }
+        }
+        d.deserialize_tuple(usize::MAX, Args)
+    }
+}
+
+/// The answer to `forget me`: the nickname that was given up (free for anyone now).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forgotten {
+    pub nickname: String,
 }
 
 /// `signed out`: another connection resumed this connection's nickname with its token (the

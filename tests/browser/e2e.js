@@ -94,7 +94,8 @@ const tests = {
     await b.fill('#nick', 'TAKEN');
     await b.press('#nick', 'Enter');
     await b.waitForSelector('#nickname-err.visible');
-    assert.equal(await b.textContent('#nickname-err'), 'Nickname already in use');
+    // The page owns the nicknames it claims: another page is told whose it is.
+    assert.equal(await b.textContent('#nickname-err'), 'That nickname belongs to someone else');
     await b.fill('#nick', 'x'.repeat(40)); // refused by the page before sending
     await b.press('#nick', 'Enter');
     await b.waitForFunction(() => document.querySelector('#nickname-err').textContent === 'That nickname is too long');
@@ -202,20 +203,20 @@ const tests = {
   async 'typing shows on the other page, and clears on send and when idle'(browser) {
     const ana = await open(browser);
     const bob = await open(browser);
-    await join(ana, 'Ana');
-    await join(bob, 'Bob');
+    await join(ana, 'Ann');
+    await join(bob, 'Ben');
     await ana.type('#message', 'hello th', { delay: 30 });
-    await bob.waitForFunction(() => document.querySelector('#typing').textContent === 'Ana is typing…');
+    await bob.waitForFunction(() => document.querySelector('#typing').textContent === 'Ann is typing…');
     assert.equal(await ana.textContent('#typing'), '', 'never shown for oneself');
     await ana.type('#message', 'ere');
     await ana.press('#message', 'Enter');
     await lineWith(bob, 'hello there');
     assert.equal(await bob.textContent('#typing'), '', 'cleared by the line itself');
     await bob.type('#message', 'and you', { delay: 30 }); // the other way round
-    await ana.waitForFunction(() => document.querySelector('#typing').textContent === 'Bob is typing…');
+    await ana.waitForFunction(() => document.querySelector('#typing').textContent === 'Ben is typing…');
     await bob.fill('#message', '');
     await ana.type('#message', 'and', { delay: 30 });
-    await bob.waitForFunction(() => document.querySelector('#typing').textContent === 'Ana is typing…');
+    await bob.waitForFunction(() => document.querySelector('#typing').textContent === 'Ann is typing…');
     const since = Date.now();
     await bob.waitForFunction(() => document.querySelector('#typing').textContent === '', null, { timeout: 5000 });
     assert.ok(Date.now() - since >= 1000, 'cleared after the idle time, not at once');
@@ -246,6 +247,40 @@ const tests = {
     await lineWith(reader, 'from the second tab');
     assert.deepEqual([...first.errors, ...second.errors], []);
     await first.close(); await second.close(); await reader.close();
+  },
+
+  async 'an owned nickname comes back on the next visit, is nobody else\'s, and forget me frees it'(browser) {
+    // One browser (one context: its localStorage), two visits.
+    const mine = await browser.newContext();
+    const visit = async () => {
+      const page = await mine.newPage();
+      page.errors = [];
+      page.on('pageerror', (e) => page.errors.push(e.message));
+      await page.goto(base + '/');
+      await page.waitForSelector('#chat.connected', { timeout: 10000 });
+      return page;
+    };
+    const first = await visit();
+    await join(first, 'Keeper');
+    const kept = await first.evaluate(() => localStorage.getItem('chat.owner'));
+    assert.ok(kept && kept.includes('Keeper') && kept.includes('owner_secret'), `the browser keeps it: ${kept}`);
+    await first.close();
+    // The next visit is Keeper at once, without typing.
+    const next = await visit();
+    await next.waitForSelector('#chat.nickname-set', { timeout: 5000 });
+    // Another browser cannot have it, and is told why.
+    const stranger = await open(browser);
+    await stranger.fill('#nick', 'keeper');
+    await stranger.press('#nick', 'Enter');
+    await stranger.waitForFunction(() => document.querySelector('#nickname-err').textContent.includes('belongs to someone else'));
+    // Forget me (confirmed): the page asks for a nickname again, and the name is free.
+    next.once('dialog', (d) => d.accept());
+    await next.click('#forget-me');
+    await next.waitForSelector('#nick', { state: 'visible' });
+    assert.equal(await next.evaluate(() => localStorage.getItem('chat.owner')), null);
+    await join(stranger, 'Keeper');
+    assert.deepEqual([...next.errors, ...stranger.errors], []);
+    await next.close(); await stranger.close(); await mine.close();
   },
 
   async 'the title counts unread lines while the tab is hidden'(browser) {
@@ -373,7 +408,7 @@ const tests = {
       await join(other, '민수');
       await ko.fill('#nick', '민수');
       await ko.press('#nick', 'Enter');
-      await ko.waitForFunction(() => document.querySelector('#nickname-err').textContent === '이미 사용 중인 닉네임입니다');
+      await ko.waitForFunction(() => document.querySelector('#nickname-err').textContent === '다른 사람이 소유한 닉네임입니다');
       await join(ko, '지은');
       await lineWith(other, '지은님이 들어왔습니다');
       assert.equal(await ko.title(), '채팅');

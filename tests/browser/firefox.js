@@ -45,7 +45,12 @@ async function stopServer(signal = 'SIGTERM') {
 // A page whose WebSocket constructions are counted (window.__websockets): the wasm glue looks
 // the global `WebSocket` up when it opens one, so a wrapper sees every socket the page opens.
 async function open(browser, at = '/') {
-  const page = await browser.newPage();
+  // Each page in a context of its own: another person's browser (the page keeps its owned
+  // nickname in localStorage, which one context's tabs share: they are one person).
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  const closePage = page.close.bind(page);
+  page.close = async () => { await closePage(); await context.close(); };
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
   page.on('dialog', (d) => { page.errors.push(`dialog: ${d.message()}`); d.dismiss(); });
@@ -138,7 +143,8 @@ const tests = {
     const second = await open(browser);
     await enter(second, '#nick', 'foxtaken'); // the same key, another case
     await second.waitForSelector('#nickname-err.visible', T);
-    assert.equal(await second.$eval('#nickname-err', (e) => e.textContent), 'Nickname already in use');
+    // The page owns what it claims: the other page is told whose it is.
+    assert.equal(await second.$eval('#nickname-err', (e) => e.textContent), 'That nickname belongs to someone else');
     assert.equal(await second.$('#chat.nickname-set'), null, 'not named');
     await join(second, 'FoxFree');
     await lineWith(first, 'FoxFree connected');

@@ -9,7 +9,9 @@ use crate::state::{Connection, Part};
 
 #[component]
 pub fn NicknameForm(chat: Chat) -> impl IntoView {
-    let value = RwSignal::new(String::new());
+    // A page signed out by another tab offers the name the browser owns.
+    let value =
+        RwSignal::new(chat.peek(|s| s.me.owner.as_ref().map(|o| o.nickname.clone())).unwrap_or_default());
     let input = NodeRef::<leptos::html::Input>::new();
     let error = move || {
         chat.read(Part::Me, |s| s.me.error.as_ref().map(|e| e.code)).map(|code| chat.t().error_text(code))
@@ -61,6 +63,7 @@ pub fn NicknameForm(chat: Chat) -> impl IntoView {
                 <p id="nickname-err" role="alert" class:visible=move || error().is_some()>
                     {move || error().unwrap_or_default()}
                 </p>
+                <p id="nick-kept" class="hint">{move || chat.t().nickname_kept}</p>
             </form>
         </div>
     }

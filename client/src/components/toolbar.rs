@@ -1,10 +1,12 @@
-//! `#toolbar`: the page's language and the opt-in for mention notifications.
+//! `#toolbar`: the page's language, the opt-in for mention notifications, and "forget me"
+//! (give up the nickname this browser keeps) while named.
 
 use leptos::prelude::*;
 
 use crate::browser::notify;
 use crate::i18n::Lang;
 use crate::service::Chat;
+use crate::state::Part;
 
 #[component]
 pub fn Toolbar(chat: Chat) -> impl IntoView {
@@ -44,6 +46,21 @@ pub fn Toolbar(chat: Chat) -> impl IntoView {
                 />
                 <span>{move || chat.t().notify_mentions}</span>
             </label>
+            <Show when=move || chat.read(Part::Me, |s| s.me.nickname.is_some())>
+                <button
+                    type="button"
+                    id="forget-me"
+                    on:click=move |_| {
+                        let nick = chat.peek(|s| s.me.nickname.clone()).unwrap_or_default();
+                        let question = chat.t().forget_me_confirm.replace("{nick}", &nick);
+                        if window().confirm_with_message(&question).unwrap_or(false) {
+                            chat.forget();
+                        }
+                    }
+                >
+                    {move || chat.t().forget_me}
+                </button>
+            </Show>
         </header>
     }
 }

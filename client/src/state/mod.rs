@@ -136,6 +136,22 @@ pub struct Me {
     pub resume_token: Option<String>,
     /// Why the last claim failed (or why the page was signed out).
     pub error: Option<ChatError>,
+    /// The nickname this browser owns (kept across visits, shared by its tabs).
+    pub owner: Option<Owner>,
+}
+
+/// An owned nickname and the secret that claims it (from the server's grant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub nickname: String,
+    pub secret: String,
+}
+
+/// A claim of a nickname: as its owner if the browser has a secret, else asking to own it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub nickname: String,
+    pub owner_secret: Option<String>,
 }
 
 /// Someone else typing, until when to show them (ms).
@@ -172,6 +188,12 @@ pub enum ChatEvent {
     ResumeRefused,
     /// The server granted (or confirmed, on resume) this nickname and its resume token.
     Session(SessionGrant),
+    /// What the browser kept of its owned nickname (at start): claimed once connected.
+    Owned(Owner),
+    /// The reader asked to give up the nickname and its ownership ("forget me").
+    ForgetRequested,
+    /// The server forgot it: the page is unnamed, and the browser owns nothing.
+    Forgotten,
     /// Another tab (or device) took the nickname over with the resume token: this page is no
     /// longer named and must not claim it back by itself.
     SignedOut(SignedOut),
@@ -268,7 +290,11 @@ impl Changed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SideEffect {
     /// Ask the server for this nickname.
-    Claim(String),
+    Claim(Claim),
+    /// Ask the server to forget the nickname and its ownership.
+    ForgetMe,
+    /// Keep the owned nickname in the browser, or forget it there (it changed).
+    SaveOwner,
     /// Take the nickname back with this resume token (if refused, the reducer asks for it).
     Resume(String),
     /// Send the outbox (own lines not stored yet), oldest first.

@@ -30,6 +30,13 @@ impl Reducer<'_> {
         self.out.changed.mark(part);
     }
 
+    /// A claim of `nickname`, as its owner if the browser owns a nickname (the server moves
+    /// the ownership to a new one), else asking to own it.
+    fn claim_of(&self, nickname: String) -> super::Claim {
+        let owner_secret = self.state.me.owner.as_ref().map(|o| o.secret.clone());
+        super::Claim { nickname, owner_secret }
+    }
+
     fn effect(&mut self, effect: SideEffect) {
         self.out.effects.push(effect);
     }
@@ -113,7 +120,7 @@ impl Reducer<'_> {
                     me.reclaiming = true;
                     let effect = match me.resume_token.clone() {
                         Some(token) => SideEffect::Resume(token),
-                        None => SideEffect::Claim(nickname),
+                        None => SideEffect::Claim(self.claim_of(nickname)),
                     };
                     self.changed(Part::Me);
                     self.effect(effect);
@@ -132,7 +139,8 @@ impl Reducer<'_> {
                 self.state.me.requested = Some(nick.clone());
                 self.state.me.error = None;
                 self.changed(Part::Me);
-                self.effect(SideEffect::Claim(nick));
+                let claim = self.claim_of(nick);
+                self.effect(SideEffect::Claim(claim));
             }
             ChatEvent::ResumeRefused => {
                 let me = &mut self.state.me;
@@ -140,7 +148,8 @@ impl Reducer<'_> {
                 if let Some(nickname) = me.nickname.clone() {
                     me.requested = Some(nickname.clone());
                     self.changed(Part::Me);
-                    self.effect(SideEffect::Claim(nickname));
+                    let claim = self.claim_of(nickname);
+                    self.effect(SideEffect::Claim(claim));
                 }
             }
             ChatEvent::NicknameAnswered(NicknameAck::Accepted) => {
@@ -174,6 +183,11 @@ impl Reducer<'_> {
             }
             ChatEvent::Session(grant) => {
                 let me = &mut self.state.me;
+                if let Some(secret) = grant.owner_secret {
+                    me.owner = Some(super::Owner { nickname: grant.nickname.clone(), secret });
+                    self.effect(SideEffect::SaveOwner);
+                }
+                let me = &mut self.state.me;
                 me.nickname = Some(grant.nickname);
                 me.resume_token = Some(grant.resume_token);
                 me.requested = None;
@@ -183,9 +197,27 @@ impl Reducer<'_> {
                 self.effect(SideEffect::SaveSession);
                 self.effect(SideEffect::SendOutbox);
             }
+            ChatEvent::Owned(owner) => {
+                let me = &mut self.state.me;
+                if me.nickname.is_none() {
+                    me.nickname = Some(owner.nickname.clone());
+                }
+                me.owner = Some(owner);
+                self.changed(Part::Me);
+            }
+            ChatEvent::ForgetRequested => self.effect(SideEffect::ForgetMe),
+            ChatEvent::Forgotten => {
+                self.state.me = super::Me::default();
+                self.changed(Part::Me);
+                self.effect(SideEffect::SaveSession);
+                self.effect(SideEffect::SaveOwner);
+                self.clear_typists();
+            }
             ChatEvent::SignedOut(signed_out) => {
-                // The nickname form says why it is back.
-                self.state.me = super::Me { error: Some(signed_out.error), ..Default::default() };
+                // The nickname form says why it is back (the browser still owns the name: the
+                // reader may take it back here).
+                let owner = self.state.me.owner.take();
+                self.state.me = super::Me { error: Some(signed_out.error), owner, ..Default::default() };
                 self.changed(Part::Me);
                 self.effect(SideEffect::SaveSession);
                 self.clear_typists();

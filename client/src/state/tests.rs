@@ -18,7 +18,7 @@ fn run(events: impl IntoIterator<Item = ChatEvent>) -> ChatState {
 }
 
 fn grant(nick: &str, token: &str) -> ChatEvent {
-    ChatEvent::Session(SessionGrant { nickname: nick.into(), resume_token: token.into() })
+    ChatEvent::Session(SessionGrant { nickname: nick.into(), resume_token: token.into(), owner_secret: None })
 }
 
 fn live(id: u64, text: &str) -> ChatEvent {
@@ -116,7 +116,7 @@ fn online_parts_add_up_and_presence_changes_announce_few_by_name_and_many_at_onc
 fn a_nickname_is_claimed_pending_until_answered_and_an_error_says_why() {
     let mut s = run([ChatEvent::Connected { reconnected: false }]);
     let out = apply(&mut s, ChatEvent::NicknameRequested("Ana".into()), 0);
-    assert_eq!(out.effects, [SideEffect::Claim("Ana".into())]);
+    assert_eq!(out.effects, [SideEffect::Claim(Claim { nickname: "Ana".into(), owner_secret: None })]);
     assert!(out.changed.has(Part::Me) && !out.changed.has(Part::Lines));
     assert_eq!((s.me.nickname.as_deref(), s.me.requested.as_deref()), (None, Some("Ana")));
     let out = apply(&mut s, ChatEvent::NicknameAnswered(NicknameAck::Accepted), 0);
@@ -153,7 +153,7 @@ fn a_reconnect_keeps_lines_says_so_once_resumes_history_and_takes_the_nickname_b
     // The token is not known any more: the page asks for the name.
     let mut refused = s.clone();
     let out = apply(&mut refused, ChatEvent::ResumeRefused, 0);
-    assert_eq!(out.effects, [SideEffect::Claim("Ana".into())]);
+    assert_eq!(out.effects, [SideEffect::Claim(Claim { nickname: "Ana".into(), owner_secret: None })]);
     let taken = ChatError::new(ErrorCode::NicknameTaken);
     apply(&mut refused, ChatEvent::NicknameAnswered(NicknameAck::Rejected(taken)), 0);
     assert_eq!(refused.me.nickname, None, "taken meanwhile: asks for a new one");
@@ -367,4 +367,48 @@ fn lines_from_others_count_as_unread_while_hidden_and_a_mention_asks_for_a_notif
     apply(&mut s, ChatEvent::Hidden(false), 0);
     assert_eq!(s.unread, 0);
     assert_eq!(s.window.lines().nth(1).map(|l| l.at), Some(2), "a stored line has the server's time");
+}
+
+#[test]
+fn an_owned_nickname_is_kept_claimed_with_its_secret_and_forgotten() {
+    let mut s = ChatState::default();
+    // The first claim asks to own it; the grant brings the secret, which the browser keeps.
+    let out = apply(&mut s, ChatEvent::NicknameRequested("Ana".into()), 0);
+    assert_eq!(out.effects, [SideEffect::Claim(Claim { nickname: "Ana".into(), owner_secret: None })]);
+    let owned =
+        SessionGrant { nickname: "Ana".into(), resume_token: "t".into(), owner_secret: Some("s".into()) };
+    let out = apply(&mut s, ChatEvent::Session(owned), 0);
+    assert!(out.effects.contains(&SideEffect::SaveOwner), "{:?}", out.effects);
+    assert_eq!(s.me.owner, Some(Owner { nickname: "Ana".into(), secret: "s".into() }));
+    // Another tab takes it over: the page keeps the ownership (the reader may take it back),
+    // and claims with the secret when asked.
+    let signed_out = decode(
+        ServerEvent::SignedOut,
+        &[json!({"nickname": "Ana", "code": "signed_in_elsewhere", "message": "elsewhere"})],
+    )
+    .expect("decodes");
+    apply(&mut s, signed_out, 0);
+    assert_eq!((s.me.nickname.as_deref(), s.me.owner.is_some()), (None, true));
+    let out = apply(&mut s, ChatEvent::NicknameRequested("Ana".into()), 0);
+    assert_eq!(
+        out.effects,
+        [SideEffect::Claim(Claim { nickname: "Ana".into(), owner_secret: Some("s".into()) })]
+    );
+    // Forget me: asked, then confirmed by the server; the browser forgets too.
+    let out = apply(&mut s, ChatEvent::ForgetRequested, 0);
+    assert_eq!(out.effects, [SideEffect::ForgetMe]);
+    let out = apply(&mut s, ChatEvent::Forgotten, 0);
+    assert_eq!(s.me, Me::default());
+    assert!(out.effects.contains(&SideEffect::SaveOwner) && out.effects.contains(&SideEffect::SaveSession));
+}
+
+#[test]
+fn the_next_visit_claims_the_owned_nickname_once_connected() {
+    let mut s = ChatState::default();
+    apply(&mut s, ChatEvent::Owned(Owner { nickname: "Ana".into(), secret: "s".into() }), 0);
+    assert_eq!(s.me.nickname.as_deref(), Some("Ana"), "shown while it is claimed");
+    let out = apply(&mut s, ChatEvent::Connected { reconnected: false }, 0);
+    let claim = SideEffect::Claim(Claim { nickname: "Ana".into(), owner_secret: Some("s".into()) });
+    assert!(out.effects.contains(&claim), "{:?}", out.effects);
+    assert!(s.me.reclaiming);
 }

@@ -65,6 +65,40 @@ impl fmt::Debug for TokenHash {
     }
 }
 
+/// The SHA-256 of an owner secret (the lasting proof that an owned nickname is one's own,
+/// which the browser keeps): what the roster, the store and Redis keep and compare. The secret
+/// itself is issued once, shown to its owner only, and never stored.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct OwnerHash(TokenHash);
+
+impl OwnerHash {
+    /// A fresh owner secret (to give to its owner) and its hash; None without randomness.
+    pub fn issue() -> Option<(String, Self)> {
+        let (secret, hash) = Token::issue()?;
+        Some((secret.reveal(), Self(hash)))
+    }
+
+    /// The hash of a secret a client presents.
+    pub fn presented(raw: &str) -> Self {
+        Self(TokenHash::of(raw))
+    }
+
+    /// A hash read back from the store or Redis.
+    pub fn stored(hash: String) -> Self {
+        Self(TokenHash(hash))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Debug for OwnerHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OwnerHash(..)")
+    }
+}
+
 /// One person's hold on a nickname, from claim to release: 64 random bits, hex.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Tenure(Arc<str>);

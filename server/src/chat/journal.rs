@@ -274,6 +274,9 @@ mod tests {
         fn reservations(&self) -> Result<Vec<Reservation>, HistoryError> {
             Ok(Vec::new())
         }
+        fn owners(&self) -> Result<Vec<crate::history::Ownership>, HistoryError> {
+            Ok(Vec::new())
+        }
         fn check(&self) -> Result<(), HistoryError> {
             Ok(())
         }

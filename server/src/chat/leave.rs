@@ -21,6 +21,7 @@ pub async fn handle(
     State(chat): State<Chat>,
 ) {
     tracing::debug!(conn = %LogId::of(socket.id), %reason, "disconnected");
+    session.mark_gone();
     // A connection whose nickname was taken over has none (and the roster agrees).
     let Some(nick) = session.nickname() else { return };
     let nick = &nick;
@@ -34,6 +35,7 @@ pub async fn handle(
     } else if let Some((generation, held)) = chat.roster.set_away(nick, socket.id) {
         tracing::info!(conn = %LogId::of(socket.id), nickname = %nick, %reason, grace = ?chat.grace, "dropped: nickname reserved");
         chat.record_reservation(&held, now_ms() + chat.grace.as_millis() as i64);
+        chat.touch_owned(nick);
         chat.start_grace(nick.clone(), generation);
     }
 }

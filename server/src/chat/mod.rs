@@ -6,6 +6,7 @@
 mod admission;
 mod credentials;
 mod fanout;
+mod forget;
 mod history;
 mod incoming;
 mod journal;
@@ -40,15 +41,15 @@ use admission::{Admission, Refused};
 
 use crate::client_addr::ClientAddress;
 use crate::cluster::{ChatAdapter, Elsewhere, Presence, Redis};
-use crate::history::{History, Reservation, ReservationChange, Retention};
+use crate::history::{History, Ownership, Reservation, ReservationChange, Retention};
 use credentials::Token;
-pub use credentials::{LogId, Tenure, TokenHash};
+pub use credentials::{LogId, OwnerHash, Tenure, TokenHash};
 use incoming::{InOrder, Incoming};
 use journal::Journal;
 use nicknames::NicknamesChanged;
 pub use nicknames::NicknamesTask;
 pub use roster::Held;
-use roster::{Holder, Roster};
+use roster::{Holder, Owned, Roster};
 use session::{Session, Speaker};
 
 /// Settings of the chat (from the configuration).
@@ -56,6 +57,8 @@ use session::{Session, Speaker};
 pub struct ChatSettings {
     /// How long a dropped connection's nickname stays reserved for its owner.
     pub grace: Duration,
+    /// How long an owned nickname stays reserved for its owner after its last use.
+    pub reservation: Duration,
     pub retention: Retention,
     pub message_rate: MessageRate,
     pub connections: ConnectionLimits,
@@ -76,6 +79,8 @@ pub struct Chat {
     journal: Arc<Journal>,
     history: Arc<dyn History>,
     grace: Duration,
+    /// How long an owned nickname stays reserved after its last use.
+    reservation: Duration,
     message_rate: MessageRate,
     admission: Arc<Admission>,
     /// Set once socket.io is built (grace timers announce through it).
@@ -102,7 +107,8 @@ impl Chat {
         let io = Arc::default();
         let elsewhere = Elsewhere::new(redis.as_ref().map(|r| r.instance.as_str()), Arc::clone(&io));
         let takeovers = redis.as_ref().map(Redis::takeovers);
-        let presence = redis.map(|r| Presence::new(r.client, r.instance, settings.grace));
+        let presence =
+            redis.map(|r| Presence::new(r.client, r.instance, settings.grace, settings.reservation));
         let (nicknames_changed, task) =
             nicknames::coalescer(roster.clone(), presence.clone().map(|p| (p, elsewhere.clone())));
         let journal = Arc::new(Journal::start(history.clone(), settings.retention, elsewhere.clone()));
@@ -112,6 +118,7 @@ impl Chat {
             journal,
             history,
             grace: settings.grace,
+            reservation: settings.reservation,
             message_rate: settings.message_rate,
             admission: Arc::new(Admission::new(settings.connections)),
             io,
@@ -153,6 +160,22 @@ impl Chat {
     pub fn attach(&self, io: &SocketIo<ChatAdapter>) -> crate::cluster::Attached {
         let _ = self.io.set(io.clone());
         let attached = io.ns("/", (async || {}).with(prepare));
+        match self.history.owners() {
+            Ok(owners) => {
+                for o in owners {
+                    match Nickname::parse(&o.nickname) {
+                        Ok(nickname) => self.roster.restore_owned(Owned {
+                            nickname,
+                            owner: OwnerHash::stored(o.owner_hash),
+                            tenure: Tenure::stored(&o.tenure),
+                            expires_at: o.expires_at,
+                        }),
+                        Err(e) => tracing::warn!(nickname = %o.nickname, "dropping a stored ownership: {e}"),
+                    }
+                }
+            }
+            Err(e) => tracing::error!("cannot read owned nicknames: {e}"),
+        }
         match self.history.reservations() {
             Ok(reserved) => {
                 for r in reserved {
@@ -247,6 +270,40 @@ impl Chat {
         }));
     }
 
+    /// Records who owns a nickname, so that it outlives a restart.
+    fn record_ownership(&self, owned: &Owned) {
+        self.journal.reserve(ReservationChange::Own(Ownership {
+            nickname: owned.nickname.to_string(),
+            nickname_key: owned.nickname.key().as_str().to_owned(),
+            owner_hash: owned.owner.as_str().to_owned(),
+            tenure: owned.tenure.as_str().to_owned(),
+            expires_at: owned.expires_at,
+        }));
+    }
+
+    /// Records that `nick` is owned by nobody now.
+    fn record_disown(&self, nick: &Nickname) {
+        self.journal.reserve(ReservationChange::Disown(nick.key().as_str().to_owned()));
+    }
+
+    /// `nick` was used now (its hold began or ended): if it is owned, its reservation runs
+    /// for the reservation time from now.
+    fn touch_owned(&self, nick: &Nickname) {
+        if let Some(presence) = &self.presence {
+            let (presence, nick) = (presence.clone(), nick.clone());
+            tokio::spawn(async move {
+                if let Err(e) = presence.touch_owned(&nick).await {
+                    tracing::warn!(nickname = %nick, "cannot renew an owned nickname's reservation: {e}");
+                }
+            });
+            return;
+        }
+        let until = crate::history::now_ms().saturating_add(self.reservation.as_millis() as i64);
+        if let Some(owned) = self.roster.touch_owned(nick, until) {
+            self.record_ownership(&owned);
+        }
+    }
+
     /// The nickname `sid` may act as now: its session's, if the roster says `sid` still holds
     /// it. Every handler that acts as a nickname asks this first.
     fn speaker(&self, session: &Session, sid: Sid) -> Result<Speaker, ChatError> {
@@ -282,7 +339,7 @@ impl Chat {
     /// no nickname stays held by nobody (its lease would be renewed for as long as this
     /// instance runs).
     async fn free_if_gone(&self, socket: &SocketRef<ChatAdapter>, session: &Session) {
-        if socket.connected() {
+        if socket.connected() && !session.is_gone() {
             return;
         }
         if let Some(nick) = session.nickname() {
@@ -298,9 +355,11 @@ impl Chat {
         nick: &Nickname,
         why: &(dyn std::fmt::Display + Sync),
     ) {
-        if let Some(held) = self.roster.release(nick, socket.id)
-            && self.released(&held).await
-        {
+        if let Some(held) = self.roster.release(nick, socket.id) {
+            self.touch_owned(nick);
+            if !self.released(&held).await {
+                return;
+            }
             tracing::info!(conn = %LogId::of(socket.id), nickname = %nick, reason = %why, "left");
             self.left(nick, socket.to(ANNOUNCED_ROOM).sockets());
         }
@@ -312,7 +371,10 @@ impl Chat {
         tokio::spawn(async move {
             tokio::time::sleep(chat.grace).await;
             if let Some(held) = chat.roster.expire(&nick, generation)
-                && chat.released(&held).await
+                && {
+                    chat.touch_owned(&nick);
+                    chat.released(&held).await
+                }
             {
                 tracing::info!(nickname = %nick, "grace period over");
                 let audience = chat.io.get().map(announced).unwrap_or_default();
@@ -404,6 +466,7 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
             ClientEvent::History => history::handle,
             ClientEvent::Resume => resume::handle,
             ClientEvent::Typing => typing::handle,
+            ClientEvent::ForgetMe => forget::handle,
         };
         socket.on(event.name(), InOrder::new(chat.clone(), handler));
     }

@@ -1,32 +1,59 @@
-//! `nickname` (nick, ack): claim a unique nickname, announce it, update everyone's list, and
-//! give the connection its resume token (`session`). Alone, the roster decides at once; in a
-//! cluster, Redis decides first (in a task: the claim waits for it).
+//! `nickname` (nick, {own?, owner?}?, ack): claim a unique nickname, ephemeral or owned,
+//! announce it, update everyone's list, and give the connection its resume token (and, for an
+//! owned one, its owner secret: `session`). Alone, the roster decides at once; in a cluster,
+//! Redis decides first (in a task: the claim waits for it).
 
-use chat_shared::protocol::{Announcement, ClientEvent, NicknameAck, ServerEvent, SessionGrant};
+use chat_shared::protocol::{
+    Announcement, ClaimRequest, ClientEvent, NicknameAck, OwnerClaim, ServerEvent, SessionGrant,
+};
 use chat_shared::{ChatError, ErrorCode, Nickname};
 use socketioxide::extract::SocketRef;
 
-use super::credentials::{Tenure, Token};
+use super::credentials::{OwnerHash, Tenure, Token};
 use super::incoming::Incoming;
 use super::reply::Reply;
 use super::roster::Held;
 use super::session::Session;
 use super::{Chat, LogId, fanout};
-use crate::cluster::ChatAdapter;
+use crate::cluster::{ChatAdapter, Claim, Presence, PresenceError};
 use crate::log_throttle::Throttle;
 
 /// What the connection asked for.
 enum Wanted {
-    /// A nickname it does not have yet.
-    New(Nickname),
+    /// A nickname it does not have yet, and whether to own it.
+    New(Nickname, OwnerClaim),
     /// The nickname it already has: nothing changes.
     Again,
 }
 
+/// Whether a claim brings someone new into the chat (announced), or its owner was there
+/// already (another tab, or away for the grace period: nobody is told).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    New,
+    Back,
+}
+
 enum Claimed {
-    /// The socket now holds this nickname; the client gets this resume token.
-    New(Held, Token),
+    /// The socket now holds this nickname; the client gets this resume token (and, if it owns
+    /// the nickname, this owner secret).
+    New(Held, Token, Option<String>, Arrival),
     Again,
+}
+
+/// Who claims a nickname as its owner: the hash to own it by, and the secret to give the
+/// client. A secret that owns nothing (`known` is false: forgotten, lapsed, or made up) gets a
+/// new one: nobody chooses their own secret.
+fn owner(claim: OwnerClaim, known: bool) -> Result<Option<(String, OwnerHash)>, ChatError> {
+    let fresh = || OwnerHash::issue().ok_or_else(|| ChatError::new(ErrorCode::Unavailable));
+    match claim {
+        OwnerClaim::Nobody => Ok(None),
+        OwnerClaim::Secret(secret) if known => {
+            let hash = OwnerHash::presented(&secret);
+            Ok(Some((secret, hash)))
+        }
+        OwnerClaim::New | OwnerClaim::Secret(_) => fresh().map(Some),
+    }
 }
 
 /// A nickname with fresh credentials; None without randomness (no token can be issued).
@@ -44,34 +71,42 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let socket = req.socket();
     let wanted = session
         .allow_nickname_attempt()
-        .and_then(|()| req.arg::<String>().map_err(|_| ChatError::new(ErrorCode::BadPayload)))
-        .and_then(|raw| wanted(&session, &raw));
+        .and_then(|()| req.arg::<ClaimRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload)))
+        .and_then(|claim| wanted(&session, claim));
     let reply = req.reply();
     match (wanted, &chat.presence) {
-        (Ok(Wanted::New(nick)), None) => {
-            let claimed = credentials(nick).and_then(|(held, token)| {
-                chat.roster.claim(held.clone(), socket.id)?;
-                take(chat, &session, &socket, held, token)
+        (Ok(Wanted::New(nick, claim)), None) => {
+            let now = crate::history::now_ms();
+            let known = match &claim {
+                OwnerClaim::Secret(secret) => chat.roster.owns_any(&OwnerHash::presented(secret)),
+                OwnerClaim::Nobody | OwnerClaim::New => false,
+            };
+            let claimed = credentials(nick).and_then(|(held, token)| match owner(claim, known)? {
+                None => {
+                    chat.roster.claim(held.clone(), socket.id, now)?;
+                    take(chat, &session, &socket, held, token, None, Arrival::New)
+                }
+                Some((secret, hash)) => {
+                    let until = now.saturating_add(chat.reservation.as_millis() as i64);
+                    let owned = chat.roster.claim_owned(held, hash, socket.id, now, until)?;
+                    if let Some(previous) = owned.taken_from {
+                        chat.sign_out(previous);
+                    }
+                    if let Some(released) = &owned.released {
+                        chat.record_disown(&released.nickname);
+                    }
+                    chat.record_ownership(&owned.owned);
+                    let arrival = if owned.was_online { Arrival::Back } else { Arrival::New };
+                    take(chat, &session, &socket, owned.held, token, Some(secret), arrival)
+                }
             });
             answer(chat, &socket, reply, claimed);
         }
-        (Ok(Wanted::New(nick)), Some(presence)) => {
+        (Ok(Wanted::New(nick, claim)), Some(presence)) => {
             let (chat, presence) = (chat.clone(), presence.clone());
             tokio::spawn(async move {
-                let (held, token) = match credentials(nick) {
-                    Ok(fresh) => fresh,
-                    Err(e) => return answer(&chat, &socket, reply, Err(e)),
-                };
-                let claimed = match presence.claim(&held).await {
-                    Ok(true) => {
-                        chat.roster.adopt(held.clone(), socket.id);
-                        let taken = take(&chat, &session, &socket, held.clone(), token);
-                        if taken.is_err() {
-                            let _ = presence.release(&held.nickname, &held.token).await;
-                        }
-                        taken
-                    }
-                    Ok(false) => Err(ChatError::new(ErrorCode::NicknameTaken)),
+                let claimed = match claim_in_cluster(&chat, &presence, &session, &socket, nick, claim).await {
+                    Ok(claimed) => claimed,
                     Err(e) => {
                         if let Some(times) = CLUSTER_FAILED.due() {
                             tracing::warn!(conn = %LogId::of(socket.id), times, "cannot claim a nickname in the cluster: {e}");
@@ -91,10 +126,68 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     }
 }
 
-fn wanted(session: &Session, raw: &str) -> Result<Wanted, ChatError> {
-    let nick = Nickname::parse(raw)?;
+/// A claim in a cluster: Redis decides (an error if it does not answer).
+async fn claim_in_cluster(
+    chat: &Chat,
+    presence: &Presence,
+    session: &Session,
+    socket: &SocketRef<ChatAdapter>,
+    nick: Nickname,
+    claim: OwnerClaim,
+) -> Result<Result<Claimed, ChatError>, PresenceError> {
+    let (held, token) = match credentials(nick) {
+        Ok(fresh) => fresh,
+        Err(e) => return Ok(Err(e)),
+    };
+    let known = match &claim {
+        OwnerClaim::Secret(secret) => presence.owns_any(&OwnerHash::presented(secret)).await?,
+        OwnerClaim::Nobody | OwnerClaim::New => false,
+    };
+    let (secret, owner) = match owner(claim, known) {
+        Ok(None) => {
+            return Ok(match presence.claim(&held).await? {
+                Claim::Granted => {
+                    chat.roster.adopt(held.clone(), socket.id);
+                    let taken = take(chat, session, socket, held.clone(), token, None, Arrival::New);
+                    if taken.is_err() {
+                        let _ = presence.release(&held.nickname, &held.token).await;
+                    }
+                    taken
+                }
+                Claim::Taken => Err(ChatError::new(ErrorCode::NicknameTaken)),
+                Claim::Owned => Err(ChatError::new(ErrorCode::NicknameOwned)),
+            });
+        }
+        Ok(Some(both)) => both,
+        Err(e) => return Ok(Err(e)),
+    };
+    let fresh = !known;
+    Ok(match presence.claim_owned(&held, &owner).await? {
+        Ok(owned) => {
+            let held = Held { tenure: owned.tenure, ..held };
+            if let Some(previous) = chat.roster.adopt(held.clone(), socket.id) {
+                chat.sign_out(previous);
+            }
+            let arrival = if owned.was_online { Arrival::Back } else { Arrival::New };
+            let taken = take(chat, session, socket, held.clone(), token, Some(secret), arrival);
+            if taken.is_err() {
+                if fresh {
+                    // Its secret never reaches the client: nobody could ever use the ownership.
+                    let _ = presence.disown(&held.nickname, &held.tenure).await;
+                }
+                let _ = presence.release(&held.nickname, &held.token).await;
+            }
+            taken
+        }
+        Err(Claim::Owned) => Err(ChatError::new(ErrorCode::NicknameOwned)),
+        Err(_) => Err(ChatError::new(ErrorCode::NicknameTaken)),
+    })
+}
+
+fn wanted(session: &Session, claim: ClaimRequest) -> Result<Wanted, ChatError> {
+    let nick = Nickname::parse(&claim.nickname)?;
     match session.nickname() {
-        None => Ok(Wanted::New(nick)),
+        None => Ok(Wanted::New(nick, claim.owner)),
         Some(current) if current.key() == nick.key() => Ok(Wanted::Again),
         Some(_) => Err(ChatError::new(ErrorCode::AlreadyNamed)),
     }
@@ -107,6 +200,8 @@ fn take(
     socket: &SocketRef<ChatAdapter>,
     held: Held,
     token: Token,
+    owner_secret: Option<String>,
+    arrival: Arrival,
 ) -> Result<Claimed, ChatError> {
     if !session.set_speaker(held.speaker()) {
         // A second claim raced this one (only possible in a cluster, where claims wait for
@@ -114,20 +209,24 @@ fn take(
         chat.roster.release(&held.nickname, socket.id);
         return Err(ChatError::new(ErrorCode::AlreadyNamed));
     }
-    Ok(Claimed::New(held, token))
+    Ok(Claimed::New(held, token, owner_secret, arrival))
 }
 
 fn answer(chat: &Chat, socket: &SocketRef<ChatAdapter>, reply: Reply, claimed: Result<Claimed, ChatError>) {
     match claimed {
         Ok(claimed) => {
             reply.send(ClientEvent::Nickname, &NicknameAck::Accepted, None);
-            if let Claimed::New(held, token) = claimed {
+            if let Claimed::New(held, token, owner_secret, arrival) = claimed {
                 let nick = &held.nickname;
-                tracing::info!(conn = %LogId::of(socket.id), nickname = %nick, "nickname set");
+                let owned = owner_secret.is_some();
+                tracing::info!(conn = %LogId::of(socket.id), nickname = %nick, owned, "nickname set");
                 chat.record_reservation(&held, i64::MAX);
-                let grant = SessionGrant { nickname: nick.to_string(), resume_token: token.reveal() };
+                let grant =
+                    SessionGrant { nickname: nick.to_string(), resume_token: token.reveal(), owner_secret };
                 fanout::to_one(socket, ServerEvent::Session, &grant);
-                chat.announce(socket.to(super::ANNOUNCED_ROOM).sockets(), Announcement::connected(nick));
+                if arrival == Arrival::New {
+                    chat.announce(socket.to(super::ANNOUNCED_ROOM).sockets(), Announcement::connected(nick));
+                }
                 chat.nicknames_changed.notify();
             }
         }

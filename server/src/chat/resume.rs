@@ -83,7 +83,8 @@ fn take(chat: &Chat, session: &Session, held: &Held, token: Token) -> Result<Ses
         return Err(ChatError::new(ErrorCode::AlreadyNamed));
     }
     chat.record_reservation(held, i64::MAX);
-    Ok(SessionGrant { nickname: held.nickname.to_string(), resume_token: token.reveal() })
+    chat.touch_owned(&held.nickname);
+    Ok(SessionGrant { nickname: held.nickname.to_string(), resume_token: token.reveal(), owner_secret: None })
 }
 
 fn answer(chat: &Chat, conn: &Sid, reply: Reply, resumed: Result<SessionGrant, ChatError>) {

@@ -56,6 +56,8 @@ pub struct Session {
     typing: AtomicBool,
     /// The server is closing this connection (slow reader or flooder).
     closing: AtomicBool,
+    /// Its leave has begun (the connection is gone).
+    gone: AtomicBool,
     /// Requests refused for their rate in the current flood window...
     rate_refusals: AtomicU32,
     /// ...which began this many ms after `created`.
@@ -82,6 +84,7 @@ impl Session {
             ),
             typing: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
             rate_refusals: AtomicU32::new(0),
             window_start_ms: AtomicU64::new(0),
             created: Instant::now(),
@@ -144,6 +147,11 @@ impl Session {
         }
     }
 
+    /// The connection gave its nickname up ("forget me"): it has none now, and may claim one.
+    pub fn forget(&self) {
+        *self.name() = Name::None;
+    }
+
     fn name(&self) -> std::sync::MutexGuard<'_, Name> {
         // One assignment at a time: a poisoned lock is still consistent.
         self.name.lock().unwrap_or_else(|p| p.into_inner())
@@ -198,6 +206,18 @@ impl Session {
             }
         }
         result
+    }
+
+    /// The connection is gone: its leave begins (before it looks at the nickname).
+    pub fn mark_gone(&self) {
+        self.gone.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the connection's leave has begun. A claim that waited for Redis asks after it
+    /// took its nickname: the leave then either saw the nickname, or this says it is gone
+    /// (both may free it: the second finds nothing to free).
+    pub fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::SeqCst)
     }
 
     /// True once the server decided to close this connection.

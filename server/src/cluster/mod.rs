@@ -5,7 +5,7 @@
 
 mod presence;
 
-pub use presence::{Presence, RENEW_EVERY, TAKEOVER_CHANNEL, Takeover};
+pub use presence::{Claim, Presence, PresenceError, RENEW_EVERY, TAKEOVER_CHANNEL, Takeover};
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

@@ -59,6 +59,9 @@ pub trait History: Send + Sync + 'static {
     /// The reservations that have not expired.
     fn reservations(&self) -> Result<Vec<Reservation>, HistoryError>;
 
+    /// The owned nicknames whose reservation has not expired (recorded through `reserve`).
+    fn owners(&self) -> Result<Vec<Ownership>, HistoryError>;
+
     /// Whether the store answers a trivial read (for readiness).
     fn check(&self) -> Result<(), HistoryError>;
 }
@@ -151,12 +154,27 @@ fn assemble(
     HistoryPage { messages, gap, more }
 }
 
-/// A change to the stored reservations.
+/// A change to the stored reservations and ownerships.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReservationChange {
     Save(Reservation),
     /// Drop the reservation of this nickname key.
     Drop(String),
+    /// Record who owns a nickname (replacing what was recorded for its key).
+    Own(Ownership),
+    /// The nickname with this key is owned by nobody now.
+    Disown(String),
+}
+
+/// An owned nickname, as stored: its owner's secret's hash, the tenure its holds share, and
+/// until when (ms since the epoch) it stays reserved if unused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ownership {
+    pub nickname: String,
+    pub nickname_key: String,
+    pub owner_hash: String,
+    pub tenure: String,
+    pub expires_at: i64,
 }
 
 /// A nickname held for its owner, who proves ownership with the token whose hash is kept.

@@ -10,7 +10,9 @@ use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 use fred::clients::Client;
 use serde::Deserialize;
 
-use super::{Appended, History, HistoryError, NewMessage, Reservation, ReservationChange, Retention};
+use super::{
+    Appended, History, HistoryError, NewMessage, Ownership, Reservation, ReservationChange, Retention,
+};
 
 /// Keys: the id counter, the stream, the newest timestamp, the idempotency keys (a sorted set:
 /// member `<from>\n<key>`, score the line's id), and the prefix of the idempotency keys that
@@ -218,6 +220,10 @@ impl History for RedisHistory {
     }
 
     fn reservations(&self) -> Result<Vec<Reservation>, HistoryError> {
+        Ok(Vec::new())
+    }
+
+    fn owners(&self) -> Result<Vec<Ownership>, HistoryError> {
         Ok(Vec::new())
     }
 

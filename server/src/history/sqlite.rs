@@ -8,7 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Appended, History, HistoryError, NewMessage, Reservation, ReservationChange, Retention};
+use super::{
+    Appended, History, HistoryError, NewMessage, Ownership, Reservation, ReservationChange, Retention,
+};
 
 pub struct SqliteHistory {
     /// Writes go through one connection (one writer at a time is SQLite's rule anyway)...
@@ -35,6 +37,13 @@ const SCHEMA: &str = "
         token        TEXT NOT NULL,
         expires_at   INTEGER NOT NULL,
         tenure       TEXT
+    );
+    CREATE TABLE IF NOT EXISTS owners (
+        nickname_key TEXT PRIMARY KEY,
+        nickname     TEXT NOT NULL,
+        owner_hash   TEXT NOT NULL,
+        tenure       TEXT NOT NULL,
+        expires_at   INTEGER NOT NULL
     );
 ";
 
@@ -209,6 +218,15 @@ impl History for SqliteHistory {
                 ReservationChange::Drop(key) => {
                     tx.execute("DELETE FROM reservations WHERE nickname_key = ?1", params![key])
                 }
+                ReservationChange::Own(o) => tx.execute(
+                    "INSERT INTO owners (nickname_key, nickname, owner_hash, tenure, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (nickname_key) DO UPDATE SET nickname = ?2, owner_hash = ?3, tenure = ?4, expires_at = ?5",
+                    params![o.nickname_key, o.nickname, o.owner_hash, o.tenure, o.expires_at],
+                ),
+                ReservationChange::Disown(key) => {
+                    tx.execute("DELETE FROM owners WHERE nickname_key = ?1", params![key])
+                }
             }
             .map_err(err)?;
         }
@@ -229,6 +247,27 @@ impl History for SqliteHistory {
                 token_hash: r.get(2)?,
                 expires_at: r.get(3)?,
                 tenure: r.get(4)?,
+            })
+        })
+        .map_err(err)?
+        .collect::<Result<_, _>>()
+        .map_err(err)
+    }
+
+    fn owners(&self) -> Result<Vec<Ownership>, HistoryError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare(
+                "SELECT nickname, nickname_key, owner_hash, tenure, expires_at FROM owners WHERE expires_at > ?1",
+            )
+            .map_err(err)?;
+        stmt.query_map(params![now_ms()], |r| {
+            Ok(Ownership {
+                nickname: r.get(0)?,
+                nickname_key: r.get(1)?,
+                owner_hash: r.get(2)?,
+                tenure: r.get(3)?,
+                expires_at: r.get(4)?,
             })
         })
         .map_err(err)?
@@ -289,6 +328,27 @@ mod tests {
         assert!(after_prune.gap, "message 2 is gone");
         assert_eq!(after_prune.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![4], "the recent tail");
         assert!(!after_prune.more);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn ownerships_round_trip_and_expire() {
+        let (h, dir) = store();
+        let o = Ownership {
+            nickname: "Ana".into(),
+            nickname_key: "ana".into(),
+            owner_hash: "h".into(),
+            tenure: "t".into(),
+            expires_at: i64::MAX,
+        };
+        let old = Ownership { nickname_key: "old".into(), expires_at: 1, ..o.clone() };
+        h.reserve(&[ReservationChange::Own(o.clone()), ReservationChange::Own(old)]).unwrap();
+        assert_eq!(h.owners().unwrap(), vec![o.clone()]);
+        let later = Ownership { expires_at: i64::MAX - 1, ..o };
+        h.reserve(&[ReservationChange::Own(later.clone())]).unwrap();
+        assert_eq!(h.owners().unwrap(), vec![later]);
+        h.reserve(&[ReservationChange::Disown("ana".into())]).unwrap();
+        assert!(h.owners().unwrap().is_empty());
         let _ = std::fs::remove_dir_all(dir);
     }
 

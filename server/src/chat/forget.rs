@@ -1,0 +1,52 @@
+//! `forget me` (ack?): a connection gives up its nickname now, with its ownership: the name is
+//! free for anyone, its leaving is announced, and the connection is unnamed (it may claim
+//! another). Only the connection that holds the nickname can do it.
+
+use chat_shared::ChatError;
+use chat_shared::protocol::{Answer, ClientEvent, Forgotten};
+
+use super::incoming::Incoming;
+use super::{ANNOUNCED_ROOM, Chat, LogId};
+
+pub fn handle(chat: &Chat, mut req: Incoming) {
+    let Some(session) = req.session() else { return };
+    let socket = req.socket();
+    let reply = req.reply();
+    let speaker = session.allow_nickname_attempt().and_then(|()| chat.speaker(&session, socket.id));
+    let forgotten = speaker.and_then(|speaker| {
+        let nick = speaker.nickname;
+        let (held, owned) = chat
+            .roster
+            .forget_owned(&nick, socket.id)
+            .ok_or_else(|| ChatError::new(chat_shared::ErrorCode::NotNamed))?;
+        session.forget();
+        if session.set_typing(false) {
+            super::typing::stopped(chat, &socket, &nick);
+        }
+        if owned.is_some() {
+            chat.record_disown(&nick);
+        }
+        tracing::info!(conn = %LogId::of(socket.id), nickname = %nick, "forgot its nickname");
+        Ok((held, nick))
+    });
+    match forgotten {
+        Ok((held, nick)) => {
+            reply.send(ClientEvent::ForgetMe, &Answer(Ok(Forgotten { nickname: nick.to_string() })), None);
+            let chat = chat.clone();
+            tokio::spawn(async move {
+                if let Some(presence) = &chat.presence
+                    && let Err(e) = presence.disown(&nick, &held.tenure).await
+                {
+                    // Its reservation runs out by itself.
+                    tracing::warn!(nickname = %nick, "cannot forget an owned nickname in the cluster: {e}");
+                }
+                if chat.released(&held).await {
+                    chat.left(&nick, socket.to(ANNOUNCED_ROOM).sockets());
+                }
+            });
+        }
+        Err(error) => {
+            reply.send(ClientEvent::ForgetMe, &Answer::<Forgotten>(Err(error.clone())), Some(&error))
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Nicknames that stay yours: a claim with `{"own": true}` gives an owner secret, and the
+//! nickname stays reserved for that secret after its holder leaves — across tabs, reloads,
+//! restarts and instances; nobody else (with or without a secret, page or original client)
+//! takes it; "forget me" frees it.
+
+use std::time::Duration;
+
+use chat_tests::TestClient as ChatClient;
+use chat_tests::redis::RedisServer;
+use chat_tests::{ChatServer, WireClient};
+use serde_json::{Value, json};
+
+/// Connects to `port` and claims `nick` with `options` (`None`: as the original page did).
+/// The ack, and the `session` grant if it was accepted.
+async fn claim(port: u16, nick: &str, options: Option<Value>) -> (WireClient, Vec<Value>, Option<Value>) {
+    let mut c = WireClient::connect(port).await;
+    let mut args = vec![json!(nick)];
+    args.extend(options);
+    c.emit("nickname", &args, Some(1)).await;
+    let ack = c.ack(1).await;
+    let grant = if ack == vec![json!(false)] { Some(c.event("session").await[0].clone()) } else { None };
+    (c, ack, grant)
+}
+
+fn secret_of(grant: &Option<Value>) -> String {
+    let grant = grant.as_ref().expect("a grant");
+    grant["owner_secret"].as_str().expect("an owner secret").to_owned()
+}
+
+fn refusal(ack: &[Value]) -> &str {
+    assert_eq!(ack[0], json!(true), "refused: {ack:?}");
+    ack[1]["code"].as_str().unwrap_or("?")
+}
+
+/// Claims `nick` as soon as it is free (a departure in a cluster takes a Redis round trip).
+async fn claim_when_free(port: u16, nick: &str, options: Option<Value>) -> (WireClient, Option<Value>) {
+    for _ in 0..50 {
+        let (c, ack, grant) = claim(port, nick, options.clone()).await;
+        if ack == vec![json!(false)] {
+            return (c, grant);
+        }
+        c.close().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{nick} never became free");
+}
+
+/// The whole life of an owned nickname. `ports`: where its owner's first tab, strangers, and
+/// its owner's later tabs connect (one instance, or three of a cluster).
+async fn owned_sequence(ports: [u16; 3]) {
+    let [first_port, stranger_port, later_port] = ports;
+    let (mut first, _, grant) = claim(first_port, "Ana", Some(json!({"own": true}))).await;
+    let secret = secret_of(&grant);
+    assert_eq!(secret.len(), chat_shared::limits::OWNER_SECRET_HEX);
+    first.emit("user message", &[json!("hello"), json!({"key": "k1"})], Some(2)).await;
+    let first_id = first.ack(2).await[1]["id"].clone();
+    // The tab is closed: Ana is gone from the chat, but the name stays hers.
+    first.close().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for options in
+        [None, Some(json!({"own": true})), Some(json!({"owner": "0123456789abcdef0123456789abcdef"}))]
+    {
+        let (_, ack, _) = claim(stranger_port, "ana", options.clone()).await;
+        assert_eq!(refusal(&ack), "nickname_owned", "a stranger with {options:?}");
+    }
+    // Her next visit, on any instance: the secret claims it, with the same tenure (a line
+    // resent with its key is not stored twice).
+    let (mut back, ack, grant) = claim(later_port, "Ana", Some(json!({"owner": secret}))).await;
+    assert_eq!(ack, vec![json!(false)], "its owner claims it");
+    assert_eq!(secret_of(&grant), secret, "the same secret");
+    back.emit("user message", &[json!("hello"), json!({"key": "k1"})], Some(2)).await;
+    assert_eq!(back.ack(2).await[1]["id"], first_id, "the resend is the same line");
+    // A second tab: one person, one holder at a time; the first tab is told.
+    let (mut watcher, _) = WireClient::join(stranger_port, "Watcher").await;
+    let (_, ack, _) = claim(first_port, "Ana", Some(json!({"owner": secret}))).await;
+    assert_eq!(ack, vec![json!(false)]);
+    let told = tokio::time::timeout(Duration::from_millis(1500), back.event("signed out")).await;
+    assert_eq!(told.expect("the other tab is told")[0]["code"], json!("signed_in_elsewhere"));
+    let announced = watcher.events_within("announcement", Duration::from_millis(500)).await;
+    assert!(announced.is_empty(), "nobody arrived: {announced:?}");
+    // The signed-out tab cannot forget the name for its owner.
+    back.emit("forget me", &[], Some(3)).await;
+    assert_eq!(back.ack(3).await[0]["code"], json!("signed_in_elsewhere"));
+}
+
+/// "forget me": the holder gives the name up, with its ownership; anyone may claim it.
+async fn forget_sequence(ports: [u16; 2]) {
+    let [owner_port, stranger_port] = ports;
+    let (mut owner, _, grant) = claim(owner_port, "Bo", Some(json!({"own": true}))).await;
+    let secret = secret_of(&grant);
+    let (mut stranger, _) = WireClient::join(stranger_port, "Cy").await;
+    stranger.emit("forget me", &[], Some(5)).await;
+    assert_eq!(
+        stranger.ack(5).await,
+        vec![json!(null), json!({"nickname": "Cy"})],
+        "an unowned name: a leave"
+    );
+    owner.emit("forget me", &[], Some(2)).await;
+    assert_eq!(owner.ack(2).await, vec![json!(null), json!({"nickname": "Bo"})]);
+    owner.emit("user message", &[json!("still Bo?")], Some(3)).await;
+    assert_eq!(owner.ack(3).await[0]["code"], json!("not_named"), "unnamed now");
+    let (_, grant) = claim_when_free(stranger_port, "Bo", None).await;
+    assert!(grant.expect("a grant").get("owner_secret").is_none(), "ephemeral");
+    // The old secret owns nothing: a claim with it gets a new one, for a free name.
+    let (_, ack, grant) = claim(owner_port, "Bob", Some(json!({"owner": secret}))).await;
+    assert_eq!(ack, vec![json!(false)]);
+    assert_ne!(secret_of(&grant), secret, "nobody keeps a forgotten secret");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owned_nickname_stays_its_owners() {
+    let server = ChatServer::start();
+    let p = server.port;
+    owned_sequence([p, p, p]).await;
+    forget_sequence([p, p]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owned_nickname_survives_a_restart_and_an_original_client_cannot_take_it() {
+    let mut server = ChatServer::start();
+    let (ana, _, grant) = claim(server.port, "Ana", Some(json!({"own": true}))).await;
+    let secret = secret_of(&grant);
+    ana.close().await;
+    // A graceful stop writes everything; the secret itself is stored nowhere (its hash is).
+    server.terminate();
+    server.wait_exit(Duration::from_secs(15)).expect("stopped");
+    for entry in std::fs::read_dir(&server.data_dir).expect("data dir") {
+        let path = entry.expect("entry").path();
+        let bytes = std::fs::read(&path).expect("read");
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "the secret is in {path:?}");
+    }
+    server.restart();
+    // The socket.io client library, as the original page used it: refused.
+    let original = ChatClient::connect(&server.url()).await;
+    let ack = original.nickname("Ana").await;
+    assert_eq!(ack[0], json!(true), "the original's `taken`: {ack:?}");
+    assert_eq!(ack[1]["code"], json!("nickname_owned"));
+    let (_, ack, _) = claim(server.port, "Ana", Some(json!({"owner": secret}))).await;
+    assert_eq!(ack, vec![json!(false)], "its owner, after the restart");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn owning_another_nickname_frees_the_first() {
+    let server = ChatServer::start();
+    let (ana, _, grant) = claim(server.port, "Ana", Some(json!({"own": true}))).await;
+    let secret = secret_of(&grant);
+    ana.close().await;
+    let (_, ack, grant) = claim(server.port, "Anna", Some(json!({"owner": secret}))).await;
+    assert_eq!(ack, vec![json!(false)]);
+    assert_eq!(secret_of(&grant), secret);
+    let (_, grant) = claim_when_free(server.port, "Ana", None).await;
+    assert!(grant.is_some(), "one owned nickname per owner");
+}
+
+/// `n` instances clustered on `redis`.
+fn instances(redis: &RedisServer, n: usize) -> Vec<ChatServer> {
+    (0..n).map(|_| ChatServer::start_with(&[], &[("CHAT_REDIS_URL", redis.url().as_str())])).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owned_nickname_stays_its_owners_across_instances() {
+    let redis = RedisServer::start();
+    let mut servers = instances(&redis, 3);
+    let ports = [servers[0].port, servers[1].port, servers[2].port];
+    owned_sequence(ports).await;
+    forget_sequence([ports[2], ports[0]]).await;
+    // Its owner's instance dies: the name stays hers on the others.
+    let (_, _, grant) = claim(ports[0], "Dee", Some(json!({"own": true}))).await;
+    let secret = secret_of(&grant);
+    servers[0].kill_hard();
+    let (_, ack, _) = claim(ports[1], "Dee", None).await;
+    assert!(ack[0] == json!(true), "held or owned: {ack:?}");
+    let (_, ack, _) = claim(ports[2], "Dee", Some(json!({"owner": secret}))).await;
+    assert_eq!(ack, vec![json!(false)], "its owner, on another instance");
+}
