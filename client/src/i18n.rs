@@ -90,6 +90,9 @@ pub struct Texts {
     pub mentioned_you: &'static str,
     pub language: &'static str,
     pub forget_me: &'static str,
+    pub join: &'static str,
+    pub about_default: &'static str,
+    pub online_now: &'static str,
     pub forget_me_confirm: &'static str,
     pub nickname_kept: &'static str,
     pub today: &'static str,
@@ -137,11 +140,17 @@ impl Texts {
     }
 
     /// The tab's title: "(3) Chat" with unread lines.
-    pub fn title_with_unread(&self, unread: u32) -> String {
+    /// The tab's title: the chat's `name`, after the unread count if there is one.
+    pub fn title_with_unread(&self, name: &str, unread: u32) -> String {
         match unread {
-            0 => self.title.to_owned(),
-            n => format!("({n}) {}", self.title),
+            0 => name.to_owned(),
+            n => format!("({n}) {name}"),
         }
+    }
+
+    /// "12 online now".
+    pub fn online_count(&self, n: u64) -> String {
+        self.online_now.replace("{n}", &n.to_string())
     }
 
     /// The sentence for an error code, in this language.
@@ -182,6 +191,9 @@ const EN: Texts = Texts {
     mentioned_you: "{nick} mentioned you",
     language: "Language",
     forget_me: "Forget me",
+    join: "Join",
+    about_default: "Pick a nickname and talk with everyone who is here.",
+    online_now: "{n} online now",
     forget_me_confirm: "Give up the nickname {nick} on this browser? Anyone may take it after this.",
     nickname_kept: "Your nickname stays yours on this browser, also after you leave.",
     today: "Today",
@@ -226,6 +238,9 @@ const NL: Texts = Texts {
     mentioned_you: "{nick} noemde je",
     language: "Taal",
     forget_me: "Vergeet mij",
+    join: "Meedoen",
+    about_default: "Kies een bijnaam en praat met iedereen die er is.",
+    online_now: "{n} nu online",
     forget_me_confirm: "De bijnaam {nick} opgeven in deze browser? Daarna kan iedereen hem nemen.",
     nickname_kept: "Je bijnaam blijft van jou in deze browser, ook als je weggaat.",
     today: "Vandaag",
@@ -287,6 +302,9 @@ const KO: Texts = Texts {
     mentioned_you: "{nick}님이 회원님을 언급했습니다",
     language: "언어",
     forget_me: "나를 잊기",
+    join: "입장",
+    about_default: "닉네임을 정하고 여기 있는 모두와 이야기하세요.",
+    online_now: "지금 {n}명 접속 중",
     forget_me_confirm: "이 브라우저에서 닉네임 {nick}을(를) 포기할까요? 이후 누구나 사용할 수 있습니다.",
     nickname_kept: "나간 후에도 이 브라우저에서는 닉네임이 계속 내 것으로 유지됩니다.",
     today: "오늘",
@@ -337,7 +355,8 @@ mod tests {
         let three = ["Ana".into(), "Bob".into(), "Cy".into()];
         assert_eq!(en.typing(&three).as_deref(), Some("Ana and 2 others are typing…"));
         assert_eq!(Lang::Ko.texts().typing(&three).as_deref(), Some("Ana님 외 2명이 입력하는 중…"));
-        assert_eq!(en.title_with_unread(3), "(3) Chat");
+        assert_eq!(en.title_with_unread(en.title, 3), "(3) Chat");
+        assert_eq!(en.online_count(12), "12 online now");
         assert_eq!(en.announce_connected("Ana"), "Ana connected");
         assert_eq!(Lang::Nl.texts().announce_disconnected("Ana"), "Ana is vertrokken");
         let names = ["Ana".to_string(), "Bo".to_string()];

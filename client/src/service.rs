@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use chat_shared::limits::{TYPING_IDLE, TYPING_REFRESH};
 use chat_shared::protocol::{
-    Answer, ChatErrorEvent, ClientEvent, Forgotten, HistoryPage, HistoryRequest, MessageMeta, NicknameAck,
-    ServerEvent, SessionGrant,
+    About, Answer, ChatErrorEvent, ClientEvent, Forgotten, HistoryPage, HistoryRequest, MessageMeta,
+    NicknameAck, ServerEvent, SessionGrant,
 };
 use chat_shared::{MessageText, Nickname};
 use gloo_timers::callback::{Interval, Timeout};
@@ -130,6 +130,7 @@ impl Chat {
         match effect {
             SideEffect::Claim(claim) => self.claim(claim),
             SideEffect::ForgetMe => self.forget_me(),
+            SideEffect::FetchAbout => self.fetch_about(),
             SideEffect::SaveOwner => {
                 let owner = self.peek(|s| s.me.owner.clone());
                 storage::set_owner(
@@ -244,6 +245,24 @@ impl Chat {
 
     pub fn jump_to_newest(&self) {
         self.dispatch(ChatEvent::JumpToNewest);
+    }
+
+    /// Asks what the chat is (for the first screen); no answer leaves what the page had.
+    fn fetch_about(&self) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        spawn_local(async move {
+            let answer = socket.emit_with_ack(ClientEvent::About, Vec::new()).await;
+            if let Ok(Some(Answer(Ok(about)))) = answer.map(|args| Answer::<About>::from_args(&args)) {
+                chat.dispatch(ChatEvent::About(about));
+            }
+        });
+    }
+
+    /// The chat's name: the operator's, else the page's word for "Chat".
+    pub fn name(&self) -> String {
+        self.read(Part::Connection, |s| s.about.as_ref().and_then(|a| a.name.clone()))
+            .unwrap_or_else(|| self.t().title.to_owned())
     }
 
     /// Gives up the nickname and its ownership (the reader confirmed it).
@@ -447,7 +466,7 @@ pub fn start() -> Chat {
 fn watch_the_tab(chat: Chat) {
     Effect::new(move || {
         let unread = chat.read(Part::Unread, |s| s.unread);
-        document().set_title(&chat.t().title_with_unread(unread));
+        document().set_title(&chat.t().title_with_unread(&chat.name(), unread));
     });
     Effect::new(move || {
         if let Some(html) = document().document_element() {

@@ -53,6 +53,16 @@ pub struct Config {
     #[arg(long = "resume-grace", env = "CHAT_RESUME_GRACE", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub resume_grace_secs: u64,
 
+    /// The chat's name, shown on the first screen and in the tab's title (default: the page's
+    /// own word for "Chat", in the reader's language). At most 64 chars.
+    #[arg(long, env = "CHAT_NAME", value_parser = text_of::<{ chat_shared::limits::CHAT_NAME_MAX_CHARS }>)]
+    pub chat_name: Option<String>,
+
+    /// A line about the chat, shown on the first screen (default: the page's own line). At most
+    /// 280 chars.
+    #[arg(long, env = "CHAT_ABOUT", value_parser = text_of::<{ chat_shared::limits::CHAT_ABOUT_MAX_CHARS }>)]
+    pub chat_about: Option<String>,
+
     /// Days an owned nickname stays reserved for its owner after its last use (nobody else may
     /// claim it meanwhile).
     #[arg(long = "nickname-reservation-days", env = "CHAT_NICKNAME_RESERVATION_DAYS", default_value_t = chat_shared::limits::NICKNAME_RESERVATION_DAYS, value_parser = clap::value_parser!(u32).range(1..=3_650))]
@@ -163,6 +173,7 @@ impl Config {
 
     pub fn chat_settings(&self) -> ChatSettings {
         ChatSettings {
+            about: crate::chat::AboutChat { name: self.chat_name.clone(), about: self.chat_about.clone() },
             grace: Duration::from_secs(self.resume_grace_secs),
             reservation: Duration::from_secs(u64::from(self.nickname_reservation_days) * 24 * 3600),
             message_rate: MessageRate { per_second: self.messages_per_second, burst: self.message_burst },
@@ -234,6 +245,21 @@ fn file_arguments(
     Ok(args)
 }
 
+/// A setting's text: trimmed, not empty, at most `MAX` chars, no control characters.
+fn text_of<const MAX: usize>(raw: &str) -> Result<String, String> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err("empty".to_owned());
+    }
+    if text.chars().count() > MAX {
+        return Err(format!("longer than {MAX} characters"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err("has control characters".to_owned());
+    }
+    Ok(text.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::OsString;
@@ -293,5 +319,13 @@ mod tests {
         assert!(e.contains("unknown setting `colour`"), "{e}");
         let e = load("port = \n", &[]).expect_err("refused");
         assert!(e.contains("not valid TOML"), "{e}");
+    }
+
+    #[test]
+    fn the_chats_name_and_line_are_checked() {
+        assert_eq!(super::text_of::<5>("  Plein "), Ok("Plein".to_owned()));
+        assert!(super::text_of::<5>("Pleintje").is_err(), "too long");
+        assert!(super::text_of::<5>("   ").is_err(), "empty");
+        assert!(super::text_of::<5>("a\u{7}b").is_err(), "a control char");
     }
 }

@@ -34,6 +34,18 @@ pub const NICKNAME_RESERVATION_DAYS: u32 = 30;
 /// Length of an owner secret, in hex digits (128 random bits, issued by the server).
 pub const OWNER_SECRET_HEX: usize = 32;
 
+/// Per client address (while per-address limits are on): claims that create an owned nickname
+/// (a fresh owner secret) — a burst of this many...
+pub const ADDRESS_NEW_OWNERS_BURST: u32 = 50;
+/// ...then this many per hour. Past it a claim is granted as an ephemeral nickname (no owner
+/// secret): the person chats, but one address cannot squat names by the thousand.
+pub const ADDRESS_NEW_OWNERS_PER_HOUR: u32 = 20;
+
+/// Longest chat name an operator sets (`--chat-name`), in chars.
+pub const CHAT_NAME_MAX_CHARS: usize = 64;
+/// Longest line about the chat an operator sets (`--chat-about`), in chars.
+pub const CHAT_ABOUT_MAX_CHARS: usize = 280;
+
 /// Messages one connection may send: a burst of this many...
 pub const MESSAGE_BURST: u32 = 20;
 /// ...refilled at this many per second.

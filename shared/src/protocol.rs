@@ -27,6 +27,9 @@ pub enum ClientEvent {
     /// `forget me` (ack?): give up one's nickname now, and its ownership: anyone may claim it
     /// next. Ack: `Answer<Forgotten>`.
     ForgetMe,
+    /// `about` (ack): what this chat is (its name and a line about it, set by the operator)
+    /// and how many people are in it now. Ack: `Answer<About>`.
+    About,
 }
 
 /// Events the server sends.
@@ -60,8 +63,15 @@ pub enum ServerEvent {
 }
 
 impl ClientEvent {
-    pub const ALL: [ClientEvent; 6] =
-        [Self::Nickname, Self::UserMessage, Self::History, Self::Resume, Self::Typing, Self::ForgetMe];
+    pub const ALL: [ClientEvent; 7] = [
+        Self::Nickname,
+        Self::UserMessage,
+        Self::History,
+        Self::Resume,
+        Self::Typing,
+        Self::ForgetMe,
+        Self::About,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
@@ -71,6 +81,7 @@ impl ClientEvent {
             Self::Resume => "resume",
             Self::Typing => "typing",
             Self::ForgetMe => "forget me",
+            Self::About => "about",
         }
     }
 }
@@ -565,6 +576,17 @@ impl<'de> Deserialize<'de> for ClaimRequest {
         }
         d.deserialize_tuple(usize::MAX, Args)
     }
+}
+
+/// The answer to `about`: the chat's name and a line about it (absent: the operator set none;
+/// the page then uses its own words), and how many people are online now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct About {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<String>,
+    pub online: u64,
 }
 
 /// The answer to `forget me`: the nickname that was given up (free for anyone now).

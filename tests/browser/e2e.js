@@ -14,6 +14,8 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 setTimeout(() => { console.error('e2e: timed out'); process.exit(1); }, 300000).unref();
 
+// Every page here comes from 127.0.0.1: a run may create at most ADDRESS_NEW_OWNERS_BURST (50)
+// owned nicknames before further claims are granted ephemeral (see the pages' `join`s).
 let server;
 async function startServer() {
   server = spawn(bin, [], { env: { ...process.env, PORT: port, CHAT_BIND: '127.0.0.1', CHAT_LOG: process.env.CHAT_TEST_LOG || 'warn' }, stdio: 'inherit' });
@@ -85,6 +87,23 @@ const tests = {
     await lineWith(bob, 'Ana disconnected'); // closing a page announces it
     assert.deepEqual([...ana.errors, ...bob.errors], []);
     await bob.close();
+  },
+
+  async 'the first screen says what this is, how many are here, and joins with a visible button'(browser) {
+    const here = await open(browser);
+    await join(here, 'Already');
+    const page = await open(browser, '/', { width: 390, height: 844 });
+    assert.equal(await page.textContent('#chat-name'), 'Chat');
+    assert.equal(await page.textContent('#chat-about'), 'Pick a nickname and talk with everyone who is here.');
+    await page.waitForFunction(() => /^\d+ online now$/.test(document.querySelector('#online-count').textContent));
+    const count = Number((await page.textContent('#online-count')).split(' ')[0]);
+    assert.ok(count >= 1, `someone is here: ${count}`);
+    assert.ok(await page.isVisible('#join'), 'a button beside the field, for a phone without Enter');
+    await page.fill('#nick', 'Tapper');
+    await page.click('#join');
+    await page.waitForSelector('#chat.nickname-set', { timeout: 5000 });
+    assert.deepEqual([...here.errors, ...page.errors], []);
+    await here.close(); await page.close();
   },
 
   async 'a taken or invalid nickname says why'(browser) {

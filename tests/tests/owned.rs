@@ -173,3 +173,25 @@ async fn an_owned_nickname_stays_its_owners_across_instances() {
     let (_, ack, _) = claim(ports[2], "Dee", Some(json!({"owner": secret}))).await;
     assert_eq!(ack, vec![json!(false)], "its owner, on another instance");
 }
+
+/// One address cannot squat names by the thousand: past its burst of new owned nicknames a
+/// claim is granted, but ephemeral (no owner secret); another address still owns its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_owns_a_bounded_number_of_new_nicknames() {
+    let server = ChatServer::start();
+    let burst = chat_shared::limits::ADDRESS_NEW_OWNERS_BURST;
+    let mut held = Vec::new();
+    for i in 0..burst {
+        let (c, ack, grant) = claim(server.port, &format!("Squat{i}"), Some(json!({"own": true}))).await;
+        assert_eq!(ack, vec![json!(false)]);
+        assert!(!secret_of(&grant).is_empty(), "owned within the burst");
+        held.push(c);
+    }
+    let (_, ack, grant) = claim(server.port, "SquatMore", Some(json!({"own": true}))).await;
+    assert_eq!(ack, vec![json!(false)], "still a nickname");
+    assert!(grant.expect("a grant").get("owner_secret").is_none(), "but not owned");
+    let mut other = WireClient::try_connect_from(server.port, [127, 0, 0, 2]).await.expect("connects");
+    other.emit("nickname", &[json!("Elsewhere"), json!({"own": true})], Some(1)).await;
+    assert_eq!(other.ack(1).await, vec![json!(false)]);
+    assert!(other.event("session").await[0]["owner_secret"].is_string(), "another address owns its own");
+}

@@ -1,4 +1,6 @@
-//! The nickname overlay: `#nickname` with `form#set-nickname`, `input#nick`, `#nickname-err`.
+//! The first screen: what this chat is (`#chat-name`, `#chat-about`, `#online-count`), and the
+//! nickname overlay's `form#set-nickname` with `input#nick`, a visible `#join` button and
+//! `#nickname-err`.
 
 use chat_shared::limits::NICKNAME_MAX_CHARS;
 use leptos::prelude::*;
@@ -33,6 +35,7 @@ pub fn NicknameForm(chat: Chat) -> impl IntoView {
             <form
                 id="set-nickname"
                 class="wrap"
+                aria-labelledby="chat-name"
                 on:submit=move |ev| {
                     ev.prevent_default();
                     if !pending() {
@@ -40,7 +43,22 @@ pub fn NicknameForm(chat: Chat) -> impl IntoView {
                     }
                 }
             >
+                <h1 id="chat-name">{move || chat.name()}</h1>
+                <p id="chat-about">
+                    {move || {
+                        chat.read(Part::Connection, |s| s.about.as_ref().and_then(|a| a.about.clone()))
+                            .unwrap_or_else(|| chat.t().about_default.to_owned())
+                    }}
+                </p>
+                <p id="online-count" class="hint">
+                    {move || {
+                        chat.read(Part::Connection, |s| s.about.as_ref().map(|a| a.online))
+                            .map(|n| chat.t().online_count(n))
+                            .unwrap_or_default()
+                    }}
+                </p>
                 <label for="nick">{move || chat.t().nickname_prompt}</label>
+                <div class="row">
                 <input
                     id="nick"
                     node_ref=input
@@ -57,6 +75,10 @@ pub fn NicknameForm(chat: Chat) -> impl IntoView {
                         }
                     }
                 />
+                <button type="submit" id="join" disabled=pending>
+                    {move || chat.t().join}
+                </button>
+                </div>
                 <p id="nick-hint" class="hint" class:over=move || { length() > NICKNAME_MAX_CHARS }>
                     {move || format!("{}/{NICKNAME_MAX_CHARS}", length())}
                 </p>

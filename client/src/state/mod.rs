@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chat_shared::ChatError;
 use chat_shared::ErrorCode;
 use chat_shared::protocol::{
-    GoingAway, HistoryPage, MessageMeta, NicknameAck, PresenceChange, SessionGrant, SignedOut, Typing,
+    About, GoingAway, HistoryPage, MessageMeta, NicknameAck, PresenceChange, SessionGrant, SignedOut, Typing,
 };
 
 pub use decode::decode;
@@ -190,6 +190,8 @@ pub enum ChatEvent {
     Session(SessionGrant),
     /// What the browser kept of its owned nickname (at start): claimed once connected.
     Owned(Owner),
+    /// The server said what the chat is (`about`).
+    About(About),
     /// The reader asked to give up the nickname and its ownership ("forget me").
     ForgetRequested,
     /// The server forgot it: the page is unnamed, and the browser owns nothing.
@@ -293,6 +295,8 @@ pub enum SideEffect {
     Claim(Claim),
     /// Ask the server to forget the nickname and its ownership.
     ForgetMe,
+    /// Ask the server what the chat is and how many are online.
+    FetchAbout,
     /// Keep the owned nickname in the browser, or forget it there (it changed).
     SaveOwner,
     /// Take the nickname back with this resume token (if refused, the reducer asks for it).
@@ -324,6 +328,9 @@ pub struct Output {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChatState {
     pub connection: Connection,
+    /// What the server says about the chat (its name, a line about it, how many are online),
+    /// asked for at every connect; it is shown on the first screen.
+    pub about: Option<About>,
     pub me: Me,
     pub online: Online,
     /// The lines the page holds (at most `PAGE_LINES_MAX`), and where they sit in the history.

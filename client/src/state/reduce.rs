@@ -113,6 +113,7 @@ impl Reducer<'_> {
                 s.window.loading_older = false;
                 self.changed(Part::Connection);
                 self.changed(Part::Online);
+                self.effect(SideEffect::FetchAbout);
                 self.fetch_newer();
                 // The page claims its nickname again; it stays shown while that happens.
                 let me = &mut self.state.me;
@@ -206,6 +207,10 @@ impl Reducer<'_> {
                 self.changed(Part::Me);
             }
             ChatEvent::ForgetRequested => self.effect(SideEffect::ForgetMe),
+            ChatEvent::About(about) => {
+                self.state.about = Some(about);
+                self.changed(Part::Connection);
+            }
             ChatEvent::Forgotten => {
                 self.state.me = super::Me::default();
                 self.changed(Part::Me);

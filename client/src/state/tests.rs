@@ -144,7 +144,11 @@ fn a_reconnect_keeps_lines_says_so_once_resumes_history_and_takes_the_nickname_b
     assert_eq!(texts(&s), vec!["hi", "Reconnecting", "Reconnected"]);
     assert_eq!(
         out.effects,
-        [SideEffect::FetchHistory(HistoryKind::After(4)), SideEffect::Resume("t".into())]
+        [
+            SideEffect::FetchAbout,
+            SideEffect::FetchHistory(HistoryKind::After(4)),
+            SideEffect::Resume("t".into())
+        ]
     );
     assert!(s.me.reclaiming, "to be claimed again");
     assert_eq!(s.me.nickname.as_deref(), Some("Ana"), "still shown meanwhile");
@@ -169,7 +173,11 @@ fn a_reconnect_keeps_lines_says_so_once_resumes_history_and_takes_the_nickname_b
     apply(&mut g, ChatEvent::Reconnecting, 0);
     let out = apply(&mut g, ChatEvent::Connected { reconnected: true }, 0);
     assert_eq!(texts(&g), vec!["GoingAway", "Reconnected"]);
-    assert_eq!(out.effects, [SideEffect::FetchHistory(HistoryKind::Newest)], "nothing held: the newest page");
+    assert_eq!(
+        out.effects,
+        [SideEffect::FetchAbout, SideEffect::FetchHistory(HistoryKind::Newest)],
+        "nothing held: the newest page"
+    );
 }
 
 #[test]

@@ -17,8 +17,8 @@ use std::time::Instant;
 use chat_shared::ChatError;
 use chat_shared::limits::{
     ADDRESS_CONNECTS_PER_MINUTE, ADDRESS_HISTORY_BURST, ADDRESS_HISTORY_PER_SECOND, ADDRESS_MESSAGE_BURST,
-    ADDRESS_MESSAGES_PER_SECOND, ADDRESS_TYPING_BURST, ADDRESS_TYPING_PER_SECOND, FLOOD_PENALTY,
-    NETWORK_ADDRESSES,
+    ADDRESS_MESSAGES_PER_SECOND, ADDRESS_NEW_OWNERS_BURST, ADDRESS_NEW_OWNERS_PER_HOUR, ADDRESS_TYPING_BURST,
+    ADDRESS_TYPING_PER_SECOND, FLOOD_PENALTY, NETWORK_ADDRESSES,
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -84,6 +84,7 @@ struct AddressRules {
     messages: DefaultKeyedRateLimiter<IpAddr>,
     typing: DefaultKeyedRateLimiter<IpAddr>,
     history: DefaultKeyedRateLimiter<IpAddr>,
+    new_owners: DefaultKeyedRateLimiter<IpAddr>,
     /// Addresses a flooder was closed from, and until when they are refused.
     penalties: Mutex<HashMap<IpAddr, Instant>>,
 }
@@ -114,6 +115,10 @@ impl Admission {
                 history: RateLimiter::keyed(
                     Quota::per_second(nonzero(ADDRESS_HISTORY_PER_SECOND))
                         .allow_burst(nonzero(ADDRESS_HISTORY_BURST)),
+                ),
+                new_owners: RateLimiter::keyed(
+                    Quota::per_hour(nonzero(ADDRESS_NEW_OWNERS_PER_HOUR))
+                        .allow_burst(nonzero(ADDRESS_NEW_OWNERS_BURST)),
                 ),
                 penalties: Mutex::default(),
             });
@@ -228,6 +233,12 @@ impl Admission {
     pub fn allow_history(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
         rules.history.check_key(&address_key(addr)).map_err(rate_limited)
+    }
+
+    /// Whether `address` may create one more owned nickname now (else the claim is ephemeral).
+    pub fn allow_new_owner(&self, address: Option<IpAddr>) -> bool {
+        let (Some(rules), Some(addr)) = (&self.per_address, address) else { return true };
+        rules.new_owners.check_key(&address_key(addr)).is_ok()
     }
 
     /// A flooder was closed: its address may not connect again for [`FLOOD_PENALTY`].

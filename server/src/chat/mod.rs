@@ -3,6 +3,7 @@
 //! with every message stored, resumable history, and nicknames that survive a dropped
 //! connection for a grace period.
 
+mod about;
 mod admission;
 mod credentials;
 mod fanout;
@@ -53,8 +54,10 @@ use roster::{Holder, Owned, Roster};
 use session::{Session, Speaker};
 
 /// Settings of the chat (from the configuration).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ChatSettings {
+    /// What the first screen says about the chat.
+    pub about: AboutChat,
     /// How long a dropped connection's nickname stays reserved for its owner.
     pub grace: Duration,
     /// How long an owned nickname stays reserved for its owner after its last use.
@@ -62,6 +65,13 @@ pub struct ChatSettings {
     pub retention: Retention,
     pub message_rate: MessageRate,
     pub connections: ConnectionLimits,
+}
+
+/// The chat's name and a line about it, as the operator set them (None: the page's own words).
+#[derive(Debug, Clone, Default)]
+pub struct AboutChat {
+    pub name: Option<String>,
+    pub about: Option<String>,
 }
 
 /// How fast one connection may send messages.
@@ -81,6 +91,7 @@ pub struct Chat {
     grace: Duration,
     /// How long an owned nickname stays reserved after its last use.
     reservation: Duration,
+    about: Arc<AboutChat>,
     message_rate: MessageRate,
     admission: Arc<Admission>,
     /// Set once socket.io is built (grace timers announce through it).
@@ -119,6 +130,7 @@ impl Chat {
             history,
             grace: settings.grace,
             reservation: settings.reservation,
+            about: Arc::new(settings.about.clone()),
             message_rate: settings.message_rate,
             admission: Arc::new(Admission::new(settings.connections)),
             io,
@@ -467,6 +479,7 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
             ClientEvent::Resume => resume::handle,
             ClientEvent::Typing => typing::handle,
             ClientEvent::ForgetMe => forget::handle,
+            ClientEvent::About => about::handle,
         };
         socket.on(event.name(), InOrder::new(chat.clone(), handler));
     }

@@ -44,15 +44,23 @@ enum Claimed {
 /// Who claims a nickname as its owner: the hash to own it by, and the secret to give the
 /// client. A secret that owns nothing (`known` is false: forgotten, lapsed, or made up) gets a
 /// new one: nobody chooses their own secret.
-fn owner(claim: OwnerClaim, known: bool) -> Result<Option<(String, OwnerHash)>, ChatError> {
-    let fresh = || OwnerHash::issue().ok_or_else(|| ChatError::new(ErrorCode::Unavailable));
+/// A fresh ownership counts against the address's rate (`may_own`); past it the claim is
+/// ephemeral.
+fn owner(
+    claim: OwnerClaim,
+    known: bool,
+    may_own: impl FnOnce() -> bool,
+) -> Result<Option<(String, OwnerHash)>, ChatError> {
     match claim {
         OwnerClaim::Nobody => Ok(None),
         OwnerClaim::Secret(secret) if known => {
             let hash = OwnerHash::presented(&secret);
             Ok(Some((secret, hash)))
         }
-        OwnerClaim::New | OwnerClaim::Secret(_) => fresh().map(Some),
+        OwnerClaim::New | OwnerClaim::Secret(_) => match may_own() {
+            true => OwnerHash::issue().ok_or_else(|| ChatError::new(ErrorCode::Unavailable)).map(Some),
+            false => Ok(None),
+        },
     }
 }
 
@@ -81,23 +89,25 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                 OwnerClaim::Secret(secret) => chat.roster.owns_any(&OwnerHash::presented(secret)),
                 OwnerClaim::Nobody | OwnerClaim::New => false,
             };
-            let claimed = credentials(nick).and_then(|(held, token)| match owner(claim, known)? {
-                None => {
-                    chat.roster.claim(held.clone(), socket.id, now)?;
-                    take(chat, &session, &socket, held, token, None, Arrival::New)
-                }
-                Some((secret, hash)) => {
-                    let until = now.saturating_add(chat.reservation.as_millis() as i64);
-                    let owned = chat.roster.claim_owned(held, hash, socket.id, now, until)?;
-                    if let Some(previous) = owned.taken_from {
-                        chat.sign_out(previous);
+            let claimed = credentials(nick).and_then(|(held, token)| {
+                match owner(claim, known, || chat.admission.allow_new_owner(session.address))? {
+                    None => {
+                        chat.roster.claim(held.clone(), socket.id, now)?;
+                        take(chat, &session, &socket, held, token, None, Arrival::New)
                     }
-                    if let Some(released) = &owned.released {
-                        chat.record_disown(&released.nickname);
+                    Some((secret, hash)) => {
+                        let until = now.saturating_add(chat.reservation.as_millis() as i64);
+                        let owned = chat.roster.claim_owned(held, hash, socket.id, now, until)?;
+                        if let Some(previous) = owned.taken_from {
+                            chat.sign_out(previous);
+                        }
+                        if let Some(released) = &owned.released {
+                            chat.record_disown(&released.nickname);
+                        }
+                        chat.record_ownership(&owned.owned);
+                        let arrival = if owned.was_online { Arrival::Back } else { Arrival::New };
+                        take(chat, &session, &socket, owned.held, token, Some(secret), arrival)
                     }
-                    chat.record_ownership(&owned.owned);
-                    let arrival = if owned.was_online { Arrival::Back } else { Arrival::New };
-                    take(chat, &session, &socket, owned.held, token, Some(secret), arrival)
                 }
             });
             answer(chat, &socket, reply, claimed);
@@ -143,7 +153,7 @@ async fn claim_in_cluster(
         OwnerClaim::Secret(secret) => presence.owns_any(&OwnerHash::presented(secret)).await?,
         OwnerClaim::Nobody | OwnerClaim::New => false,
     };
-    let (secret, owner) = match owner(claim, known) {
+    let (secret, owner) = match owner(claim, known, || chat.admission.allow_new_owner(session.address)) {
         Ok(None) => {
             return Ok(match presence.claim(&held).await? {
                 Claim::Granted => {
