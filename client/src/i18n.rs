@@ -267,6 +267,11 @@ const NL: Texts = Texts {
         ErrorCode::Unavailable => "De server kon dat niet opslaan: probeer het opnieuw",
         ErrorCode::SignedInElsewhere => "Je bent aangemeld in een ander tabblad",
         ErrorCode::NicknameOwned => "Die bijnaam is van iemand anders",
+        ErrorCode::RoomNameInvalid => "Een kamernaam is één woord van letters, cijfers, - of _",
+        ErrorCode::RoomNotFound => "Die kamer bestaat niet",
+        ErrorCode::RoomExists => "Die kamer bestaat al",
+        ErrorCode::TooManyRooms => "De chat heeft al zoveel kamers als mag",
+        ErrorCode::NotInRoom => "Ga eerst die kamer binnen",
     }),
 };
 
@@ -331,6 +336,11 @@ const KO: Texts = Texts {
         ErrorCode::Unavailable => "서버가 저장하지 못했습니다: 다시 시도하세요",
         ErrorCode::SignedInElsewhere => "다른 탭에서 로그인되어 있습니다",
         ErrorCode::NicknameOwned => "다른 사람이 소유한 닉네임입니다",
+        ErrorCode::RoomNameInvalid => "방 이름은 글자, 숫자, - 또는 _로 된 한 단어여야 합니다",
+        ErrorCode::RoomNotFound => "그런 방이 없습니다",
+        ErrorCode::RoomExists => "이미 있는 방입니다",
+        ErrorCode::TooManyRooms => "더 이상 방을 만들 수 없습니다",
+        ErrorCode::NotInRoom => "먼저 그 방에 들어가세요",
     }),
 };
 

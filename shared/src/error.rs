@@ -28,6 +28,14 @@ pub enum ErrorCode {
     /// The nickname belongs to someone else (an owned nickname, kept for its owner while
     /// unused for up to the reservation time): only its owner's secret claims it.
     NicknameOwned,
+    /// A room name that breaks the rules (see `RoomName`), or a topic too long.
+    RoomNameInvalid,
+    RoomNotFound,
+    RoomExists,
+    /// The chat holds as many rooms as it may (`ROOMS_MAX`).
+    TooManyRooms,
+    /// The connection is not in that room (join it first).
+    NotInRoom,
 }
 
 /// What went wrong, for the client: a code to act on and an English sentence to show.
@@ -53,7 +61,7 @@ impl ChatError {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 21] = [
         Self::NicknameEmpty,
         Self::NicknameTooLong,
         Self::NicknameInvalidChar,
@@ -70,6 +78,11 @@ impl ErrorCode {
         Self::Unavailable,
         Self::SignedInElsewhere,
         Self::NicknameOwned,
+        Self::RoomNameInvalid,
+        Self::RoomNotFound,
+        Self::RoomExists,
+        Self::TooManyRooms,
+        Self::NotInRoom,
     ];
 
     /// The code named `name` on the wire, if there is one.
@@ -96,6 +109,11 @@ impl ErrorCode {
             Self::Unavailable => "unavailable",
             Self::SignedInElsewhere => "signed_in_elsewhere",
             Self::NicknameOwned => "nickname_owned",
+            Self::RoomNameInvalid => "room_name_invalid",
+            Self::RoomNotFound => "room_not_found",
+            Self::RoomExists => "room_exists",
+            Self::TooManyRooms => "too_many_rooms",
+            Self::NotInRoom => "not_in_room",
         }
     }
 
@@ -118,6 +136,11 @@ impl ErrorCode {
             Self::Unavailable => "The server could not store that: try again",
             Self::SignedInElsewhere => "You are signed in from another tab",
             Self::NicknameOwned => "That nickname belongs to someone else",
+            Self::RoomNameInvalid => "Room names are one word of letters, digits, - or _",
+            Self::RoomNotFound => "There is no such room",
+            Self::RoomExists => "That room exists already",
+            Self::TooManyRooms => "The chat has as many rooms as it may",
+            Self::NotInRoom => "Join that room first",
         }
     }
 }

@@ -11,8 +11,10 @@ mod normalize;
 /// not carry Rust's case tables).
 pub use normalize::lowercase;
 pub mod protocol;
+pub mod room;
 mod text;
 
 pub use error::{ChatError, ErrorCode};
 pub use message::MessageText;
 pub use nickname::{Nickname, NicknameKey};
+pub use room::RoomName;

@@ -41,6 +41,17 @@ pub const ADDRESS_NEW_OWNERS_BURST: u32 = 50;
 /// secret): the person chats, but one address cannot squat names by the thousand.
 pub const ADDRESS_NEW_OWNERS_PER_HOUR: u32 = 20;
 
+/// Longest room name, in chars.
+pub const ROOM_NAME_MAX_CHARS: usize = 32;
+/// Longest room topic, in chars.
+pub const ROOM_TOPIC_MAX_CHARS: usize = 200;
+/// Rooms a chat holds at most (`general` included): past it `create room` is refused.
+pub const ROOMS_MAX: usize = 100;
+/// Rooms one connection may create: a burst of this many...
+pub const ROOM_CREATE_BURST: u32 = 3;
+/// ...then this many per hour.
+pub const ROOM_CREATES_PER_HOUR: u32 = 10;
+
 /// Longest chat name an operator sets (`--chat-name`), in chars.
 pub const CHAT_NAME_MAX_CHARS: usize = 64;
 /// Longest line about the chat an operator sets (`--chat-about`), in chars.

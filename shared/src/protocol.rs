@@ -30,6 +30,17 @@ pub enum ClientEvent {
     /// `about` (ack): what this chat is (its name and a line about it, set by the operator)
     /// and how many people are in it now. Ack: `Answer<About>`.
     About,
+    /// `rooms` (ack): the chat's rooms. Ack: `Answer<Vec<RoomInfo>>`.
+    Rooms,
+    /// `create room` ({name, topic?}, ack): a new public room, joined at once. See [`CreateRoom`].
+    CreateRoom,
+    /// `join room` ({room}, ack): hear a room's lines. Ack: `Answer<RoomInfo>`.
+    JoinRoom,
+    /// `leave room` ({room}, ack): stop hearing them. Ack: `Answer<RoomInfo>`.
+    LeaveRoom,
+    /// `room message` ({room, text, key?}, ack): say something in a room one is in. See
+    /// [`RoomSend`]; ack: `Answer<MessageMeta>`.
+    RoomMessage,
 }
 
 /// Events the server sends.
@@ -60,10 +71,13 @@ pub enum ServerEvent {
     /// nickname with its resume token (another tab or device); this one no longer speaks as
     /// it. See [`SignedOut`].
     SignedOut,
+    /// `room message` ({room, from, text, id, ts}): someone else said something in a room this
+    /// connection is in. See [`RoomLine`].
+    RoomMessage,
 }
 
 impl ClientEvent {
-    pub const ALL: [ClientEvent; 7] = [
+    pub const ALL: [ClientEvent; 12] = [
         Self::Nickname,
         Self::UserMessage,
         Self::History,
@@ -71,6 +85,11 @@ impl ClientEvent {
         Self::Typing,
         Self::ForgetMe,
         Self::About,
+        Self::Rooms,
+        Self::CreateRoom,
+        Self::JoinRoom,
+        Self::LeaveRoom,
+        Self::RoomMessage,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -82,12 +101,17 @@ impl ClientEvent {
             Self::Typing => "typing",
             Self::ForgetMe => "forget me",
             Self::About => "about",
+            Self::Rooms => "rooms",
+            Self::CreateRoom => "create room",
+            Self::JoinRoom => "join room",
+            Self::LeaveRoom => "leave room",
+            Self::RoomMessage => "room message",
         }
     }
 }
 
 impl ServerEvent {
-    pub const ALL: [ServerEvent; 10] = [
+    pub const ALL: [ServerEvent; 11] = [
         Self::UserMessage,
         Self::Announcement,
         Self::Nicknames,
@@ -98,6 +122,7 @@ impl ServerEvent {
         Self::Presence,
         Self::Online,
         Self::SignedOut,
+        Self::RoomMessage,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -112,6 +137,7 @@ impl ServerEvent {
             Self::Presence => "presence",
             Self::Online => "online",
             Self::SignedOut => "signed out",
+            Self::RoomMessage => "room message",
         }
     }
 }
@@ -457,6 +483,10 @@ pub struct HistoryRequest {
     pub before: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// The room (absent: `general`, the original's); other rooms only for their members. Last,
+    /// so that the array form `[after, before, limit]` that serde also reads keeps its meaning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
 }
 
 /// The answer to `history`: messages in id order; `gap` when some messages after `after` are
@@ -587,6 +617,49 @@ pub struct About {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub about: Option<String>,
     pub online: u64,
+}
+
+/// A room as `rooms`, `create room`, `join room` and `leave room` answer it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub name: String,
+    #[serde(default)]
+    pub topic: String,
+}
+
+/// `create room`: its name (see [`crate::RoomName`]) and topic (at most
+/// [`crate::limits::ROOM_TOPIC_MAX_CHARS`] chars).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateRoom {
+    pub name: String,
+    #[serde(default)]
+    pub topic: String,
+}
+
+/// `join room`, `leave room`: which room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomRequest {
+    pub room: String,
+}
+
+/// `room message` as a client sends it; `key` as in `user message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSend {
+    pub room: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// `room message` as the server delivers it (ids are the history's: one sequence for every
+/// room).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomLine {
+    pub room: String,
+    pub from: String,
+    pub text: String,
+    pub id: u64,
+    pub ts: i64,
 }
 
 /// The answer to `forget me`: the nickname that was given up (free for anyone now).

@@ -127,9 +127,14 @@ impl ChatServer {
         }
     }
 
-    /// Starts the server again on the same port and data directory.
+    /// Starts the server again on the same port and data directory. Stop it first (`kill_hard`,
+    /// or `terminate` and `wait_exit`); one still running is killed here (`kill -9`): otherwise
+    /// the new one could not listen, the old one would answer in its place, and it would
+    /// outlive the test (holding the test command's output open).
     pub fn restart(&mut self) {
-        let _ = self.child.try_wait();
+        if self.try_exit().is_none() {
+            self.kill_hard();
+        }
         self.child = Self::spawn(self.port, &self.data_dir, &self.args, &self.env);
         self.wait_healthy();
     }

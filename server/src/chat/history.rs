@@ -1,5 +1,6 @@
-//! `history` ({after?, before?, limit?}, ack): a page of stored messages, read off the
-//! handler's thread (reads never wait for the writer: WAL).
+//! `history` ({room?, after?, before?, limit?}, ack): a page of stored messages of `general`
+//! (or of a room this connection is in), read off the handler's thread (reads never wait for
+//! the writer: WAL).
 
 use chat_shared::protocol::{Answer, ClientEvent, HistoryPage, HistoryRequest};
 use chat_shared::{ChatError, ErrorCode};
@@ -15,7 +16,11 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let request = session
         .allow_history(|| chat.admission.allow_history(session.address))
-        .and_then(|()| req.arg::<HistoryRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload)));
+        .and_then(|()| req.arg::<HistoryRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload)))
+        .and_then(|mut request| {
+            request.room = super::rooms::readable(chat, &session, request.room.as_deref())?;
+            Ok(request)
+        });
     let reply = req.reply();
     let request = match request {
         Ok(r) => r,

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chat_shared::limits::{HISTORY_QUEUE_BYTES, HISTORY_QUEUE_LINE_OVERHEAD, STORE_BATCH_MAX};
-use chat_shared::protocol::{Answer, ClientEvent, MessageMeta, ServerEvent, StampedMessage};
+use chat_shared::protocol::{Answer, ClientEvent, MessageMeta, RoomLine, ServerEvent, StampedMessage};
 use chat_shared::{ChatError, ErrorCode};
 use serde_json::value::{RawValue, to_raw_value};
 use socketioxide::extract::SocketRef;
@@ -211,6 +211,23 @@ impl Writer {
 fn deliver(pending: Pending, appended: Appended, elsewhere: &Elsewhere) {
     let m = &appended.message;
     let meta = MessageMeta { id: m.id, ts: m.ts };
+    if let Some(room) = pending.message.room.as_ref().filter(|r| !r.is_general()) {
+        if appended.new {
+            let line = RoomLine {
+                room: room.to_string(),
+                from: m.from.clone(),
+                text: m.text.clone(),
+                id: m.id,
+                ts: m.ts,
+            };
+            let members = pending.socket.to(super::rooms::members_room(room)).sockets();
+            let delivered = fanout::to_each_encoded(members, ServerEvent::RoomMessage, &line);
+            metrics::message_accepted();
+            metrics::delivered(delivered);
+        }
+        pending.reply.send(ClientEvent::RoomMessage, &Answer(Ok(meta)), None);
+        return;
+    }
     if appended.new {
         let others = pending.socket.broadcast().sockets();
         let stamped = StampedMessage(&m.from, &m.text, meta);
@@ -234,7 +251,11 @@ fn encoded(m: &StampedMessage<'_>) -> serde_json::Result<(Box<RawValue>, Box<Raw
 
 fn refuse(pending: Pending, error: ChatError) {
     metrics::message_rejected(error.code);
-    pending.reply.send(ClientEvent::UserMessage, &Answer::<MessageMeta>(Err(error.clone())), Some(&error));
+    let event = match &pending.message.room {
+        Some(room) if !room.is_general() => ClientEvent::RoomMessage,
+        _ => ClientEvent::UserMessage,
+    };
+    pending.reply.send(event, &Answer::<MessageMeta>(Err(error.clone())), Some(&error));
 }
 
 #[cfg(test)]
@@ -277,6 +298,9 @@ mod tests {
         fn owners(&self) -> Result<Vec<crate::history::Ownership>, HistoryError> {
             Ok(Vec::new())
         }
+        fn rooms(&self) -> Result<Vec<crate::history::StoredRoom>, HistoryError> {
+            Ok(Vec::new())
+        }
         fn check(&self) -> Result<(), HistoryError> {
             Ok(())
         }
@@ -293,8 +317,12 @@ mod tests {
     #[test]
     fn the_queue_refuses_what_does_not_fit_and_gets_room_back() {
         let queued = AtomicUsize::new(0);
-        let largest =
-            NewMessage { from: "a".repeat(128), text: "😀".repeat(2_000), key: Some("k".repeat(64)) };
+        let largest = NewMessage {
+            room: None,
+            from: "a".repeat(128),
+            text: "😀".repeat(2_000),
+            key: Some("k".repeat(64)),
+        };
         let cost = line_cost(&largest);
         assert_eq!(cost, HISTORY_QUEUE_LINE_OVERHEAD + 128 + 8_000 + 64);
         let fit = HISTORY_QUEUE_BYTES / cost;

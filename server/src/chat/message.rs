@@ -23,7 +23,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         let text = MessageText::parse(&request.text)?;
         // Keys are the holder's: a later holder of the nickname does not share them.
         let key = request.key.map(|k| from.tenure.scope(&k));
-        Ok(NewMessage { from: from.nickname.to_string(), text: text.as_str().to_owned(), key })
+        Ok(NewMessage { room: None, from: from.nickname.to_string(), text: text.as_str().to_owned(), key })
     });
     let reply = req.reply();
     match accepted {

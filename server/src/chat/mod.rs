@@ -17,6 +17,7 @@ mod nickname;
 mod nicknames;
 mod reply;
 mod resume;
+mod rooms;
 mod roster;
 mod session;
 mod typing;
@@ -92,6 +93,7 @@ pub struct Chat {
     /// How long an owned nickname stays reserved after its last use.
     reservation: Duration,
     about: Arc<AboutChat>,
+    rooms: Arc<rooms::Rooms>,
     message_rate: MessageRate,
     admission: Arc<Admission>,
     /// Set once socket.io is built (grace timers announce through it).
@@ -131,6 +133,7 @@ impl Chat {
             grace: settings.grace,
             reservation: settings.reservation,
             about: Arc::new(settings.about.clone()),
+            rooms: Arc::default(),
             message_rate: settings.message_rate,
             admission: Arc::new(Admission::new(settings.connections)),
             io,
@@ -172,6 +175,10 @@ impl Chat {
     pub fn attach(&self, io: &SocketIo<ChatAdapter>) -> crate::cluster::Attached {
         let _ = self.io.set(io.clone());
         let attached = io.ns("/", (async || {}).with(prepare));
+        match self.history.rooms() {
+            Ok(rooms) => rooms.into_iter().for_each(|r| self.rooms.restore(r)),
+            Err(e) => tracing::error!("cannot read the rooms: {e}"),
+        }
         match self.history.owners() {
             Ok(owners) => {
                 for o in owners {
@@ -480,6 +487,11 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
             ClientEvent::Typing => typing::handle,
             ClientEvent::ForgetMe => forget::handle,
             ClientEvent::About => about::handle,
+            ClientEvent::Rooms => rooms::list,
+            ClientEvent::CreateRoom => rooms::create,
+            ClientEvent::JoinRoom => rooms::join,
+            ClientEvent::LeaveRoom => rooms::leave,
+            ClientEvent::RoomMessage => rooms::message,
         };
         socket.on(event.name(), InOrder::new(chat.clone(), handler));
     }

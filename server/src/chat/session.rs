@@ -8,11 +8,13 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
+use std::collections::BTreeSet;
+
 use chat_shared::limits::{
     FLOOD_CLOSE_AFTER, FLOOD_WINDOW, HISTORY_BURST, HISTORY_PER_SECOND, NICKNAME_ATTEMPTS_PER_MINUTE,
-    NICKNAME_BURST, TYPING_BURST, TYPING_PER_SECOND,
+    NICKNAME_BURST, ROOM_CREATE_BURST, ROOM_CREATES_PER_HOUR, TYPING_BURST, TYPING_PER_SECOND,
 };
-use chat_shared::{ChatError, ErrorCode, Nickname};
+use chat_shared::{ChatError, ErrorCode, Nickname, RoomName};
 use governor::NotUntil;
 use governor::clock::{Clock, DefaultClock, QuantaInstant};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -52,6 +54,9 @@ pub struct Session {
     nickname_attempts: DefaultDirectRateLimiter,
     history_requests: DefaultDirectRateLimiter,
     typing_notices: DefaultDirectRateLimiter,
+    room_creates: DefaultDirectRateLimiter,
+    /// The rooms it joined (besides `general`, which every connection is in).
+    rooms: Mutex<BTreeSet<RoomName>>,
     /// The last typing notice said "typing" (a drop then tells the others it stopped).
     typing: AtomicBool,
     /// The server is closing this connection (slow reader or flooder).
@@ -82,6 +87,10 @@ impl Session {
             typing_notices: limiter(
                 Quota::per_second(nonzero(TYPING_PER_SECOND)).allow_burst(nonzero(TYPING_BURST)),
             ),
+            room_creates: limiter(
+                Quota::per_hour(nonzero(ROOM_CREATES_PER_HOUR)).allow_burst(nonzero(ROOM_CREATE_BURST)),
+            ),
+            rooms: Mutex::default(),
             typing: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             gone: AtomicBool::new(false),
@@ -177,6 +186,30 @@ impl Session {
     /// address's) allow it.
     pub fn allow_typing(&self, shared: impl FnOnce() -> Result<(), ChatError>) -> Result<(), ChatError> {
         self.record(check(&self.typing_notices).and_then(|()| shared()))
+    }
+
+    pub fn allow_room_create(&self) -> Result<(), ChatError> {
+        self.check(&self.room_creates)
+    }
+
+    /// It joined `room` (false if it was in it already).
+    pub fn join_room(&self, room: RoomName) -> bool {
+        self.room_set().insert(room)
+    }
+
+    /// It left `room` (false if it was not in it).
+    pub fn leave_room(&self, room: &RoomName) -> bool {
+        self.room_set().remove(room)
+    }
+
+    /// Whether it hears `room` (`general`: always).
+    pub fn in_room(&self, room: &RoomName) -> bool {
+        room.is_general() || self.room_set().contains(room)
+    }
+
+    fn room_set(&self) -> std::sync::MutexGuard<'_, BTreeSet<RoomName>> {
+        // One insert or remove at a time: a poisoned lock is still consistent.
+        self.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records what the last typing notice said; returns what the one before it said.

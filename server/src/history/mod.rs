@@ -13,6 +13,8 @@ pub use sqlite::{SqliteHistory, now_ms};
 /// A message to store.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
+    /// The room (None: `general`, the original's).
+    pub room: Option<chat_shared::RoomName>,
     pub from: String,
     pub text: String,
     /// The client's idempotency key: a second message from the same nickname with the same
@@ -61,6 +63,9 @@ pub trait History: Send + Sync + 'static {
 
     /// The owned nicknames whose reservation has not expired (recorded through `reserve`).
     fn owners(&self) -> Result<Vec<Ownership>, HistoryError>;
+
+    /// The rooms created so far (recorded through `reserve`), besides `general`.
+    fn rooms(&self) -> Result<Vec<StoredRoom>, HistoryError>;
 
     /// Whether the store answers a trivial read (for readiness).
     fn check(&self) -> Result<(), HistoryError>;
@@ -164,6 +169,17 @@ pub enum ReservationChange {
     Own(Ownership),
     /// The nickname with this key is owned by nobody now.
     Disown(String),
+    /// A room was created (or its topic changed).
+    Room(StoredRoom),
+}
+
+/// A room as stored: its name, topic, who created it and when (ms since the epoch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRoom {
+    pub name: String,
+    pub topic: String,
+    pub created_by: String,
+    pub created_at: i64,
 }
 
 /// An owned nickname, as stored: its owner's secret's hash, the tenure its holds share, and
@@ -220,7 +236,7 @@ mod tests {
     #[test]
     fn spans_bring_any_number_into_the_id_range() {
         let span = |after: Option<u64>, before: Option<u64>| {
-            Span::of(&HistoryRequest { after, before, limit: None })
+            Span::of(&HistoryRequest { after, before, limit: None, room: None })
         };
         assert_eq!(span(None, None), Span::Newest);
         assert_eq!(span(None, Some(0)), Span::Nothing);

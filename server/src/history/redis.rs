@@ -158,12 +158,21 @@ impl RedisHistory {
     }
 }
 
+/// Rooms besides `general` are not kept in Redis yet: the chat refuses room events in a
+/// cluster before they reach the store; this is the store's own refusal.
+fn not_kept() -> HistoryError {
+    HistoryError("rooms besides general are not kept in a cluster yet".to_owned())
+}
+
 fn message((id, ts, from, text): (u64, i64, String, String)) -> HistoryMessage {
     HistoryMessage { id, ts, from, text }
 }
 
 impl History for RedisHistory {
     fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, HistoryError> {
+        if batch.iter().any(|m| m.room.as_ref().is_some_and(|r| !r.is_general())) {
+            return Err(not_kept());
+        }
         let mut args = Vec::with_capacity(batch.len() * 3);
         for m in batch {
             args.extend([m.from.clone(), m.text.clone(), m.key.clone().unwrap_or_default()]);
@@ -180,6 +189,9 @@ impl History for RedisHistory {
 
     fn page(&self, request: &HistoryRequest) -> Result<HistoryPage, HistoryError> {
         use super::Span;
+        if request.room.as_deref().is_some_and(|r| r != chat_shared::room::GENERAL) {
+            return Err(not_kept());
+        }
         let limit = super::page_limit(request);
         // Every bound is an id in 1..=MAX_ID (`Span`): an exclusive range Redis accepts.
         let (ascending, range) = match Span::of(request) {
@@ -224,6 +236,10 @@ impl History for RedisHistory {
     }
 
     fn owners(&self) -> Result<Vec<Ownership>, HistoryError> {
+        Ok(Vec::new())
+    }
+
+    fn rooms(&self) -> Result<Vec<super::StoredRoom>, HistoryError> {
         Ok(Vec::new())
     }
 

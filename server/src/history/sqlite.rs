@@ -10,7 +10,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     Appended, History, HistoryError, NewMessage, Ownership, Reservation, ReservationChange, Retention,
+    StoredRoom,
 };
+use chat_shared::room::GENERAL;
 
 pub struct SqliteHistory {
     /// Writes go through one connection (one writer at a time is SQLite's rule anyway)...
@@ -38,6 +40,12 @@ const SCHEMA: &str = "
         expires_at   INTEGER NOT NULL,
         tenure       TEXT
     );
+    CREATE TABLE IF NOT EXISTS rooms (
+        name       TEXT PRIMARY KEY,
+        topic      TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
     CREATE TABLE IF NOT EXISTS owners (
         nickname_key TEXT PRIMARY KEY,
         nickname     TEXT NOT NULL,
@@ -48,8 +56,18 @@ const SCHEMA: &str = "
 ";
 
 /// Databases made before tokens were hashed have no `tenure` column: their `token` is the
-/// plain token (read back as such, and hashed from then on).
+/// plain token (read back as such, and hashed from then on). Databases made before rooms have
+/// no `room` column: their lines are `general`'s.
 fn migrate(conn: &Connection) -> Result<(), HistoryError> {
+    let has_room: i64 = conn
+        .query_row("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'room'", [], |r| r.get(0))
+        .map_err(err)?;
+    if has_room == 0 {
+        conn.execute_batch("ALTER TABLE messages ADD COLUMN room TEXT NOT NULL DEFAULT 'general'")
+            .map_err(err)?;
+    }
+    // A room's pages are found through this index rather than a scan of every room's lines.
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS messages_room ON messages (room, id)").map_err(err)?;
     let has_tenure: i64 = conn
         .query_row("SELECT COUNT(*) FROM pragma_table_info('reservations') WHERE name = 'tenure'", [], |r| {
             r.get(0)
@@ -126,7 +144,9 @@ impl History for SqliteHistory {
                 .prepare_cached("SELECT id, ts, nick, text FROM messages WHERE nick = ?1 AND key = ?2")
                 .map_err(err)?;
             let mut insert = tx
-                .prepare_cached("INSERT INTO messages (ts, nick, text, key) VALUES (?1, ?2, ?3, ?4)")
+                .prepare_cached(
+                    "INSERT INTO messages (ts, nick, text, key, room) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
                 .map_err(err)?;
             for m in batch {
                 if let Some(key) = &m.key
@@ -136,7 +156,8 @@ impl History for SqliteHistory {
                     out.push(Appended { message: earlier, new: false });
                     continue;
                 }
-                insert.execute(params![ts, m.from, m.text, m.key]).map_err(err)?;
+                let room = m.room.as_ref().map_or(GENERAL, |r| r.as_str());
+                insert.execute(params![ts, m.from, m.text, m.key, room]).map_err(err)?;
                 let id = tx.last_insert_rowid() as u64;
                 out.push(Appended {
                     message: HistoryMessage { id, ts, from: m.from.clone(), text: m.text.clone() },
@@ -156,11 +177,13 @@ impl History for SqliteHistory {
             return Ok(HistoryPage::default());
         }
         let conn = self.reader();
+        let room = request.room.as_deref().unwrap_or(GENERAL);
         // Resuming across lines that retention dropped: the recent tail, marked as a gap.
         let gap = match span {
             Span::After(after) => {
-                let oldest: Option<i64> =
-                    conn.query_row("SELECT MIN(id) FROM messages", [], |r| r.get(0)).map_err(err)?;
+                let oldest: Option<i64> = conn
+                    .query_row("SELECT MIN(id) FROM messages WHERE room = ?1", params![room], |r| r.get(0))
+                    .map_err(err)?;
                 super::gap_after(after, oldest.map(|id| id as u64))
             }
             _ => false,
@@ -168,20 +191,21 @@ impl History for SqliteHistory {
         // Every bound is at most `MAX_ID` (`Span`): it fits an i64.
         let (sql, bound) = match span {
             Span::After(after) if !gap => (
-                "SELECT id, ts, nick, text FROM messages WHERE id > ?1 ORDER BY id ASC LIMIT ?2",
+                "SELECT id, ts, nick, text FROM messages WHERE room = ?3 AND id > ?1 ORDER BY id ASC LIMIT ?2",
                 after as i64,
             ),
             Span::Before(before) => (
-                "SELECT id, ts, nick, text FROM messages WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+                "SELECT id, ts, nick, text FROM messages WHERE room = ?3 AND id < ?1 ORDER BY id DESC LIMIT ?2",
                 before as i64,
             ),
-            _ => {
-                ("SELECT id, ts, nick, text FROM messages WHERE id < ?1 ORDER BY id DESC LIMIT ?2", i64::MAX)
-            }
+            _ => (
+                "SELECT id, ts, nick, text FROM messages WHERE room = ?3 AND id < ?1 ORDER BY id DESC LIMIT ?2",
+                i64::MAX,
+            ),
         };
         let ascending = matches!(span, Span::After(_)) && !gap;
         let mut stmt = conn.prepare_cached(sql).map_err(err)?;
-        let rows = stmt.query_map(params![bound, limit + 1], row_to_message).map_err(err)?;
+        let rows = stmt.query_map(params![bound, limit + 1, room], row_to_message).map_err(err)?;
         let taken = super::take_page(rows, limit).map_err(err)?;
         Ok(super::assemble(taken, limit, gap, ascending))
     }
@@ -227,6 +251,11 @@ impl History for SqliteHistory {
                 ReservationChange::Disown(key) => {
                     tx.execute("DELETE FROM owners WHERE nickname_key = ?1", params![key])
                 }
+                ReservationChange::Room(r) => tx.execute(
+                    "INSERT INTO rooms (name, topic, created_by, created_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (name) DO UPDATE SET topic = ?2",
+                    params![r.name, r.topic, r.created_by, r.created_at],
+                ),
             }
             .map_err(err)?;
         }
@@ -248,6 +277,19 @@ impl History for SqliteHistory {
                 expires_at: r.get(3)?,
                 tenure: r.get(4)?,
             })
+        })
+        .map_err(err)?
+        .collect::<Result<_, _>>()
+        .map_err(err)
+    }
+
+    fn rooms(&self) -> Result<Vec<StoredRoom>, HistoryError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare("SELECT name, topic, created_by, created_at FROM rooms ORDER BY name")
+            .map_err(err)?;
+        stmt.query_map([], |r| {
+            Ok(StoredRoom { name: r.get(0)?, topic: r.get(1)?, created_by: r.get(2)?, created_at: r.get(3)? })
         })
         .map_err(err)?
         .collect::<Result<_, _>>()
@@ -299,7 +341,7 @@ mod tests {
     }
 
     fn msg(text: &str, key: Option<&str>) -> NewMessage {
-        NewMessage { from: "Ana".into(), text: text.into(), key: key.map(str::to_owned) }
+        NewMessage { room: None, from: "Ana".into(), text: text.into(), key: key.map(str::to_owned) }
     }
 
     #[test]
@@ -391,6 +433,34 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    #[test]
+    fn a_database_from_before_rooms_keeps_its_lines_in_general() {
+        let dir = std::env::temp_dir().join(format!("chat-migrate-rooms-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("chat.sqlite3");
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL,
+                 nick TEXT NOT NULL, text TEXT NOT NULL, key TEXT, UNIQUE (nick, key));
+                 INSERT INTO messages (ts, nick, text) VALUES (1, 'Ana', 'from before rooms');",
+            )
+            .unwrap();
+        }
+        let h = SqliteHistory::open(&path, "FULL").unwrap();
+        let room = chat_shared::RoomName::parse("rust").unwrap();
+        let in_room = NewMessage { room: Some(room), ..msg("in a room", None) };
+        h.append(&[in_room]).unwrap();
+        let general = h.page(&HistoryRequest::default()).unwrap();
+        assert_eq!(
+            general.messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+            ["from before rooms"]
+        );
+        let rust = h.page(&HistoryRequest { room: Some("rust".into()), ..Default::default() }).unwrap();
+        assert_eq!(rust.messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["in a room"]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     fn ids(page: &HistoryPage) -> Vec<u64> {
         page.messages.iter().map(|m| m.id).collect()
     }
@@ -400,7 +470,7 @@ mod tests {
         let (h, dir) = store();
         h.append(&[msg("a", None), msg("b", None), msg("c", None)]).unwrap();
         let page = |after: Option<u64>, before: Option<u64>| {
-            h.page(&HistoryRequest { after, before, limit: None }).expect("a page, not an error")
+            h.page(&HistoryRequest { after, before, limit: None, room: None }).expect("a page, not an error")
         };
         let empty = HistoryPage::default();
         assert_eq!(page(None, Some(0)), empty, "nothing is before the first id");

@@ -1,0 +1,244 @@
+//! Rooms (channels) besides `general`: `rooms` lists them, `create room` makes one (named
+//! people only; at most `ROOMS_MAX`, rate-limited), `join room`/`leave room` change what a
+//! connection hears, and `room message` says something in a room one is in (stored in that
+//! room's history, delivered to its members as `room message`). `general` is the original's
+//! room: every connection is in it, and the original event API speaks only there. Alone only
+//! for now: in a cluster room events are refused `unavailable` (rooms are not in Redis yet).
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use chat_shared::limits::{MESSAGE_KEY_MAX_CHARS, ROOM_TOPIC_MAX_CHARS, ROOMS_MAX};
+use chat_shared::protocol::{Answer, ClientEvent, CreateRoom, MessageMeta, RoomInfo, RoomRequest, RoomSend};
+use chat_shared::room::GENERAL;
+use chat_shared::{ChatError, ErrorCode, MessageText, RoomName};
+use serde::Serialize;
+
+use super::incoming::Incoming;
+use super::journal::Pending;
+use super::{Chat, LogId};
+use crate::history::{NewMessage, ReservationChange, StoredRoom};
+
+/// The socketioxide room of a chat room's members.
+pub fn members_room(room: &RoomName) -> String {
+    format!("room:{room}")
+}
+
+/// The rooms of this chat (besides `general`), by name.
+#[derive(Default)]
+pub struct Rooms {
+    inner: Mutex<BTreeMap<RoomName, StoredRoom>>,
+}
+
+impl Rooms {
+    /// Puts back a room found in the store at start.
+    pub fn restore(&self, room: StoredRoom) {
+        match RoomName::parse(&room.name) {
+            Ok(name) if !name.is_general() => {
+                self.lock().insert(name, room);
+            }
+            _ => tracing::warn!(room = %room.name, "dropping a stored room with an invalid name"),
+        }
+    }
+
+    /// Every room, `general` first.
+    pub fn list(&self) -> Vec<RoomInfo> {
+        let general = RoomInfo { name: GENERAL.to_owned(), topic: String::new() };
+        std::iter::once(general)
+            .chain(self.lock().values().map(|r| RoomInfo { name: r.name.clone(), topic: r.topic.clone() }))
+            .collect()
+    }
+
+    fn info(&self, name: &RoomName) -> Option<RoomInfo> {
+        if name.is_general() {
+            return Some(RoomInfo { name: GENERAL.to_owned(), topic: String::new() });
+        }
+        self.lock().get(name).map(|r| RoomInfo { name: r.name.clone(), topic: r.topic.clone() })
+    }
+
+    /// Adds `room` unless it exists or the chat has [`ROOMS_MAX`] rooms.
+    fn create(&self, name: RoomName, room: StoredRoom) -> Result<(), ChatError> {
+        let mut rooms = self.lock();
+        if name.is_general() || rooms.contains_key(&name) {
+            return Err(ChatError::new(ErrorCode::RoomExists));
+        }
+        if rooms.len() + 1 >= ROOMS_MAX {
+            return Err(ChatError::with_limit(ErrorCode::TooManyRooms, ROOMS_MAX));
+        }
+        rooms.insert(name, room);
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<RoomName, StoredRoom>> {
+        // One insert at a time: a poisoned lock is still consistent.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Rooms are not in Redis yet: refused in a cluster, with a sentence that says so.
+fn here(chat: &Chat) -> Result<(), ChatError> {
+    match chat.presence {
+        None => Ok(()),
+        Some(_) => Err(ChatError {
+            message: "Rooms are not available in a cluster yet".to_owned(),
+            ..ChatError::new(ErrorCode::Unavailable)
+        }),
+    }
+}
+
+fn room_of(raw: &str) -> Result<RoomName, ChatError> {
+    RoomName::parse(raw)
+}
+
+fn answer<T: Serialize>(req_reply: super::reply::Reply, event: ClientEvent, result: Result<T, ChatError>) {
+    let refusal = result.as_ref().err().cloned();
+    req_reply.send(event, &Answer(result), refusal.as_ref());
+}
+
+/// `rooms` (ack): every room (anyone connected may ask; a history request for the rates).
+pub fn list(chat: &Chat, mut req: Incoming) {
+    let Some(session) = req.session() else { return };
+    let reply = req.reply();
+    let listed =
+        session.allow_history(|| chat.admission.allow_history(session.address)).map(|()| chat.rooms.list());
+    answer(reply, ClientEvent::Rooms, listed);
+}
+
+/// `create room` ({name, topic?}, ack): a new room, joined by its creator.
+pub fn create(chat: &Chat, mut req: Incoming) {
+    let Some(session) = req.session() else { return };
+    let socket = req.socket();
+    let created = here(chat).and_then(|()| chat.speaker(&session, socket.id)).and_then(|speaker| {
+        let request = req.arg::<CreateRoom>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
+        let name = room_of(&request.name)?;
+        let topic = topic_of(&request.topic)?;
+        // Only a creation that would succeed costs one of the connection's creations.
+        if chat.rooms.info(&name).is_some() {
+            return Err(ChatError::new(ErrorCode::RoomExists));
+        }
+        session.allow_room_create()?;
+        let stored = StoredRoom {
+            name: name.to_string(),
+            topic: topic.clone(),
+            created_by: speaker.nickname.to_string(),
+            created_at: crate::history::now_ms(),
+        };
+        chat.rooms.create(name.clone(), stored.clone())?;
+        chat.journal.reserve(ReservationChange::Room(stored));
+        tracing::info!(conn = %LogId::of(socket.id), room = %name, "room created");
+        socket.join(members_room(&name));
+        session.join_room(name.clone());
+        Ok(RoomInfo { name: name.to_string(), topic })
+    });
+    answer(req.reply(), ClientEvent::CreateRoom, created);
+}
+
+/// A topic: trimmed, at most [`ROOM_TOPIC_MAX_CHARS`] chars, no control chars.
+fn topic_of(raw: &str) -> Result<String, ChatError> {
+    let topic = raw.trim();
+    if topic.chars().count() > ROOM_TOPIC_MAX_CHARS {
+        return Err(ChatError::with_limit(ErrorCode::RoomNameInvalid, ROOM_TOPIC_MAX_CHARS));
+    }
+    if topic.chars().any(char::is_control) {
+        return Err(ChatError::new(ErrorCode::RoomNameInvalid));
+    }
+    Ok(topic.to_owned())
+}
+
+/// `join room` ({room}, ack).
+pub fn join(chat: &Chat, mut req: Incoming) {
+    let Some(session) = req.session() else { return };
+    let socket = req.socket();
+    let joined = here(chat).and_then(|()| chat.speaker(&session, socket.id)).and_then(|_| {
+        session.allow_nickname_attempt()?;
+        let request = req.arg::<RoomRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
+        let name = room_of(&request.room)?;
+        let info = chat.rooms.info(&name).ok_or_else(|| ChatError::new(ErrorCode::RoomNotFound))?;
+        if !name.is_general() {
+            socket.join(members_room(&name));
+            session.join_room(name);
+        }
+        Ok(info)
+    });
+    answer(req.reply(), ClientEvent::JoinRoom, joined);
+}
+
+/// `leave room` ({room}, ack). Leaving `general` changes nothing: everyone is in it.
+pub fn leave(chat: &Chat, mut req: Incoming) {
+    let Some(session) = req.session() else { return };
+    let socket = req.socket();
+    let left = here(chat).and_then(|()| {
+        session.allow_nickname_attempt()?;
+        let request = req.arg::<RoomRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
+        let name = room_of(&request.room)?;
+        let info = chat.rooms.info(&name).ok_or_else(|| ChatError::new(ErrorCode::RoomNotFound))?;
+        if !name.is_general() && session.leave_room(&name) {
+            socket.leave(members_room(&name));
+        }
+        Ok(info)
+    });
+    answer(req.reply(), ClientEvent::LeaveRoom, left);
+}
+
+/// `room message` ({room, text, key?}, ack): as `user message`, in a room one is in.
+pub fn message(chat: &Chat, mut req: Incoming) {
+    let Some(session) = req.session() else { return };
+    let socket = req.socket();
+    let accepted = here(chat)
+        .and_then(|()| session.allow_message(|| chat.admission.allow_message(session.address)))
+        .and_then(|()| {
+            let from = chat.speaker(&session, socket.id)?;
+            let request = req.arg::<RoomSend>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
+            let room = room_of(&request.room)?;
+            if chat.rooms.info(&room).is_none() {
+                return Err(ChatError::new(ErrorCode::RoomNotFound));
+            }
+            if !session.in_room(&room) {
+                return Err(ChatError::new(ErrorCode::NotInRoom));
+            }
+            if request.key.as_ref().is_some_and(|k| k.is_empty() || k.chars().count() > MESSAGE_KEY_MAX_CHARS)
+            {
+                return Err(ChatError::with_limit(ErrorCode::BadPayload, MESSAGE_KEY_MAX_CHARS));
+            }
+            let text = MessageText::parse(&request.text)?;
+            let key = request.key.map(|k| from.tenure.scope(&k));
+            Ok(NewMessage {
+                room: Some(room),
+                from: from.nickname.to_string(),
+                text: text.as_str().to_owned(),
+                key,
+            })
+        });
+    let reply = req.reply();
+    match accepted {
+        Ok(message) => {
+            session.set_typing(false);
+            chat.journal.submit(Pending { socket, reply, message });
+        }
+        Err(error) => {
+            crate::metrics::message_rejected(error.code);
+            reply.send(ClientEvent::RoomMessage, &Answer::<MessageMeta>(Err(error.clone())), Some(&error));
+        }
+    }
+}
+
+/// The room a `history` request asks for, if this connection may read it (None: `general`).
+pub fn readable(
+    chat: &Chat,
+    session: &super::session::Session,
+    raw: Option<&str>,
+) -> Result<Option<String>, ChatError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let room = room_of(raw)?;
+    if room.is_general() {
+        return Ok(None);
+    }
+    here(chat)?;
+    if chat.rooms.info(&room).is_none() {
+        return Err(ChatError::new(ErrorCode::RoomNotFound));
+    }
+    if !session.in_room(&room) {
+        return Err(ChatError::new(ErrorCode::NotInRoom));
+    }
+    Ok(Some(room.to_string()))
+}

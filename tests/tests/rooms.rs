@@ -1,0 +1,138 @@
+//! Rooms besides `general`: create, list, join, leave; a room's lines reach its members only,
+//! are stored in its own history (nothing of it in `general`'s, nothing doubled by a resend)
+//! and outlive a restart; the original API sees nothing of them; limits refused with clear
+//! codes. Alone only so far: a cluster refuses room events `unavailable`.
+
+use std::time::Duration;
+
+use chat_tests::redis::RedisServer;
+use chat_tests::{ChatServer, WireClient};
+use serde_json::{Value, json};
+
+/// Sends `event` with `args` and returns its ack.
+async fn ask(c: &mut WireClient, event: &str, args: &[Value], id: u64) -> Vec<Value> {
+    c.emit(event, args, Some(id)).await;
+    c.ack(id).await
+}
+
+fn code(ack: &[Value]) -> &str {
+    ack[0]["code"].as_str().unwrap_or("?")
+}
+
+fn texts(page: &Value) -> Vec<String> {
+    page["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rooms_lines_reach_its_members_only_and_its_own_history() {
+    let mut server = ChatServer::start();
+    let port = server.port;
+    let (mut ana, _) = WireClient::join(port, "Ana").await;
+    let (mut bo, _) = WireClient::join(port, "Bo").await;
+    let (mut cy, _) = WireClient::join(port, "Cy").await;
+    // An original client: it never hears of rooms.
+    let (mut original, _) = WireClient::join(port, "Old").await;
+
+    let created = ask(&mut ana, "create room", &[json!({"name": " Rust-Talk ", "topic": "crabs"})], 2).await;
+    assert_eq!(created, vec![json!(null), json!({"name": "rust-talk", "topic": "crabs"})]);
+    let listed = ask(&mut cy, "rooms", &[], 2).await;
+    assert_eq!(listed[1], json!([{"name": "general", "topic": ""}, {"name": "rust-talk", "topic": "crabs"}]));
+    assert_eq!(
+        ask(&mut bo, "join room", &[json!({"room": "RUST-talk"})], 2).await[1]["name"],
+        json!("rust-talk")
+    );
+
+    let said =
+        ask(&mut ana, "room message", &[json!({"room": "rust-talk", "text": "hi room", "key": "k1"})], 3)
+            .await;
+    assert_eq!(said[0], Value::Null, "{said:?}");
+    let heard = bo.event("room message").await;
+    assert_eq!(heard[0]["room"], json!("rust-talk"));
+    assert_eq!((heard[0]["from"].clone(), heard[0]["text"].clone()), (json!("Ana"), json!("hi room")));
+    assert_eq!(heard[0]["id"], said[1]["id"]);
+    // A resend with its key is the same line, delivered once.
+    let again =
+        ask(&mut ana, "room message", &[json!({"room": "rust-talk", "text": "hi room", "key": "k1"})], 4)
+            .await;
+    assert_eq!(again[1]["id"], said[1]["id"]);
+    // Not a member: cannot speak there or read it; hears nothing of it.
+    let refused = ask(&mut cy, "room message", &[json!({"room": "rust-talk", "text": "me too"})], 3).await;
+    assert_eq!(code(&refused), "not_in_room");
+    let unread = ask(&mut cy, "history", &[json!({"room": "rust-talk"})], 4).await;
+    assert_eq!(code(&unread), "not_in_room");
+    for quiet in [&mut cy, &mut original] {
+        let seen = quiet.events_within("user message", Duration::from_millis(300)).await;
+        assert!(seen.is_empty(), "nothing of the room in general: {seen:?}");
+        assert!(quiet.events_within("room message", Duration::from_millis(100)).await.is_empty());
+    }
+    // Each history has its own lines.
+    ana.emit("user message", &[json!("hi general")], Some(5)).await;
+    ana.ack(5).await;
+    assert_eq!(texts(&bo.history(json!({"room": "rust-talk"}), 5).await), ["hi room"]);
+    assert_eq!(texts(&bo.history(json!({}), 6).await), ["hi general"]);
+    // Left: hears no more.
+    assert_eq!(ask(&mut bo, "leave room", &[json!({"room": "rust-talk"})], 7).await[0], Value::Null);
+    ask(&mut ana, "room message", &[json!({"room": "rust-talk", "text": "after bo left"})], 6).await;
+    assert!(bo.events_within("room message", Duration::from_millis(300)).await.is_empty());
+
+    // The room and its history outlive a crash (`kill -9`).
+    server.kill_hard();
+    server.restart();
+    let (mut dee, _) = WireClient::join(server.port, "Dee").await;
+    assert_eq!(
+        ask(&mut dee, "join room", &[json!({"room": "rust-talk"})], 2).await[1]["topic"],
+        json!("crabs")
+    );
+    assert_eq!(texts(&dee.history(json!({"room": "rust-talk"}), 3).await), ["hi room", "after bo left"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn room_limits_are_refused_with_clear_codes() {
+    let server = ChatServer::start();
+    let mut anon = WireClient::connect(server.port).await;
+    assert_eq!(code(&ask(&mut anon, "create room", &[json!({"name": "x"})], 1).await), "not_named");
+    let (mut ana, _) = WireClient::join(server.port, "Ana").await;
+    for bad in [json!({"name": "two words"}), json!({"name": ""}), json!({"name": "x".repeat(33)})] {
+        assert_eq!(
+            code(&ask(&mut ana, "create room", std::slice::from_ref(&bad), 2).await),
+            "room_name_invalid",
+            "{bad}"
+        );
+    }
+    let long_topic = json!({"name": "topical", "topic": "t".repeat(201)});
+    assert_eq!(code(&ask(&mut ana, "create room", &[long_topic], 3).await), "room_name_invalid");
+    assert_eq!(code(&ask(&mut ana, "create room", &[json!({"name": "general"})], 4).await), "room_exists");
+    assert_eq!(code(&ask(&mut ana, "create room", &[json!(42)], 5).await), "bad_payload");
+    assert_eq!(code(&ask(&mut ana, "join room", &[json!({"room": "nowhere"})], 6).await), "room_not_found");
+    let burst = chat_shared::limits::ROOM_CREATE_BURST;
+    for i in 0..burst {
+        assert_eq!(
+            ask(&mut ana, "create room", &[json!({"name": format!("r{i}")})], 10 + u64::from(i)).await[0],
+            Value::Null
+        );
+    }
+    assert_eq!(code(&ask(&mut ana, "create room", &[json!({"name": "r-more"})], 20).await), "rate_limited");
+    assert_eq!(
+        code(&ask(&mut ana, "create room", &[json!({"name": "r0"})], 21).await),
+        "room_exists",
+        "an existing name costs nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_refuses_rooms_until_they_are_in_redis() {
+    let redis = RedisServer::start();
+    let server = ChatServer::start_with(&[], &[("CHAT_REDIS_URL", redis.url().as_str())]);
+    let (mut ana, _) = WireClient::join(server.port, "Ana").await;
+    let refused = ask(&mut ana, "create room", &[json!({"name": "rust"})], 2).await;
+    assert_eq!(code(&refused), "unavailable");
+    assert_eq!(refused[0]["message"], json!("Rooms are not available in a cluster yet"));
+    assert_eq!(code(&ask(&mut ana, "history", &[json!({"room": "rust"})], 3).await), "unavailable");
+    let general = ask(&mut ana, "history", &[json!({"room": "general"})], 4).await;
+    assert_eq!(general[0], Value::Null, "general is the original's, in a cluster too");
+}
