@@ -70,4 +70,4 @@ mod imp {
     }
 }
 
-pub use imp::{key, lowercase, nfc};
+pub use imp::{key, lowercase, nfc, nfkc};

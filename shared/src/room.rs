@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ChatError, ErrorCode};
 use crate::limits::ROOM_NAME_MAX_CHARS;
+use crate::text::refused_in_nickname;
 
 /// The room of the original chat (`user message`, `history` without a room).
 pub const GENERAL: &str = "general";
@@ -20,14 +21,17 @@ pub struct RoomName(String);
 
 impl RoomName {
     pub fn parse(raw: &str) -> Result<Self, ChatError> {
-        let name = crate::lowercase(raw.trim());
+        // Compatibility forms folded (fullwidth `ｇｅｎｅｒａｌ` is `general`), then lower case.
+        let name = crate::lowercase(&crate::normalize::nfkc(raw.trim()));
         if name.is_empty() {
             return Err(ChatError::new(ErrorCode::RoomNameInvalid));
         }
         if name.chars().count() > ROOM_NAME_MAX_CHARS {
             return Err(ChatError::with_limit(ErrorCode::RoomNameInvalid, ROOM_NAME_MAX_CHARS));
         }
-        if !name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+        // Invisible letters (Hangul fillers) are "alphanumeric" too: refused as in nicknames.
+        let allowed = |c: char| (c.is_alphanumeric() || c == '-' || c == '_') && !refused_in_nickname(c);
+        if !name.chars().all(allowed) {
             return Err(ChatError::new(ErrorCode::RoomNameInvalid));
         }
         Ok(Self(name))
@@ -71,5 +75,7 @@ mod tests {
             assert!(RoomName::parse(bad).is_err(), "{bad:?}");
         }
         assert!(RoomName::parse("General").map(|r| r.is_general()).unwrap_or(false));
+        assert!(RoomName::parse("ｇｅｎｅｒａｌ").map(|r| r.is_general()).unwrap_or(false), "fullwidth");
+        assert!(RoomName::parse("general\u{3164}").is_err(), "a Hangul filler");
     }
 }

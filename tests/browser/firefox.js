@@ -209,7 +209,10 @@ const tests = {
     await c.waitForSelector('#nickname-err.visible', T);
     await say(b, 'after the restart');
     await lineWith(a, 'after the restart');
-    assert.deepEqual([...a.errors, ...b.errors, ...c.errors], []);
+    // Firefox reports each reconnect attempt that finds the server down as a page error; those
+    // are the outage itself, not the page's.
+    const outage = /can.t establish a connection to the server/;
+    assert.deepEqual([...a.errors, ...b.errors, ...c.errors].filter((e) => !outage.test(e)), []);
     await a.close(); await b.close(); await c.close();
   },
 };

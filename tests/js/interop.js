@@ -46,6 +46,22 @@ const until = (what, check) => new Promise((resolve) => {
   await until('Bob\'s line at Ana', () => ana.seen.lines.some(([f, m]) => f === 'Bob' && m === '안녕하세요 👋 Hallo, wereld — één'));
   assert.equal(ana.seen.lines.length, 1, 'no echo of one\'s own line');
 
+  // A page-era user in a room of its own: the original clients see nothing of it.
+  const carol = page('carol');
+  await until('Carol connected', () => carol.socket.connected);
+  assert.equal(await carol.setNickname('Carol'), false, 'Carol accepted');
+  const events = [];
+  ana.socket.onAny((event) => events.push(event));
+  const ask = (event, arg) => new Promise((resolve) => carol.socket.emit(event, arg, (...a) => resolve(a)));
+  assert.equal((await ask('create room', { name: 'side' }))[0], null, 'room created');
+  assert.equal((await ask('room message', { room: 'side', text: 'in a room' }))[0], null, 'room line');
+  carol.socket.emit('user message', 'in general');
+  await until('Carol\'s general line at Ana', () => ana.seen.lines.some(([f, m]) => f === 'Carol' && m === 'in general'));
+  assert.ok(!ana.seen.lines.some(([, m]) => m === 'in a room'), 'no room line in general');
+  assert.ok(!events.includes('room message'), `no room events at an original client: ${events}`);
+  carol.socket.disconnect();
+  await until('Carol disconnected announcement', () => ana.seen.announcements.includes('Carol disconnected'));
+
   bob.socket.disconnect();
   await until('Bob disconnected announcement', () => ana.seen.announcements.includes('Bob disconnected'));
   await until('Bob gone from the list', () => JSON.stringify(ana.seen.nicknames) === JSON.stringify({ Ana: 'Ana' }));

@@ -1,7 +1,7 @@
 //! Rooms besides `general`: create, list, join, leave; a room's lines reach its members only,
 //! are stored in its own history (nothing of it in `general`'s, nothing doubled by a resend)
-//! and outlive a restart; the original API sees nothing of them; limits refused with clear
-//! codes. Alone only so far: a cluster refuses room events `unavailable`.
+//! and outlive a crash; the original API sees nothing of them; limits refused with clear
+//! codes; all of it across the instances of a cluster, one of them killed.
 
 use std::time::Duration;
 
@@ -60,6 +60,9 @@ async fn a_rooms_lines_reach_its_members_only_and_its_own_history() {
         ask(&mut ana, "room message", &[json!({"room": "rust-talk", "text": "hi room", "key": "k1"})], 4)
             .await;
     assert_eq!(again[1]["id"], said[1]["id"]);
+    // The same key in general is another line (a key names one line in one room).
+    let in_general = ask(&mut ana, "user message", &[json!("same key"), json!({"key": "k1"})], 40).await;
+    assert_ne!(in_general[1]["id"], said[1]["id"], "{in_general:?}");
     // Not a member: cannot speak there or read it; hears nothing of it.
     let refused = ask(&mut cy, "room message", &[json!({"room": "rust-talk", "text": "me too"})], 3).await;
     assert_eq!(code(&refused), "not_in_room");
@@ -67,14 +70,14 @@ async fn a_rooms_lines_reach_its_members_only_and_its_own_history() {
     assert_eq!(code(&unread), "not_in_room");
     for quiet in [&mut cy, &mut original] {
         let seen = quiet.events_within("user message", Duration::from_millis(300)).await;
-        assert!(seen.is_empty(), "nothing of the room in general: {seen:?}");
+        assert!(!seen.iter().any(|l| l[1] == json!("hi room")), "nothing of the room in general: {seen:?}");
         assert!(quiet.events_within("room message", Duration::from_millis(100)).await.is_empty());
     }
     // Each history has its own lines.
     ana.emit("user message", &[json!("hi general")], Some(5)).await;
     ana.ack(5).await;
     assert_eq!(texts(&bo.history(json!({"room": "rust-talk"}), 5).await), ["hi room"]);
-    assert_eq!(texts(&bo.history(json!({}), 6).await), ["hi general"]);
+    assert_eq!(texts(&bo.history(json!({}), 6).await), ["same key", "hi general"]);
     // Left: hears no more.
     assert_eq!(ask(&mut bo, "leave room", &[json!({"room": "rust-talk"})], 7).await[0], Value::Null);
     ask(&mut ana, "room message", &[json!({"room": "rust-talk", "text": "after bo left"})], 6).await;
@@ -125,14 +128,38 @@ async fn room_limits_are_refused_with_clear_codes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_cluster_refuses_rooms_until_they_are_in_redis() {
+async fn rooms_work_across_instances_and_survive_the_loss_of_one() {
     let redis = RedisServer::start();
-    let server = ChatServer::start_with(&[], &[("CHAT_REDIS_URL", redis.url().as_str())]);
-    let (mut ana, _) = WireClient::join(server.port, "Ana").await;
-    let refused = ask(&mut ana, "create room", &[json!({"name": "rust"})], 2).await;
-    assert_eq!(code(&refused), "unavailable");
-    assert_eq!(refused[0]["message"], json!("Rooms are not available in a cluster yet"));
-    assert_eq!(code(&ask(&mut ana, "history", &[json!({"room": "rust"})], 3).await), "unavailable");
-    let general = ask(&mut ana, "history", &[json!({"room": "general"})], 4).await;
-    assert_eq!(general[0], Value::Null, "general is the original's, in a cluster too");
+    let mut servers: Vec<ChatServer> =
+        (0..3).map(|_| ChatServer::start_with(&[], &[("CHAT_REDIS_URL", redis.url().as_str())])).collect();
+    let (mut ana, _) = WireClient::join(servers[0].port, "Ana").await;
+    let (mut bo, _) = WireClient::join(servers[1].port, "Bo").await;
+    let (mut cy, _) = WireClient::join(servers[2].port, "Cy").await;
+    let (mut dee, _) = WireClient::join(servers[1].port, "Dee").await;
+    let created = ask(&mut ana, "create room", &[json!({"name": "ops", "topic": "on call"})], 2).await;
+    assert_eq!(created[0], Value::Null, "{created:?}");
+    // Created on one instance: listed, joined and unique on the others.
+    let listed = ask(&mut bo, "rooms", &[], 2).await;
+    assert_eq!(listed[1][1], json!({"name": "ops", "topic": "on call"}), "{listed:?}");
+    assert_eq!(code(&ask(&mut cy, "create room", &[json!({"name": "OPS"})], 2).await), "room_exists");
+    assert_eq!(ask(&mut bo, "join room", &[json!({"room": "ops"})], 3).await[0], Value::Null);
+    assert_eq!(ask(&mut cy, "join room", &[json!({"room": "ops"})], 3).await[0], Value::Null);
+
+    let said =
+        ask(&mut ana, "room message", &[json!({"room": "ops", "text": "paged", "key": "p1"})], 3).await;
+    assert_eq!(said[0], Value::Null, "{said:?}");
+    for member in [&mut bo, &mut cy] {
+        let heard = member.event("room message").await;
+        assert_eq!((heard[0]["from"].clone(), heard[0]["text"].clone()), (json!("Ana"), json!("paged")));
+    }
+    assert!(dee.events_within("room message", Duration::from_millis(300)).await.is_empty(), "not a member");
+    // Ana's instance dies; the room, its history and its other members carry on.
+    servers[0].kill_hard();
+    let again = ask(&mut bo, "room message", &[json!({"room": "ops", "text": "ack", "key": "b1"})], 4).await;
+    assert_eq!(again[0], Value::Null, "{again:?}");
+    assert_eq!(cy.event("room message").await[0]["text"], json!("ack"));
+    let resent = ask(&mut bo, "room message", &[json!({"room": "ops", "text": "ack", "key": "b1"})], 5).await;
+    assert_eq!(resent[1]["id"], again[1]["id"], "a resend is the same line");
+    assert_eq!(texts(&cy.history(json!({"room": "ops"}), 6).await), ["paged", "ack"]);
+    assert!(!texts(&cy.history(json!({}), 7).await).contains(&"paged".to_owned()), "not in general");
 }

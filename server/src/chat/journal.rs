@@ -222,6 +222,7 @@ fn deliver(pending: Pending, appended: Appended, elsewhere: &Elsewhere) {
             };
             let members = pending.socket.to(super::rooms::members_room(room)).sockets();
             let delivered = fanout::to_each_encoded(members, ServerEvent::RoomMessage, &line);
+            elsewhere.send_to(super::rooms::members_room(room), ServerEvent::RoomMessage, line);
             metrics::message_accepted();
             metrics::delivered(delivered);
         }

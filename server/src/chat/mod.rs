@@ -94,6 +94,8 @@ pub struct Chat {
     reservation: Duration,
     about: Arc<AboutChat>,
     rooms: Arc<rooms::Rooms>,
+    /// The rooms in Redis (None: alone, `rooms` is everything).
+    redis_rooms: Option<crate::cluster::RedisRooms>,
     message_rate: MessageRate,
     admission: Arc<Admission>,
     /// Set once socket.io is built (grace timers announce through it).
@@ -120,6 +122,7 @@ impl Chat {
         let io = Arc::default();
         let elsewhere = Elsewhere::new(redis.as_ref().map(|r| r.instance.as_str()), Arc::clone(&io));
         let takeovers = redis.as_ref().map(Redis::takeovers);
+        let redis_rooms = redis.as_ref().map(|r| crate::cluster::RedisRooms::new(r.client.clone()));
         let presence =
             redis.map(|r| Presence::new(r.client, r.instance, settings.grace, settings.reservation));
         let (nicknames_changed, task) =
@@ -134,6 +137,7 @@ impl Chat {
             reservation: settings.reservation,
             about: Arc::new(settings.about.clone()),
             rooms: Arc::default(),
+            redis_rooms,
             message_rate: settings.message_rate,
             admission: Arc::new(Admission::new(settings.connections)),
             io,

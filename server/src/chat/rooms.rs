@@ -2,8 +2,10 @@
 //! people only; at most `ROOMS_MAX`, rate-limited), `join room`/`leave room` change what a
 //! connection hears, and `room message` says something in a room one is in (stored in that
 //! room's history, delivered to its members as `room message`). `general` is the original's
-//! room: every connection is in it, and the original event API speaks only there. Alone only
-//! for now: in a cluster room events are refused `unavailable` (rooms are not in Redis yet).
+//! room: every connection is in it, and the original event API speaks only there. In a cluster
+//! the rooms live in Redis (created there atomically; this instance keeps them as a cache,
+//! filled when a room is listed, created or joined), lines reach the members on every instance
+//! through the adapter, and each room's history is a stream of its own.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -49,11 +51,28 @@ impl Rooms {
             .collect()
     }
 
+    /// Whether this instance knows `name` (`general`: always).
+    fn knows(&self, name: &RoomName) -> bool {
+        name.is_general() || self.lock().contains_key(name)
+    }
+
     fn info(&self, name: &RoomName) -> Option<RoomInfo> {
         if name.is_general() {
             return Some(RoomInfo { name: GENERAL.to_owned(), topic: String::new() });
         }
         self.lock().get(name).map(|r| RoomInfo { name: r.name.clone(), topic: r.topic.clone() })
+    }
+
+    /// Adds rooms found in Redis (created on any instance) to what this instance knows.
+    fn merge(&self, found: Vec<StoredRoom>) {
+        let mut rooms = self.lock();
+        for room in found {
+            if let Ok(name) = RoomName::parse(&room.name)
+                && !name.is_general()
+            {
+                rooms.insert(name, room);
+            }
+        }
     }
 
     /// Adds `room` unless it exists or the chat has [`ROOMS_MAX`] rooms.
@@ -75,17 +94,6 @@ impl Rooms {
     }
 }
 
-/// Rooms are not in Redis yet: refused in a cluster, with a sentence that says so.
-fn here(chat: &Chat) -> Result<(), ChatError> {
-    match chat.presence {
-        None => Ok(()),
-        Some(_) => Err(ChatError {
-            message: "Rooms are not available in a cluster yet".to_owned(),
-            ..ChatError::new(ErrorCode::Unavailable)
-        }),
-    }
-}
-
 fn room_of(raw: &str) -> Result<RoomName, ChatError> {
     RoomName::parse(raw)
 }
@@ -99,16 +107,37 @@ fn answer<T: Serialize>(req_reply: super::reply::Reply, event: ClientEvent, resu
 pub fn list(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let reply = req.reply();
-    let listed =
-        session.allow_history(|| chat.admission.allow_history(session.address)).map(|()| chat.rooms.list());
-    answer(reply, ClientEvent::Rooms, listed);
+    if let Err(e) = session.allow_history(|| chat.admission.allow_history(session.address)) {
+        return answer::<Vec<RoomInfo>>(reply, ClientEvent::Rooms, Err(e));
+    }
+    match chat.redis_rooms.clone() {
+        None => answer(reply, ClientEvent::Rooms, Ok(chat.rooms.list())),
+        Some(redis) => {
+            let chat = chat.clone();
+            tokio::spawn(async move {
+                let listed = refresh(&chat, &redis).await.map(|()| chat.rooms.list());
+                answer(reply, ClientEvent::Rooms, listed);
+            });
+        }
+    }
+}
+
+/// Learns the cluster's rooms from Redis.
+async fn refresh(chat: &Chat, redis: &crate::cluster::RedisRooms) -> Result<(), ChatError> {
+    let found = redis.all().await.map_err(|e| {
+        tracing::warn!("cannot read the rooms from Redis: {e}");
+        ChatError::new(ErrorCode::Unavailable)
+    })?;
+    chat.rooms.merge(found);
+    Ok(())
 }
 
 /// `create room` ({name, topic?}, ack): a new room, joined by its creator.
 pub fn create(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
-    let created = here(chat).and_then(|()| chat.speaker(&session, socket.id)).and_then(|speaker| {
+    let reply = req.reply();
+    let wanted = chat.speaker(&session, socket.id).and_then(|speaker| {
         let request = req.arg::<CreateRoom>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
         let name = room_of(&request.name)?;
         let topic = topic_of(&request.topic)?;
@@ -119,18 +148,73 @@ pub fn create(chat: &Chat, mut req: Incoming) {
         session.allow_room_create()?;
         let stored = StoredRoom {
             name: name.to_string(),
-            topic: topic.clone(),
+            topic,
             created_by: speaker.nickname.to_string(),
             created_at: crate::history::now_ms(),
         };
-        chat.rooms.create(name.clone(), stored.clone())?;
-        chat.journal.reserve(ReservationChange::Room(stored));
-        tracing::info!(conn = %LogId::of(socket.id), room = %name, "room created");
-        socket.join(members_room(&name));
-        session.join_room(name.clone());
-        Ok(RoomInfo { name: name.to_string(), topic })
+        Ok((name, stored))
     });
-    answer(req.reply(), ClientEvent::CreateRoom, created);
+    let (name, stored) = match wanted {
+        Ok(both) => both,
+        Err(e) => return answer::<RoomInfo>(reply, ClientEvent::CreateRoom, Err(e)),
+    };
+    match chat.redis_rooms.clone() {
+        None => {
+            let created = chat.rooms.create(name.clone(), stored.clone()).map(|()| {
+                chat.journal.reserve(ReservationChange::Room(stored.clone()));
+                enter(&socket, &session, name, &stored)
+            });
+            answer(reply, ClientEvent::CreateRoom, created);
+        }
+        Some(redis) => {
+            let chat = chat.clone();
+            tokio::spawn(async move {
+                let created = match redis.create(&stored).await {
+                    Ok(crate::cluster::Creation::Done) => {
+                        chat.rooms.merge(vec![stored.clone()]);
+                        Ok(enter(&socket, &session, name, &stored))
+                    }
+                    Ok(crate::cluster::Creation::Exists) => Err(ChatError::new(ErrorCode::RoomExists)),
+                    Ok(crate::cluster::Creation::Full) => {
+                        Err(ChatError::with_limit(ErrorCode::TooManyRooms, ROOMS_MAX))
+                    }
+                    Err(e) => {
+                        tracing::warn!("cannot create a room in Redis: {e}");
+                        Err(ChatError::new(ErrorCode::Unavailable))
+                    }
+                };
+                answer(reply, ClientEvent::CreateRoom, created);
+            });
+        }
+    }
+}
+
+/// The creator is in its new room at once.
+fn enter(
+    socket: &socketioxide::extract::SocketRef<crate::cluster::ChatAdapter>,
+    session: &super::session::Session,
+    name: RoomName,
+    stored: &StoredRoom,
+) -> RoomInfo {
+    tracing::info!(conn = %LogId::of(socket.id), room = %name, "room created");
+    join_now(socket, session, name);
+    RoomInfo { name: stored.name.clone(), topic: stored.topic.clone() }
+}
+
+/// Puts `socket` in `name`'s members — unless it went meanwhile (a join that waited for Redis):
+/// socketioxide does not check, and a gone socket's id would stay in the room for good.
+fn join_now(
+    socket: &socketioxide::extract::SocketRef<crate::cluster::ChatAdapter>,
+    session: &super::session::Session,
+    name: RoomName,
+) {
+    let room = members_room(&name);
+    socket.join(room.clone());
+    if !socket.connected() {
+        socket.leave(room);
+        return;
+    }
+    session.join_room(name);
 }
 
 /// A topic: trimmed, at most [`ROOM_TOPIC_MAX_CHARS`] chars, no control chars.
@@ -149,25 +233,42 @@ fn topic_of(raw: &str) -> Result<String, ChatError> {
 pub fn join(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
-    let joined = here(chat).and_then(|()| chat.speaker(&session, socket.id)).and_then(|_| {
+    let reply = req.reply();
+    let wanted = chat.speaker(&session, socket.id).and_then(|_| {
         session.allow_nickname_attempt()?;
         let request = req.arg::<RoomRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
-        let name = room_of(&request.room)?;
+        room_of(&request.room)
+    });
+    let name = match wanted {
+        Ok(name) => name,
+        Err(e) => return answer::<RoomInfo>(reply, ClientEvent::JoinRoom, Err(e)),
+    };
+    let known = chat.rooms.knows(&name);
+    let join_known = move |chat: &Chat| {
         let info = chat.rooms.info(&name).ok_or_else(|| ChatError::new(ErrorCode::RoomNotFound))?;
         if !name.is_general() {
-            socket.join(members_room(&name));
-            session.join_room(name);
+            join_now(&socket, &session, name);
         }
         Ok(info)
-    });
-    answer(req.reply(), ClientEvent::JoinRoom, joined);
+    };
+    match chat.redis_rooms.clone() {
+        // A room this instance does not know may have been created on another.
+        Some(redis) if !known => {
+            let chat = chat.clone();
+            tokio::spawn(async move {
+                let joined = refresh(&chat, &redis).await.and_then(|()| join_known(&chat));
+                answer(reply, ClientEvent::JoinRoom, joined);
+            });
+        }
+        _ => answer(reply, ClientEvent::JoinRoom, join_known(chat)),
+    }
 }
 
 /// `leave room` ({room}, ack). Leaving `general` changes nothing: everyone is in it.
 pub fn leave(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
-    let left = here(chat).and_then(|()| {
+    let left = (|| {
         session.allow_nickname_attempt()?;
         let request = req.arg::<RoomRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
         let name = room_of(&request.room)?;
@@ -176,7 +277,7 @@ pub fn leave(chat: &Chat, mut req: Incoming) {
             socket.leave(members_room(&name));
         }
         Ok(info)
-    });
+    })();
     answer(req.reply(), ClientEvent::LeaveRoom, left);
 }
 
@@ -184,31 +285,33 @@ pub fn leave(chat: &Chat, mut req: Incoming) {
 pub fn message(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
-    let accepted = here(chat)
-        .and_then(|()| session.allow_message(|| chat.admission.allow_message(session.address)))
-        .and_then(|()| {
-            let from = chat.speaker(&session, socket.id)?;
-            let request = req.arg::<RoomSend>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
-            let room = room_of(&request.room)?;
-            if chat.rooms.info(&room).is_none() {
-                return Err(ChatError::new(ErrorCode::RoomNotFound));
-            }
-            if !session.in_room(&room) {
-                return Err(ChatError::new(ErrorCode::NotInRoom));
-            }
-            if request.key.as_ref().is_some_and(|k| k.is_empty() || k.chars().count() > MESSAGE_KEY_MAX_CHARS)
-            {
-                return Err(ChatError::with_limit(ErrorCode::BadPayload, MESSAGE_KEY_MAX_CHARS));
-            }
-            let text = MessageText::parse(&request.text)?;
-            let key = request.key.map(|k| from.tenure.scope(&k));
-            Ok(NewMessage {
-                room: Some(room),
-                from: from.nickname.to_string(),
-                text: text.as_str().to_owned(),
-                key,
-            })
+    let accepted = session.allow_message(|| chat.admission.allow_message(session.address)).and_then(|()| {
+        let from = chat.speaker(&session, socket.id)?;
+        let request = req.arg::<RoomSend>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
+        let room = room_of(&request.room)?;
+        if chat.rooms.info(&room).is_none() {
+            return Err(ChatError::new(ErrorCode::RoomNotFound));
+        }
+        if !session.in_room(&room) {
+            return Err(ChatError::new(ErrorCode::NotInRoom));
+        }
+        if request.key.as_ref().is_some_and(|k| k.is_empty() || k.chars().count() > MESSAGE_KEY_MAX_CHARS) {
+            return Err(ChatError::with_limit(ErrorCode::BadPayload, MESSAGE_KEY_MAX_CHARS));
+        }
+        let text = MessageText::parse(&request.text)?;
+        // A key names one line of its sender in one room (the same key elsewhere is another
+        // line; `general` keeps the plain scope, as `user message` does).
+        let key = request.key.map(|k| match room.is_general() {
+            true => from.tenure.scope(&k),
+            false => from.tenure.scope(&format!("{room}\n{k}")),
         });
+        Ok(NewMessage {
+            room: Some(room),
+            from: from.nickname.to_string(),
+            text: text.as_str().to_owned(),
+            key,
+        })
+    });
     let reply = req.reply();
     match accepted {
         Ok(message) => {
@@ -233,7 +336,6 @@ pub fn readable(
     if room.is_general() {
         return Ok(None);
     }
-    here(chat)?;
     if chat.rooms.info(&room).is_none() {
         return Err(ChatError::new(ErrorCode::RoomNotFound));
     }

@@ -4,8 +4,10 @@
 //! either way and nothing needs Redis.
 
 mod presence;
+mod rooms;
 
 pub use presence::{Claim, Presence, PresenceError, RENEW_EVERY, TAKEOVER_CHANNEL, Takeover};
+pub use rooms::{Creation, RedisRooms};
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -221,16 +223,16 @@ impl Elsewhere {
     /// Sends `event` to the sockets of the other instances that are in `room`.
     pub fn send_to<T: Serialize + Send + Sync + 'static>(
         &self,
-        room: &'static str,
+        room: impl Into<String>,
         event: ServerEvent,
         data: T,
     ) {
-        self.send_within(Some(room), event, data);
+        self.send_within(Some(room.into()), event, data);
     }
 
     fn send_within<T: Serialize + Send + Sync + 'static>(
         &self,
-        to: Option<&'static str>,
+        to: Option<String>,
         event: ServerEvent,
         data: T,
     ) {

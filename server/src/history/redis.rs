@@ -2,8 +2,10 @@
 //! ids (`<id>-0`), so every instance hands out ids from the same sequence and a user resumes
 //! from the same id on any instance. Each operation is one Lua script (atomic: ids, timestamps
 //! and idempotency keys stay consistent under concurrent instances) that answers JSON.
-//! Standalone Redis only (the scripts build key names). Nickname reservations are not kept
-//! here: in a cluster, presence is the instances' business.
+//! Each room has a stream of its own (`chat:room:<name>:messages`; `general` keeps
+//! `chat:messages`), with ids from the one sequence. Standalone Redis only (the scripts build
+//! key names). Nickname reservations and rooms are not kept here: in a cluster, presence and
+//! the rooms' hash are the instances' business.
 
 use chat_shared::limits::HISTORY_PAGE_MAX_BYTES;
 use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
@@ -25,7 +27,22 @@ use super::{
 /// a flooder cannot make Redis hold keys that outlive the history's own limits.
 const KEYS: [&str; 5] = ["chat:next-id", "chat:messages", "chat:last-ts", "chat:keys", "chat:key:"];
 
-/// ARGV: (from, text, key or "") per message. Answers `[[new(0/1), id, ts, from, text], ...]`.
+/// A room's stream and idempotency keys (`general`: the chat's first ones, [`KEYS`]).
+fn room_keys(room: Option<&str>) -> (String, String) {
+    match room.filter(|r| *r != chat_shared::room::GENERAL) {
+        None => (KEYS[1].to_owned(), KEYS[3].to_owned()),
+        Some(room) => (format!("{ROOM_PREFIX}{room}:messages"), format!("{ROOM_PREFIX}{room}:keys")),
+    }
+}
+
+/// The prefix of a room's keys (besides `general`'s).
+const ROOM_PREFIX: &str = "chat:room:";
+
+/// The rooms' hash (see `cluster::rooms`): the prune visits each room's stream.
+const ROOMS: &str = "chat:rooms";
+
+/// ARGV: (stream, idempotency keys, from, text, key or "") per message (each line into its
+/// room's stream; one id sequence for all). Answers `[[new(0/1), id, ts, from, text], ...]`.
 /// Timestamps come from Redis's clock and never go backwards.
 const APPEND: &str = r#"
 local now = redis.call('TIME')
@@ -34,16 +51,16 @@ local last = tonumber(redis.call('GET', KEYS[3]) or '0')
 if ts < last then ts = last end
 redis.call('SET', KEYS[3], ts)
 local out = {}
-for i = 1, #ARGV, 3 do
-  local from, text, key = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for i = 1, #ARGV, 5 do
+  local stream, keys, from, text, key = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local member = from .. '\n' .. key
   local earlier = nil
   if key ~= '' then
-    earlier = redis.call('ZSCORE', KEYS[4], member)
-    if not earlier then earlier = redis.call('GET', KEYS[5] .. member) end
+    earlier = redis.call('ZSCORE', keys, member)
+    if not earlier and stream == KEYS[2] then earlier = redis.call('GET', KEYS[5] .. member) end
   end
   if earlier then
-    local e = redis.call('XRANGE', KEYS[2], earlier .. '-0', earlier .. '-0')
+    local e = redis.call('XRANGE', stream, earlier .. '-0', earlier .. '-0')
     local ets, efrom, etext = 0, from, text
     if e[1] then
       local f = e[1][2]
@@ -54,8 +71,8 @@ for i = 1, #ARGV, 3 do
     table.insert(out, {0, tonumber(earlier), ets, efrom, etext})
   else
     local id = redis.call('INCR', KEYS[1])
-    redis.call('XADD', KEYS[2], id .. '-0', 'ts', ts, 'from', from, 'text', text)
-    if key ~= '' then redis.call('ZADD', KEYS[4], id, member) end
+    redis.call('XADD', stream, id .. '-0', 'ts', ts, 'from', from, 'text', text)
+    if key ~= '' then redis.call('ZADD', keys, id, member) end
     table.insert(out, {1, id, ts, from, text})
   end
 end
@@ -152,16 +169,17 @@ impl RedisHistory {
         serde_json::from_str(&answer).map_err(|e| HistoryError(format!("Redis answered {answer:?}: {e}")))
     }
 
-    fn range(&self, command: &str, start: String, end: String, count: i64) -> Result<Range, HistoryError> {
+    fn range(
+        &self,
+        stream: &str,
+        command: &str,
+        start: String,
+        end: String,
+        count: i64,
+    ) -> Result<Range, HistoryError> {
         let budget = HISTORY_PAGE_MAX_BYTES.to_string();
-        self.run(RANGE, vec![KEYS[1]], vec![command.to_owned(), start, end, count.to_string(), budget])
+        self.run(RANGE, vec![stream], vec![command.to_owned(), start, end, count.to_string(), budget])
     }
-}
-
-/// Rooms besides `general` are not kept in Redis yet: the chat refuses room events in a
-/// cluster before they reach the store; this is the store's own refusal.
-fn not_kept() -> HistoryError {
-    HistoryError("rooms besides general are not kept in a cluster yet".to_owned())
 }
 
 fn message((id, ts, from, text): (u64, i64, String, String)) -> HistoryMessage {
@@ -170,12 +188,10 @@ fn message((id, ts, from, text): (u64, i64, String, String)) -> HistoryMessage {
 
 impl History for RedisHistory {
     fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, HistoryError> {
-        if batch.iter().any(|m| m.room.as_ref().is_some_and(|r| !r.is_general())) {
-            return Err(not_kept());
-        }
-        let mut args = Vec::with_capacity(batch.len() * 3);
+        let mut args = Vec::with_capacity(batch.len() * 5);
         for m in batch {
-            args.extend([m.from.clone(), m.text.clone(), m.key.clone().unwrap_or_default()]);
+            let (stream, keys) = room_keys(m.room.as_ref().map(|r| r.as_str()));
+            args.extend([stream, keys, m.from.clone(), m.text.clone(), m.key.clone().unwrap_or_default()]);
         }
         let rows: Vec<AppendedRow> = self.run(APPEND, KEYS.to_vec(), args)?;
         Ok(rows
@@ -189,24 +205,24 @@ impl History for RedisHistory {
 
     fn page(&self, request: &HistoryRequest) -> Result<HistoryPage, HistoryError> {
         use super::Span;
-        if request.room.as_deref().is_some_and(|r| r != chat_shared::room::GENERAL) {
-            return Err(not_kept());
-        }
+        let (stream, _) = room_keys(request.room.as_deref());
         let limit = super::page_limit(request);
         // Every bound is an id in 1..=MAX_ID (`Span`): an exclusive range Redis accepts.
         let (ascending, range) = match Span::of(request) {
             Span::Nothing => return Ok(HistoryPage::default()),
-            Span::After(after) => (true, self.range("XRANGE", format!("({after}-0"), "+".into(), limit + 1)?),
-            Span::Before(before) => {
-                (false, self.range("XREVRANGE", format!("({before}-0"), "-".into(), limit + 1)?)
+            Span::After(after) => {
+                (true, self.range(&stream, "XRANGE", format!("({after}-0"), "+".into(), limit + 1)?)
             }
-            Span::Newest => (false, self.range("XREVRANGE", "+".into(), "-".into(), limit + 1)?),
+            Span::Before(before) => {
+                (false, self.range(&stream, "XREVRANGE", format!("({before}-0"), "-".into(), limit + 1)?)
+            }
+            Span::Newest => (false, self.range(&stream, "XREVRANGE", "+".into(), "-".into(), limit + 1)?),
         };
         // Resuming across lines that retention dropped: the recent tail, marked as a gap.
         let oldest = Some(range.oldest).filter(|&id| id > 0);
         let gap = request.after.is_some_and(|after| super::gap_after(after, oldest));
         let (range, ascending) = if gap {
-            (self.range("XREVRANGE", "+".into(), "-".into(), limit + 1)?, false)
+            (self.range(&stream, "XREVRANGE", "+".into(), "-".into(), limit + 1)?, false)
         } else {
             (range, ascending)
         };
@@ -220,11 +236,22 @@ impl History for RedisHistory {
             0 => 0,
             secs => super::now_ms() - (secs as i64) * 1000,
         };
-        self.run(
-            PRUNE,
-            vec![KEYS[1], KEYS[3], KEYS[0]],
-            vec![retention.max_messages.to_string(), cutoff.to_string()],
-        )
+        // `general`, then every room: the limits apply to each room's history.
+        let rooms: Vec<String> = self.run(
+            "local r = redis.call('HKEYS', KEYS[1]) if #r == 0 then return '[]' end return cjson.encode(r)",
+            vec![ROOMS],
+            Vec::new(),
+        )?;
+        let mut dropped = 0;
+        for room in std::iter::once(None).chain(rooms.iter().map(|r| Some(r.as_str()))) {
+            let (stream, keys) = room_keys(room);
+            dropped += self.run::<u64>(
+                PRUNE,
+                vec![&stream, &keys, KEYS[0]],
+                vec![retention.max_messages.to_string(), cutoff.to_string()],
+            )?;
+        }
+        Ok(dropped)
     }
 
     fn reserve(&self, _changes: &[ReservationChange]) -> Result<(), HistoryError> {
@@ -244,6 +271,6 @@ impl History for RedisHistory {
     }
 
     fn check(&self) -> Result<(), HistoryError> {
-        self.range("XREVRANGE", "+".into(), "-".into(), 1).map(|_| ())
+        self.range(KEYS[1], "XREVRANGE", "+".into(), "-".into(), 1).map(|_| ())
     }
 }
