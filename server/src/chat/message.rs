@@ -4,11 +4,15 @@
 
 use chat_shared::limits::MESSAGE_KEY_MAX_CHARS;
 use chat_shared::protocol::{Answer, ClientEvent, MessageMeta, SendRequest};
-use chat_shared::{ChatError, ErrorCode, MessageText};
+use chat_shared::{ChatError, ErrorCode, MessageText, RoomName};
+use socketioxide::extract::SocketRef;
 
 use super::incoming::Incoming;
 use super::journal::Pending;
+use super::reply::Reply;
+use super::session::{Session, Speaker};
 use super::{Chat, LogId};
+use crate::cluster::ChatAdapter;
 use crate::history::NewMessage;
 
 pub fn handle(chat: &Chat, mut req: Incoming) {
@@ -17,15 +21,41 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let accepted = session.allow_message(|| chat.admission.allow_message(session.address)).and_then(|()| {
         let from = chat.speaker(&session, socket.id)?;
         let request = req.arg::<SendRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
-        if request.key.as_ref().is_some_and(|k| k.is_empty() || k.chars().count() > MESSAGE_KEY_MAX_CHARS) {
-            return Err(ChatError::with_limit(ErrorCode::BadPayload, MESSAGE_KEY_MAX_CHARS));
-        }
-        let text = MessageText::parse(&request.text)?;
-        // Keys are the holder's: a later holder of the nickname does not share them.
-        let key = request.key.map(|k| from.tenure.scope(&k));
-        Ok(NewMessage { room: None, from: from.nickname.to_string(), text: text.as_str().to_owned(), key })
+        line(&from, None, &request.text, request.key)
     });
-    let reply = req.reply();
+    hand_over(chat, &session, socket, req.reply(), ClientEvent::UserMessage, accepted);
+}
+
+/// A line from `from` for `room` (None: `general`), checked: its text, and its idempotency key
+/// scoped to the holder's tenure (a later holder of the nickname does not share them) and to
+/// the room (a key names one line in one room; `general` keeps the plain scope).
+pub fn line(
+    from: &Speaker,
+    room: Option<RoomName>,
+    text: &str,
+    key: Option<String>,
+) -> Result<NewMessage, ChatError> {
+    if key.as_ref().is_some_and(|k| k.is_empty() || k.chars().count() > MESSAGE_KEY_MAX_CHARS) {
+        return Err(ChatError::with_limit(ErrorCode::BadPayload, MESSAGE_KEY_MAX_CHARS));
+    }
+    let text = MessageText::parse(text)?;
+    let key = key.map(|k| match room.as_ref().filter(|r| !r.is_general()) {
+        None => from.tenure.scope(&k),
+        Some(room) => from.tenure.scope(&format!("{room}\n{k}")),
+    });
+    Ok(NewMessage { room, from: from.nickname.to_string(), text: text.as_str().to_owned(), key })
+}
+
+/// Hands an accepted line to the journal (which stores it, delivers it and acks it), or
+/// refuses it (as `event`).
+pub fn hand_over(
+    chat: &Chat,
+    session: &Session,
+    socket: SocketRef<ChatAdapter>,
+    reply: Reply,
+    event: ClientEvent,
+    accepted: Result<NewMessage, ChatError>,
+) {
     match accepted {
         Ok(message) => {
             // Its readers stop showing the typist when the line arrives.
@@ -35,7 +65,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         Err(error) => {
             tracing::debug!(conn = %LogId::of(socket.id), code = ?error.code, "message refused");
             crate::metrics::message_rejected(error.code);
-            reply.send(ClientEvent::UserMessage, &Answer::<MessageMeta>(Err(error.clone())), Some(&error));
+            reply.send(event, &Answer::<MessageMeta>(Err(error.clone())), Some(&error));
         }
     }
 }

@@ -10,16 +10,15 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use chat_shared::limits::{MESSAGE_KEY_MAX_CHARS, ROOM_TOPIC_MAX_CHARS, ROOMS_MAX};
-use chat_shared::protocol::{Answer, ClientEvent, CreateRoom, MessageMeta, RoomInfo, RoomRequest, RoomSend};
+use chat_shared::limits::{ROOM_TOPIC_MAX_CHARS, ROOMS_MAX};
+use chat_shared::protocol::{Answer, ClientEvent, CreateRoom, RoomInfo, RoomRequest, RoomSend};
 use chat_shared::room::GENERAL;
-use chat_shared::{ChatError, ErrorCode, MessageText, RoomName};
+use chat_shared::{ChatError, ErrorCode, RoomName};
 use serde::Serialize;
 
 use super::incoming::Incoming;
-use super::journal::Pending;
 use super::{Chat, LogId};
-use crate::history::{NewMessage, ReservationChange, StoredRoom};
+use crate::history::{ReservationChange, StoredRoom};
 
 /// The socketioxide room of a chat room's members.
 pub fn members_room(room: &RoomName) -> String {
@@ -295,34 +294,9 @@ pub fn message(chat: &Chat, mut req: Incoming) {
         if !session.in_room(&room) {
             return Err(ChatError::new(ErrorCode::NotInRoom));
         }
-        if request.key.as_ref().is_some_and(|k| k.is_empty() || k.chars().count() > MESSAGE_KEY_MAX_CHARS) {
-            return Err(ChatError::with_limit(ErrorCode::BadPayload, MESSAGE_KEY_MAX_CHARS));
-        }
-        let text = MessageText::parse(&request.text)?;
-        // A key names one line of its sender in one room (the same key elsewhere is another
-        // line; `general` keeps the plain scope, as `user message` does).
-        let key = request.key.map(|k| match room.is_general() {
-            true => from.tenure.scope(&k),
-            false => from.tenure.scope(&format!("{room}\n{k}")),
-        });
-        Ok(NewMessage {
-            room: Some(room),
-            from: from.nickname.to_string(),
-            text: text.as_str().to_owned(),
-            key,
-        })
+        super::message::line(&from, Some(room), &request.text, request.key)
     });
-    let reply = req.reply();
-    match accepted {
-        Ok(message) => {
-            session.set_typing(false);
-            chat.journal.submit(Pending { socket, reply, message });
-        }
-        Err(error) => {
-            crate::metrics::message_rejected(error.code);
-            reply.send(ClientEvent::RoomMessage, &Answer::<MessageMeta>(Err(error.clone())), Some(&error));
-        }
-    }
+    super::message::hand_over(chat, &session, socket, req.reply(), ClientEvent::RoomMessage, accepted);
 }
 
 /// The room a `history` request asks for, if this connection may read it (None: `general`).
