@@ -1,7 +1,8 @@
 //! The chat: one socket.io namespace where people pick a unique nickname, see who is online,
-//! talk to everyone and see who comes and goes (the original's event API, kept word for word),
-//! with every message stored, resumable history, and nicknames that survive a dropped
-//! connection for a grace period.
+//! talk to everyone and see who comes and goes (the original's event API, kept word for word,
+//! in the room `general`), with every message stored, resumable history, nicknames that
+//! survive a dropped connection for a grace period (and, owned, for weeks: `roster`,
+//! `nickname`, `forget`), and rooms besides `general` (`rooms`).
 
 mod about;
 mod admission;
