@@ -22,7 +22,8 @@ pub enum ClientEvent {
     History,
     /// `resume` (token, ack): take back one's nickname after a drop. See [`SessionGrant`].
     Resume,
-    /// `typing` (bool, ack?): one started (`true`) or stopped (`false`) typing. Never stored.
+    /// `typing` (bool, {room}?, ack?): one started (`true`) or stopped (`false`) typing, in
+    /// `general` or a room one is in. Never stored. See [`TypingRequest`].
     Typing,
     /// `forget me` (ack?): give up one's nickname now, and its ownership: anyone may claim it
     /// next. Ack: `Answer<Forgotten>`.
@@ -375,6 +376,15 @@ mod tests {
     }
 
     #[test]
+    fn typing_request_reads_old_and_new_clients() {
+        let read = |v| serde_json::from_value::<TypingRequest>(v);
+        assert_eq!(read(json!([true])).unwrap(), TypingRequest { typing: true, room: None });
+        assert_eq!(read(json!([false, {"room": "ops"}])).unwrap().room.as_deref(), Some("ops"));
+        assert_eq!(read(json!([true, "x"])).unwrap().room, None, "anything else is ignored");
+        assert!(read(json!(["yes"])).is_err() && read(json!([])).is_err());
+    }
+
+    #[test]
     fn nickname_ack_keeps_the_original_first_argument() {
         assert_eq!(serde_json::to_value(NicknameAck::Accepted).unwrap(), json!([false]));
         let taken = NicknameAck::Rejected(ChatError::new(ErrorCode::NicknameTaken));
@@ -694,4 +704,44 @@ impl SignedOut {
 pub struct Typing {
     pub nickname: String,
     pub typing: bool,
+    /// The room it is about (absent: `general`, as the original's clients expect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+}
+
+/// `typing` as a client sends it: `(bool)` for `general`, or `(bool, {"room": "…"})` for a room
+/// it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypingRequest {
+    pub typing: bool,
+    pub room: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TypingOptions {
+    #[serde(default)]
+    room: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for TypingRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Args;
+        impl<'de> serde::de::Visitor<'de> for Args {
+            type Value = TypingRequest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("true or false, then optionally {\"room\": \"...\"}")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<TypingRequest, A::Error> {
+                let typing: bool =
+                    seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                let room = match seq.next_element::<serde_json::Value>()? {
+                    Some(v) => serde_json::from_value::<TypingOptions>(v).ok().and_then(|o| o.room),
+                    None => None,
+                };
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(TypingRequest { typing, room })
+            }
+        }
+        d.deserialize_tuple(usize::MAX, Args)
+    }
 }

@@ -73,6 +73,16 @@ async fn a_rooms_lines_reach_its_members_only_and_its_own_history() {
         assert!(!seen.iter().any(|l| l[1] == json!("hi room")), "nothing of the room in general: {seen:?}");
         assert!(quiet.events_within("room message", Duration::from_millis(100)).await.is_empty());
     }
+    // Typing in a room reaches its members only; one cannot type in a room one is not in.
+    assert_eq!(
+        ask(&mut ana, "typing", &[json!(true), json!({"room": "rust-talk"})], 30).await[0],
+        Value::Null
+    );
+    let typing = bo.event("typing").await;
+    assert_eq!(typing[0], json!({"nickname": "Ana", "typing": true, "room": "rust-talk"}));
+    assert!(cy.events_within("typing", Duration::from_millis(300)).await.is_empty(), "not a member");
+    let refused = ask(&mut cy, "typing", &[json!(true), json!({"room": "rust-talk"})], 31).await;
+    assert_eq!(code(&refused), "not_in_room");
     // Each history has its own lines.
     ana.emit("user message", &[json!("hi general")], Some(5)).await;
     ana.ack(5).await;
@@ -153,6 +163,8 @@ async fn rooms_work_across_instances_and_survive_the_loss_of_one() {
         assert_eq!((heard[0]["from"].clone(), heard[0]["text"].clone()), (json!("Ana"), json!("paged")));
     }
     assert!(dee.events_within("room message", Duration::from_millis(300)).await.is_empty(), "not a member");
+    ask(&mut ana, "typing", &[json!(true), json!({"room": "ops"})], 20).await;
+    assert_eq!(cy.event("typing").await[0]["room"], json!("ops"), "typing reaches the other instances");
     // Ana's instance dies; the room, its history and its other members carry on.
     servers[0].kill_hard();
     let again = ask(&mut bo, "room message", &[json!({"room": "ops", "text": "ack", "key": "b1"})], 4).await;

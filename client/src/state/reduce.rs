@@ -286,7 +286,9 @@ impl Reducer<'_> {
                 }
                 self.announce(announced);
             }
-            ChatEvent::Typing(Typing { nickname, typing }) => {
+            // The page shows `general` only: a room's typists are not its business yet.
+            ChatEvent::Typing(Typing { room: Some(_), .. }) => {}
+            ChatEvent::Typing(Typing { nickname, typing, room: None }) => {
                 if typing && self.state.me.nickname.as_deref() != Some(nickname.as_str()) {
                     let until = now + TYPING_EXPIRY.as_millis() as i64;
                     match self.state.typists.iter_mut().find(|t| t.nickname == nickname) {

@@ -330,7 +330,7 @@ fn decodes_server_events() {
 }
 
 fn typing(nick: &str, typing: bool) -> ChatEvent {
-    ChatEvent::Typing(Typing { nickname: nick.into(), typing })
+    ChatEvent::Typing(Typing { nickname: nick.into(), typing, room: None })
 }
 
 #[test]

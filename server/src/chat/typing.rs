@@ -1,10 +1,10 @@
-//! `typing` (bool, ack?): relays "started/stopped typing" to everyone else, signed with the
-//! sender's nickname. A hint, never stored; notices past the connection's typing rate are
-//! dropped without an answer (but count towards flooding). A typist who drops is relayed as
-//! stopped by `leave`.
+//! `typing` (bool, {room}?, ack?): relays "started/stopped typing" to everyone else (or to
+//! the other members of a room the sender is in), signed with the sender's nickname. A hint,
+//! never stored; notices past the connection's typing rate are dropped without an answer (but
+//! count towards flooding). A typist who drops is relayed as stopped by `leave` (in `general`).
 
-use chat_shared::protocol::{Answer, ClientEvent, ServerEvent, Typing};
-use chat_shared::{ChatError, ErrorCode, Nickname};
+use chat_shared::protocol::{Answer, ClientEvent, ServerEvent, Typing, TypingRequest};
+use chat_shared::{ChatError, ErrorCode, Nickname, RoomName};
 use socketioxide::extract::SocketRef;
 
 use super::Chat;
@@ -18,12 +18,34 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         return;
     }
     let notice = chat.speaker(&session, socket.id).and_then(|speaker| {
-        let typing = req.arg::<bool>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
-        Ok(Typing { nickname: speaker.nickname.to_string(), typing })
+        let request = req.arg::<TypingRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
+        let room = match request.room.as_deref().map(RoomName::parse).transpose()? {
+            Some(room) if !room.is_general() => {
+                if !session.in_room(&room) {
+                    return Err(ChatError::new(ErrorCode::NotInRoom));
+                }
+                Some(room)
+            }
+            _ => None,
+        };
+        let notice = Typing {
+            nickname: speaker.nickname.to_string(),
+            typing: request.typing,
+            room: room.as_ref().map(RoomName::to_string),
+        };
+        Ok((notice, room))
     });
     let reply = req.reply();
     match notice {
-        Ok(notice) => {
+        Ok((notice, Some(room))) => {
+            // A room's typists: its members here and on the other instances. A drop while
+            // typing there is not relayed: the pages' expiry (TYPING_EXPIRY) clears it.
+            let members = super::rooms::members_room(&room);
+            super::fanout::to_each(socket.to(members.clone()).sockets(), ServerEvent::Typing, &notice);
+            chat.elsewhere.send_to(members, ServerEvent::Typing, notice);
+            reply.send(ClientEvent::Typing, &Answer(Ok(())), None);
+        }
+        Ok((notice, None)) => {
             session.set_typing(notice.typing);
             chat.to_all(socket.broadcast().sockets(), ServerEvent::Typing, notice);
             reply.send(ClientEvent::Typing, &Answer(Ok(())), None);
@@ -34,6 +56,6 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
 
 /// Tells everyone but `from` that its typist stopped (it left or dropped while typing).
 pub fn stopped(chat: &Chat, from: &SocketRef<ChatAdapter>, nickname: &Nickname) {
-    let notice = Typing { nickname: nickname.to_string(), typing: false };
+    let notice = Typing { nickname: nickname.to_string(), typing: false, room: None };
     chat.to_all(from.broadcast().sockets(), ServerEvent::Typing, notice);
 }
