@@ -446,27 +446,37 @@ struct SendOptions {
 
 impl<'de> Deserialize<'de> for SendRequest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Args;
-        impl<'de> serde::de::Visitor<'de> for Args {
-            type Value = SendRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a message text, then optionally {\"key\": \"...\"}")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<SendRequest, A::Error> {
-                let text: String =
-                    seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
-                // Anything but an options object in second place is ignored (old clients may
-                // send extra arguments; they never chose their `from`).
-                let key = match seq.next_element::<serde_json::Value>()? {
-                    Some(v) => serde_json::from_value::<SendOptions>(v).ok().and_then(|o| o.key),
-                    None => None,
-                };
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(SendRequest { text, key })
-            }
-        }
-        d.deserialize_tuple(usize::MAX, Args)
+        let (text, options) = first_then_options::<D, String, SendOptions>(d, "a message text")?;
+        Ok(SendRequest { text, key: options.and_then(|o| o.key) })
     }
+}
+
+/// Reads the arguments `(first, options?)` of an event: the first as `F`, the second as the
+/// options object `O` if it is one. Anything else in second place, and every later argument, is
+/// ignored (old clients may send extras; they never chose what the options say).
+fn first_then_options<'de, D, F, O>(d: D, first: &'static str) -> Result<(F, Option<O>), D::Error>
+where
+    D: serde::Deserializer<'de>,
+    F: Deserialize<'de>,
+    O: serde::de::DeserializeOwned,
+{
+    struct Args<F, O>(&'static str, std::marker::PhantomData<(F, O)>);
+    impl<'de, F: Deserialize<'de>, O: serde::de::DeserializeOwned> serde::de::Visitor<'de> for Args<F, O> {
+        type Value = (F, Option<O>);
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}, then optionally an options object", self.0)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let first: F = seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+            let options = match seq.next_element::<serde_json::Value>()? {
+                Some(v) => serde_json::from_value::<O>(v).ok(),
+                None => None,
+            };
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok((first, options))
+        }
+    }
+    d.deserialize_tuple(usize::MAX, Args::<F, O>(first, std::marker::PhantomData))
 }
 
 /// `user message` as the server sends it to new clients: `(from, msg, {id, ts})`; old
@@ -591,30 +601,13 @@ struct ClaimOptions {
 
 impl<'de> Deserialize<'de> for ClaimRequest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Args;
-        impl<'de> serde::de::Visitor<'de> for Args {
-            type Value = ClaimRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a nickname, then optionally {\"own\": true} or {\"owner\": \"...\"}")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ClaimRequest, A::Error> {
-                let nickname: String =
-                    seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
-                // Anything but an options object in second place is ignored, as the original did.
-                let options = match seq.next_element::<serde_json::Value>()? {
-                    Some(v) => serde_json::from_value::<ClaimOptions>(v).ok(),
-                    None => None,
-                };
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                let owner = match options {
-                    Some(ClaimOptions { owner: Some(secret), .. }) => OwnerClaim::Secret(secret),
-                    Some(ClaimOptions { own: true, .. }) => OwnerClaim::New,
-                    _ => OwnerClaim::Nobody,
-                };
-                Ok(ClaimRequest { nickname, owner })
-            }
-        }
-        d.deserialize_tuple(usize::MAX, Args)
+        let (nickname, options) = first_then_options::<D, String, ClaimOptions>(d, "a nickname")?;
+        let owner = match options {
+            Some(ClaimOptions { owner: Some(secret), .. }) => OwnerClaim::Secret(secret),
+            Some(ClaimOptions { own: true, .. }) => OwnerClaim::New,
+            _ => OwnerClaim::Nobody,
+        };
+        Ok(ClaimRequest { nickname, owner })
     }
 }
 
@@ -725,23 +718,7 @@ struct TypingOptions {
 
 impl<'de> Deserialize<'de> for TypingRequest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Args;
-        impl<'de> serde::de::Visitor<'de> for Args {
-            type Value = TypingRequest;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("true or false, then optionally {\"room\": \"...\"}")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<TypingRequest, A::Error> {
-                let typing: bool =
-                    seq.next_element()?.ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
-                let room = match seq.next_element::<serde_json::Value>()? {
-                    Some(v) => serde_json::from_value::<TypingOptions>(v).ok().and_then(|o| o.room),
-                    None => None,
-                };
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(TypingRequest { typing, room })
-            }
-        }
-        d.deserialize_tuple(usize::MAX, Args)
+        let (typing, options) = first_then_options::<D, bool, TypingOptions>(d, "true or false")?;
+        Ok(TypingRequest { typing, room: options.and_then(|o| o.room) })
     }
 }

@@ -24,7 +24,7 @@ mod session;
 mod typing;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -95,6 +95,8 @@ pub struct Chat {
     reservation: Duration,
     about: Arc<AboutChat>,
     rooms: Arc<rooms::Rooms>,
+    /// In a cluster: how many are online in it, as the nicknames task last read it.
+    online_in_cluster: Arc<AtomicU64>,
     /// The rooms in Redis (None: alone, `rooms` is everything).
     redis_rooms: Option<crate::cluster::RedisRooms>,
     message_rate: MessageRate,
@@ -126,8 +128,12 @@ impl Chat {
         let redis_rooms = redis.as_ref().map(|r| crate::cluster::RedisRooms::new(r.client.clone()));
         let presence =
             redis.map(|r| Presence::new(r.client, r.instance, settings.grace, settings.reservation));
-        let (nicknames_changed, task) =
-            nicknames::coalescer(roster.clone(), presence.clone().map(|p| (p, elsewhere.clone())));
+        let online_in_cluster = Arc::new(AtomicU64::new(0));
+        let (nicknames_changed, task) = nicknames::coalescer(
+            roster.clone(),
+            presence.clone().map(|p| (p, elsewhere.clone())),
+            online_in_cluster.clone(),
+        );
         let journal = Arc::new(Journal::start(history.clone(), settings.retention, elsewhere.clone()));
         let chat = Self {
             roster,
@@ -138,6 +144,7 @@ impl Chat {
             reservation: settings.reservation,
             about: Arc::new(settings.about.clone()),
             rooms: Arc::default(),
+            online_in_cluster,
             redis_rooms,
             message_rate: settings.message_rate,
             admission: Arc::new(Admission::new(settings.connections)),

@@ -6,6 +6,7 @@
 //! other instances changed it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chat_shared::limits::{NICKNAMES_INTERVAL_PER_USER, NICKNAMES_MIN_INTERVAL, PRESENCE_INTERVAL};
@@ -33,6 +34,8 @@ impl NicknamesChanged {
 pub struct NicknamesTask {
     changed: Arc<Notify>,
     roster: Arc<Roster>,
+    /// In a cluster: how many are online in it, as last read (for `about`).
+    online: Arc<AtomicU64>,
     /// In a cluster: the cluster's presence, and the users on the other instances.
     cluster: Option<(Presence, Elsewhere)>,
 }
@@ -40,9 +43,10 @@ pub struct NicknamesTask {
 pub fn coalescer(
     roster: Arc<Roster>,
     cluster: Option<(Presence, Elsewhere)>,
+    online: Arc<AtomicU64>,
 ) -> (NicknamesChanged, NicknamesTask) {
     let changed = Arc::new(Notify::new());
-    (NicknamesChanged(changed.clone()), NicknamesTask { changed, roster, cluster })
+    (NicknamesChanged(changed.clone()), NicknamesTask { changed, roster, online, cluster })
 }
 
 impl NicknamesTask {
@@ -81,6 +85,7 @@ impl NicknamesTask {
                             }
                         };
                         let map: Nicknames = names.into_iter().map(|n| (n.clone(), n)).collect();
+                        self.online.store(map.len() as u64, Ordering::Relaxed);
                         let changed = changed_here || map != last_sent;
                         // Every time: a connection named since (or whose notice was missed
                         // while Redis did not answer) gets its first list.

@@ -93,10 +93,6 @@ impl Rooms {
     }
 }
 
-fn room_of(raw: &str) -> Result<RoomName, ChatError> {
-    RoomName::parse(raw)
-}
-
 fn answer<T: Serialize>(req_reply: super::reply::Reply, event: ClientEvent, result: Result<T, ChatError>) {
     let refusal = result.as_ref().err().cloned();
     req_reply.send(event, &Answer(result), refusal.as_ref());
@@ -138,7 +134,7 @@ pub fn create(chat: &Chat, mut req: Incoming) {
     let reply = req.reply();
     let wanted = chat.speaker(&session, socket.id).and_then(|speaker| {
         let request = req.arg::<CreateRoom>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
-        let name = room_of(&request.name)?;
+        let name = RoomName::parse(&request.name)?;
         let topic = topic_of(&request.topic)?;
         // Only a creation that would succeed costs one of the connection's creations.
         if chat.rooms.info(&name).is_some() {
@@ -236,7 +232,7 @@ pub fn join(chat: &Chat, mut req: Incoming) {
     let wanted = chat.speaker(&session, socket.id).and_then(|_| {
         session.allow_nickname_attempt()?;
         let request = req.arg::<RoomRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
-        room_of(&request.room)
+        RoomName::parse(&request.room)
     });
     let name = match wanted {
         Ok(name) => name,
@@ -270,7 +266,7 @@ pub fn leave(chat: &Chat, mut req: Incoming) {
     let left = (|| {
         session.allow_nickname_attempt()?;
         let request = req.arg::<RoomRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
-        let name = room_of(&request.room)?;
+        let name = RoomName::parse(&request.room)?;
         let info = chat.rooms.info(&name).ok_or_else(|| ChatError::new(ErrorCode::RoomNotFound))?;
         if !name.is_general() && session.leave_room(&name) {
             socket.leave(members_room(&name));
@@ -287,7 +283,7 @@ pub fn message(chat: &Chat, mut req: Incoming) {
     let accepted = session.allow_message(|| chat.admission.allow_message(session.address)).and_then(|()| {
         let from = chat.speaker(&session, socket.id)?;
         let request = req.arg::<RoomSend>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
-        let room = room_of(&request.room)?;
+        let room = RoomName::parse(&request.room)?;
         if chat.rooms.info(&room).is_none() {
             return Err(ChatError::new(ErrorCode::RoomNotFound));
         }
@@ -306,7 +302,7 @@ pub fn readable(
     raw: Option<&str>,
 ) -> Result<Option<String>, ChatError> {
     let Some(raw) = raw else { return Ok(None) };
-    let room = room_of(raw)?;
+    let room = RoomName::parse(raw)?;
     if room.is_general() {
         return Ok(None);
     }

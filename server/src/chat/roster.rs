@@ -319,6 +319,11 @@ impl Roster {
             .collect()
     }
 
+    /// How many nicknames are in use (held, or reserved for an owner who dropped).
+    pub fn len(&self) -> usize {
+        self.lock().names.len()
+    }
+
     /// How many nicknames are held by a connection, and how many are reserved for an owner
     /// who dropped.
     pub fn counts(&self) -> (usize, usize) {
