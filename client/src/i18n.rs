@@ -272,6 +272,8 @@ const NL: Texts = Texts {
         ErrorCode::RoomExists => "Die kamer bestaat al",
         ErrorCode::TooManyRooms => "De chat heeft al zoveel kamers als mag",
         ErrorCode::NotInRoom => "Ga eerst die kamer binnen",
+        ErrorCode::OwnerOnly => "Alleen een bijnaam die van jou is kan privéberichten sturen of lezen",
+        ErrorCode::NoSuchOwner => "Privéberichten gaan alleen naar andermans vaste bijnaam",
     }),
 };
 
@@ -341,6 +343,8 @@ const KO: Texts = Texts {
         ErrorCode::RoomExists => "이미 있는 방입니다",
         ErrorCode::TooManyRooms => "더 이상 방을 만들 수 없습니다",
         ErrorCode::NotInRoom => "먼저 그 방에 들어가세요",
+        ErrorCode::OwnerOnly => "내 것으로 지킨 닉네임만 개인 메시지를 보내거나 읽을 수 있어요",
+        ErrorCode::NoSuchOwner => "개인 메시지는 다른 사람이 지킨 닉네임에게만 보낼 수 있어요",
     }),
 };
 

@@ -36,6 +36,10 @@ pub enum ErrorCode {
     TooManyRooms,
     /// The connection is not in that room (join it first).
     NotInRoom,
+    /// Direct messages are sent and read by owned nicknames only: this connection's is not.
+    OwnerOnly,
+    /// Direct messages go to owned nicknames only: nobody owns that one (or it is one's own).
+    NoSuchOwner,
 }
 
 /// What went wrong, for the client: a code to act on and an English sentence to show.
@@ -61,7 +65,7 @@ impl ChatError {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 23] = [
         Self::NicknameEmpty,
         Self::NicknameTooLong,
         Self::NicknameInvalidChar,
@@ -83,6 +87,8 @@ impl ErrorCode {
         Self::RoomExists,
         Self::TooManyRooms,
         Self::NotInRoom,
+        Self::OwnerOnly,
+        Self::NoSuchOwner,
     ];
 
     /// The code named `name` on the wire, if there is one.
@@ -114,6 +120,8 @@ impl ErrorCode {
             Self::RoomExists => "room_exists",
             Self::TooManyRooms => "too_many_rooms",
             Self::NotInRoom => "not_in_room",
+            Self::OwnerOnly => "owner_only",
+            Self::NoSuchOwner => "no_such_owner",
         }
     }
 
@@ -141,6 +149,8 @@ impl ErrorCode {
             Self::RoomExists => "That room exists already",
             Self::TooManyRooms => "The chat has as many rooms as it may",
             Self::NotInRoom => "Join that room first",
+            Self::OwnerOnly => "Only a nickname you own can send or read direct messages",
+            Self::NoSuchOwner => "Direct messages go to someone else's owned nickname only",
         }
     }
 }

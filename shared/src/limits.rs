@@ -52,6 +52,10 @@ pub const ROOM_CREATE_BURST: u32 = 3;
 /// ...then this many per hour.
 pub const ROOM_CREATES_PER_HOUR: u32 = 10;
 
+/// Conversations (direct messages with one person each) `conversations` answers at most: the
+/// ones with the newest lines. Direct messages count against the message rate.
+pub const CONVERSATIONS_MAX: usize = 200;
+
 /// Longest chat name an operator sets (`--chat-name`), in chars.
 pub const CHAT_NAME_MAX_CHARS: usize = 64;
 /// Longest line about the chat an operator sets (`--chat-about`), in chars.

@@ -42,6 +42,12 @@ pub enum ClientEvent {
     /// `room message` ({room, text, key?}, ack): say something in a room one is in. See
     /// [`RoomSend`]; ack: `Answer<MessageMeta>`.
     RoomMessage,
+    /// `direct message` ({to, text, key?}, ack): say something to one person, from an owned
+    /// nickname to another. See [`DirectSend`]; ack: `Answer<MessageMeta>`.
+    DirectMessage,
+    /// `conversations` (ack): the people this owned nickname has direct messages with, the
+    /// newest first. Ack: `Answer<Vec<Conversation>>`.
+    Conversations,
 }
 
 /// Events the server sends.
@@ -75,10 +81,13 @@ pub enum ServerEvent {
     /// `room message` ({room, from, text, id, ts}): someone else said something in a room this
     /// connection is in. See [`RoomLine`].
     RoomMessage,
+    /// `direct message` ({from, to, text, id, ts}): someone said something to this
+    /// connection's owned nickname. See [`DirectLine`].
+    DirectMessage,
 }
 
 impl ClientEvent {
-    pub const ALL: [ClientEvent; 12] = [
+    pub const ALL: [ClientEvent; 14] = [
         Self::Nickname,
         Self::UserMessage,
         Self::History,
@@ -91,6 +100,8 @@ impl ClientEvent {
         Self::JoinRoom,
         Self::LeaveRoom,
         Self::RoomMessage,
+        Self::DirectMessage,
+        Self::Conversations,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -107,12 +118,14 @@ impl ClientEvent {
             Self::JoinRoom => "join room",
             Self::LeaveRoom => "leave room",
             Self::RoomMessage => "room message",
+            Self::DirectMessage => "direct message",
+            Self::Conversations => "conversations",
         }
     }
 }
 
 impl ServerEvent {
-    pub const ALL: [ServerEvent; 11] = [
+    pub const ALL: [ServerEvent; 12] = [
         Self::UserMessage,
         Self::Announcement,
         Self::Nicknames,
@@ -124,6 +137,7 @@ impl ServerEvent {
         Self::Online,
         Self::SignedOut,
         Self::RoomMessage,
+        Self::DirectMessage,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -139,6 +153,7 @@ impl ServerEvent {
             Self::Online => "online",
             Self::SignedOut => "signed out",
             Self::RoomMessage => "room message",
+            Self::DirectMessage => "direct message",
         }
     }
 }
@@ -507,6 +522,10 @@ pub struct HistoryRequest {
     /// so that the array form `[after, before, limit]` that serde also reads keeps its meaning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<String>,
+    /// The direct messages with this owned nickname (for an owned nickname only; not with
+    /// `room`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<String>,
 }
 
 /// The answer to `history`: messages in id order; `gap` when some messages after `after` are
@@ -663,6 +682,35 @@ pub struct RoomLine {
     pub text: String,
     pub id: u64,
     pub ts: i64,
+}
+
+/// `direct message` as a client sends it: to whom (an owned nickname), what, and `key` as in
+/// `user message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectSend {
+    pub to: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// `direct message` as the server delivers it to its addressee (ids are the history's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectLine {
+    pub from: String,
+    pub to: String,
+    pub text: String,
+    pub id: u64,
+    pub ts: i64,
+}
+
+/// One entry of `conversations`: with whom, and the id and time of its newest line (a page
+/// counts what it has not read from the id it read last).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub with: String,
+    pub last_id: u64,
+    pub last_ts: i64,
 }
 
 /// The answer to `forget me`: the nickname that was given up (free for anyone now).

@@ -14,12 +14,13 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let reply = req.reply();
     let speaker = session.allow_nickname_attempt().and_then(|()| chat.speaker(&session, socket.id));
     let forgotten = speaker.and_then(|speaker| {
-        let nick = speaker.nickname;
+        let nick = speaker.nickname.clone();
         let (held, owned) = chat
             .roster
             .forget_owned(&nick, socket.id)
             .ok_or_else(|| ChatError::new(chat_shared::ErrorCode::NotNamed))?;
         session.forget();
+        socket.leave(super::direct::owner_room(speaker.tenure.as_str()));
         if session.set_typing(false) {
             super::typing::stopped(chat, &socket, &nick);
         }

@@ -1,11 +1,12 @@
-//! `history` ({room?, after?, before?, limit?}, ack): a page of stored messages of `general`
-//! (or of a room this connection is in), read off the handler's thread (reads never wait for
-//! the writer: WAL).
+//! `history` ({room?, with?, after?, before?, limit?}, ack): a page of stored messages of
+//! `general`, of a room this connection is in, or of its owner's direct messages with another
+//! owner, read off the handler's thread (reads never wait for the writer: WAL).
 
 use chat_shared::protocol::{Answer, ClientEvent, HistoryPage, HistoryRequest};
 use chat_shared::{ChatError, ErrorCode};
 
 use super::incoming::Incoming;
+use super::reply::Reply;
 use super::{Chat, LogId};
 use crate::log_throttle::Throttle;
 
@@ -14,20 +15,45 @@ static UNREADABLE: Throttle = Throttle::new();
 
 pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
+    let socket = req.socket();
     let request = session
         .allow_history(|| chat.admission.allow_history(session.address))
         .and_then(|()| req.arg::<HistoryRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload)))
         .and_then(|mut request| {
+            if request.with.is_some() {
+                // A conversation's key is found below (it may wait for Redis).
+                return match request.room {
+                    Some(_) => Err(ChatError::new(ErrorCode::BadPayload)),
+                    None => Ok(request),
+                };
+            }
             request.room = super::rooms::readable(chat, &session, request.room.as_deref())?;
             Ok(request)
         });
     let reply = req.reply();
-    let request = match request {
+    let mut request = match request {
         Ok(r) => r,
-        Err(e) => return reply.send(ClientEvent::History, &Answer::<HistoryPage>(Err(e.clone())), Some(&e)),
+        Err(e) => return refuse(reply, e),
     };
+    let conn = LogId::of(socket.id);
+    let Some(with) = request.with.take() else { return read(chat, request, reply, conn) };
+    let speaker = chat.speaker(&session, socket.id);
+    let chat = chat.clone();
+    tokio::spawn(async move {
+        match super::direct::readable(&chat, speaker, &with).await {
+            Ok(thread) => read(&chat, HistoryRequest { room: Some(thread), ..request }, reply, conn),
+            Err(e) => refuse(reply, e),
+        }
+    });
+}
+
+fn refuse(reply: Reply, e: ChatError) {
+    reply.send(ClientEvent::History, &Answer::<HistoryPage>(Err(e.clone())), Some(&e));
+}
+
+/// Reads the page `request` asks for (its `room` is a history key by now) and answers it.
+fn read(chat: &Chat, request: HistoryRequest, reply: Reply, conn: LogId) {
     let history = chat.history.clone();
-    let conn = LogId::of(req.socket().id);
     tokio::task::spawn_blocking(move || {
         let page = history.page(&request).map_err(|e| {
             if let Some(times) = UNREADABLE.due() {

@@ -10,7 +10,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chat_shared::limits::{HISTORY_QUEUE_BYTES, HISTORY_QUEUE_LINE_OVERHEAD, STORE_BATCH_MAX};
-use chat_shared::protocol::{Answer, ClientEvent, MessageMeta, RoomLine, ServerEvent, StampedMessage};
+use chat_shared::protocol::{
+    Answer, ClientEvent, DirectLine, MessageMeta, RoomLine, ServerEvent, StampedMessage,
+};
 use chat_shared::{ChatError, ErrorCode};
 use serde_json::value::{RawValue, to_raw_value};
 use socketioxide::extract::SocketRef;
@@ -19,7 +21,7 @@ use tokio::sync::watch;
 use super::fanout;
 use super::reply::Reply;
 use crate::cluster::{ChatAdapter, Elsewhere};
-use crate::history::{Appended, History, NewMessage, ReservationChange, Retention};
+use crate::history::{Appended, Channel, History, NewMessage, ReservationChange, Retention};
 use crate::metrics;
 
 /// How often retention is applied.
@@ -207,42 +209,73 @@ impl Writer {
     }
 }
 
-/// A stored message goes to everyone else (unless it was a resend), then its ack to the sender.
+/// A stored message goes to its audience (unless it was a resend), then its ack to the sender.
 fn deliver(pending: Pending, appended: Appended, elsewhere: &Elsewhere) {
     let m = &appended.message;
     let meta = MessageMeta { id: m.id, ts: m.ts };
-    if let Some(room) = pending.message.room.as_ref().filter(|r| !r.is_general()) {
-        if appended.new {
-            let line = RoomLine {
-                room: room.to_string(),
-                from: m.from.clone(),
-                text: m.text.clone(),
-                id: m.id,
-                ts: m.ts,
-            };
-            let members = pending.socket.to(super::rooms::members_room(room)).sockets();
-            let delivered = fanout::to_each_encoded(members, ServerEvent::RoomMessage, &line);
-            elsewhere.send_to(super::rooms::members_room(room), ServerEvent::RoomMessage, line);
-            metrics::message_accepted();
-            metrics::delivered(delivered);
-        }
-        pending.reply.send(ClientEvent::RoomMessage, &Answer(Ok(meta)), None);
-        return;
-    }
+    let event = client_event(&pending.message.channel);
     if appended.new {
-        let others = pending.socket.broadcast().sockets();
-        let stamped = StampedMessage(&m.from, &m.text, meta);
-        // Each argument is encoded once for every recipient (socketioxide would escape the
-        // text again for each one).
-        let delivered = match encoded(&stamped) {
-            Ok(args) => fanout::to_each(others, ServerEvent::UserMessage, &args),
-            Err(_) => fanout::to_each(others, ServerEvent::UserMessage, &stamped),
+        let delivered = match &pending.message.channel {
+            Channel::General => {
+                let others = pending.socket.broadcast().sockets();
+                let stamped = StampedMessage(&m.from, &m.text, meta);
+                // Each argument is encoded once for every recipient (socketioxide would escape
+                // the text again for each one).
+                let delivered = match encoded(&stamped) {
+                    Ok(args) => fanout::to_each(others, ServerEvent::UserMessage, &args),
+                    Err(_) => fanout::to_each(others, ServerEvent::UserMessage, &stamped),
+                };
+                elsewhere.send(ServerEvent::UserMessage, (m.from.clone(), m.text.clone(), meta));
+                delivered
+            }
+            Channel::Room(room) => {
+                let line = RoomLine {
+                    room: room.to_string(),
+                    from: m.from.clone(),
+                    text: m.text.clone(),
+                    id: m.id,
+                    ts: m.ts,
+                };
+                let members = super::rooms::members_room(room);
+                let delivered = fanout::to_each_encoded(
+                    pending.socket.to(members.clone()).sockets(),
+                    ServerEvent::RoomMessage,
+                    &line,
+                );
+                elsewhere.send_to(members, ServerEvent::RoomMessage, line);
+                delivered
+            }
+            Channel::Direct(direct) => {
+                let line = DirectLine {
+                    from: direct.from.nickname.clone(),
+                    to: direct.to.nickname.clone(),
+                    text: m.text.clone(),
+                    id: m.id,
+                    ts: m.ts,
+                };
+                let addressee = super::direct::owner_room(&direct.to.tenure);
+                let delivered = fanout::to_each_encoded(
+                    pending.socket.to(addressee.clone()).sockets(),
+                    ServerEvent::DirectMessage,
+                    &line,
+                );
+                elsewhere.send_to(addressee, ServerEvent::DirectMessage, line);
+                delivered
+            }
         };
-        elsewhere.send(ServerEvent::UserMessage, (m.from.clone(), m.text.clone(), meta));
         metrics::message_accepted();
         metrics::delivered(delivered);
     }
-    pending.reply.send(ClientEvent::UserMessage, &Answer(Ok(meta)), None);
+    pending.reply.send(event, &Answer(Ok(meta)), None);
+}
+
+/// The event a line of `channel` was sent with (its ack or refusal answers it).
+fn client_event(channel: &Channel) -> ClientEvent {
+    match channel {
+        Channel::General => ClientEvent::UserMessage,
+        Channel::Room(_) => ClientEvent::RoomMessage,
+        Channel::Direct(_) => ClientEvent::DirectMessage,
+    }
 }
 
 /// The three arguments of a `user message`, as JSON.
@@ -252,10 +285,7 @@ fn encoded(m: &StampedMessage<'_>) -> serde_json::Result<(Box<RawValue>, Box<Raw
 
 fn refuse(pending: Pending, error: ChatError) {
     metrics::message_rejected(error.code);
-    let event = match &pending.message.room {
-        Some(room) if !room.is_general() => ClientEvent::RoomMessage,
-        _ => ClientEvent::UserMessage,
-    };
+    let event = client_event(&pending.message.channel);
     pending.reply.send(event, &Answer::<MessageMeta>(Err(error.clone())), Some(&error));
 }
 
@@ -302,6 +332,9 @@ mod tests {
         fn rooms(&self) -> Result<Vec<crate::history::StoredRoom>, HistoryError> {
             Ok(Vec::new())
         }
+        fn directs(&self, _: &str, _: usize) -> Result<Vec<crate::history::DirectThread>, HistoryError> {
+            Ok(Vec::new())
+        }
         fn check(&self) -> Result<(), HistoryError> {
             Ok(())
         }
@@ -319,7 +352,7 @@ mod tests {
     fn the_queue_refuses_what_does_not_fit_and_gets_room_back() {
         let queued = AtomicUsize::new(0);
         let largest = NewMessage {
-            room: None,
+            channel: Channel::General,
             from: "a".repeat(128),
             text: "😀".repeat(2_000),
             key: Some("k".repeat(64)),

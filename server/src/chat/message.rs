@@ -4,7 +4,7 @@
 
 use chat_shared::limits::MESSAGE_KEY_MAX_CHARS;
 use chat_shared::protocol::{Answer, ClientEvent, MessageMeta, SendRequest};
-use chat_shared::{ChatError, ErrorCode, MessageText, RoomName};
+use chat_shared::{ChatError, ErrorCode, MessageText};
 use socketioxide::extract::SocketRef;
 
 use super::incoming::Incoming;
@@ -13,7 +13,7 @@ use super::reply::Reply;
 use super::session::{Session, Speaker};
 use super::{Chat, LogId};
 use crate::cluster::ChatAdapter;
-use crate::history::NewMessage;
+use crate::history::{Channel, NewMessage};
 
 pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
@@ -21,17 +21,17 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let accepted = session.allow_message(|| chat.admission.allow_message(session.address)).and_then(|()| {
         let from = chat.speaker(&session, socket.id)?;
         let request = req.arg::<SendRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
-        line(&from, None, &request.text, request.key)
+        line(&from, Channel::General, &request.text, request.key)
     });
     hand_over(chat, &session, socket, req.reply(), ClientEvent::UserMessage, accepted);
 }
 
-/// A line from `from` for `room` (None: `general`), checked: its text, and its idempotency key
-/// scoped to the holder's tenure (a later holder of the nickname does not share them) and to
-/// the room (a key names one line in one room; `general` keeps the plain scope).
+/// A line from `from` in `channel`, checked: its text, and its idempotency key scoped to the
+/// holder's tenure (a later holder of the nickname does not share them) and to the channel (a
+/// key names one line in one room or conversation; `general` keeps the plain scope).
 pub fn line(
     from: &Speaker,
-    room: Option<RoomName>,
+    channel: Channel,
     text: &str,
     key: Option<String>,
 ) -> Result<NewMessage, ChatError> {
@@ -39,11 +39,11 @@ pub fn line(
         return Err(ChatError::with_limit(ErrorCode::BadPayload, MESSAGE_KEY_MAX_CHARS));
     }
     let text = MessageText::parse(text)?;
-    let key = key.map(|k| match room.as_ref().filter(|r| !r.is_general()) {
-        None => from.tenure.scope(&k),
-        Some(room) => from.tenure.scope(&format!("{room}\n{k}")),
+    let key = key.map(|k| match &channel {
+        Channel::General => from.tenure.scope(&k),
+        other => from.tenure.scope(&format!("{}\n{k}", other.key())),
     });
-    Ok(NewMessage { room, from: from.nickname.to_string(), text: text.as_str().to_owned(), key })
+    Ok(NewMessage { channel, from: from.nickname.to_string(), text: text.as_str().to_owned(), key })
 }
 
 /// Hands an accepted line to the journal (which stores it, delivers it and acks it), or

@@ -7,11 +7,13 @@
 mod about;
 mod admission;
 mod credentials;
+mod direct;
 mod fanout;
 mod forget;
 mod history;
 mod incoming;
 mod journal;
+mod lane;
 mod leave;
 mod message;
 mod nickname;
@@ -357,12 +359,20 @@ impl Chat {
             return;
         };
         let Some(session) = Session::of(&socket) else { return };
-        let Some(nick) = session.sign_out() else { return };
+        let Some(speaker) = session.sign_out() else { return };
+        // Its owner's direct messages go to the connection that took over.
+        socket.leave(direct::owner_room(speaker.tenure.as_str()));
+        let nick = speaker.nickname;
         tracing::info!(conn = %LogId::of(sid), nickname = %nick, "signed out: its nickname was resumed elsewhere");
         if session.set_typing(false) {
             typing::stopped(self, &socket, &nick);
         }
         fanout::to_one(&socket, ServerEvent::SignedOut, &SignedOut::elsewhere(&nick));
+    }
+
+    /// `socket` speaks as `speaker` now: it hears the direct messages to that tenure's owner.
+    fn seat(&self, socket: &SocketRef<ChatAdapter>, speaker: &Speaker) {
+        join_if_connected(socket, direct::owner_room(speaker.tenure.as_str()));
     }
 
     /// A claim or resume that waited for Redis got its nickname after its connection went (the
@@ -504,11 +514,24 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
             ClientEvent::JoinRoom => rooms::join,
             ClientEvent::LeaveRoom => rooms::leave,
             ClientEvent::RoomMessage => rooms::message,
+            ClientEvent::DirectMessage => direct::send,
+            ClientEvent::Conversations => direct::list,
         };
         socket.on(event.name(), InOrder::new(chat.clone(), handler));
     }
     socket.on_disconnect(leave::handle);
     Ok(())
+}
+
+/// Puts `socket` in `room` — unless it went meanwhile (after a wait for Redis): socketioxide
+/// does not check, and a gone socket's id would stay in the room for good. Whether it did.
+fn join_if_connected(socket: &SocketRef<ChatAdapter>, room: String) -> bool {
+    socket.join(room.clone());
+    if !socket.connected() {
+        socket.leave(room);
+        return false;
+    }
+    true
 }
 
 /// The room of the connections that get an `announcement` per arrival and departure (those

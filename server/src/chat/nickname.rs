@@ -219,6 +219,7 @@ fn take(
         chat.roster.release(&held.nickname, socket.id);
         return Err(ChatError::new(ErrorCode::AlreadyNamed));
     }
+    chat.seat(socket, &held.speaker());
     Ok(Claimed::New(held, token, owner_secret, arrival))
 }
 

@@ -7,6 +7,7 @@
 
 use chat_shared::protocol::{Answer, ClientEvent, SessionGrant};
 use chat_shared::{ChatError, ErrorCode};
+use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 
 use super::credentials::Token;
@@ -15,6 +16,7 @@ use super::reply::Reply;
 use super::roster::Held;
 use super::session::Session;
 use super::{Chat, LogId};
+use crate::cluster::ChatAdapter;
 use crate::log_throttle::Throttle;
 
 /// The warning for resumes Redis did not answer (one per attempt during an outage would be a
@@ -44,7 +46,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                 if let Some(previous) = resumed.taken_from {
                     chat.sign_out(previous);
                 }
-                take(chat, &session, &resumed.held, next)
+                take(chat, &session, &socket, &resumed.held, next)
             });
             answer(chat, &socket.id, reply, resumed);
         }
@@ -56,7 +58,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                         if let Some(previous) = chat.roster.adopt(held.clone(), socket.id) {
                             chat.sign_out(previous);
                         }
-                        take(&chat, &session, &held, next)
+                        take(&chat, &session, &socket, &held, next)
                     }
                     Ok(None) => Err(ChatError::new(ErrorCode::ResumeInvalid)),
                     Err(e) => {
@@ -78,10 +80,17 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
 
 /// The session takes the resumed nickname (held under the new `token`'s hash); the client
 /// gets `token`.
-fn take(chat: &Chat, session: &Session, held: &Held, token: Token) -> Result<SessionGrant, ChatError> {
+fn take(
+    chat: &Chat,
+    session: &Session,
+    socket: &SocketRef<ChatAdapter>,
+    held: &Held,
+    token: Token,
+) -> Result<SessionGrant, ChatError> {
     if !session.set_speaker(held.speaker()) {
         return Err(ChatError::new(ErrorCode::AlreadyNamed));
     }
+    chat.seat(socket, &held.speaker());
     chat.record_reservation(held, i64::MAX);
     chat.touch_owned(&held.nickname);
     Ok(SessionGrant { nickname: held.nickname.to_string(), resume_token: token.reveal(), owner_secret: None })

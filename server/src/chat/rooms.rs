@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::incoming::Incoming;
 use super::{Chat, LogId};
-use crate::history::{ReservationChange, StoredRoom};
+use crate::history::{Channel, ReservationChange, StoredRoom};
 
 /// The socketioxide room of a chat room's members.
 pub fn members_room(room: &RoomName) -> String {
@@ -203,13 +203,9 @@ fn join_now(
     session: &super::session::Session,
     name: RoomName,
 ) {
-    let room = members_room(&name);
-    socket.join(room.clone());
-    if !socket.connected() {
-        socket.leave(room);
-        return;
+    if super::join_if_connected(socket, members_room(&name)) {
+        session.join_room(name);
     }
-    session.join_room(name);
 }
 
 /// A topic: trimmed, at most [`ROOM_TOPIC_MAX_CHARS`] chars, no control chars.
@@ -290,7 +286,8 @@ pub fn message(chat: &Chat, mut req: Incoming) {
         if !session.in_room(&room) {
             return Err(ChatError::new(ErrorCode::NotInRoom));
         }
-        super::message::line(&from, Some(room), &request.text, request.key)
+        let channel = if room.is_general() { Channel::General } else { Channel::Room(room) };
+        super::message::line(&from, channel, &request.text, request.key)
     });
     super::message::hand_over(chat, &session, socket, req.reply(), ClientEvent::RoomMessage, accepted);
 }

@@ -194,6 +194,12 @@ impl Roster {
         Ok(OwnedClaim { held, owned, taken_from, released, was_online })
     }
 
+    /// `nick`'s ownership, if it is owned (and its reservation runs at `now`): its tenure, and
+    /// the name as its owner spells it.
+    pub fn ownership(&self, nick: &Nickname, now: i64) -> Option<(Tenure, String)> {
+        self.lock().owned(&nick.key(), now).map(|o| (o.tenure.clone(), o.nickname.to_string()))
+    }
+
     /// Whether the owner whose secret hashes to `owner` owns a nickname.
     pub fn owns_any(&self, owner: &OwnerHash) -> bool {
         self.lock().owned_by.contains_key(owner)

@@ -57,6 +57,8 @@ pub struct Session {
     room_creates: DefaultDirectRateLimiter,
     /// The rooms it joined (besides `general`, which every connection is in).
     rooms: Mutex<BTreeSet<RoomName>>,
+    /// Its requests that wait for Redis and must keep their order (direct messages).
+    pub lane: super::lane::Lane,
     /// The last typing notice said "typing" (a drop then tells the others it stopped).
     typing: AtomicBool,
     /// The server is closing this connection (slow reader or flooder).
@@ -91,6 +93,7 @@ impl Session {
                 Quota::per_hour(nonzero(ROOM_CREATES_PER_HOUR)).allow_burst(nonzero(ROOM_CREATE_BURST)),
             ),
             rooms: Mutex::default(),
+            lane: super::lane::Lane::default(),
             typing: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             gone: AtomicBool::new(false),
@@ -143,11 +146,11 @@ impl Session {
     }
 
     /// Another connection took the nickname over: this one no longer speaks as it. Returns
-    /// the nickname it had (None if it had none, or was signed out already).
-    pub fn sign_out(&self) -> Option<Nickname> {
+    /// who it spoke as (None if it had no nickname, or was signed out already).
+    pub fn sign_out(&self) -> Option<Speaker> {
         let mut name = self.name();
         match std::mem::replace(&mut *name, Name::SignedOut) {
-            Name::Held(speaker) => Some(speaker.nickname),
+            Name::Held(speaker) => Some(speaker),
             before @ Name::None => {
                 *name = before;
                 None

@@ -128,6 +128,21 @@ redis.call('PEXPIRE', ARGV[2] .. cjson.decode(owned).owner, ARGV[1])
 return 1
 "#;
 
+/// KEYS: owner keys. Answers `[tenure, nickname]` of each ownership (`["", ""]` for none).
+const OWNERSHIPS: &str = r#"
+local out = {}
+for i, key in ipairs(KEYS) do
+  local o = redis.call('GET', key)
+  if o then
+    local d = cjson.decode(o)
+    out[i] = {d.tenure or '', d.nickname or ''}
+  else
+    out[i] = {'', ''}
+  end
+end
+return cjson.encode(out)
+"#;
+
 /// KEYS: owner key. ARGV: "owned by" prefix, tenure, nick key. The nickname is owned by
 /// nobody now — if its ownership is the one of that tenure (a stale holder cannot forget a
 /// later owner's name).
@@ -356,6 +371,25 @@ impl Presence {
             )
             .await?;
         Ok(exists == 1)
+    }
+
+    /// Each nickname's ownership, if it is owned: the tenure, and the name as its owner spells
+    /// it. One round trip.
+    pub async fn ownerships(
+        &self,
+        nicks: &[&Nickname],
+    ) -> Result<Vec<Option<(Tenure, String)>>, PresenceError> {
+        if nicks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = nicks.iter().map(|n| format!("{OWNER}{}", n.key().as_str())).collect();
+        let found: Vec<(String, String)> = self.run(OWNERSHIPS, keys, Vec::new()).await?;
+        Ok(found
+            .into_iter()
+            .map(|(tenure, nickname)| {
+                Some((Tenure::stored(&tenure), nickname)).filter(|_| !tenure.is_empty())
+            })
+            .collect())
     }
 
     /// `nick` was used now: if it is owned, its reservation runs for the reservation time from now.

@@ -13,13 +13,64 @@ pub use sqlite::{SqliteHistory, now_ms};
 /// A message to store.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
-    /// The room (None: `general`, the original's).
-    pub room: Option<chat_shared::RoomName>,
+    /// Where it is said.
+    pub channel: Channel,
     pub from: String,
     pub text: String,
     /// The client's idempotency key: a second message from the same nickname with the same
     /// key is not stored again.
     pub key: Option<String>,
+}
+
+/// Where a line is said, and so which history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Channel {
+    /// The original's room.
+    General,
+    Room(chat_shared::RoomName),
+    /// Between two owned nicknames.
+    Direct(Direct),
+}
+
+impl Channel {
+    /// The history it is kept in: `general`, a room's name, or a direct conversation's
+    /// [`Direct::thread`] (which no room name can be: see `RoomName`).
+    pub fn key(&self) -> &str {
+        match self {
+            Self::General => chat_shared::room::GENERAL,
+            Self::Room(room) => room.as_str(),
+            Self::Direct(direct) => &direct.thread,
+        }
+    }
+}
+
+/// A direct message's two sides and their conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Direct {
+    /// Its history's key: [`DIRECT_PREFIX`] and a hash of the two owners' tenures (the same
+    /// whichever of them speaks; another owner of either nickname has another).
+    pub thread: String,
+    pub from: Party,
+    pub to: Party,
+}
+
+/// What begins the key of every direct conversation's history.
+pub const DIRECT_PREFIX: &str = "@dm:";
+
+/// One side of a direct conversation: an owned nickname and the tenure of its ownership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Party {
+    pub nickname: String,
+    pub tenure: String,
+}
+
+/// A direct conversation as one side's list keeps it: with whom (nickname and the tenure that
+/// owned it then) and its newest line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectThread {
+    pub peer: Party,
+    pub last_id: u64,
+    pub last_ts: i64,
 }
 
 /// What storing one message did.
@@ -66,6 +117,10 @@ pub trait History: Send + Sync + 'static {
 
     /// The rooms created so far (recorded through `reserve`), besides `general`.
     fn rooms(&self) -> Result<Vec<StoredRoom>, HistoryError>;
+
+    /// The direct conversations of the owner whose tenure is `tenure` (`append` keeps this
+    /// list for both sides of every direct message), the newest first, at most `limit`.
+    fn directs(&self, tenure: &str, limit: usize) -> Result<Vec<DirectThread>, HistoryError>;
 
     /// Whether the store answers a trivial read (for readiness).
     fn check(&self) -> Result<(), HistoryError>;
@@ -236,7 +291,7 @@ mod tests {
     #[test]
     fn spans_bring_any_number_into_the_id_range() {
         let span = |after: Option<u64>, before: Option<u64>| {
-            Span::of(&HistoryRequest { after, before, limit: None, room: None })
+            Span::of(&HistoryRequest { after, before, ..Default::default() })
         };
         assert_eq!(span(None, None), Span::Newest);
         assert_eq!(span(None, Some(0)), Span::Nothing);

@@ -3,7 +3,8 @@
 //! from the same id on any instance. Each operation is one Lua script (atomic: ids, timestamps
 //! and idempotency keys stay consistent under concurrent instances) that answers JSON.
 //! Each room has a stream of its own (`chat:room:<name>:messages`; `general` keeps
-//! `chat:messages`), with ids from the one sequence. Standalone Redis only (the scripts build
+//! `chat:messages`), with ids from the one sequence, and so has each direct conversation
+//! (`chat:room:@dm:<hash>:messages`), listed for each side in `chat:directs:<tenure>`. Standalone Redis only (the scripts build
 //! key names). Nickname reservations and rooms are not kept here: in a cluster, presence and
 //! the rooms' hash are the instances' business.
 
@@ -13,7 +14,8 @@ use fred::clients::Client;
 use serde::Deserialize;
 
 use super::{
-    Appended, History, HistoryError, NewMessage, Ownership, Reservation, ReservationChange, Retention,
+    Appended, Channel, DirectThread, History, HistoryError, NewMessage, Ownership, Party, Reservation,
+    ReservationChange, Retention,
 };
 
 /// Keys: the id counter, the stream, the newest timestamp, the idempotency keys (a sorted set:
@@ -40,6 +42,41 @@ const ROOM_PREFIX: &str = "chat:room:";
 
 /// The rooms' hash (see `cluster::rooms`): the prune visits each room's stream.
 const ROOMS: &str = "chat:rooms";
+
+/// The set of every direct conversation's key (the prune visits each one's stream).
+const DIRECT_THREADS: &str = "chat:direct-threads";
+
+/// ARGV: (thread, from's tenure, from, to's tenure, to, id, ts) per direct message stored.
+/// Puts the conversation at the top of both sides' lists: `chat:directs:<tenure>` (a sorted
+/// set: member the peer's tenure, score the newest id) and `chat:direct-peers:<tenure>` (a
+/// hash: the peer's tenure to `[nickname, newest ts]`).
+const LIST_DIRECT: &str = r#"
+for i = 1, #ARGV, 7 do
+  local thread, ft, from, tt, to, id, ts = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+  redis.call('SADD', KEYS[1], thread)
+  redis.call('ZADD', 'chat:directs:' .. ft, id, tt)
+  redis.call('HSET', 'chat:direct-peers:' .. ft, tt, cjson.encode({to, tonumber(ts)}))
+  redis.call('ZADD', 'chat:directs:' .. tt, id, ft)
+  redis.call('HSET', 'chat:direct-peers:' .. tt, ft, cjson.encode({from, tonumber(ts)}))
+end
+return '0'
+"#;
+
+/// KEYS: one side's list and peers (see [`LIST_DIRECT`]). ARGV: how many. Answers
+/// `[[peer tenure, peer nickname, newest id, newest ts], ...]`, the newest first.
+const DIRECTS: &str = r#"
+local peers = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+local out = {}
+for i = 1, #peers, 2 do
+  local info = redis.call('HGET', KEYS[2], peers[i])
+  if info then
+    local d = cjson.decode(info)
+    table.insert(out, {peers[i], d[1], tonumber(peers[i + 1]), d[2]})
+  end
+end
+if #out == 0 then return '[]' end
+return cjson.encode(out)
+"#;
 
 /// ARGV: (stream, idempotency keys, from, text, key or "") per message (each line into its
 /// room's stream; one id sequence for all). Answers `[[new(0/1), id, ts, from, text], ...]`.
@@ -190,17 +227,39 @@ impl History for RedisHistory {
     fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, HistoryError> {
         let mut args = Vec::with_capacity(batch.len() * 5);
         for m in batch {
-            let (stream, keys) = room_keys(m.room.as_ref().map(|r| r.as_str()));
+            let (stream, keys) = room_keys(Some(m.channel.key()));
             args.extend([stream, keys, m.from.clone(), m.text.clone(), m.key.clone().unwrap_or_default()]);
         }
         let rows: Vec<AppendedRow> = self.run(APPEND, KEYS.to_vec(), args)?;
-        Ok(rows
+        let appended: Vec<Appended> = rows
             .into_iter()
             .map(|AppendedRow(new, id, ts, from, text)| Appended {
                 message: HistoryMessage { id, ts, from, text },
                 new: new == 1,
             })
-            .collect())
+            .collect();
+        // Both sides' lists of conversations, after the lines (a failure here costs a list
+        // entry until the next line, never a line).
+        let mut listed = Vec::new();
+        for (m, a) in batch.iter().zip(&appended) {
+            if let (Channel::Direct(d), true) = (&m.channel, a.new) {
+                listed.extend([
+                    d.thread.clone(),
+                    d.from.tenure.clone(),
+                    d.from.nickname.clone(),
+                    d.to.tenure.clone(),
+                    d.to.nickname.clone(),
+                    a.message.id.to_string(),
+                    a.message.ts.to_string(),
+                ]);
+            }
+        }
+        if !listed.is_empty()
+            && let Err(e) = self.run::<u8>(LIST_DIRECT, vec![DIRECT_THREADS], listed)
+        {
+            tracing::warn!("cannot list direct conversations: {e}");
+        }
+        Ok(appended)
     }
 
     fn page(&self, request: &HistoryRequest) -> Result<HistoryPage, HistoryError> {
@@ -237,11 +296,17 @@ impl History for RedisHistory {
             secs => super::now_ms() - (secs as i64) * 1000,
         };
         // `general`, then every room: the limits apply to each room's history.
-        let rooms: Vec<String> = self.run(
+        let mut rooms: Vec<String> = self.run(
             "local r = redis.call('HKEYS', KEYS[1]) if #r == 0 then return '[]' end return cjson.encode(r)",
             vec![ROOMS],
             Vec::new(),
         )?;
+        // And every direct conversation.
+        rooms.extend(self.run::<Vec<String>>(
+            "local r = redis.call('SMEMBERS', KEYS[1]) if #r == 0 then return '[]' end return cjson.encode(r)",
+            vec![DIRECT_THREADS],
+            Vec::new(),
+        )?);
         let mut dropped = 0;
         for room in std::iter::once(None).chain(rooms.iter().map(|r| Some(r.as_str()))) {
             let (stream, keys) = room_keys(room);
@@ -268,6 +333,20 @@ impl History for RedisHistory {
 
     fn rooms(&self) -> Result<Vec<super::StoredRoom>, HistoryError> {
         Ok(Vec::new())
+    }
+
+    fn directs(&self, tenure: &str, limit: usize) -> Result<Vec<DirectThread>, HistoryError> {
+        let (list, peers) = (format!("chat:directs:{tenure}"), format!("chat:direct-peers:{tenure}"));
+        let rows: Vec<(String, String, u64, i64)> =
+            self.run(DIRECTS, vec![&list, &peers], vec![limit.to_string()])?;
+        Ok(rows
+            .into_iter()
+            .map(|(tenure, nickname, last_id, last_ts)| DirectThread {
+                peer: Party { nickname, tenure },
+                last_id,
+                last_ts,
+            })
+            .collect())
     }
 
     fn check(&self) -> Result<(), HistoryError> {

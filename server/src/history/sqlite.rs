@@ -9,8 +9,8 @@ use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    Appended, History, HistoryError, NewMessage, Ownership, Reservation, ReservationChange, Retention,
-    StoredRoom,
+    Appended, Channel, DirectThread, History, HistoryError, NewMessage, Ownership, Party, Reservation,
+    ReservationChange, Retention, StoredRoom,
 };
 use chat_shared::room::GENERAL;
 
@@ -45,6 +45,15 @@ const SCHEMA: &str = "
         topic      TEXT NOT NULL,
         created_by TEXT NOT NULL,
         created_at INTEGER NOT NULL
+    );
+    -- Each side's list of its direct conversations (kept by `append`, in the lines' transaction).
+    CREATE TABLE IF NOT EXISTS directs (
+        tenure        TEXT NOT NULL,
+        peer_tenure   TEXT NOT NULL,
+        peer_nickname TEXT NOT NULL,
+        last_id       INTEGER NOT NULL,
+        last_ts       INTEGER NOT NULL,
+        PRIMARY KEY (tenure, peer_tenure)
     );
     CREATE TABLE IF NOT EXISTS owners (
         nickname_key TEXT PRIMARY KEY,
@@ -82,6 +91,12 @@ fn migrate(conn: &Connection) -> Result<(), HistoryError> {
 /// The newest timestamp (None: no messages).
 const NEWEST_TS: &str = "SELECT MAX(ts) FROM messages";
 /// Drops the messages older than ?1 (ms).
+/// Puts a conversation at the top of one side's list: (tenure, peer tenure, peer nickname, id,
+/// ts).
+const LIST_DIRECT: &str = "INSERT INTO directs (tenure, peer_tenure, peer_nickname, last_id, last_ts)
+     VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (tenure, peer_tenure) DO UPDATE SET peer_nickname = ?3, last_id = ?4, last_ts = ?5";
+
 const PRUNE_AGE: &str = "DELETE FROM messages WHERE ts < ?1";
 
 fn err(e: impl std::fmt::Display) -> HistoryError {
@@ -156,9 +171,16 @@ impl History for SqliteHistory {
                     out.push(Appended { message: earlier, new: false });
                     continue;
                 }
-                let room = m.room.as_ref().map_or(GENERAL, |r| r.as_str());
-                insert.execute(params![ts, m.from, m.text, m.key, room]).map_err(err)?;
+                insert.execute(params![ts, m.from, m.text, m.key, m.channel.key()]).map_err(err)?;
                 let id = tx.last_insert_rowid() as u64;
+                if let Channel::Direct(direct) = &m.channel {
+                    let mut listed = tx.prepare_cached(LIST_DIRECT).map_err(err)?;
+                    for (me, peer) in [(&direct.from, &direct.to), (&direct.to, &direct.from)] {
+                        listed
+                            .execute(params![me.tenure, peer.tenure, peer.nickname, id as i64, ts])
+                            .map_err(err)?;
+                    }
+                }
                 out.push(Appended {
                     message: HistoryMessage { id, ts, from: m.from.clone(), text: m.text.clone() },
                     new: true,
@@ -296,6 +318,26 @@ impl History for SqliteHistory {
         .map_err(err)
     }
 
+    fn directs(&self, tenure: &str, limit: usize) -> Result<Vec<DirectThread>, HistoryError> {
+        let conn = self.reader();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT peer_nickname, peer_tenure, last_id, last_ts FROM directs WHERE tenure = ?1
+                 ORDER BY last_id DESC LIMIT ?2",
+            )
+            .map_err(err)?;
+        stmt.query_map(params![tenure, limit as i64], |r| {
+            Ok(DirectThread {
+                peer: Party { nickname: r.get(0)?, tenure: r.get(1)? },
+                last_id: r.get::<_, i64>(2)? as u64,
+                last_ts: r.get(3)?,
+            })
+        })
+        .map_err(err)?
+        .collect::<Result<_, _>>()
+        .map_err(err)
+    }
+
     fn owners(&self) -> Result<Vec<Ownership>, HistoryError> {
         let conn = self.reader();
         let mut stmt = conn
@@ -341,7 +383,12 @@ mod tests {
     }
 
     fn msg(text: &str, key: Option<&str>) -> NewMessage {
-        NewMessage { room: None, from: "Ana".into(), text: text.into(), key: key.map(str::to_owned) }
+        NewMessage {
+            channel: Channel::General,
+            from: "Ana".into(),
+            text: text.into(),
+            key: key.map(str::to_owned),
+        }
     }
 
     #[test]
@@ -449,7 +496,7 @@ mod tests {
         }
         let h = SqliteHistory::open(&path, "FULL").unwrap();
         let room = chat_shared::RoomName::parse("rust").unwrap();
-        let in_room = NewMessage { room: Some(room), ..msg("in a room", None) };
+        let in_room = NewMessage { channel: Channel::Room(room), ..msg("in a room", None) };
         h.append(&[in_room]).unwrap();
         let general = h.page(&HistoryRequest::default()).unwrap();
         assert_eq!(
@@ -470,7 +517,7 @@ mod tests {
         let (h, dir) = store();
         h.append(&[msg("a", None), msg("b", None), msg("c", None)]).unwrap();
         let page = |after: Option<u64>, before: Option<u64>| {
-            h.page(&HistoryRequest { after, before, limit: None, room: None }).expect("a page, not an error")
+            h.page(&HistoryRequest { after, before, ..Default::default() }).expect("a page, not an error")
         };
         let empty = HistoryPage::default();
         assert_eq!(page(None, Some(0)), empty, "nothing is before the first id");
