@@ -641,12 +641,15 @@ pub struct About {
     pub online: u64,
 }
 
-/// A room as `rooms`, `create room`, `join room` and `leave room` answer it.
+/// A room as `rooms`, `create room`, `join room` and `leave room` answer it; `joined`: the
+/// connection is in it (sent only when true).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomInfo {
     pub name: String,
     #[serde(default)]
     pub topic: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub joined: bool,
 }
 
 /// `create room`: its name (see [`crate::RoomName`]) and topic (at most

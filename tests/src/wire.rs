@@ -274,6 +274,17 @@ impl WireClient {
         (c, token)
     }
 
+    /// Connects and claims `nick` as its owner (`options`: `{"own": true}` or `{"owner":
+    /// secret}`); returns the client and the owner secret of its grant.
+    pub async fn own(port: u16, nick: &str, options: Value) -> (Self, String) {
+        let mut c = Self::connect(port).await;
+        c.emit("nickname", &[Value::from(nick), options], Some(1)).await;
+        assert_eq!(c.ack(1).await, vec![Value::Bool(false)], "{nick} claimed as its owner");
+        let grant = c.event("session").await;
+        let secret = grant[0]["owner_secret"].as_str().expect("an owner secret").to_owned();
+        (c, secret)
+    }
+
     /// Connects and resumes with `token`; returns the ack's arguments.
     pub async fn resume(port: u16, token: &str) -> (Self, Vec<Value>) {
         let mut c = Self::connect(port).await;

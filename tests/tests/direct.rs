@@ -10,14 +10,10 @@ use chat_tests::redis::RedisServer;
 use chat_tests::{ChatServer, WireClient};
 use serde_json::{Value, json};
 
-/// Connects to `port` and claims `nick` with `options`; the client and its owner secret.
+use WireClient as W;
+
 async fn own(port: u16, nick: &str, options: Value) -> (WireClient, String) {
-    let mut c = WireClient::connect(port).await;
-    c.emit("nickname", &[json!(nick), options], Some(1)).await;
-    assert_eq!(c.ack(1).await, vec![json!(false)], "{nick} claimed");
-    let grant = c.event("session").await;
-    let secret = grant[0]["owner_secret"].as_str().expect("an owner secret").to_owned();
-    (c, secret)
+    W::own(port, nick, options).await
 }
 
 async fn ask(c: &mut WireClient, event: &str, args: &[Value], id: u64) -> Vec<Value> {

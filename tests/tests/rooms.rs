@@ -1,7 +1,9 @@
 //! Rooms besides `general`: create, list, join, leave; a room's lines reach its members only,
 //! are stored in its own history (nothing of it in `general`'s, nothing doubled by a resend)
 //! and outlive a crash; the original API sees nothing of them; limits refused with clear
-//! codes; all of it across the instances of a cluster, one of them killed.
+//! codes; all of it across the instances of a cluster, one of them killed. An owned nickname's
+//! rooms belong to its ownership: they come back on its next tab, after a crash, on another
+//! instance, and end with "forget me".
 
 use std::time::Duration;
 
@@ -39,9 +41,13 @@ async fn a_rooms_lines_reach_its_members_only_and_its_own_history() {
     let (mut original, _) = WireClient::join(port, "Old").await;
 
     let created = ask(&mut ana, "create room", &[json!({"name": " Rust-Talk ", "topic": "crabs"})], 2).await;
-    assert_eq!(created, vec![json!(null), json!({"name": "rust-talk", "topic": "crabs"})]);
+    assert_eq!(created, vec![json!(null), json!({"name": "rust-talk", "topic": "crabs", "joined": true})]);
     let listed = ask(&mut cy, "rooms", &[], 2).await;
-    assert_eq!(listed[1], json!([{"name": "general", "topic": ""}, {"name": "rust-talk", "topic": "crabs"}]));
+    assert_eq!(
+        listed[1],
+        json!([{"name": "general", "topic": "", "joined": true}, {"name": "rust-talk", "topic": "crabs"}]),
+        "every connection is in general, and not in a room it did not join"
+    );
     assert_eq!(
         ask(&mut bo, "join room", &[json!({"room": "RUST-talk"})], 2).await[1]["name"],
         json!("rust-talk")
@@ -174,4 +180,75 @@ async fn rooms_work_across_instances_and_survive_the_loss_of_one() {
     assert_eq!(resent[1]["id"], again[1]["id"], "a resend is the same line");
     assert_eq!(texts(&cy.history(json!({"room": "ops"}), 6).await), ["paged", "ack"]);
     assert!(!texts(&cy.history(json!({}), 7).await).contains(&"paged".to_owned()), "not in general");
+}
+
+/// The rooms of an owned nickname come back wherever its owner claims it next. `ports`: where
+/// the owner's first tab, a member's, and the owner's next tab connect.
+async fn rooms_follow_their_owner(ports: [u16; 3], mut between: impl AsyncFnMut()) {
+    let [first_port, member_port, next_port] = ports;
+    let (mut ana, secret) = WireClient::own(first_port, "Ana", json!({"own": true})).await;
+    let (mut bo, _) = WireClient::join(member_port, "Bo").await;
+    assert_eq!(ask(&mut bo, "create room", &[json!({"name": "crafts"})], 2).await[0], Value::Null);
+    assert_eq!(ask(&mut bo, "create room", &[json!({"name": "games"})], 3).await[0], Value::Null);
+    assert_eq!(ask(&mut ana, "join room", &[json!({"room": "crafts"})], 2).await[0], Value::Null);
+    assert_eq!(ask(&mut ana, "join room", &[json!({"room": "games"})], 3).await[0], Value::Null);
+    assert_eq!(ask(&mut ana, "leave room", &[json!({"room": "games"})], 4).await[0], Value::Null);
+    ana.close().await;
+    between().await;
+    // Her next tab is in "crafts" without asking, and not in "games", which she left.
+    let (mut ana, _) = WireClient::own(next_port, "Ana", json!({"owner": secret})).await;
+    let listed = ask(&mut ana, "rooms", &[], 2).await;
+    let joined: Vec<&str> = listed[1]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .filter(|r| r["joined"] == json!(true))
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(joined, ["general", "crafts"], "{listed:?}");
+    let said = ask(&mut bo, "room message", &[json!({"room": "crafts", "text": "glue?"})], 4).await;
+    assert_eq!(said[0], Value::Null, "{said:?}");
+    assert_eq!(ana.event("room message").await[0]["text"], json!("glue?"));
+    assert_eq!(texts(&ana.history(json!({"room": "crafts"}), 5).await), ["glue?"]);
+    // "forget me": the rooms were the ownership's.
+    assert_eq!(ask(&mut ana, "forget me", &[], 6).await[0], Value::Null);
+    ana.close().await;
+    let (mut again, _) = WireClient::own(next_port, "Ana", json!({"own": true})).await;
+    let listed = ask(&mut again, "rooms", &[], 2).await;
+    assert!(
+        listed[1]
+            .as_array()
+            .expect("rooms")
+            .iter()
+            .all(|r| r["joined"] != json!(true) || r["name"] == "general")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owned_nicknames_rooms_come_back_on_its_next_tab_and_after_a_crash() {
+    let mut server = ChatServer::start();
+    let port = server.port;
+    rooms_follow_their_owner([port, port, port], async || {}).await;
+    // And after a `kill -9` (the journal writes a membership just after the join's answer:
+    // a moment later it is on disk).
+    let (mut cy, secret) = WireClient::own(port, "Cy", json!({"own": true})).await;
+    assert_eq!(ask(&mut cy, "create room", &[json!({"name": "lasting"})], 2).await[0], Value::Null);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.kill_hard();
+    server.restart();
+    let (mut cy, _) = WireClient::own(port, "Cy", json!({"owner": secret})).await;
+    let listed = ask(&mut cy, "rooms", &[], 2).await;
+    assert_eq!(listed[1][3], json!({"name": "lasting", "topic": "", "joined": true}), "{listed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owned_nicknames_rooms_come_back_on_another_instance() {
+    let redis = RedisServer::start();
+    let servers: Vec<ChatServer> =
+        (0..3).map(|_| ChatServer::start_with(&[], &[("CHAT_REDIS_URL", redis.url().as_str())])).collect();
+    rooms_follow_their_owner([servers[0].port, servers[1].port, servers[2].port], async || {
+        // The membership is written to Redis beside the join's answer.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    })
+    .await;
 }

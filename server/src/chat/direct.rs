@@ -35,7 +35,10 @@ fn thread(a: &Tenure, b: &Tenure) -> String {
 impl Chat {
     /// Each nickname's ownership (None: nobody owns it): its tenure and the name as its owner
     /// spells it; from the roster alone, from Redis in a cluster.
-    async fn ownerships(&self, nicks: &[&Nickname]) -> Result<Vec<Option<(Tenure, String)>>, ChatError> {
+    pub(super) async fn ownerships(
+        &self,
+        nicks: &[&Nickname],
+    ) -> Result<Vec<Option<(Tenure, String)>>, ChatError> {
         match &self.presence {
             None => {
                 let now = crate::history::now_ms();
@@ -50,7 +53,7 @@ impl Chat {
 
     /// `speaker`'s side of a conversation, if it speaks as the owner of its nickname (its
     /// holds share the ownership's tenure), and the other side: `with`'s current owner.
-    async fn sides(&self, speaker: &Speaker, with: &Nickname) -> Result<Direct, ChatError> {
+    pub(super) async fn sides(&self, speaker: &Speaker, with: &Nickname) -> Result<Direct, ChatError> {
         let found = self.ownerships(&[&speaker.nickname, with]).await?;
         let (mine, theirs) = match found.as_slice() {
             [mine, theirs] => (mine.clone(), theirs.clone()),

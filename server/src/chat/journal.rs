@@ -332,6 +332,9 @@ mod tests {
         fn rooms(&self) -> Result<Vec<crate::history::StoredRoom>, HistoryError> {
             Ok(Vec::new())
         }
+        fn memberships(&self) -> Result<Vec<(String, String)>, HistoryError> {
+            Ok(Vec::new())
+        }
         fn directs(&self, _: &str, _: usize) -> Result<Vec<crate::history::DirectThread>, HistoryError> {
             Ok(Vec::new())
         }

@@ -15,6 +15,7 @@ mod incoming;
 mod journal;
 mod lane;
 mod leave;
+mod memberships;
 mod message;
 mod nickname;
 mod nicknames;
@@ -97,6 +98,8 @@ pub struct Chat {
     reservation: Duration,
     about: Arc<AboutChat>,
     rooms: Arc<rooms::Rooms>,
+    /// The rooms of each ownership, alone (in a cluster: Redis).
+    memberships: Arc<memberships::Memberships>,
     /// In a cluster: how many are online in it, as the nicknames task last read it.
     online_in_cluster: Arc<AtomicU64>,
     /// The rooms in Redis (None: alone, `rooms` is everything).
@@ -146,6 +149,7 @@ impl Chat {
             reservation: settings.reservation,
             about: Arc::new(settings.about.clone()),
             rooms: Arc::default(),
+            memberships: Arc::default(),
             online_in_cluster,
             redis_rooms,
             message_rate: settings.message_rate,
@@ -192,6 +196,10 @@ impl Chat {
         match self.history.rooms() {
             Ok(rooms) => rooms.into_iter().for_each(|r| self.rooms.restore(r)),
             Err(e) => tracing::error!("cannot read the rooms: {e}"),
+        }
+        match self.history.memberships() {
+            Ok(found) => found.into_iter().for_each(|(tenure, room)| self.memberships.restore(tenure, &room)),
+            Err(e) => tracing::error!("cannot read the rooms of owned nicknames: {e}"),
         }
         match self.history.owners() {
             Ok(owners) => {
@@ -370,9 +378,17 @@ impl Chat {
         fanout::to_one(&socket, ServerEvent::SignedOut, &SignedOut::elsewhere(&nick));
     }
 
-    /// `socket` speaks as `speaker` now: it hears the direct messages to that tenure's owner.
-    fn seat(&self, socket: &SocketRef<ChatAdapter>, speaker: &Speaker) {
+    /// `socket` speaks as `speaker` now: it hears the direct messages to that tenure's owner,
+    /// and is in `rooms` (an owner's rooms, kept with its ownership).
+    fn seat(
+        &self,
+        socket: &SocketRef<ChatAdapter>,
+        session: &Session,
+        speaker: &Speaker,
+        rooms: Vec<chat_shared::RoomName>,
+    ) {
         join_if_connected(socket, direct::owner_room(speaker.tenure.as_str()));
+        self.rejoin(socket, session, rooms);
     }
 
     /// A claim or resume that waited for Redis got its nickname after its connection went (the

@@ -93,7 +93,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                 match owner(claim, known, || chat.admission.allow_new_owner(session.address))? {
                     None => {
                         chat.roster.claim(held.clone(), socket.id, now)?;
-                        take(chat, &session, &socket, held, token, None, Arrival::New)
+                        take(chat, &session, &socket, held, token, None, Arrival::New, Vec::new())
                     }
                     Some((secret, hash)) => {
                         let until = now.saturating_add(chat.reservation.as_millis() as i64);
@@ -106,7 +106,8 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                         }
                         chat.record_ownership(&owned.owned);
                         let arrival = if owned.was_online { Arrival::Back } else { Arrival::New };
-                        take(chat, &session, &socket, owned.held, token, Some(secret), arrival)
+                        let rooms = chat.remembered_here(&owned.held.speaker(true));
+                        take(chat, &session, &socket, owned.held, token, Some(secret), arrival, rooms)
                     }
                 }
             });
@@ -158,7 +159,8 @@ async fn claim_in_cluster(
             return Ok(match presence.claim(&held).await? {
                 Claim::Granted => {
                     chat.roster.adopt(held.clone(), socket.id);
-                    let taken = take(chat, session, socket, held.clone(), token, None, Arrival::New);
+                    let taken =
+                        take(chat, session, socket, held.clone(), token, None, Arrival::New, Vec::new());
                     if taken.is_err() {
                         let _ = presence.release(&held.nickname, &held.token).await;
                     }
@@ -179,7 +181,8 @@ async fn claim_in_cluster(
                 chat.sign_out(previous);
             }
             let arrival = if owned.was_online { Arrival::Back } else { Arrival::New };
-            let taken = take(chat, session, socket, held.clone(), token, Some(secret), arrival);
+            let rooms = chat.remembered_rooms(&held.speaker(true)).await;
+            let taken = take(chat, session, socket, held.clone(), token, Some(secret), arrival, rooms);
             if taken.is_err() {
                 if fresh {
                     // Its secret never reaches the client: nobody could ever use the ownership.
@@ -203,7 +206,9 @@ fn wanted(session: &Session, claim: ClaimRequest) -> Result<Wanted, ChatError> {
     }
 }
 
-/// The roster granted the nickname to the socket: the session takes it.
+/// The roster granted the nickname to the socket: the session takes it, and (as its owner)
+/// the `rooms` kept with its ownership.
+#[allow(clippy::too_many_arguments)]
 fn take(
     chat: &Chat,
     session: &Session,
@@ -212,14 +217,16 @@ fn take(
     token: Token,
     owner_secret: Option<String>,
     arrival: Arrival,
+    rooms: Vec<chat_shared::RoomName>,
 ) -> Result<Claimed, ChatError> {
-    if !session.set_speaker(held.speaker()) {
+    let speaker = held.speaker(owner_secret.is_some());
+    if !session.set_speaker(speaker.clone()) {
         // A second claim raced this one (only possible in a cluster, where claims wait for
         // Redis); the roster never keeps a name nobody has.
         chat.roster.release(&held.nickname, socket.id);
         return Err(ChatError::new(ErrorCode::AlreadyNamed));
     }
-    chat.seat(socket, &held.speaker());
+    chat.seat(socket, session, &speaker, rooms);
     Ok(Claimed::New(held, token, owner_secret, arrival))
 }
 

@@ -46,7 +46,11 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                 if let Some(previous) = resumed.taken_from {
                     chat.sign_out(previous);
                 }
-                take(chat, &session, &socket, &resumed.held, next)
+                let held = &resumed.held;
+                let ownership = chat.roster.ownership(&held.nickname, crate::history::now_ms());
+                let speaker = held.speaker(ownership.is_some_and(|(tenure, _)| tenure == held.tenure));
+                let rooms = chat.remembered_here(&speaker);
+                take(chat, &session, &socket, held, speaker, rooms, next)
             });
             answer(chat, &socket.id, reply, resumed);
         }
@@ -58,7 +62,14 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                         if let Some(previous) = chat.roster.adopt(held.clone(), socket.id) {
                             chat.sign_out(previous);
                         }
-                        take(&chat, &session, &socket, &held, next)
+                        // Resumed as its owner? (A failure to tell: as ephemeral, its rooms
+                        // not kept.)
+                        let ownership =
+                            chat.ownerships(&[&held.nickname]).await.ok().into_iter().flatten().next();
+                        let owned = ownership.flatten().is_some_and(|(tenure, _)| tenure == held.tenure);
+                        let speaker = held.speaker(owned);
+                        let rooms = chat.remembered_rooms(&speaker).await;
+                        take(&chat, &session, &socket, &held, speaker, rooms, next)
                     }
                     Ok(None) => Err(ChatError::new(ErrorCode::ResumeInvalid)),
                     Err(e) => {
@@ -78,19 +89,21 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     }
 }
 
-/// The session takes the resumed nickname (held under the new `token`'s hash); the client
-/// gets `token`.
+/// The session takes the resumed nickname (held under the new `token`'s hash) as `speaker`,
+/// with the `rooms` kept with its ownership; the client gets `token`.
 fn take(
     chat: &Chat,
     session: &Session,
     socket: &SocketRef<ChatAdapter>,
     held: &Held,
+    speaker: super::session::Speaker,
+    rooms: Vec<chat_shared::RoomName>,
     token: Token,
 ) -> Result<SessionGrant, ChatError> {
-    if !session.set_speaker(held.speaker()) {
+    if !session.set_speaker(speaker.clone()) {
         return Err(ChatError::new(ErrorCode::AlreadyNamed));
     }
-    chat.seat(socket, &held.speaker());
+    chat.seat(socket, session, &speaker, rooms);
     chat.record_reservation(held, i64::MAX);
     chat.touch_owned(&held.nickname);
     Ok(SessionGrant { nickname: held.nickname.to_string(), resume_token: token.reveal(), owner_secret: None })

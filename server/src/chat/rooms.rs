@@ -44,22 +44,30 @@ impl Rooms {
 
     /// Every room, `general` first.
     pub fn list(&self) -> Vec<RoomInfo> {
-        let general = RoomInfo { name: GENERAL.to_owned(), topic: String::new() };
+        let general = RoomInfo { name: GENERAL.to_owned(), topic: String::new(), joined: true };
         std::iter::once(general)
-            .chain(self.lock().values().map(|r| RoomInfo { name: r.name.clone(), topic: r.topic.clone() }))
+            .chain(self.lock().values().map(|r| RoomInfo {
+                name: r.name.clone(),
+                topic: r.topic.clone(),
+                joined: false,
+            }))
             .collect()
     }
 
     /// Whether this instance knows `name` (`general`: always).
-    fn knows(&self, name: &RoomName) -> bool {
+    pub fn knows(&self, name: &RoomName) -> bool {
         name.is_general() || self.lock().contains_key(name)
     }
 
     fn info(&self, name: &RoomName) -> Option<RoomInfo> {
         if name.is_general() {
-            return Some(RoomInfo { name: GENERAL.to_owned(), topic: String::new() });
+            return Some(RoomInfo { name: GENERAL.to_owned(), topic: String::new(), joined: true });
         }
-        self.lock().get(name).map(|r| RoomInfo { name: r.name.clone(), topic: r.topic.clone() })
+        self.lock().get(name).map(|r| RoomInfo {
+            name: r.name.clone(),
+            topic: r.topic.clone(),
+            joined: false,
+        })
     }
 
     /// Adds rooms found in Redis (created on any instance) to what this instance knows.
@@ -105,12 +113,19 @@ pub fn list(chat: &Chat, mut req: Incoming) {
     if let Err(e) = session.allow_history(|| chat.admission.allow_history(session.address)) {
         return answer::<Vec<RoomInfo>>(reply, ClientEvent::Rooms, Err(e));
     }
+    let marked = move |chat: &Chat| {
+        let mut rooms = chat.rooms.list();
+        for room in &mut rooms {
+            room.joined = RoomName::parse(&room.name).is_ok_and(|name| session.in_room(&name));
+        }
+        rooms
+    };
     match chat.redis_rooms.clone() {
-        None => answer(reply, ClientEvent::Rooms, Ok(chat.rooms.list())),
+        None => answer(reply, ClientEvent::Rooms, Ok(marked(chat))),
         Some(redis) => {
             let chat = chat.clone();
             tokio::spawn(async move {
-                let listed = refresh(&chat, &redis).await.map(|()| chat.rooms.list());
+                let listed = refresh(&chat, &redis).await.map(|()| marked(&chat));
                 answer(reply, ClientEvent::Rooms, listed);
             });
         }
@@ -118,7 +133,7 @@ pub fn list(chat: &Chat, mut req: Incoming) {
 }
 
 /// Learns the cluster's rooms from Redis.
-async fn refresh(chat: &Chat, redis: &crate::cluster::RedisRooms) -> Result<(), ChatError> {
+pub(super) async fn refresh(chat: &Chat, redis: &crate::cluster::RedisRooms) -> Result<(), ChatError> {
     let found = redis.all().await.map_err(|e| {
         tracing::warn!("cannot read the rooms from Redis: {e}");
         ChatError::new(ErrorCode::Unavailable)
@@ -147,17 +162,17 @@ pub fn create(chat: &Chat, mut req: Incoming) {
             created_by: speaker.nickname.to_string(),
             created_at: crate::history::now_ms(),
         };
-        Ok((name, stored))
+        Ok((speaker, name, stored))
     });
-    let (name, stored) = match wanted {
-        Ok(both) => both,
+    let (speaker, name, stored) = match wanted {
+        Ok(all) => all,
         Err(e) => return answer::<RoomInfo>(reply, ClientEvent::CreateRoom, Err(e)),
     };
     match chat.redis_rooms.clone() {
         None => {
             let created = chat.rooms.create(name.clone(), stored.clone()).map(|()| {
                 chat.journal.reserve(ReservationChange::Room(stored.clone()));
-                enter(&socket, &session, name, &stored)
+                enter(chat, &socket, &session, &speaker, name, &stored)
             });
             answer(reply, ClientEvent::CreateRoom, created);
         }
@@ -167,7 +182,7 @@ pub fn create(chat: &Chat, mut req: Incoming) {
                 let created = match redis.create(&stored).await {
                     Ok(crate::cluster::Creation::Done) => {
                         chat.rooms.merge(vec![stored.clone()]);
-                        Ok(enter(&socket, &session, name, &stored))
+                        Ok(enter(&chat, &socket, &session, &speaker, name, &stored))
                     }
                     Ok(crate::cluster::Creation::Exists) => Err(ChatError::new(ErrorCode::RoomExists)),
                     Ok(crate::cluster::Creation::Full) => {
@@ -186,19 +201,22 @@ pub fn create(chat: &Chat, mut req: Incoming) {
 
 /// The creator is in its new room at once.
 fn enter(
+    chat: &Chat,
     socket: &socketioxide::extract::SocketRef<crate::cluster::ChatAdapter>,
     session: &super::session::Session,
+    speaker: &super::session::Speaker,
     name: RoomName,
     stored: &StoredRoom,
 ) -> RoomInfo {
     tracing::info!(conn = %LogId::of(socket.id), room = %name, "room created");
+    chat.remember(speaker, &name, true);
     join_now(socket, session, name);
-    RoomInfo { name: stored.name.clone(), topic: stored.topic.clone() }
+    RoomInfo { name: stored.name.clone(), topic: stored.topic.clone(), joined: true }
 }
 
 /// Puts `socket` in `name`'s members — unless it went meanwhile (a join that waited for Redis):
 /// socketioxide does not check, and a gone socket's id would stay in the room for good.
-fn join_now(
+pub(super) fn join_now(
     socket: &socketioxide::extract::SocketRef<crate::cluster::ChatAdapter>,
     session: &super::session::Session,
     name: RoomName,
@@ -225,22 +243,23 @@ pub fn join(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
     let reply = req.reply();
-    let wanted = chat.speaker(&session, socket.id).and_then(|_| {
+    let wanted = chat.speaker(&session, socket.id).and_then(|speaker| {
         session.allow_nickname_attempt()?;
         let request = req.arg::<RoomRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
-        RoomName::parse(&request.room)
+        Ok((speaker, RoomName::parse(&request.room)?))
     });
-    let name = match wanted {
-        Ok(name) => name,
+    let (speaker, name) = match wanted {
+        Ok(both) => both,
         Err(e) => return answer::<RoomInfo>(reply, ClientEvent::JoinRoom, Err(e)),
     };
     let known = chat.rooms.knows(&name);
     let join_known = move |chat: &Chat| {
         let info = chat.rooms.info(&name).ok_or_else(|| ChatError::new(ErrorCode::RoomNotFound))?;
         if !name.is_general() {
+            chat.remember(&speaker, &name, true);
             join_now(&socket, &session, name);
         }
-        Ok(info)
+        Ok(RoomInfo { joined: true, ..info })
     };
     match chat.redis_rooms.clone() {
         // A room this instance does not know may have been created on another.
@@ -264,10 +283,15 @@ pub fn leave(chat: &Chat, mut req: Incoming) {
         let request = req.arg::<RoomRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
         let name = RoomName::parse(&request.room)?;
         let info = chat.rooms.info(&name).ok_or_else(|| ChatError::new(ErrorCode::RoomNotFound))?;
-        if !name.is_general() && session.leave_room(&name) {
-            socket.leave(members_room(&name));
+        if !name.is_general() {
+            if let Some(speaker) = session.speaker() {
+                chat.remember(&speaker, &name, false);
+            }
+            if session.leave_room(&name) {
+                socket.leave(members_room(&name));
+            }
         }
-        Ok(info)
+        Ok(RoomInfo { joined: name.is_general(), ..info })
     })();
     answer(req.reply(), ClientEvent::LeaveRoom, left);
 }

@@ -36,9 +36,9 @@ pub struct Held {
 }
 
 impl Held {
-    /// Who a connection speaks as while it holds this.
-    pub fn speaker(&self) -> Speaker {
-        Speaker { nickname: self.nickname.clone(), tenure: self.tenure.clone() }
+    /// Who a connection speaks as while it holds this (`owned`: as its owner).
+    pub fn speaker(&self, owned: bool) -> Speaker {
+        Speaker { nickname: self.nickname.clone(), tenure: self.tenure.clone(), owned }
     }
 }
 

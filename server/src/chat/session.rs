@@ -31,6 +31,10 @@ use crate::cluster::ChatAdapter;
 pub struct Speaker {
     pub nickname: Nickname,
     pub tenure: Tenure,
+    /// It holds the nickname as its owner (the tenure is the ownership's): its rooms are kept
+    /// with the ownership. An ownership does not end under its holder except by its `forget
+    /// me`, which unnames the connection.
+    pub owned: bool,
 }
 
 /// Whether a connection has a nickname.

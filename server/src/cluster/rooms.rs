@@ -1,6 +1,8 @@
 //! The chat's rooms in a cluster, in Redis: one hash (`chat:rooms`, name → the room as JSON),
 //! so that a room created on one instance exists on all of them. Creating is one Lua script
-//! (the name's uniqueness and the cap hold across instances).
+//! (the name's uniqueness and the cap hold across instances). The rooms an owned nickname is
+//! in are a set per ownership (`chat:member-of:<tenure>`), which lives as long as the
+//! ownership's reservation.
 
 use chat_shared::limits::ROOMS_MAX;
 use fred::clients::Client;
@@ -23,6 +25,26 @@ const ALL: &str = r#"
 local all = redis.call('HVALS', KEYS[1])
 if #all == 0 then return '[]' end
 return '[' .. table.concat(all, ',') .. ']'
+"#;
+
+/// The prefix of an ownership's set of rooms.
+const MEMBER_OF: &str = "chat:member-of:";
+
+/// KEYS: an ownership's rooms. ARGV: "1" (joined) or "0" (left), the room, the reservation in
+/// ms (the set lives as long as the ownership).
+const REMEMBER: &str = r#"
+if ARGV[1] == '1' then redis.call('SADD', KEYS[1], ARGV[2]) else redis.call('SREM', KEYS[1], ARGV[2]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 'ok'
+"#;
+
+/// KEYS: an ownership's rooms. ARGV: the reservation in ms. Its rooms (JSON), kept for
+/// another reservation time.
+const MEMBER_OF_ALL: &str = r#"
+local rooms = redis.call('SMEMBERS', KEYS[1])
+if #rooms == 0 then return '[]' end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return cjson.encode(rooms)
 "#;
 
 /// What a creation found.
@@ -70,6 +92,34 @@ impl RedisRooms {
             "exists" => Creation::Exists,
             _ => Creation::Full,
         })
+    }
+
+    /// Records that the ownership `tenure` joined (or left) `room`.
+    pub async fn remember(
+        &self,
+        tenure: &str,
+        room: &str,
+        joined: bool,
+        reservation_ms: u64,
+    ) -> Result<(), String> {
+        let joined = if joined { "1" } else { "0" };
+        let args = vec![joined.to_owned(), room.to_owned(), reservation_ms.to_string()];
+        super::eval(&self.client, REMEMBER, vec![format!("{MEMBER_OF}{tenure}")], args).await.map(|_| ())
+    }
+
+    /// The rooms the ownership `tenure` is in (their set then lives another reservation time).
+    pub async fn member_of(&self, tenure: &str, reservation_ms: u64) -> Result<Vec<String>, String> {
+        let keys = vec![format!("{MEMBER_OF}{tenure}")];
+        let answer = super::eval(&self.client, MEMBER_OF_ALL, keys, vec![reservation_ms.to_string()]).await?;
+        serde_json::from_str(&answer).map_err(|e| format!("answered {answer:?}: {e}"))
+    }
+
+    /// The ownership `tenure` ended ("forget me"): it is in no room.
+    pub async fn forget_member(&self, tenure: &str) -> Result<(), String> {
+        let keys = vec![format!("{MEMBER_OF}{tenure}")];
+        super::eval(&self.client, "redis.call('DEL', KEYS[1]) return 'ok'", keys, Vec::new())
+            .await
+            .map(|_| ())
     }
 
     /// Every room of the cluster (besides `general`).

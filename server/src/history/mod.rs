@@ -118,6 +118,9 @@ pub trait History: Send + Sync + 'static {
     /// The rooms created so far (recorded through `reserve`), besides `general`.
     fn rooms(&self) -> Result<Vec<StoredRoom>, HistoryError>;
 
+    /// Which rooms each ownership is in (recorded through `reserve`): (tenure, room) pairs.
+    fn memberships(&self) -> Result<Vec<(String, String)>, HistoryError>;
+
     /// The direct conversations of the owner whose tenure is `tenure` (`append` keeps this
     /// list for both sides of every direct message), the newest first, at most `limit`.
     fn directs(&self, tenure: &str, limit: usize) -> Result<Vec<DirectThread>, HistoryError>;
@@ -226,6 +229,14 @@ pub enum ReservationChange {
     Disown(String),
     /// A room was created (or its topic changed).
     Room(StoredRoom),
+    /// The ownership with this tenure joined (`joined`) or left a room.
+    Member {
+        tenure: String,
+        room: String,
+        joined: bool,
+    },
+    /// The ownership with this tenure ended: it is in no room.
+    ForgetMember(String),
 }
 
 /// A room as stored: its name, topic, who created it and when (ms since the epoch).

@@ -335,6 +335,10 @@ impl History for RedisHistory {
         Ok(Vec::new())
     }
 
+    fn memberships(&self) -> Result<Vec<(String, String)>, HistoryError> {
+        Ok(Vec::new())
+    }
+
     fn directs(&self, tenure: &str, limit: usize) -> Result<Vec<DirectThread>, HistoryError> {
         let (list, peers) = (format!("chat:directs:{tenure}"), format!("chat:direct-peers:{tenure}"));
         let rows: Vec<(String, String, u64, i64)> =

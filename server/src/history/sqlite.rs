@@ -46,6 +46,12 @@ const SCHEMA: &str = "
         created_by TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );
+    -- The rooms each ownership (tenure) is in.
+    CREATE TABLE IF NOT EXISTS memberships (
+        tenure TEXT NOT NULL,
+        room   TEXT NOT NULL,
+        PRIMARY KEY (tenure, room)
+    );
     -- Each side's list of its direct conversations (kept by `append`, in the lines' transaction).
     CREATE TABLE IF NOT EXISTS directs (
         tenure        TEXT NOT NULL,
@@ -273,6 +279,17 @@ impl History for SqliteHistory {
                 ReservationChange::Disown(key) => {
                     tx.execute("DELETE FROM owners WHERE nickname_key = ?1", params![key])
                 }
+                ReservationChange::Member { tenure, room, joined: true } => tx.execute(
+                    "INSERT OR IGNORE INTO memberships (tenure, room) VALUES (?1, ?2)",
+                    params![tenure, room],
+                ),
+                ReservationChange::Member { tenure, room, joined: false } => tx.execute(
+                    "DELETE FROM memberships WHERE tenure = ?1 AND room = ?2",
+                    params![tenure, room],
+                ),
+                ReservationChange::ForgetMember(tenure) => {
+                    tx.execute("DELETE FROM memberships WHERE tenure = ?1", params![tenure])
+                }
                 ReservationChange::Room(r) => tx.execute(
                     "INSERT INTO rooms (name, topic, created_by, created_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (name) DO UPDATE SET topic = ?2",
@@ -316,6 +333,15 @@ impl History for SqliteHistory {
         .map_err(err)?
         .collect::<Result<_, _>>()
         .map_err(err)
+    }
+
+    fn memberships(&self) -> Result<Vec<(String, String)>, HistoryError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare("SELECT tenure, room FROM memberships").map_err(err)?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(err)?
+            .collect::<Result<_, _>>()
+            .map_err(err)
     }
 
     fn directs(&self, tenure: &str, limit: usize) -> Result<Vec<DirectThread>, HistoryError> {
