@@ -42,6 +42,8 @@ pub enum ClientEvent {
     /// `room message` ({room, text, key?}, ack): say something in a room one is in. See
     /// [`RoomSend`]; ack: `Answer<MessageMeta>`.
     RoomMessage,
+    /// `room people` ({room}, ack): the nicknames in a room now. Ack: `Answer<Vec<String>>`.
+    RoomPeople,
     /// `direct message` ({to, text, key?}, ack): say something to one person, from an owned
     /// nickname to another. See [`DirectSend`]; ack: `Answer<MessageMeta>`.
     DirectMessage,
@@ -87,7 +89,7 @@ pub enum ServerEvent {
 }
 
 impl ClientEvent {
-    pub const ALL: [ClientEvent; 14] = [
+    pub const ALL: [ClientEvent; 15] = [
         Self::Nickname,
         Self::UserMessage,
         Self::History,
@@ -100,6 +102,7 @@ impl ClientEvent {
         Self::JoinRoom,
         Self::LeaveRoom,
         Self::RoomMessage,
+        Self::RoomPeople,
         Self::DirectMessage,
         Self::Conversations,
     ];
@@ -118,6 +121,7 @@ impl ClientEvent {
             Self::JoinRoom => "join room",
             Self::LeaveRoom => "leave room",
             Self::RoomMessage => "room message",
+            Self::RoomPeople => "room people",
             Self::DirectMessage => "direct message",
             Self::Conversations => "conversations",
         }

@@ -126,6 +126,10 @@ async fn direct_messages_are_the_two_owners_only() {
     let (mut ana, _) = own(server.port, "Ana", json!({"owner": ana_secret})).await;
     assert_eq!(ask(&mut ana, "conversations", &[], 2).await[1], json!([]), "that Bo is gone");
     assert_eq!(texts(&ana.history(json!({"with": "Bo"}), 3).await), Vec::<String>::new());
+    // A resend of a line to the old Bo (its ack was lost) is that line: the new Bo gets nothing.
+    let resent = dm(&mut ana, "Bo", "while you were away", "k3", 4).await;
+    assert_eq!(resent[1]["id"], waiting[1]["id"], "{resent:?}");
+    silent(&mut new_bo, "the new owner of Bo").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -169,4 +173,23 @@ async fn direct_messages_work_across_instances_and_survive_the_loss_of_one() {
     // And live again, to her new instance.
     assert_eq!(dm(&mut bo, "Ana", "welcome back", "b2", 4).await[0], Value::Null);
     assert_eq!(ana.event("direct message").await[0]["text"], json!("welcome back"));
+    // Bo forgets the name and someone else owns it: Ana's resend of her first line (its ack
+    // lost, say) is that line, and reaches nobody new; the new Bo reads nothing of Bo's.
+    assert_eq!(ask(&mut bo, "forget me", &[], 5).await[0], Value::Null);
+    let mut new_bo = None;
+    for _ in 0..50 {
+        let mut c = WireClient::connect(servers[2].port).await;
+        c.emit("nickname", &[json!("Bo"), json!({"own": true})], Some(1)).await;
+        if c.ack(1).await == vec![json!(false)] {
+            new_bo = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut new_bo = new_bo.expect("someone else owns Bo");
+    let resent = dm(&mut ana, "Bo", "across", "k1", 5).await;
+    assert_eq!(resent[1]["id"], said[1]["id"], "{resent:?}");
+    silent(&mut new_bo, "the new owner of Bo").await;
+    assert_eq!(texts(&new_bo.history(json!({"with": "Ana"}), 3).await), Vec::<String>::new());
+    assert_eq!(ask(&mut ana, "conversations", &[], 6).await[1], json!([]), "that Bo is gone");
 }

@@ -206,6 +206,19 @@ async fn rooms_follow_their_owner(ports: [u16; 3], mut between: impl AsyncFnMut(
         .filter_map(|r| r["name"].as_str())
         .collect();
     assert_eq!(joined, ["general", "crafts"], "{listed:?}");
+    // Who is in each room now (on every instance: Redis learns it just after the join).
+    let mut people = Vec::new();
+    for id in 100..120 {
+        people = ask(&mut bo, "room people", &[json!({"room": "crafts"})], id).await;
+        if people[1] == json!(["Ana", "Bo"]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(people[1], json!(["Ana", "Bo"]), "{people:?}");
+    let people = ask(&mut bo, "room people", &[json!({"room": "games"})], 31).await;
+    assert_eq!(people[1], json!(["Bo"]), "Ana left games: {people:?}");
+    assert_eq!(code(&ask(&mut bo, "room people", &[json!({"room": "nowhere"})], 32).await), "room_not_found");
     let said = ask(&mut bo, "room message", &[json!({"room": "crafts", "text": "glue?"})], 4).await;
     assert_eq!(said[0], Value::Null, "{said:?}");
     assert_eq!(ana.event("room message").await[0]["text"], json!("glue?"));

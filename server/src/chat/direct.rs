@@ -17,6 +17,10 @@ use super::session::Speaker;
 use super::{Chat, LogId};
 use crate::history::{Channel, DIRECT_PREFIX, Direct, DirectThread, Party};
 
+/// How many of an owner's newest conversations `conversations` reads to find the
+/// [`CONVERSATIONS_MAX`] newest whose other side still owns its name.
+const CONVERSATIONS_READ: usize = 4 * CONVERSATIONS_MAX;
+
 /// The socket.io room of the connection that holds the nickname owned under `tenure` (every
 /// named connection is in the room of its tenure, until it is signed out or forgets it).
 pub fn owner_room(tenure: &str) -> String {
@@ -73,6 +77,7 @@ impl Chat {
                 tenure: speaker.tenure.as_str().to_owned(),
             },
             to: Party { nickname: their_name, tenure: theirs.as_str().to_owned() },
+            to_key: with.key().as_str().to_owned(),
         })
     }
 }
@@ -92,7 +97,7 @@ pub fn send(chat: &Chat, mut req: Incoming) {
         super::message::line(&from, Channel::General, &request.text, request.key.clone())?;
         Ok((from, to, request))
     });
-    let (from, to, request) = match accepted {
+    let (_, to, request) = match accepted {
         Ok(accepted) => accepted,
         Err(e) => {
             return super::message::hand_over(
@@ -108,8 +113,14 @@ pub fn send(chat: &Chat, mut req: Incoming) {
     let chat = chat.clone();
     let lane_session = session.clone();
     lane_session.lane.run(async move {
-        let line = match chat.sides(&from, &to).await {
-            Ok(direct) => super::message::line(&from, Channel::Direct(direct), &request.text, request.key),
+        // Still the nickname's holder when its turn comes (it may have been signed out).
+        let line = match chat.speaker(&session, socket.id) {
+            Ok(from) => match chat.sides(&from, &to).await {
+                Ok(direct) => {
+                    super::message::line(&from, Channel::Direct(direct), &request.text, request.key)
+                }
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         super::message::hand_over(&chat, &session, socket, reply, ClientEvent::DirectMessage, line);
@@ -152,7 +163,8 @@ async fn conversations(chat: &Chat, speaker: &Speaker) -> Result<Vec<Conversatio
     }
     let history = chat.history.clone();
     let tenure = speaker.tenure.as_str().to_owned();
-    let threads = tokio::task::spawn_blocking(move || history.directs(&tenure, CONVERSATIONS_MAX))
+    // Read past the limit: some of the newest may be with names that changed owner.
+    let threads = tokio::task::spawn_blocking(move || history.directs(&tenure, CONVERSATIONS_READ))
         .await
         .map_err(|_| ChatError::new(ErrorCode::Unavailable))?
         .map_err(|e| {
@@ -172,6 +184,7 @@ async fn conversations(chat: &Chat, speaker: &Speaker) -> Result<Vec<Conversatio
             let current = Conversation { with: name, last_id: t.last_id, last_ts: t.last_ts };
             (tenure.as_str() == t.peer.tenure).then_some(current)
         })
+        .take(CONVERSATIONS_MAX)
         .collect())
 }
 

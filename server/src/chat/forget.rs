@@ -21,9 +21,11 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
             .ok_or_else(|| ChatError::new(chat_shared::ErrorCode::NotNamed))?;
         session.forget();
         socket.leave(super::direct::owner_room(speaker.tenure.as_str()));
-        // Its rooms were the ownership's: they end with it (the connection stays in them
-        // until it leaves them or goes).
-        chat.forget_rooms(&speaker.tenure);
+        // Its rooms and conversations were the ownership's: they end with it (the connection
+        // stays in the rooms until it leaves them or goes).
+        if owned.is_some() || speaker.owned {
+            chat.ownership_ended(&speaker.tenure);
+        }
         if session.set_typing(false) {
             super::typing::stopped(chat, &socket, &nick);
         }

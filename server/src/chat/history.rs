@@ -37,9 +37,10 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     };
     let conn = LogId::of(socket.id);
     let Some(with) = request.with.take() else { return read(chat, request, reply, conn) };
-    let speaker = chat.speaker(&session, socket.id);
     let chat = chat.clone();
     tokio::spawn(async move {
+        // Asked when its turn comes, as for a direct message.
+        let speaker = chat.speaker(&session, socket.id);
         match super::direct::readable(&chat, speaker, &with).await {
             Ok(thread) => read(&chat, HistoryRequest { room: Some(thread), ..request }, reply, conn),
             Err(e) => refuse(reply, e),

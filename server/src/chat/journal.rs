@@ -42,7 +42,13 @@ impl Pending {
 }
 
 fn line_cost(m: &NewMessage) -> usize {
-    HISTORY_QUEUE_LINE_OVERHEAD + m.from.len() + m.text.len() + m.key.as_ref().map_or(0, String::len)
+    let direct = match &m.channel {
+        Channel::Direct(d) => {
+            d.thread.len() + d.to.nickname.len() + d.to.tenure.len() + d.from.tenure.len() + d.to_key.len()
+        }
+        Channel::General | Channel::Room(_) => 0,
+    };
+    HISTORY_QUEUE_LINE_OVERHEAD + m.from.len() + m.text.len() + m.key.as_ref().map_or(0, String::len) + direct
 }
 
 /// Takes `cost` of the room in `queued` (at most [`HISTORY_QUEUE_BYTES`] in all), if there is

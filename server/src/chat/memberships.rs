@@ -94,7 +94,7 @@ impl Chat {
     /// `socket`, speaking as `speaker`, is in `rooms` again (those that still exist).
     pub(super) fn rejoin(&self, socket: &SocketRef<ChatAdapter>, session: &Session, rooms: Vec<RoomName>) {
         for room in rooms.into_iter().filter(|r| self.rooms.knows(r) && !r.is_general()) {
-            super::rooms::join_now(socket, session, room);
+            super::rooms::join_now(self, socket, session, room);
         }
     }
 
@@ -121,19 +121,19 @@ impl Chat {
         });
     }
 
-    /// The ownership `tenure` ended ("forget me"): it is in no room any more.
-    pub(super) fn forget_rooms(&self, tenure: &Tenure) {
+    /// The ownership `tenure` ended ("forget me"): it is in no room any more, and its list of
+    /// direct conversations is gone.
+    pub(super) fn ownership_ended(&self, tenure: &Tenure) {
         let Some(redis) = self.redis_rooms.clone() else {
-            if self.memberships.forget(tenure) {
-                self.journal.reserve(ReservationChange::ForgetMember(tenure.as_str().to_owned()));
-            }
+            self.memberships.forget(tenure);
+            self.journal.reserve(ReservationChange::OwnershipEnded(tenure.as_str().to_owned()));
             return;
         };
         let tenure = tenure.clone();
         tokio::spawn(async move {
-            if let Err(e) = redis.forget_member(tenure.as_str()).await {
-                // The set runs out with the reservation time.
-                tracing::warn!("cannot forget an owned nickname's rooms: {e}");
+            if let Err(e) = redis.ownership_ended(tenure.as_str()).await {
+                // The rooms' set runs out with the reservation time.
+                tracing::warn!("cannot forget an owned nickname's rooms and conversations: {e}");
             }
         });
     }

@@ -41,7 +41,8 @@ pub fn line(
     let text = MessageText::parse(text)?;
     let key = key.map(|k| match &channel {
         Channel::General => from.tenure.scope(&k),
-        other => from.tenure.scope(&format!("{}\n{k}", other.key())),
+        Channel::Room(room) => from.tenure.scope(&format!("{room}\n{k}")),
+        Channel::Direct(direct) => from.tenure.scope(&format!("{}\n{k}", direct.key_scope())),
     });
     Ok(NewMessage { channel, from: from.nickname.to_string(), text: text.as_str().to_owned(), key })
 }

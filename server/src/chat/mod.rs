@@ -389,6 +389,11 @@ impl Chat {
     ) {
         join_if_connected(socket, direct::owner_room(speaker.tenure.as_str()));
         self.rejoin(socket, session, rooms);
+        // A takeover that came while it was granted (in a cluster, between the roster's
+        // adopting the nickname and now) found no nickname to sign out: it is signed out now.
+        if !self.roster.holds(&speaker.nickname, socket.id) {
+            self.sign_out(socket.id);
+        }
     }
 
     /// A claim or resume that waited for Redis got its nickname after its connection went (the
@@ -530,6 +535,7 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
             ClientEvent::JoinRoom => rooms::join,
             ClientEvent::LeaveRoom => rooms::leave,
             ClientEvent::RoomMessage => rooms::message,
+            ClientEvent::RoomPeople => rooms::people,
             ClientEvent::DirectMessage => direct::send,
             ClientEvent::Conversations => direct::list,
         };

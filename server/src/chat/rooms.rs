@@ -210,20 +210,38 @@ fn enter(
 ) -> RoomInfo {
     tracing::info!(conn = %LogId::of(socket.id), room = %name, "room created");
     chat.remember(speaker, &name, true);
-    join_now(socket, session, name);
+    join_now(chat, socket, session, name);
     RoomInfo { name: stored.name.clone(), topic: stored.topic.clone(), joined: true }
 }
 
 /// Puts `socket` in `name`'s members — unless it went meanwhile (a join that waited for Redis):
-/// socketioxide does not check, and a gone socket's id would stay in the room for good.
+/// socketioxide does not check, and a gone socket's id would stay in the room for good. In a
+/// cluster, Redis learns who is in it (for `room people`).
 pub(super) fn join_now(
+    chat: &Chat,
     socket: &socketioxide::extract::SocketRef<crate::cluster::ChatAdapter>,
     session: &super::session::Session,
     name: RoomName,
 ) {
     if super::join_if_connected(socket, members_room(&name)) {
+        if let Some(speaker) = session.speaker() {
+            mark(chat, &name, &speaker, true);
+        }
         session.join_room(name);
     }
+}
+
+/// In a cluster: records in Redis that `speaker` is in `room` (`entered`) or left it.
+fn mark(chat: &Chat, room: &RoomName, speaker: &super::session::Speaker, entered: bool) {
+    let Some(redis) = chat.redis_rooms.clone() else { return };
+    let (room, key) = (room.to_string(), speaker.nickname.key().as_str().to_owned());
+    let (nickname, tenure) = (speaker.nickname.to_string(), speaker.tenure.as_str().to_owned());
+    tokio::spawn(async move {
+        let entry = entered.then_some((nickname.as_str(), tenure.as_str()));
+        if let Err(e) = redis.mark(&room, &key, entry).await {
+            tracing::warn!(%room, "cannot record who is in a room: {e}");
+        }
+    });
 }
 
 /// A topic: trimmed, at most [`ROOM_TOPIC_MAX_CHARS`] chars, no control chars.
@@ -257,7 +275,7 @@ pub fn join(chat: &Chat, mut req: Incoming) {
         let info = chat.rooms.info(&name).ok_or_else(|| ChatError::new(ErrorCode::RoomNotFound))?;
         if !name.is_general() {
             chat.remember(&speaker, &name, true);
-            join_now(&socket, &session, name);
+            join_now(chat, &socket, &session, name);
         }
         Ok(RoomInfo { joined: true, ..info })
     };
@@ -286,6 +304,7 @@ pub fn leave(chat: &Chat, mut req: Incoming) {
         if !name.is_general() {
             if let Some(speaker) = session.speaker() {
                 chat.remember(&speaker, &name, false);
+                mark(chat, &name, &speaker, false);
             }
             if session.leave_room(&name) {
                 socket.leave(members_room(&name));
@@ -294,6 +313,56 @@ pub fn leave(chat: &Chat, mut req: Incoming) {
         Ok(RoomInfo { joined: name.is_general(), ..info })
     })();
     answer(req.reply(), ClientEvent::LeaveRoom, left);
+}
+
+/// `room people` ({room}, ack): the nicknames in a room now, sorted (anyone connected may ask;
+/// a history request for the rates). Alone: the named connections in it. In a cluster: who
+/// Redis says is in it, each checked against who holds that nickname now.
+pub fn people(chat: &Chat, mut req: Incoming) {
+    let Some(session) = req.session() else { return };
+    let socket = req.socket();
+    let reply = req.reply();
+    let asked = session.allow_history(|| chat.admission.allow_history(session.address)).and_then(|()| {
+        let request = req.arg::<RoomRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
+        let name = RoomName::parse(&request.room)?;
+        chat.rooms.info(&name).ok_or_else(|| ChatError::new(ErrorCode::RoomNotFound))?;
+        Ok(name)
+    });
+    let name = match asked {
+        Ok(name) => name,
+        Err(e) => return answer::<Vec<String>>(reply, ClientEvent::RoomPeople, Err(e)),
+    };
+    match chat.redis_rooms.clone().filter(|_| !name.is_general()) {
+        None => {
+            let sockets = match name.is_general() {
+                true => socket.broadcast().sockets(),
+                false => socket.within(members_room(&name)).sockets(),
+            };
+            let mut here: Vec<String> = sockets
+                .iter()
+                .filter_map(|s| super::session::Session::of(s)?.nickname().map(|n| n.to_string()))
+                .collect();
+            if name.is_general() {
+                here.extend(session.nickname().map(|n| n.to_string()));
+            }
+            answer(reply, ClientEvent::RoomPeople, Ok(sorted(here)))
+        }
+        Some(redis) => {
+            tokio::spawn(async move {
+                let present = redis.present(name.as_str(), crate::cluster::NICK).await.map_err(|e| {
+                    tracing::warn!(room = %name, "cannot read who is in a room: {e}");
+                    ChatError::new(ErrorCode::Unavailable)
+                });
+                answer(reply, ClientEvent::RoomPeople, present.map(sorted));
+            });
+        }
+    }
+}
+
+fn sorted(mut names: Vec<String>) -> Vec<String> {
+    names.sort_by_key(|n| n.to_lowercase());
+    names.dedup();
+    names
 }
 
 /// `room message` ({room, text, key?}, ack): as `user message`, in a room one is in.

@@ -6,7 +6,7 @@
 mod presence;
 mod rooms;
 
-pub use presence::{Claim, Presence, PresenceError, RENEW_EVERY, TAKEOVER_CHANNEL, Takeover};
+pub use presence::{Claim, NICK, Presence, PresenceError, RENEW_EVERY, TAKEOVER_CHANNEL, Takeover};
 pub use rooms::{Creation, RedisRooms};
 
 use std::sync::{Arc, OnceLock};

@@ -22,7 +22,8 @@ use crate::chat::{Held as HeldHere, OwnerHash, Tenure, TokenHash};
 /// How often an instance renews the leases of the nicknames it holds.
 pub const RENEW_EVERY: Duration = Duration::from_secs(2);
 
-const NICK: &str = "chat:nick:";
+/// The prefix of a nickname's key (its holder, on a lease).
+pub const NICK: &str = "chat:nick:";
 const TOKEN: &str = "chat:token:";
 const ONLINE: &str = "chat:online";
 const OWNER: &str = "chat:owner:";

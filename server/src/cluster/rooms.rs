@@ -47,6 +47,29 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return cjson.encode(rooms)
 "#;
 
+/// The prefix of a room's hash of who is in it (nickname key → `[nickname, tenure]`).
+const IN_ROOM: &str = "chat:in-room:";
+
+/// KEYS: a room's "in it" hash. ARGV: the nickname prefix (`chat:nick:`). The nicknames of
+/// the entries whose nickname is still held (by anyone's connection or for its grace period)
+/// under the entry's tenure; the others are dropped (their holder left, or its instance died
+/// and the lease ran out).
+const PRESENT: &str = r#"
+local all = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #all, 2 do
+  local entry = cjson.decode(all[i + 1])
+  local held = redis.call('GET', ARGV[1] .. all[i])
+  if held and cjson.decode(held).tenure == entry[2] then
+    table.insert(out, entry[1])
+  else
+    redis.call('HDEL', KEYS[1], all[i])
+  end
+end
+if #out == 0 then return '[]' end
+return cjson.encode(out)
+"#;
+
 /// What a creation found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Creation {
@@ -114,12 +137,40 @@ impl RedisRooms {
         serde_json::from_str(&answer).map_err(|e| format!("answered {answer:?}: {e}"))
     }
 
-    /// The ownership `tenure` ended ("forget me"): it is in no room.
-    pub async fn forget_member(&self, tenure: &str) -> Result<(), String> {
-        let keys = vec![format!("{MEMBER_OF}{tenure}")];
-        super::eval(&self.client, "redis.call('DEL', KEYS[1]) return 'ok'", keys, Vec::new())
-            .await
-            .map(|_| ())
+    /// The ownership `tenure` ended ("forget me"): it is in no room, and its list of direct
+    /// conversations is gone.
+    pub async fn ownership_ended(&self, tenure: &str) -> Result<(), String> {
+        use crate::history::{DIRECT_PEERS_PREFIX, DIRECTS_PREFIX};
+        let keys = vec![
+            format!("{MEMBER_OF}{tenure}"),
+            format!("{DIRECTS_PREFIX}{tenure}"),
+            format!("{DIRECT_PEERS_PREFIX}{tenure}"),
+        ];
+        let script = "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) return 'ok'";
+        super::eval(&self.client, script, keys, Vec::new()).await.map(|_| ())
+    }
+
+    /// `nickname` (key `key`, held under `tenure`) is in `room` (`entered`) or left it.
+    pub async fn mark(&self, room: &str, key: &str, entry: Option<(&str, &str)>) -> Result<(), String> {
+        let keys = vec![format!("{IN_ROOM}{room}")];
+        match entry {
+            Some((nickname, tenure)) => {
+                let value = serde_json::to_string(&(nickname, tenure)).map_err(|e| e.to_string())?;
+                let script = "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 'ok'";
+                super::eval(&self.client, script, keys, vec![key.to_owned(), value]).await.map(|_| ())
+            }
+            None => {
+                let script = "redis.call('HDEL', KEYS[1], ARGV[1]) return 'ok'";
+                super::eval(&self.client, script, keys, vec![key.to_owned()]).await.map(|_| ())
+            }
+        }
+    }
+
+    /// Who is in `room`, on every instance (see [`PRESENT`]).
+    pub async fn present(&self, room: &str, nick_prefix: &str) -> Result<Vec<String>, String> {
+        let keys = vec![format!("{IN_ROOM}{room}")];
+        let answer = super::eval(&self.client, PRESENT, keys, vec![nick_prefix.to_owned()]).await?;
+        serde_json::from_str(&answer).map_err(|e| format!("answered {answer:?}: {e}"))
     }
 
     /// Every room of the cluster (besides `general`).

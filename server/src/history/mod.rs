@@ -7,7 +7,7 @@ mod sqlite;
 use chat_shared::limits::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, HISTORY_PAGE_MAX_BYTES};
 use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 
-pub use redis::RedisHistory;
+pub use redis::{DIRECT_PEERS_PREFIX, DIRECTS_PREFIX, RedisHistory};
 pub use sqlite::{SqliteHistory, now_ms};
 
 /// A message to store.
@@ -52,6 +52,17 @@ pub struct Direct {
     pub thread: String,
     pub from: Party,
     pub to: Party,
+    /// The addressee's nickname key, as the sender named it: a line's idempotency key is the
+    /// sender's for that name (a resend after the name changed owner is still the same line,
+    /// and goes to nobody new).
+    pub to_key: String,
+}
+
+impl Direct {
+    /// What scopes its sender's idempotency keys (besides the sender's tenure).
+    pub fn key_scope(&self) -> String {
+        format!("@dm-to:{}", self.to_key)
+    }
 }
 
 /// What begins the key of every direct conversation's history.
@@ -235,8 +246,9 @@ pub enum ReservationChange {
         room: String,
         joined: bool,
     },
-    /// The ownership with this tenure ended: it is in no room.
-    ForgetMember(String),
+    /// The ownership with this tenure ended: it is in no room, and its list of direct
+    /// conversations is gone (their lines stay until retention drops them, readable by nobody).
+    OwnershipEnded(String),
 }
 
 /// A room as stored: its name, topic, who created it and when (ms since the epoch).

@@ -37,6 +37,11 @@ fn room_keys(room: Option<&str>) -> (String, String) {
     }
 }
 
+/// The idempotency keys of a direct message's sender for its addressee's name.
+fn direct_keys(d: &super::Direct) -> String {
+    format!("{DIRECT_KEYS_PREFIX}{}:{}", d.from.tenure, d.to_key)
+}
+
 /// The prefix of a room's keys (besides `general`'s).
 const ROOM_PREFIX: &str = "chat:room:";
 
@@ -46,18 +51,36 @@ const ROOMS: &str = "chat:rooms";
 /// The set of every direct conversation's key (the prune visits each one's stream).
 const DIRECT_THREADS: &str = "chat:direct-threads";
 
-/// ARGV: (thread, from's tenure, from, to's tenure, to, id, ts) per direct message stored.
-/// Puts the conversation at the top of both sides' lists: `chat:directs:<tenure>` (a sorted
-/// set: member the peer's tenure, score the newest id) and `chat:direct-peers:<tenure>` (a
-/// hash: the peer's tenure to `[nickname, newest ts]`).
+/// The prefixes of an owner's list of conversations (a sorted set: member the other side's
+/// tenure, score the newest id) and of its peers (a hash: the other side's tenure to
+/// `[nickname, newest ts]`), by the owner's tenure.
+pub const DIRECTS_PREFIX: &str = "chat:directs:";
+pub const DIRECT_PEERS_PREFIX: &str = "chat:direct-peers:";
+
+/// The idempotency keys of one sender's direct messages to one name (`<sender tenure>:<name
+/// key>`): across the name's owners, so that a resend reaches nobody new. At most
+/// [`DIRECT_KEYS_KEPT`] (the newest), instead of being pruned with a stream.
+const DIRECT_KEYS_PREFIX: &str = "chat:dm-keys:";
+const DIRECT_KEYS_KEPT: usize = 1_000;
+
+/// KEYS: the set of every conversation. ARGV: (thread, from's tenure, from, to's tenure, to,
+/// id, ts, the sender's keys) per direct message stored; then the lists' prefixes and how
+/// many keys to keep. Puts the conversation at the top of both sides' lists unless a newer
+/// line got there first (another instance may list out of order), and bounds the sender's keys.
 const LIST_DIRECT: &str = r#"
-for i = 1, #ARGV, 7 do
-  local thread, ft, from, tt, to, id, ts = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+local n = #ARGV - 3
+local directs, peers, kept = ARGV[n + 1], ARGV[n + 2], tonumber(ARGV[n + 3])
+for i = 1, n, 8 do
+  local thread, ft, from, tt, to, id, ts, keys = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), ARGV[i + 7]
   redis.call('SADD', KEYS[1], thread)
-  redis.call('ZADD', 'chat:directs:' .. ft, id, tt)
-  redis.call('HSET', 'chat:direct-peers:' .. ft, tt, cjson.encode({to, tonumber(ts)}))
-  redis.call('ZADD', 'chat:directs:' .. tt, id, ft)
-  redis.call('HSET', 'chat:direct-peers:' .. tt, ft, cjson.encode({from, tonumber(ts)}))
+  for _, side in ipairs({{ft, tt, to}, {tt, ft, from}}) do
+    local current = redis.call('ZSCORE', directs .. side[1], side[2])
+    if not current or tonumber(current) < id then
+      redis.call('ZADD', directs .. side[1], id, side[2])
+      redis.call('HSET', peers .. side[1], side[2], cjson.encode({side[3], ts}))
+    end
+  end
+  redis.call('ZREMRANGEBYRANK', keys, 0, -(kept + 1))
 end
 return '0'
 "#;
@@ -227,7 +250,10 @@ impl History for RedisHistory {
     fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, HistoryError> {
         let mut args = Vec::with_capacity(batch.len() * 5);
         for m in batch {
-            let (stream, keys) = room_keys(Some(m.channel.key()));
+            let (stream, keys) = match &m.channel {
+                Channel::Direct(d) => (room_keys(Some(&d.thread)).0, direct_keys(d)),
+                _ => room_keys(Some(m.channel.key())),
+            };
             args.extend([stream, keys, m.from.clone(), m.text.clone(), m.key.clone().unwrap_or_default()]);
         }
         let rows: Vec<AppendedRow> = self.run(APPEND, KEYS.to_vec(), args)?;
@@ -251,10 +277,18 @@ impl History for RedisHistory {
                     d.to.nickname.clone(),
                     a.message.id.to_string(),
                     a.message.ts.to_string(),
+                    direct_keys(d),
                 ]);
             }
         }
-        if !listed.is_empty()
+        if !listed.is_empty() {
+            listed.extend([
+                DIRECTS_PREFIX.to_owned(),
+                DIRECT_PEERS_PREFIX.to_owned(),
+                DIRECT_KEYS_KEPT.to_string(),
+            ]);
+        }
+        if listed.len() > 3
             && let Err(e) = self.run::<u8>(LIST_DIRECT, vec![DIRECT_THREADS], listed)
         {
             tracing::warn!("cannot list direct conversations: {e}");
@@ -302,11 +336,12 @@ impl History for RedisHistory {
             Vec::new(),
         )?;
         // And every direct conversation.
-        rooms.extend(self.run::<Vec<String>>(
+        let threads = self.run::<Vec<String>>(
             "local r = redis.call('SMEMBERS', KEYS[1]) if #r == 0 then return '[]' end return cjson.encode(r)",
             vec![DIRECT_THREADS],
             Vec::new(),
-        )?);
+        )?;
+        rooms.extend(threads.iter().cloned());
         let mut dropped = 0;
         for room in std::iter::once(None).chain(rooms.iter().map(|r| Some(r.as_str()))) {
             let (stream, keys) = room_keys(room);
@@ -314,6 +349,15 @@ impl History for RedisHistory {
                 PRUNE,
                 vec![&stream, &keys, KEYS[0]],
                 vec![retention.max_messages.to_string(), cutoff.to_string()],
+            )?;
+        }
+        // A conversation whose every line is gone is no longer visited.
+        for thread in &threads {
+            let (stream, _) = room_keys(Some(thread));
+            self.run::<u8>(
+                "if redis.call('XLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) redis.call('SREM', KEYS[2], ARGV[1]) end return '0'",
+                vec![&stream, DIRECT_THREADS],
+                vec![thread.clone()],
             )?;
         }
         Ok(dropped)
@@ -340,7 +384,7 @@ impl History for RedisHistory {
     }
 
     fn directs(&self, tenure: &str, limit: usize) -> Result<Vec<DirectThread>, HistoryError> {
-        let (list, peers) = (format!("chat:directs:{tenure}"), format!("chat:direct-peers:{tenure}"));
+        let (list, peers) = (format!("{DIRECTS_PREFIX}{tenure}"), format!("{DIRECT_PEERS_PREFIX}{tenure}"));
         let rows: Vec<(String, String, u64, i64)> =
             self.run(DIRECTS, vec![&list, &peers], vec![limit.to_string()])?;
         Ok(rows

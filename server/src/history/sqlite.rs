@@ -287,8 +287,9 @@ impl History for SqliteHistory {
                     "DELETE FROM memberships WHERE tenure = ?1 AND room = ?2",
                     params![tenure, room],
                 ),
-                ReservationChange::ForgetMember(tenure) => {
-                    tx.execute("DELETE FROM memberships WHERE tenure = ?1", params![tenure])
+                ReservationChange::OwnershipEnded(tenure) => {
+                    tx.execute("DELETE FROM memberships WHERE tenure = ?1", params![tenure]).map_err(err)?;
+                    tx.execute("DELETE FROM directs WHERE tenure = ?1", params![tenure])
                 }
                 ReservationChange::Room(r) => tx.execute(
                     "INSERT INTO rooms (name, topic, created_by, created_at) VALUES (?1, ?2, ?3, ?4)
