@@ -2,7 +2,9 @@
 
 use leptos::prelude::*;
 
-use crate::components::{Composer, ConnectingOverlay, Lines, NicknameForm, OnlineList, Toolbar, TypingLine};
+use crate::components::{
+    ChannelHead, Channels, Composer, ConnectingOverlay, Lines, NicknameForm, OnlineList, Toolbar, TypingLine,
+};
 use crate::service;
 use crate::state::{Connection, Part};
 
@@ -10,6 +12,8 @@ use crate::state::{Connection, Part};
 pub fn App() -> impl IntoView {
     let chat = service::start();
     let connection = move || chat.read(Part::Connection, |s| s.connection);
+    // The side list, open as a drawer (on a phone; always shown on a wide screen).
+    let drawer = RwSignal::new(false);
     view! {
         <main
             id="chat"
@@ -20,12 +24,18 @@ pub fn App() -> impl IntoView {
             <Toolbar chat />
             <NicknameForm chat />
             <ConnectingOverlay chat />
-            <div id="messages">
-                <OnlineList chat />
-                <Lines chat />
+            <div id="body">
+                <Channels chat open=drawer />
+                <div id="conversation">
+                    <ChannelHead chat open=drawer />
+                    <div id="messages">
+                        <OnlineList chat />
+                        <Lines chat />
+                    </div>
+                    <TypingLine chat />
+                    <Composer chat />
+                </div>
             </div>
-            <TypingLine chat />
-            <Composer chat />
         </main>
     }
 }

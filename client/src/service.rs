@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use chat_shared::limits::{TYPING_IDLE, TYPING_REFRESH};
 use chat_shared::protocol::{
-    About, Answer, ChatErrorEvent, ClientEvent, Forgotten, HistoryPage, HistoryRequest, MessageMeta,
-    NicknameAck, ServerEvent, SessionGrant,
+    About, Answer, ChatErrorEvent, ClientEvent, Conversation, Forgotten, HistoryPage, HistoryRequest,
+    MessageMeta, NicknameAck, RoomInfo, ServerEvent, SessionGrant,
 };
-use chat_shared::{MessageText, Nickname};
+use chat_shared::{ChatError, ErrorCode, MessageText, Nickname};
 use gloo_timers::callback::{Interval, Timeout};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -26,8 +26,8 @@ use crate::browser::{self, notify, prefs};
 use crate::i18n::{Lang, Texts};
 use crate::socket::{Socket, SocketError, Status};
 use crate::state::{
-    ChatEvent, ChatState, Claim, Connection, HistoryKind, Owner, Part, Problem, SideEffect, apply, decode,
-    now_ms,
+    ChannelId, ChatEvent, ChatState, Claim, Connection, HistoryKind, Owner, Part, Problem, SideEffect, apply,
+    decode, now_ms,
 };
 use crate::storage;
 
@@ -147,11 +147,40 @@ impl Chat {
             }
             SideEffect::SaveOutbox => {
                 let outbox = self.peek(|s| s.outbox());
-                let queued: Vec<_> =
-                    outbox.into_iter().map(|(key, text)| storage::Queued { key, text }).collect();
+                let queued: Vec<_> = outbox
+                    .into_iter()
+                    .map(|o| storage::Queued {
+                        key: o.key,
+                        text: o.text,
+                        channel: (o.channel != ChannelId::General).then(|| o.channel.fragment()),
+                    })
+                    .collect();
                 storage::set_outbox(&queued);
             }
-            SideEffect::FetchHistory(kind) => self.fetch_history(kind),
+            SideEffect::FetchHistory(channel, kind) => self.fetch_history(channel, kind),
+            SideEffect::FetchRooms => self.fetch_rooms(),
+            SideEffect::FetchConversations => self.fetch_conversations(),
+            SideEffect::JoinRoom(name) => self.enter_room(name),
+            SideEffect::LeaveRoom(name) => self.exit_room(name),
+            SideEffect::CountUnread(channel, after) => self.count_unread(channel, after),
+            SideEffect::ShowChannel(channel) => {
+                let fragment = channel.fragment();
+                let location = window().location();
+                if location.hash().unwrap_or_default() != fragment {
+                    let _ = location.set_hash(&fragment);
+                }
+            }
+            SideEffect::SaveRead => {
+                let marks: Vec<(String, u64)> =
+                    self.peek(|s| s.read.iter().map(|(c, id)| (c.fragment(), *id)).collect());
+                storage::set_read_marks(&marks);
+            }
+            SideEffect::DirectArrived { from, text } => {
+                if self.notify.get_untracked() && notify::granted() {
+                    let t = self.lang.get_untracked().texts();
+                    notify::show(&t.direct_from.replace("{nick}", &from), &text);
+                }
+            }
             SideEffect::Mentioned { from, text } => {
                 if self.notify.get_untracked() && notify::granted() {
                     let t = self.lang.get_untracked().texts();
@@ -174,7 +203,8 @@ impl Chat {
         let stale = self
             .typing
             .with_value(|t| t.sent_at.is_none_or(|at| now - at >= TYPING_REFRESH.as_millis() as i64));
-        if stale && self.socket.with_value(|s| s.emit(ClientEvent::Typing, vec![Value::Bool(true)])).is_ok() {
+        let Some(args) = self.typing_args(true) else { return };
+        if stale && self.socket.with_value(|s| s.emit(ClientEvent::Typing, args)).is_ok() {
             self.typing.update_value(|t| t.sent_at = Some(now));
         }
         let keystroke = self.typing.try_update_value(|t| {
@@ -192,8 +222,49 @@ impl Chat {
 
     /// We no longer type; `tell`: say so (not needed when a line was sent: it says so itself).
     fn stopped_typing(&self, tell: bool) {
-        if self.typing.try_update_value(|t| t.sent_at.take()).flatten().is_some() && tell {
-            let _ = self.socket.with_value(|s| s.emit(ClientEvent::Typing, vec![Value::Bool(false)]));
+        if self.typing.try_update_value(|t| t.sent_at.take()).flatten().is_some()
+            && tell
+            && let Some(args) = self.typing_args(false)
+        {
+            let _ = self.socket.with_value(|s| s.emit(ClientEvent::Typing, args));
+        }
+    }
+
+    /// The arguments of a typing notice in the open channel (None in a direct conversation:
+    /// typing is not relayed there).
+    fn typing_args(&self, typing: bool) -> Option<Vec<Value>> {
+        match self.peek(|s| s.current.clone()) {
+            ChannelId::General => Some(vec![Value::Bool(typing)]),
+            ChannelId::Room(room) => Some(vec![Value::Bool(typing), json!({ "room": room })]),
+            ChannelId::Direct(_) => None,
+        }
+    }
+
+    /// Opens a channel (the side list, a name's button, a link).
+    pub fn open(&self, channel: ChannelId) {
+        self.stopped_typing(true);
+        self.dispatch(ChatEvent::Open(channel));
+    }
+
+    /// Opens the next (`1`) or previous (`-1`) channel of the side list.
+    pub fn step(&self, step: i8) {
+        self.stopped_typing(true);
+        self.dispatch(ChatEvent::Step(step));
+    }
+
+    /// Joins the room `raw` names, or creates it (checked here first, as the server checks).
+    pub fn join_room(&self, raw: &str) {
+        match chat_shared::RoomName::parse(raw) {
+            Ok(name) if name.is_general() => self.open(ChannelId::General),
+            Ok(name) => self.enter_room(name.to_string()),
+            Err(e) => self.dispatch(ChatEvent::RoomRefused(e)),
+        }
+    }
+
+    /// Leaves the open room.
+    pub fn leave_room(&self) {
+        if let ChannelId::Room(name) = self.peek(|s| s.current.clone()) {
+            self.exit_room(name);
         }
     }
 
@@ -224,7 +295,8 @@ impl Chat {
     /// Queues a line: it shows at once (pending) and is sent as soon as possible.
     pub fn send_message(&self, text: MessageText) {
         self.stopped_typing(false);
-        self.dispatch(ChatEvent::Outgoing { key: new_key(), text: text.to_string() });
+        let channel = self.peek(|s| s.current.clone());
+        self.dispatch(ChatEvent::Outgoing { key: new_key(), text: text.to_string(), channel });
     }
 
     pub fn retry(&self, key: String) {
@@ -334,10 +406,22 @@ impl Chat {
         spawn_local(async move {
             loop {
                 let next = chat.peek(|s| if s.can_send() { s.outbox().into_iter().next() } else { None });
-                let Some((key, text)) = next else { break };
-                let answer = socket
-                    .emit_with_ack(ClientEvent::UserMessage, vec![Value::from(text), json!({ "key": key })])
-                    .await;
+                let Some(line) = next else { break };
+                let (event, args) = match line.channel {
+                    ChannelId::General => {
+                        (ClientEvent::UserMessage, vec![Value::from(line.text), json!({ "key": line.key })])
+                    }
+                    ChannelId::Room(room) => (
+                        ClientEvent::RoomMessage,
+                        vec![json!({ "room": room, "text": line.text, "key": line.key })],
+                    ),
+                    ChannelId::Direct(to) => (
+                        ClientEvent::DirectMessage,
+                        vec![json!({ "to": to, "text": line.text, "key": line.key })],
+                    ),
+                };
+                let key = line.key;
+                let answer = socket.emit_with_ack(event, args).await;
                 let event = match answer {
                     Ok(args) => match Answer::<MessageMeta>::from_args(&args) {
                         Some(Answer(Ok(meta))) => ChatEvent::Stored { key, meta },
@@ -355,22 +439,108 @@ impl Chat {
         });
     }
 
-    /// Asks for a page of history; the answer (or its absence) goes to the reducer.
-    fn fetch_history(&self, kind: HistoryKind) {
+    /// Asks for a page of `channel`'s history; the answer (or its absence) goes to the reducer.
+    fn fetch_history(&self, channel: ChannelId, kind: HistoryKind) {
         let chat = *self;
         let socket = self.socket.get_value();
-        let request = match kind {
+        let mut request = match kind {
             HistoryKind::Newest => HistoryRequest::default(),
             HistoryKind::After(id) => HistoryRequest { after: Some(id), ..Default::default() },
             HistoryKind::Older(id) => HistoryRequest { before: Some(id), ..Default::default() },
         };
+        match &channel {
+            ChannelId::General => {}
+            ChannelId::Room(room) => request.room = Some(room.clone()),
+            ChannelId::Direct(with) => request.with = Some(with.clone()),
+        }
         spawn_local(async move {
             let Ok(request) = serde_json::to_value(&request) else { return };
             let answer = socket.emit_with_ack(ClientEvent::History, vec![request]).await;
             chat.dispatch(match answer.map(|args| Answer::<HistoryPage>::from_args(&args)) {
-                Ok(Some(Answer(Ok(page)))) => ChatEvent::History { page, kind },
-                _ => ChatEvent::HistoryFailed(kind),
+                Ok(Some(Answer(Ok(page)))) => ChatEvent::History { page, kind, channel },
+                _ => ChatEvent::HistoryFailed(channel, kind),
             });
+        });
+    }
+
+    /// Asks for the chat's rooms (with those this connection is in).
+    fn fetch_rooms(&self) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        spawn_local(async move {
+            let answer = socket.emit_with_ack(ClientEvent::Rooms, Vec::new()).await;
+            if let Ok(Some(Answer(Ok(rooms)))) = answer.map(|args| Answer::<Vec<RoomInfo>>::from_args(&args))
+            {
+                chat.dispatch(ChatEvent::Rooms(rooms));
+            }
+        });
+    }
+
+    /// Asks for this owned nickname's direct conversations (an ephemeral one has none).
+    fn fetch_conversations(&self) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        spawn_local(async move {
+            let answer = socket.emit_with_ack(ClientEvent::Conversations, Vec::new()).await;
+            if let Ok(Some(Answer(Ok(list)))) =
+                answer.map(|args| Answer::<Vec<Conversation>>::from_args(&args))
+            {
+                chat.dispatch(ChatEvent::Conversations(list));
+            }
+        });
+    }
+
+    /// Joins the room `name`, or creates it if there is none.
+    fn enter_room(&self, name: String) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        spawn_local(async move {
+            let ask = |event, args| {
+                let socket = socket.clone();
+                async move {
+                    match socket.emit_with_ack(event, args).await {
+                        Ok(args) => Answer::<RoomInfo>::from_args(&args)
+                            .map(|Answer(a)| a)
+                            .unwrap_or_else(|| Err(ChatError::new(ErrorCode::BadPayload))),
+                        Err(_) => Err(ChatError::new(ErrorCode::Unavailable)),
+                    }
+                }
+            };
+            let mut joined = ask(ClientEvent::JoinRoom, vec![json!({ "room": name })]).await;
+            if matches!(&joined, Err(e) if e.code == ErrorCode::RoomNotFound) {
+                joined = ask(ClientEvent::CreateRoom, vec![json!({ "name": name })]).await;
+            }
+            chat.dispatch(match joined {
+                Ok(info) => ChatEvent::RoomJoined(info),
+                Err(e) => ChatEvent::RoomRefused(e),
+            });
+        });
+    }
+
+    fn exit_room(&self, name: String) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        spawn_local(async move {
+            if socket.emit_with_ack(ClientEvent::LeaveRoom, vec![json!({ "room": name })]).await.is_ok() {
+                chat.dispatch(ChatEvent::RoomLeft(name));
+            }
+        });
+    }
+
+    /// Counts the lines of a direct conversation after `after` (for its badge on arrival).
+    fn count_unread(&self, channel: ChannelId, after: u64) {
+        let ChannelId::Direct(with) = &channel else { return };
+        let request = HistoryRequest { after: Some(after), with: Some(with.clone()), ..Default::default() };
+        let chat = *self;
+        let socket = self.socket.get_value();
+        spawn_local(async move {
+            let Ok(request) = serde_json::to_value(&request) else { return };
+            let answer = socket.emit_with_ack(ClientEvent::History, vec![request]).await;
+            if let Ok(Some(Answer(Ok(page)))) = answer.map(|args| Answer::<HistoryPage>::from_args(&args)) {
+                let me = chat.peek(|s| s.me.nickname.clone()).unwrap_or_default();
+                let count = page.messages.iter().filter(|m| m.from != me).count() as u32;
+                chat.dispatch(ChatEvent::Unread { channel, count });
+            }
         });
     }
 }
@@ -436,8 +606,18 @@ pub fn start() -> Chat {
     if let Some(owner) = storage::owner() {
         chat.dispatch(ChatEvent::Owned(Owner { nickname: owner.nickname, secret: owner.owner_secret }));
     }
+    let marks = storage::read_marks()
+        .into_iter()
+        .filter_map(|(fragment, id)| Some((ChannelId::from_fragment(&fragment)?, id)))
+        .collect();
+    chat.dispatch(ChatEvent::ReadMarks(marks));
     for q in storage::outbox() {
-        chat.dispatch(ChatEvent::Outgoing { key: q.key, text: q.text });
+        let channel = q.channel.as_deref().and_then(ChannelId::from_fragment).unwrap_or_default();
+        chat.dispatch(ChatEvent::Outgoing { key: q.key, text: q.text, channel });
+    }
+    // A link to a room or a conversation opens it.
+    if let Some(channel) = window().location().hash().ok().as_deref().and_then(ChannelId::from_fragment) {
+        chat.dispatch(ChatEvent::Open(channel));
     }
     for event in ServerEvent::ALL {
         socket.on(event, move |args| {
@@ -478,6 +658,27 @@ fn watch_the_tab(chat: Chat) {
     let _ = document()
         .add_event_listener_with_callback("visibilitychange", on_visibility.as_ref().unchecked_ref());
     on_visibility.forget(); // lives as long as the page
+    let on_hash = Closure::<dyn Fn()>::new(move || {
+        if let Some(channel) = window().location().hash().ok().as_deref().and_then(ChannelId::from_fragment) {
+            chat.open(channel);
+        }
+    });
+    let _ = window().add_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
+    on_hash.forget();
+    // Alt+↑ / Alt+↓ switch channels from anywhere on the page.
+    let on_key = Closure::<dyn Fn(web_sys::KeyboardEvent)>::new(move |ev: web_sys::KeyboardEvent| {
+        if ev.alt_key() && !ev.ctrl_key() && !ev.meta_key() {
+            let step = match ev.key().as_str() {
+                "ArrowDown" => 1,
+                "ArrowUp" => -1,
+                _ => return,
+            };
+            ev.prevent_default();
+            chat.step(step);
+        }
+    });
+    let _ = document().add_event_listener_with_callback("keydown", on_key.as_ref().unchecked_ref());
+    on_key.forget();
     chat.dispatch(ChatEvent::Hidden(browser::tab_hidden()));
     Interval::new(1_000, move || {
         if chat.peek(|s| !s.typists.is_empty()) {

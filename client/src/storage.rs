@@ -1,13 +1,14 @@
 //! What the tab keeps across a reload (sessionStorage): the nickname with its resume token, and
 //! the outbox (own lines not stored yet); and what the browser keeps across visits and shares
-//! between its tabs (localStorage): the owned nickname and its owner secret. Written when the
-//! reducer says they changed.
+//! between its tabs (localStorage): the owned nickname and its owner secret, and how far its
+//! direct conversations were read. Written when the reducer says they changed.
 
 use serde::{Deserialize, Serialize};
 
 const SESSION: &str = "chat.session";
 const OUTBOX: &str = "chat.outbox";
 const OWNER: &str = "chat.owner";
+const READ: &str = "chat.read";
 
 #[derive(Serialize, Deserialize)]
 pub struct Session {
@@ -22,11 +23,14 @@ pub struct Owner {
     pub owner_secret: String,
 }
 
-/// An own line waiting to be stored.
+/// An own line waiting to be stored, and the fragment of its channel (absent: `general`, as
+/// an older page kept it).
 #[derive(Serialize, Deserialize)]
 pub struct Queued {
     pub key: String,
     pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
 }
 
 /// The tab's storage, or the browser's.
@@ -75,6 +79,15 @@ pub fn outbox() -> Vec<Queued> {
 
 pub fn set_outbox(outbox: &[Queued]) {
     write(Kept::Tab, OUTBOX, Some(&outbox));
+}
+
+/// How far each direct conversation was read (by its fragment), shared by the browser's tabs.
+pub fn read_marks() -> Vec<(String, u64)> {
+    read(Kept::Browser, READ).unwrap_or_default()
+}
+
+pub fn set_read_marks(marks: &[(String, u64)]) {
+    write(Kept::Browser, READ, Some(&marks));
 }
 
 pub fn owner() -> Option<Owner> {

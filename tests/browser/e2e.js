@@ -32,7 +32,10 @@ async function stopServer() {
 }
 
 async function open(browser, at = '/', viewport = { width: 1280, height: 800 }, options = {}) {
-  const page = await browser.newPage({ viewport, ...options });
+  return visit(await browser.newPage({ viewport, ...options }), at);
+}
+// Opens the page in `page` (e.g. a new tab of a context that was open before: the same browser).
+async function visit(page, at = '/') {
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
   page.on('dialog', (d) => { page.errors.push(`dialog: ${d.message()}`); d.dismiss(); });
@@ -271,7 +274,8 @@ const tests = {
   async 'an owned nickname comes back on the next visit, is nobody else\'s, and forget me frees it'(browser) {
     // One browser (one context: its localStorage), two visits.
     const mine = await browser.newContext();
-    const visit = async () => {
+    // (Without the shared `visit`'s dialog handler: this test answers the confirmation.)
+    const visitMine = async () => {
       const page = await mine.newPage();
       page.errors = [];
       page.on('pageerror', (e) => page.errors.push(e.message));
@@ -279,13 +283,13 @@ const tests = {
       await page.waitForSelector('#chat.connected', { timeout: 10000 });
       return page;
     };
-    const first = await visit();
+    const first = await visitMine();
     await join(first, 'Keeper');
     const kept = await first.evaluate(() => localStorage.getItem('chat.owner'));
     assert.ok(kept && kept.includes('Keeper') && kept.includes('owner_secret'), `the browser keeps it: ${kept}`);
     await first.close();
     // The next visit is Keeper at once, without typing.
-    const next = await visit();
+    const next = await visitMine();
     await next.waitForSelector('#chat.nickname-set', { timeout: 5000 });
     // Another browser cannot have it, and is told why.
     const stranger = await open(browser);
@@ -389,7 +393,7 @@ const tests = {
     assert.ok(Math.abs(Date.parse(info[0].datetime) - Date.now()) < 60000, info[0].datetime);
     assert.ok(info[0].title.includes(String(new Date().getFullYear())), info[0].title);
     assert.ok(await bob.$$eval('#lines .day', (ds) => ds.some((d) => d.textContent === 'Today')));
-    const pill = await bob.$eval('#nicknames b:text("Painter")', (b) => b.className);
+    const pill = await bob.$eval('#nicknames b:has-text("Painter")', (b) => b.className);
     assert.ok(pill.includes(info[0].from.split(' ').find((c) => c.startsWith('nc'))), pill);
     await ana.close(); await bob.close();
   },
@@ -448,6 +452,77 @@ const tests = {
       assert.equal(await nl.textContent('#send-message button'), 'Versturen');
       await nl.close();
     } finally { await dutch.close(); }
+  },
+
+  async 'rooms and direct messages: a side list with badges, links, the keyboard, a drawer on a phone'(browser) {
+    const shots = path.join(process.cwd(), 'target', 'screenshots');
+    fs.mkdirSync(shots, { recursive: true });
+    // Ana's browser outlives her tab (her next visit); the audits need their script let in.
+    const anaBrowser = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true });
+    const ana = await visit(await anaBrowser.newPage());
+    const bo = await open(browser, '/', { width: 390, height: 844 }, { colorScheme: 'dark', bypassCSP: true });
+    const cy = await open(browser);
+    await join(ana, 'RoomAna');
+    await join(bo, 'RoomBo');
+    await join(cy, 'RoomCy');
+    const title = (page) => page.textContent('#channel-title');
+    // Join or create a room from the side list: it opens, and the address names it.
+    await ana.fill('#room-name', 'Crafts');
+    await ana.press('#room-name', 'Enter');
+    await ana.waitForFunction(() => document.querySelector('#channel-title').textContent === '# crafts');
+    assert.equal(new URL(ana.url()).hash, '#/r/crafts');
+    await say(ana, 'knitting tonight?');
+    await lineWith(ana, 'knitting tonight?');
+    // A link to the room opens it (and joins it).
+    await bo.goto(`${base}/#/r/crafts`);
+    await bo.waitForFunction(() => document.querySelector('#channel-title').textContent === '# crafts');
+    await lineWith(bo, 'knitting tonight?');
+    assert.ok(!(await cy.textContent('#lines')).includes('knitting'), 'general does not show a room');
+    // The keyboard switches rooms; a line in a room not shown counts on its badge.
+    await ana.keyboard.press('Alt+ArrowUp');
+    await ana.waitForFunction(() => document.querySelector('#channel-title').textContent === '# general');
+    assert.equal(new URL(ana.url()).hash, '#/r/general');
+    await say(bo, 'yes, at eight');
+    await ana.waitForFunction(() => document.querySelector('#channels a[href="#/r/crafts"] .badge')?.textContent === '1');
+    // A direct message from the online list: only its addressee gets it.
+    await bo.click('#nicknames button.dm:text("RoomAna")');
+    await bo.waitForFunction(() => document.querySelector('#channel-title').textContent === '@ RoomAna');
+    await say(bo, 'just for you');
+    await ana.waitForFunction(() => document.querySelector('#channels a[href="#/dm/RoomBo"] .badge.mention')?.textContent === '1');
+    await ana.click('#channels a[href="#/dm/RoomBo"]');
+    await lineWith(ana, 'just for you');
+    assert.equal(new URL(ana.url()).hash, '#/dm/RoomBo');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!(await cy.textContent('#chat')).includes('just for you'), 'a third page sees nothing of it');
+    await audit(ana, 'desktop with rooms and a direct conversation');
+    await ana.screenshot({ path: path.join(shots, 'rooms-light-1280x800.png') });
+    // The next visit: a line written meanwhile waits, counted on its badge.
+    await ana.click('#channels a[href="#/r/general"]');
+    await ana.close();
+    await say(bo, 'while you were away');
+    await new Promise((r) => setTimeout(r, 300));
+    const back = await visit(await anaBrowser.newPage());
+    await back.waitForSelector('#chat.nickname-set', { timeout: 10000 });
+    await back.waitForFunction(() => document.querySelector('#channels a[href="#/dm/RoomBo"] .badge')?.textContent === '1', null, { timeout: 10000 });
+    assert.ok(await back.isVisible('#channels a[href="#/r/crafts"]'), 'her rooms came back with her nickname');
+    await back.click('#channels a[href="#/dm/RoomBo"]');
+    await lineWith(back, 'while you were away');
+    // Leaving a room takes it out of the list.
+    await back.click('#channels a[href="#/r/crafts"]');
+    await back.click('#leave-room');
+    await back.waitForFunction(() => document.querySelector('#channel-title').textContent === '# general');
+    await back.waitForSelector('#channels a[href="#/r/crafts"]', { state: 'detached' });
+    // On a phone the list is a drawer.
+    assert.ok(!(await bo.isVisible('#channels a[href="#/r/crafts"]')), 'closed at first');
+    await bo.click('#channels-toggle');
+    await bo.waitForSelector('#channels.open a[href="#/r/crafts"]', { state: 'visible' });
+    await audit(bo, 'phone with the drawer open');
+    await bo.screenshot({ path: path.join(shots, 'rooms-dark-390x844-drawer.png') });
+    await bo.click('#channels a[href="#/r/crafts"]');
+    await bo.waitForSelector('#channels.open', { state: 'detached' });
+    await bo.screenshot({ path: path.join(shots, 'rooms-dark-390x844.png') });
+    assert.deepEqual([...back.errors, ...bo.errors, ...cy.errors], []);
+    await anaBrowser.close(); await bo.close(); await cy.close();
   },
 
   async 'the accessibility audit finds nothing serious, in light and dark, and screenshots'(browser) {

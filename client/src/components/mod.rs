@@ -1,12 +1,14 @@
 //! The page's views, one component each; they read the parts of the state they show through
 //! [`Chat::read`] and send intents through [`Chat`]'s methods.
 
+mod channels;
 mod composer;
 mod lines;
 mod nickname_form;
 mod online;
 mod toolbar;
 
+pub use channels::{ChannelHead, Channels};
 pub use composer::Composer;
 pub use lines::Lines;
 pub use nickname_form::NicknameForm;

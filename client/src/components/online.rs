@@ -1,9 +1,10 @@
 //! `#nicknames`: who is online ("Online:" and a pill per nickname, in the nickname's colour).
+//! Another's pill is a button that opens a direct conversation with them.
 
 use leptos::prelude::*;
 
 use crate::service::Chat;
-use crate::state::Part;
+use crate::state::{ChannelId, Part};
 use crate::text::name_colour;
 
 #[component]
@@ -21,7 +22,25 @@ pub fn OnlineList(chat: Chat) -> impl IntoView {
                         move || me().as_deref() == Some(name.as_str())
                     }
                 >
-                    {name.clone()}
+                    {
+                        let (shown, to) = (name.clone(), name.clone());
+                        let label = move || chat.t().message_person.replace("{nick}", &shown);
+                        let mine = {
+                            let name = name.clone();
+                            move || me().as_deref() == Some(name.as_str())
+                        };
+                        view! {
+                            <button
+                                type="button"
+                                class="dm"
+                                title=label
+                                disabled=mine
+                                on:click=move |_| chat.open(ChannelId::Direct(to.clone()))
+                            >
+                                {name.clone()}
+                            </button>
+                        }
+                    }
                 </b>
             </For>
         </div>

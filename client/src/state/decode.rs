@@ -29,8 +29,8 @@ pub fn decode(event: ServerEvent, args: &[Value]) -> Option<ChatEvent> {
         ServerEvent::GoingAway => arg(args, 0).map(ChatEvent::GoingAway),
         ServerEvent::Typing => arg(args, 0).map(ChatEvent::Typing),
         ServerEvent::SignedOut => arg(args, 0).map(ChatEvent::SignedOut),
-        // The page does not join rooms or show direct messages yet (it shows `general` only).
-        ServerEvent::RoomMessage | ServerEvent::DirectMessage => None,
+        ServerEvent::RoomMessage => arg(args, 0).map(ChatEvent::RoomLine),
+        ServerEvent::DirectMessage => arg(args, 0).map(ChatEvent::DirectLine),
     }
 }
 

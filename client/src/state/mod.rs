@@ -3,6 +3,7 @@
 //! effects to run (the service runs them). Nothing here touches the browser: it is all
 //! unit-tested on the host.
 
+mod channel;
 mod decode;
 mod online;
 mod reduce;
@@ -14,10 +15,14 @@ use std::sync::Arc;
 
 use chat_shared::ChatError;
 use chat_shared::ErrorCode;
+use std::collections::BTreeMap;
+
 use chat_shared::protocol::{
-    About, GoingAway, HistoryPage, MessageMeta, NicknameAck, PresenceChange, SessionGrant, SignedOut, Typing,
+    About, Conversation, DirectLine, GoingAway, HistoryPage, MessageMeta, NicknameAck, PresenceChange,
+    RoomInfo, RoomLine, SessionGrant, SignedOut, Typing,
 };
 
+pub use channel::{Badge, ChannelId};
 pub use decode::decode;
 pub use online::Online;
 pub use reduce::apply;
@@ -190,6 +195,8 @@ pub enum ChatEvent {
     Session(SessionGrant),
     /// What the browser kept of its owned nickname (at start): claimed once connected.
     Owned(Owner),
+    /// How far the direct conversations were read (kept by the browser, at start).
+    ReadMarks(BTreeMap<ChannelId, u64>),
     /// The server said what the chat is (`about`).
     About(About),
     /// The reader asked to give up the nickname and its ownership ("forget me").
@@ -218,10 +225,12 @@ pub enum ChatEvent {
     Hidden(bool),
     /// The server is shutting down; the page reconnects within the given time.
     GoingAway(GoingAway),
-    /// The reader wrote a line (or the tab's outbox brought one back after a reload).
+    /// The reader wrote a line in `channel` (or the tab's outbox brought one back after a
+    /// reload).
     Outgoing {
         key: String,
         text: String,
+        channel: ChannelId,
     },
     Stored {
         key: String,
@@ -234,13 +243,35 @@ pub enum ChatEvent {
     Retry {
         key: String,
     },
-    /// A page of stored messages arrived...
+    /// A page of stored messages of `channel` arrived...
     History {
         page: HistoryPage,
         kind: HistoryKind,
+        channel: ChannelId,
     },
     /// ...or did not (refused, lost): it may be asked for again.
-    HistoryFailed(HistoryKind),
+    HistoryFailed(ChannelId, HistoryKind),
+    /// The reader opens a channel (a link, the side list, the keyboard, a name's button).
+    Open(ChannelId),
+    /// The reader opens the channel after (`1`) or before (`-1`) the current one in the list.
+    Step(i8),
+    /// The chat's rooms (the server's `rooms`), with those this connection is in.
+    Rooms(Vec<RoomInfo>),
+    /// This connection is in that room now (it joined or created it).
+    RoomJoined(RoomInfo),
+    /// ...or no longer.
+    RoomLeft(String),
+    /// A room could not be joined or created.
+    RoomRefused(ChatError),
+    /// The people this owned nickname has direct messages with (the server's `conversations`).
+    Conversations(Vec<Conversation>),
+    /// How many lines of a channel the reader has not read (counted from history on arrival).
+    Unread {
+        channel: ChannelId,
+        count: u32,
+    },
+    RoomLine(RoomLine),
+    DirectLine(DirectLine),
     /// The reader scrolled to the top of the lines (or pressed "load older").
     ScrolledToTop,
     /// The reader is at the bottom of the lines (`true`: following the newest) or not.
@@ -259,10 +290,12 @@ pub enum Part {
     Lines,
     Typists,
     Unread,
+    /// The side list: the rooms, the direct conversations, their badges, which one is open.
+    Channels,
 }
 
 impl Part {
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 7;
 }
 
 /// What an event changed: parts, and own lines whose status changed (by line key).
@@ -282,7 +315,7 @@ impl Changed {
     }
 
     pub fn parts(&self) -> impl Iterator<Item = Part> + '_ {
-        [Part::Connection, Part::Me, Part::Online, Part::Lines, Part::Typists, Part::Unread]
+        [Part::Connection, Part::Me, Part::Online, Part::Lines, Part::Typists, Part::Unread, Part::Channels]
             .into_iter()
             .filter(|p| self.has(*p))
     }
@@ -307,7 +340,24 @@ pub enum SideEffect {
     SaveSession,
     /// Keep the outbox in the tab (it changed).
     SaveOutbox,
-    FetchHistory(HistoryKind),
+    FetchHistory(ChannelId, HistoryKind),
+    /// Ask for the chat's rooms, and for this owned nickname's direct conversations.
+    FetchRooms,
+    FetchConversations,
+    /// Join this room, or create it if there is none of that name.
+    JoinRoom(String),
+    LeaveRoom(String),
+    /// Count the lines of a channel after this id (the one read last on an earlier visit).
+    CountUnread(ChannelId, u64),
+    /// The address bar names the open channel.
+    ShowChannel(ChannelId),
+    /// Keep how far the direct conversations were read (it changed).
+    SaveRead,
+    /// A line for the reader arrived in a direct conversation while the tab is hidden.
+    DirectArrived {
+        from: String,
+        text: String,
+    },
     /// A line that mentions the reader arrived while the tab is hidden.
     Mentioned {
         from: String,
@@ -333,8 +383,24 @@ pub struct ChatState {
     pub about: Option<About>,
     pub me: Me,
     pub online: Online,
-    /// The lines the page holds (at most `PAGE_LINES_MAX`), and where they sit in the history.
+    /// The lines the page holds of the open channel (at most `PAGE_LINES_MAX`), and where
+    /// they sit in its history.
     pub window: Window,
+    /// The open channel (`general` at first).
+    pub current: ChannelId,
+    /// The windows of the channels opened before and not shown now (resumed when opened).
+    pub parked: BTreeMap<ChannelId, Window>,
+    /// The chat's rooms, as the server listed them (`joined`: this connection is in it).
+    pub rooms: Vec<RoomInfo>,
+    /// The people this owned nickname has direct messages with, the newest first.
+    pub directs: Vec<String>,
+    /// What the side list says of each channel not shown now: unread lines, a mention.
+    pub badges: BTreeMap<ChannelId, Badge>,
+    /// Why the last room could not be joined or created.
+    pub room_error: Option<ChatError>,
+    /// How far the reader read each direct conversation (the newest id seen; kept by the
+    /// browser, so that the next visit counts what came after).
+    pub read: BTreeMap<ChannelId, u64>,
     /// Who else is typing, in the order they started.
     pub typists: Vec<Typist>,
     /// The tab is hidden...
@@ -349,22 +415,56 @@ impl ChatState {
         self.typists.iter().map(|t| t.nickname.clone()).collect()
     }
 
-    /// One's own lines not stored yet, in order (key, text): the outbox.
-    pub fn outbox(&self) -> Vec<(String, String)> {
-        self.window
-            .lines()
-            .filter(|l| l.status == Some(SendStatus::Pending))
-            .filter_map(|l| match &*l.body {
-                Body::Mine { text, key } => Some((key.clone(), text.clone())),
-                _ => None,
+    /// One's own lines not stored yet, in order, with their channel: the outbox (the open
+    /// channel's first, then the others').
+    pub fn outbox(&self) -> Vec<Outbound> {
+        let windows = std::iter::once((&self.current, &self.window)).chain(self.parked.iter());
+        windows
+            .flat_map(|(channel, window)| {
+                window.lines().filter(|l| l.status == Some(SendStatus::Pending)).filter_map(|l| {
+                    match &*l.body {
+                        Body::Mine { text, key } => {
+                            Some(Outbound { channel: channel.clone(), key: key.clone(), text: text.clone() })
+                        }
+                        _ => None,
+                    }
+                })
             })
             .collect()
+    }
+
+    /// The channels of the side list, in its order: `general`, the joined rooms, the direct
+    /// conversations.
+    pub fn channels(&self) -> Vec<ChannelId> {
+        let rooms = self.rooms.iter().filter(|r| r.joined && r.name != chat_shared::room::GENERAL);
+        std::iter::once(ChannelId::General)
+            .chain(rooms.map(|r| ChannelId::Room(r.name.clone())))
+            .chain(self.directs.iter().map(|d| ChannelId::Direct(d.clone())))
+            .collect()
+    }
+
+    /// The open room's topic (empty for `general` and direct conversations).
+    pub fn topic(&self) -> String {
+        match &self.current {
+            ChannelId::Room(name) => {
+                self.rooms.iter().find(|r| &r.name == name).map(|r| r.topic.clone()).unwrap_or_default()
+            }
+            _ => String::new(),
+        }
     }
 
     /// Ready to send lines: connected and named (not while the name is being taken back).
     pub fn can_send(&self) -> bool {
         self.connection == Connection::Connected && self.me.nickname.is_some() && !self.me.reclaiming
     }
+}
+
+/// An own line waiting to be stored, and where it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound {
+    pub channel: ChannelId,
+    pub key: String,
+    pub text: String,
 }
 
 /// The time now (ms since the epoch).

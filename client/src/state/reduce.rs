@@ -2,12 +2,12 @@
 //! returns what changed and the side effects to run, as data; it runs none itself.
 
 use chat_shared::limits::{PRESENCE_LINES_MAX, TYPING_EXPIRY};
-use chat_shared::protocol::{NicknameAck, Typing};
+use chat_shared::protocol::{MessageMeta, NicknameAck, RoomInfo, Typing};
 
-use super::window::Placed;
+use super::window::{Placed, Window};
 use super::{
-    Announced, Body, ChatEvent, ChatState, Connection, HistoryKind, Note, Output, Part, Problem, SendStatus,
-    SideEffect, Typist,
+    Announced, Body, ChannelId, ChatEvent, ChatState, Connection, HistoryKind, Note, Output, Part, Problem,
+    SendStatus, SideEffect, Typist,
 };
 use crate::text::mentions;
 
@@ -73,19 +73,35 @@ impl Reducer<'_> {
             let line_key = line.key;
             self.out.changed.statuses.push(line_key);
             self.effect(SideEffect::SaveOutbox);
+        } else if let Some(line) = self.state.parked.values_mut().find_map(|w| w.mine_mut(key)) {
+            line.status = Some(status);
+            self.effect(SideEffect::SaveOutbox);
         }
+    }
+
+    /// The window holding the own line `key`: the open channel's (true) or a parked one's.
+    fn window_with_mine(&mut self, key: &str) -> Option<(&mut Window, bool)> {
+        if self.state.window.mine_mut(key).is_some() {
+            return Some((&mut self.state.window, true));
+        }
+        self.state
+            .parked
+            .values_mut()
+            .find(|w| w.lines().any(|l| matches!(&*l.body, Body::Mine { key: k, .. } if k == key)))
+            .map(|w| (w, false))
     }
 
     /// Asks for the lines after the last one held (resume, scrolling down), unless asked already.
     fn fetch_newer(&mut self) {
+        let channel = self.state.current.clone();
         let window = &mut self.state.window;
         match window.last_id() {
             Some(last) if !window.loading_newer => {
                 window.loading_newer = true;
-                self.effect(SideEffect::FetchHistory(HistoryKind::After(last)));
+                self.effect(SideEffect::FetchHistory(channel, HistoryKind::After(last)));
             }
             Some(_) => {}
-            None => self.effect(SideEffect::FetchHistory(HistoryKind::Newest)),
+            None => self.effect(SideEffect::FetchHistory(channel, HistoryKind::Newest)),
         }
     }
 
@@ -94,7 +110,7 @@ impl Reducer<'_> {
         if self.state.window.more_after {
             self.state.window.reset_to_live();
             self.changed(Part::Lines);
-            self.effect(SideEffect::FetchHistory(HistoryKind::Newest));
+            self.effect(SideEffect::FetchHistory(self.state.current.clone(), HistoryKind::Newest));
         }
     }
 
@@ -197,7 +213,11 @@ impl Reducer<'_> {
                 self.changed(Part::Me);
                 self.effect(SideEffect::SaveSession);
                 self.effect(SideEffect::SendOutbox);
+                // Its rooms (an owner's come back by themselves) and direct conversations.
+                self.effect(SideEffect::FetchRooms);
+                self.effect(SideEffect::FetchConversations);
             }
+            ChatEvent::ReadMarks(marks) => self.state.read = marks,
             ChatEvent::Owned(owner) => {
                 let me = &mut self.state.me;
                 if me.nickname.is_none() {
@@ -217,6 +237,13 @@ impl Reducer<'_> {
                 self.effect(SideEffect::SaveSession);
                 self.effect(SideEffect::SaveOwner);
                 self.clear_typists();
+                // Its direct conversations were the ownership's.
+                self.state.directs.clear();
+                self.state.badges.retain(|c, _| !matches!(c, ChannelId::Direct(_)));
+                self.changed(Part::Channels);
+                if matches!(self.state.current, ChannelId::Direct(_)) {
+                    self.open(ChannelId::General);
+                }
             }
             ChatEvent::SignedOut(signed_out) => {
                 // The nickname form says why it is back (the browser still owns the name: the
@@ -252,33 +279,22 @@ impl Reducer<'_> {
                     }
                 }
             }
-            ChatEvent::UserMessage { from, text, meta } => {
-                self.stop_typing(&from);
-                let new = match meta {
-                    Some(meta) => {
-                        let body = Body::User { from: from.clone(), text: text.clone() };
-                        let placed = self.state.window.insert_stored(meta.id, meta.ts, body, true);
-                        if placed == Placed::Shown {
-                            self.lines_changed();
-                        } else if placed == Placed::Outside {
-                            self.changed(Part::Lines); // the count of newer lines
-                        }
-                        placed != Placed::Seen
-                    }
-                    None => {
-                        let body = Body::User { from: from.clone(), text: text.clone() };
-                        self.state.window.push(now, body, None);
-                        self.lines_changed();
-                        true
-                    }
-                };
-                if new && self.state.hidden {
-                    self.state.unread += 1;
-                    self.changed(Part::Unread);
-                    if self.state.me.nickname.as_deref().is_some_and(|me| mentions(&text, me)) {
-                        self.effect(SideEffect::Mentioned { from, text });
-                    }
+            ChatEvent::UserMessage { from, text, meta } => self.arrived(ChannelId::General, from, text, meta),
+            ChatEvent::RoomLine(line) => {
+                let meta = MessageMeta { id: line.id, ts: line.ts };
+                self.arrived(ChannelId::Room(line.room), line.from, line.text, Some(meta));
+            }
+            ChatEvent::DirectLine(line) => {
+                let channel = ChannelId::Direct(line.from.clone());
+                self.listed_direct(&line.from);
+                let meta = MessageMeta { id: line.id, ts: line.ts };
+                if self.state.hidden {
+                    self.effect(SideEffect::DirectArrived {
+                        from: line.from.clone(),
+                        text: line.text.clone(),
+                    });
                 }
+                self.arrived(channel, line.from, line.text, Some(meta));
             }
             ChatEvent::Announcement(announced) => {
                 if let Announced::Disconnected(nick) = &announced {
@@ -286,9 +302,15 @@ impl Reducer<'_> {
                 }
                 self.announce(announced);
             }
-            // The page shows `general` only: a room's typists are not its business yet.
-            ChatEvent::Typing(Typing { room: Some(_), .. }) => {}
-            ChatEvent::Typing(Typing { nickname, typing, room: None }) => {
+            ChatEvent::Typing(Typing { nickname, typing, room }) => {
+                // Only the open channel's typists show.
+                let channel = room.map_or(ChannelId::General, |r| match r.as_str() {
+                    chat_shared::room::GENERAL => ChannelId::General,
+                    _ => ChannelId::Room(r),
+                });
+                if channel != self.state.current {
+                    return;
+                }
                 if typing && self.state.me.nickname.as_deref() != Some(nickname.as_str()) {
                     let until = now + TYPING_EXPIRY.as_millis() as i64;
                     match self.state.typists.iter_mut().find(|t| t.nickname == nickname) {
@@ -323,7 +345,14 @@ impl Reducer<'_> {
                 self.changed(Part::Connection);
                 self.effect(SideEffect::ReconnectWithin(going.retry_after_ms));
             }
-            ChatEvent::Outgoing { key, text } => {
+            ChatEvent::Outgoing { key, text, channel } if channel != self.state.current => {
+                // Brought back from the tab's outbox for a channel not open: it waits there.
+                let window = self.state.parked.entry(channel).or_default();
+                window.push(now, Body::Mine { text, key }, Some(SendStatus::Pending));
+                self.effect(SideEffect::SaveOutbox);
+                self.effect(SideEffect::SendOutbox);
+            }
+            ChatEvent::Outgoing { key, text, channel: _ } => {
                 // One's own line shows at the live end, so the window goes back there first.
                 self.back_to_live();
                 self.state.window.following = true;
@@ -333,14 +362,20 @@ impl Reducer<'_> {
                 self.effect(SideEffect::SendOutbox);
             }
             ChatEvent::Stored { key, meta } => {
-                if self.state.window.mark_stored(&key, meta.id) {
-                    if let Some(line) = self.state.window.mine_mut(&key) {
+                let Some((window, open)) = self.window_with_mine(&key) else { return };
+                if window.mark_stored(&key, meta.id) {
+                    if let Some(line) = window.mine_mut(&key) {
                         line.at = meta.ts;
                     }
                     self.status(&key, SendStatus::Stored(meta));
+                    if open {
+                        self.read_up_to(meta.id);
+                    }
                 } else {
                     // Already shown (history got there first): the copy went.
-                    self.lines_changed();
+                    if open {
+                        self.lines_changed();
+                    }
                     self.effect(SideEffect::SaveOutbox);
                 }
             }
@@ -349,8 +384,102 @@ impl Reducer<'_> {
                 self.status(&key, SendStatus::Pending);
                 self.effect(SideEffect::SendOutbox);
             }
-            ChatEvent::History { page, kind } => self.history(page, kind),
-            ChatEvent::HistoryFailed(kind) => self.history_done(kind),
+            ChatEvent::History { page, kind, channel } if channel == self.state.current => {
+                self.history(page, kind)
+            }
+            ChatEvent::HistoryFailed(channel, kind) if channel == self.state.current => {
+                self.history_done(kind)
+            }
+            // For a channel no longer open: its window asks again when it is opened.
+            ChatEvent::History { channel, kind, .. } | ChatEvent::HistoryFailed(channel, kind) => {
+                if let Some(window) = self.state.parked.get_mut(&channel) {
+                    done_loading(window, kind);
+                }
+            }
+            ChatEvent::Open(channel) => self.open(channel),
+            ChatEvent::Step(step) => {
+                let channels = self.state.channels();
+                let at = channels.iter().position(|c| *c == self.state.current).unwrap_or(0) as isize;
+                let next = (at + step as isize).rem_euclid(channels.len().max(1) as isize) as usize;
+                if let Some(channel) = channels.get(next).cloned() {
+                    self.open(channel);
+                }
+            }
+            ChatEvent::Rooms(rooms) => {
+                self.state.rooms = rooms;
+                self.changed(Part::Channels);
+                self.enter_current_room();
+            }
+            ChatEvent::RoomJoined(info) => {
+                let name = info.name.clone();
+                match self.state.rooms.iter_mut().find(|r| r.name == name) {
+                    Some(room) => *room = RoomInfo { joined: true, ..info },
+                    None => self.state.rooms.push(RoomInfo { joined: true, ..info }),
+                }
+                self.state.rooms.sort_by(|a, b| {
+                    (a.name != chat_shared::room::GENERAL, &a.name)
+                        .cmp(&(b.name != chat_shared::room::GENERAL, &b.name))
+                });
+                self.state.room_error = None;
+                self.changed(Part::Channels);
+                let channel = ChannelId::Room(name);
+                if self.state.current == channel {
+                    self.fetch_newer();
+                } else {
+                    self.open(channel);
+                }
+            }
+            ChatEvent::RoomLeft(name) => {
+                if let Some(room) = self.state.rooms.iter_mut().find(|r| r.name == name) {
+                    room.joined = false;
+                }
+                let channel = ChannelId::Room(name);
+                self.state.badges.remove(&channel);
+                self.state.parked.remove(&channel);
+                self.changed(Part::Channels);
+                if self.state.current == channel {
+                    self.open(ChannelId::General);
+                }
+            }
+            ChatEvent::RoomRefused(error) => {
+                self.state.room_error = Some(error);
+                self.changed(Part::Channels);
+                // A room that cannot be entered is not shown.
+                if let ChannelId::Room(name) = &self.state.current
+                    && !self.state.rooms.iter().any(|r| &r.name == name && r.joined)
+                {
+                    self.open(ChannelId::General);
+                }
+            }
+            ChatEvent::Conversations(conversations) => {
+                let mut directs: Vec<String> = conversations.iter().map(|c| c.with.clone()).collect();
+                // One opened here and not written to yet stays listed.
+                for kept in &self.state.directs {
+                    if !directs.contains(kept) && self.state.current == ChannelId::Direct(kept.clone()) {
+                        directs.insert(0, kept.clone());
+                    }
+                }
+                self.state.directs = directs;
+                for c in conversations {
+                    let channel = ChannelId::Direct(c.with);
+                    let read = self.state.read.get(&channel).copied().unwrap_or(0);
+                    if c.last_id > read && channel != self.state.current {
+                        self.effect(SideEffect::CountUnread(channel, read));
+                    }
+                }
+                self.changed(Part::Channels);
+                if matches!(self.state.current, ChannelId::Direct(_)) {
+                    self.fetch_newer();
+                }
+            }
+            ChatEvent::Unread { channel, count } => {
+                if channel != self.state.current && count > 0 {
+                    let badge = self.state.badges.entry(channel.clone()).or_default();
+                    badge.unread = badge.unread.max(count);
+                    badge.mentioned |= matches!(channel, ChannelId::Direct(_));
+                    self.changed(Part::Channels);
+                }
+            }
             ChatEvent::ScrolledToTop => {
                 let window = &mut self.state.window;
                 window.following = false;
@@ -359,7 +488,8 @@ impl Reducer<'_> {
                     && !window.loading_older
                 {
                     window.loading_older = true;
-                    self.effect(SideEffect::FetchHistory(HistoryKind::Older(first)));
+                    let channel = self.state.current.clone();
+                    self.effect(SideEffect::FetchHistory(channel, HistoryKind::Older(first)));
                 }
             }
             ChatEvent::Following(following) => {
@@ -378,17 +508,131 @@ impl Reducer<'_> {
 
     /// Someone came or went: a line, unless the window is away from the live end.
     fn announce(&mut self, announced: Announced) {
-        if !self.state.window.more_after {
+        if self.state.current == ChannelId::General && !self.state.window.more_after {
             self.state.window.push(self.now, Body::Announcement(announced), None);
             self.lines_changed();
         }
     }
 
     fn history_done(&mut self, kind: HistoryKind) {
-        match kind {
-            HistoryKind::Older(_) => self.state.window.loading_older = false,
-            HistoryKind::After(_) => self.state.window.loading_newer = false,
-            HistoryKind::Newest => {}
+        done_loading(&mut self.state.window, kind);
+    }
+
+    /// A line arrived in `channel`: shown if it is open, else counted on its badge (and on the
+    /// tab's title while the tab is hidden, with a notification if it mentions the reader).
+    fn arrived(&mut self, channel: ChannelId, from: String, text: String, meta: Option<MessageMeta>) {
+        let open = channel == self.state.current;
+        let new = if open {
+            self.stop_typing(&from);
+            self.show_live(&from, &text, meta)
+        } else {
+            true
+        };
+        if !new {
+            return;
+        }
+        let mentioned = self.state.me.nickname.as_deref().is_some_and(|me| mentions(&text, me));
+        if !open {
+            let direct = matches!(channel, ChannelId::Direct(_));
+            let badge = self.state.badges.entry(channel).or_default();
+            badge.unread += 1;
+            badge.mentioned |= mentioned || direct;
+            self.changed(Part::Channels);
+        } else if let Some(meta) = meta.filter(|_| !self.state.hidden) {
+            self.read_up_to(meta.id);
+        }
+        if self.state.hidden {
+            self.state.unread += 1;
+            self.changed(Part::Unread);
+            if mentioned {
+                self.effect(SideEffect::Mentioned { from, text });
+            }
+        }
+    }
+
+    /// Shows a live line in the open channel; false if it was shown already.
+    fn show_live(&mut self, from: &str, text: &str, meta: Option<MessageMeta>) -> bool {
+        let body = Body::User { from: from.to_owned(), text: text.to_owned() };
+        match meta {
+            Some(meta) => {
+                let placed = self.state.window.insert_stored(meta.id, meta.ts, body, true);
+                if placed == Placed::Shown {
+                    self.lines_changed();
+                } else if placed == Placed::Outside {
+                    self.changed(Part::Lines); // the count of newer lines
+                }
+                placed != Placed::Seen
+            }
+            None => {
+                self.state.window.push(self.now, body, None);
+                self.lines_changed();
+                true
+            }
+        }
+    }
+
+    /// The reader has seen the open direct conversation up to `id` (kept by the browser, so
+    /// that the next visit counts only what came after).
+    fn read_up_to(&mut self, id: u64) {
+        let channel = self.state.current.clone();
+        if !matches!(channel, ChannelId::Direct(_)) {
+            return;
+        }
+        let mark = self.state.read.entry(channel).or_default();
+        if id > *mark {
+            *mark = id;
+            self.effect(SideEffect::SaveRead);
+        }
+    }
+
+    /// `nick` is in the list of direct conversations, first.
+    fn listed_direct(&mut self, nick: &str) {
+        if self.state.directs.first().map(String::as_str) != Some(nick) {
+            self.state.directs.retain(|d| d != nick);
+            self.state.directs.insert(0, nick.to_owned());
+            self.changed(Part::Channels);
+        }
+    }
+
+    /// Opens `channel`: the open one's window is parked if it holds own lines not stored yet
+    /// (else dropped: it is read again from the history when opened again), and the new one
+    /// is resumed from where its window was, or read from its newest lines.
+    fn open(&mut self, channel: ChannelId) {
+        self.effect(SideEffect::ShowChannel(channel.clone()));
+        if channel == self.state.current {
+            return;
+        }
+        let window = self.state.parked.remove(&channel).unwrap_or_default();
+        let old = std::mem::replace(&mut self.state.window, window);
+        let previous = std::mem::replace(&mut self.state.current, channel.clone());
+        if old.lines().any(super::Line::unsent) {
+            self.state.parked.insert(previous, old);
+        }
+        self.state.window.loading_newer = false;
+        self.state.window.loading_older = false;
+        self.state.badges.remove(&channel);
+        self.clear_typists();
+        self.changed(Part::Lines);
+        self.changed(Part::Channels);
+        if let ChannelId::Direct(nick) = &channel
+            && !self.state.directs.contains(nick)
+        {
+            self.state.directs.insert(0, nick.clone());
+        }
+        match &channel {
+            ChannelId::Room(_) => self.enter_current_room(),
+            ChannelId::General | ChannelId::Direct(_) => self.fetch_newer(),
+        }
+    }
+
+    /// The open channel is a room: read it if this connection is in it, else join it (once
+    /// named and the rooms are known: `Rooms` brings the page back here).
+    fn enter_current_room(&mut self) {
+        let ChannelId::Room(name) = self.state.current.clone() else { return };
+        if self.state.rooms.iter().any(|r| r.name == name && r.joined) {
+            self.fetch_newer();
+        } else if self.state.me.nickname.is_some() && !self.state.rooms.is_empty() {
+            self.effect(SideEffect::JoinRoom(name));
         }
     }
 
@@ -406,11 +650,15 @@ impl Reducer<'_> {
         if page.gap {
             self.note(Note::Gap);
         }
+        let newest = page.messages.last().map(|m| m.id);
         for m in page.messages {
             let body = Body::User { from: m.from, text: m.text };
             self.state.window.insert_stored(m.id, m.ts, body, false);
         }
         self.lines_changed();
+        if let Some(newest) = newest.filter(|_| !self.state.window.more_after) {
+            self.read_up_to(newest);
+        }
         // A resume (or scrolling down) goes on while there is more, unless the window filled
         // up with the reader scrolled up: scrolling down asks for the rest.
         if matches!(kind, HistoryKind::After(_)) && page.more {
@@ -419,6 +667,15 @@ impl Reducer<'_> {
                 self.fetch_newer();
             }
         }
+    }
+}
+
+/// A history request of `window` of `kind` got its answer (or none).
+fn done_loading(window: &mut Window, kind: HistoryKind) {
+    match kind {
+        HistoryKind::Older(_) => window.loading_older = false,
+        HistoryKind::After(_) => window.loading_newer = false,
+        HistoryKind::Newest => {}
     }
 }
 

@@ -146,7 +146,7 @@ fn a_reconnect_keeps_lines_says_so_once_resumes_history_and_takes_the_nickname_b
         out.effects,
         [
             SideEffect::FetchAbout,
-            SideEffect::FetchHistory(HistoryKind::After(4)),
+            SideEffect::FetchHistory(ChannelId::General, HistoryKind::After(4)),
             SideEffect::Resume("t".into())
         ]
     );
@@ -164,7 +164,16 @@ fn a_reconnect_keeps_lines_says_so_once_resumes_history_and_takes_the_nickname_b
 
     let out = apply(&mut s, grant("Ana", "t2"), 0);
     assert_eq!((s.me.nickname.as_deref(), s.me.reclaiming), (Some("Ana"), false));
-    assert_eq!(out.effects, [SideEffect::SaveSession, SideEffect::SendOutbox], "the rotated token is kept");
+    assert_eq!(
+        out.effects,
+        [
+            SideEffect::SaveSession,
+            SideEffect::SendOutbox,
+            SideEffect::FetchRooms,
+            SideEffect::FetchConversations
+        ],
+        "the rotated token is kept; the rooms and conversations are asked for"
+    );
 
     // A server that says goodbye: one line for it, none more for the reconnecting.
     let mut g = run([ChatEvent::Connected { reconnected: false }]);
@@ -175,7 +184,7 @@ fn a_reconnect_keeps_lines_says_so_once_resumes_history_and_takes_the_nickname_b
     assert_eq!(texts(&g), vec!["GoingAway", "Reconnected"]);
     assert_eq!(
         out.effects,
-        [SideEffect::FetchAbout, SideEffect::FetchHistory(HistoryKind::Newest)],
+        [SideEffect::FetchAbout, SideEffect::FetchHistory(ChannelId::General, HistoryKind::Newest)],
         "nothing held: the newest page"
     );
 }
@@ -183,24 +192,38 @@ fn a_reconnect_keeps_lines_says_so_once_resumes_history_and_takes_the_nickname_b
 #[test]
 fn own_lines_are_pending_then_stored_or_failed_and_retried_each_a_status_change_only() {
     let mut s = ChatState::default();
-    let out = apply(&mut s, ChatEvent::Outgoing { key: "k1".into(), text: "hello".into() }, 0);
+    let out = apply(
+        &mut s,
+        ChatEvent::Outgoing { key: "k1".into(), text: "hello".into(), channel: ChannelId::General },
+        0,
+    );
     assert_eq!(out.effects, [SideEffect::SaveOutbox, SideEffect::SendOutbox]);
-    apply(&mut s, ChatEvent::Outgoing { key: "k2".into(), text: "again".into() }, 0);
-    assert_eq!(s.outbox(), vec![("k1".into(), "hello".into()), ("k2".into(), "again".into())]);
+    apply(
+        &mut s,
+        ChatEvent::Outgoing { key: "k2".into(), text: "again".into(), channel: ChannelId::General },
+        0,
+    );
+    assert_eq!(
+        s.outbox().into_iter().map(|o| (o.key, o.text)).collect::<Vec<(String, String)>>(),
+        vec![("k1".into(), "hello".into()), ("k2".into(), "again".into())]
+    );
     let line_keys: Vec<u64> = s.window.lines().map(|l| l.key).collect();
     let out = apply(&mut s, ChatEvent::Stored { key: "k1".into(), meta: MessageMeta { id: 5, ts: 9 } }, 0);
     assert_eq!(out.changed.statuses, [line_keys[0]], "only that line's status changed");
     assert!(!out.changed.has(Part::Lines), "the list itself did not change");
     let limited = Problem::Refused(ErrorCode::RateLimited);
     apply(&mut s, ChatEvent::SendFailed { key: "k2".into(), reason: limited }, 0);
-    assert_eq!(s.outbox(), vec![]);
+    assert_eq!(s.outbox().into_iter().map(|o| (o.key, o.text)).collect::<Vec<(String, String)>>(), vec![]);
     let lines: Vec<&Line> = s.window.lines().collect();
     assert_eq!(lines[0].status, Some(SendStatus::Stored(MessageMeta { id: 5, ts: 9 })));
     assert_eq!((lines[0].at, lines[0].server_id()), (9, Some(5)), "the server's time and id");
     assert_eq!(lines[1].status, Some(SendStatus::Failed(limited)));
     let out = apply(&mut s, ChatEvent::Retry { key: "k2".into() }, 0);
     assert_eq!(out.effects, [SideEffect::SaveOutbox, SideEffect::SendOutbox]);
-    assert_eq!(s.outbox(), vec![("k2".into(), "again".into())]);
+    assert_eq!(
+        s.outbox().into_iter().map(|o| (o.key, o.text)).collect::<Vec<(String, String)>>(),
+        vec![("k2".into(), "again".into())]
+    );
     // The same message seen again (history, resume) is not doubled.
     apply(&mut s, live(5, "hello"), 0);
     assert_eq!(s.window.len(), 2);
@@ -215,34 +238,66 @@ fn history_and_resume_merge_in_id_order_without_doubles() {
         gap: false,
         more: true,
     };
-    apply(&mut s, ChatEvent::History { page: newest, kind: HistoryKind::Newest }, 0);
+    apply(
+        &mut s,
+        ChatEvent::History { page: newest, kind: HistoryKind::Newest, channel: ChannelId::General },
+        0,
+    );
     assert_eq!(texts(&s), vec!["h10", "h11", "live 12"]);
     assert!(s.window.more_before);
     let out = apply(&mut s, ChatEvent::ScrolledToTop, 0);
-    assert_eq!(out.effects, [SideEffect::FetchHistory(HistoryKind::Older(10))]);
+    assert_eq!(out.effects, [SideEffect::FetchHistory(ChannelId::General, HistoryKind::Older(10))]);
     assert!(apply(&mut s, ChatEvent::ScrolledToTop, 0).effects.is_empty(), "asked once at a time");
     let older = HistoryPage { messages: vec![stored(8, "h8"), stored(9, "h9")], gap: false, more: false };
-    apply(&mut s, ChatEvent::History { page: older, kind: HistoryKind::Older(10) }, 0);
+    apply(
+        &mut s,
+        ChatEvent::History { page: older, kind: HistoryKind::Older(10), channel: ChannelId::General },
+        0,
+    );
     assert_eq!(texts(&s), vec!["h8", "h9", "h10", "h11", "live 12"]);
     assert!(!s.window.more_before);
     assert!(apply(&mut s, ChatEvent::ScrolledToTop, 0).effects.is_empty(), "nothing older");
     assert_eq!((s.window.first_id(), s.window.last_id()), (Some(8), Some(12)));
     let resume = HistoryPage { messages: vec![stored(13, "h13")], gap: true, more: false };
-    apply(&mut s, ChatEvent::History { page: resume, kind: HistoryKind::After(12) }, 0);
+    apply(
+        &mut s,
+        ChatEvent::History { page: resume, kind: HistoryKind::After(12), channel: ChannelId::General },
+        0,
+    );
     assert_eq!(texts(&s)[5..], ["Gap".to_owned(), "h13".to_owned()]);
     // A resent line whose id history already showed is dropped, not doubled.
-    apply(&mut s, ChatEvent::Outgoing { key: "k".into(), text: "h13".into() }, 0);
+    apply(
+        &mut s,
+        ChatEvent::Outgoing { key: "k".into(), text: "h13".into(), channel: ChannelId::General },
+        0,
+    );
     apply(&mut s, ChatEvent::Stored { key: "k".into(), meta: MessageMeta { id: 13, ts: 0 } }, 0);
     assert_eq!(texts(&s).iter().filter(|t| *t == "h13").count(), 1);
-    assert!(s.outbox().is_empty());
+    assert!(s.outbox().into_iter().map(|o| (o.key, o.text)).collect::<Vec<(String, String)>>().is_empty());
 }
 
 #[test]
 fn a_resume_pages_on_while_there_is_more() {
     let mut s = run([live(1, "one")]);
-    let out = apply(&mut s, ChatEvent::History { page: page(2..=3, true), kind: HistoryKind::After(1) }, 0);
-    assert_eq!(out.effects, [SideEffect::FetchHistory(HistoryKind::After(3))]);
-    let out = apply(&mut s, ChatEvent::History { page: page(4..=4, false), kind: HistoryKind::After(3) }, 0);
+    let out = apply(
+        &mut s,
+        ChatEvent::History {
+            page: page(2..=3, true),
+            kind: HistoryKind::After(1),
+            channel: ChannelId::General,
+        },
+        0,
+    );
+    assert_eq!(out.effects, [SideEffect::FetchHistory(ChannelId::General, HistoryKind::After(3))]);
+    let out = apply(
+        &mut s,
+        ChatEvent::History {
+            page: page(4..=4, false),
+            kind: HistoryKind::After(3),
+            channel: ChannelId::General,
+        },
+        0,
+    );
     assert!(out.effects.is_empty());
     assert_eq!(ids(&s), [1, 2, 3, 4]);
     assert!(!s.window.more_after);
@@ -251,18 +306,30 @@ fn a_resume_pages_on_while_there_is_more() {
 #[test]
 fn a_full_window_following_the_newest_drops_the_oldest_and_scrolling_up_brings_them_back() {
     let mut s = ChatState { window: Window::with_max(5), ..Default::default() };
-    apply(&mut s, ChatEvent::Outgoing { key: "k".into(), text: "unsent".into() }, 0);
+    apply(
+        &mut s,
+        ChatEvent::Outgoing { key: "k".into(), text: "unsent".into(), channel: ChannelId::General },
+        0,
+    );
     for id in 1..=8 {
         apply(&mut s, live(id, "x"), 0);
     }
     assert_eq!(s.window.len(), 5);
     assert_eq!(ids(&s), [5, 6, 7, 8], "the oldest went; the unsent line stays");
-    assert_eq!(s.outbox().len(), 1);
+    assert_eq!(s.outbox().into_iter().map(|o| (o.key, o.text)).collect::<Vec<(String, String)>>().len(), 1);
     assert!(s.window.more_before);
     // Scrolling up: the page before the first one held comes back, the newest go.
     let out = apply(&mut s, ChatEvent::ScrolledToTop, 0);
-    assert_eq!(out.effects, [SideEffect::FetchHistory(HistoryKind::Older(5))]);
-    apply(&mut s, ChatEvent::History { page: page(2..=4, true), kind: HistoryKind::Older(5) }, 0);
+    assert_eq!(out.effects, [SideEffect::FetchHistory(ChannelId::General, HistoryKind::Older(5))]);
+    apply(
+        &mut s,
+        ChatEvent::History {
+            page: page(2..=4, true),
+            kind: HistoryKind::Older(5),
+            channel: ChannelId::General,
+        },
+        0,
+    );
     assert_eq!(ids(&s), [2, 3, 4, 5], "the newest went to make room");
     assert!(s.window.more_after, "the window left the live end");
     // Live lines now go past the end: counted, not held.
@@ -270,8 +337,16 @@ fn a_full_window_following_the_newest_drops_the_oldest_and_scrolling_up_brings_t
     assert_eq!((ids(&s), s.window.newer), (vec![2, 3, 4, 5], 1));
     // Back at the bottom: the lines after the last one held come page by page.
     let out = apply(&mut s, ChatEvent::Following(true), 0);
-    assert_eq!(out.effects, [SideEffect::FetchHistory(HistoryKind::After(5))]);
-    apply(&mut s, ChatEvent::History { page: page(6..=9, false), kind: HistoryKind::After(5) }, 0);
+    assert_eq!(out.effects, [SideEffect::FetchHistory(ChannelId::General, HistoryKind::After(5))]);
+    apply(
+        &mut s,
+        ChatEvent::History {
+            page: page(6..=9, false),
+            kind: HistoryKind::After(5),
+            channel: ChannelId::General,
+        },
+        0,
+    );
     assert_eq!(ids(&s), [6, 7, 8, 9]);
     assert_eq!((s.window.more_after, s.window.newer), (false, 0), "at the live end again");
     apply(&mut s, live(10, "x"), 0);
@@ -292,12 +367,24 @@ fn jumping_to_the_newest_or_sending_from_far_up_goes_back_to_the_live_end() {
     assert_eq!(s.window.len(), 3, "no announcement past the end");
     let mut jumped = s.clone();
     let out = apply(&mut jumped, ChatEvent::JumpToNewest, 0);
-    assert_eq!(out.effects, [SideEffect::FetchHistory(HistoryKind::Newest)]);
+    assert_eq!(out.effects, [SideEffect::FetchHistory(ChannelId::General, HistoryKind::Newest)]);
     assert_eq!(jumped.window.len(), 0);
-    let out = apply(&mut s, ChatEvent::Outgoing { key: "k".into(), text: "mine".into() }, 0);
-    assert_eq!(out.effects[0], SideEffect::FetchHistory(HistoryKind::Newest));
+    let out = apply(
+        &mut s,
+        ChatEvent::Outgoing { key: "k".into(), text: "mine".into(), channel: ChannelId::General },
+        0,
+    );
+    assert_eq!(out.effects[0], SideEffect::FetchHistory(ChannelId::General, HistoryKind::Newest));
     assert_eq!(texts(&s), ["mine"]);
-    apply(&mut s, ChatEvent::History { page: page(2..=4, true), kind: HistoryKind::Newest }, 0);
+    apply(
+        &mut s,
+        ChatEvent::History {
+            page: page(2..=4, true),
+            kind: HistoryKind::Newest,
+            channel: ChannelId::General,
+        },
+        0,
+    );
     assert_eq!(texts(&s), ["h3", "h4", "mine"], "the oldest went; the unsent line stays last");
 }
 
@@ -370,7 +457,11 @@ fn lines_from_others_count_as_unread_while_hidden_and_a_mention_asks_for_a_notif
     assert_eq!(out.effects, [SideEffect::Mentioned { from: "Bob".into(), text: "hi ana!".into() }]);
     assert!(out.changed.has(Part::Unread));
     assert!(apply(&mut s, live(3, "hi ana!"), 0).effects.is_empty(), "the same line again: once");
-    apply(&mut s, ChatEvent::Outgoing { key: "k".into(), text: "mine".into() }, 0);
+    apply(
+        &mut s,
+        ChatEvent::Outgoing { key: "k".into(), text: "mine".into(), channel: ChannelId::General },
+        0,
+    );
     assert_eq!(s.unread, 2);
     apply(&mut s, ChatEvent::Hidden(false), 0);
     assert_eq!(s.unread, 0);
@@ -419,4 +510,140 @@ fn the_next_visit_claims_the_owned_nickname_once_connected() {
     let claim = SideEffect::Claim(Claim { nickname: "Ana".into(), owner_secret: Some("s".into()) });
     assert!(out.effects.contains(&claim), "{:?}", out.effects);
     assert!(s.me.reclaiming);
+}
+
+fn room(name: &str, joined: bool) -> chat_shared::protocol::RoomInfo {
+    chat_shared::protocol::RoomInfo { name: name.into(), topic: format!("{name} talk"), joined }
+}
+
+#[test]
+fn rooms_and_direct_conversations_each_have_a_window_a_badge_and_an_address() {
+    let crafts = ChannelId::Room("crafts".into());
+    let mut s = run([ChatEvent::Connected { reconnected: false }, grant("Ana", "t")]);
+    apply(
+        &mut s,
+        ChatEvent::Rooms(vec![room("general", true), room("crafts", true), room("games", false)]),
+        0,
+    );
+    assert_eq!(s.channels(), [ChannelId::General, crafts.clone()], "general and the joined rooms");
+
+    // A room's line while general is open: its badge counts it, the open window does not.
+    let line = |room: &str, id: u64, text: &str| {
+        ChatEvent::RoomLine(chat_shared::protocol::RoomLine {
+            room: room.into(),
+            from: "Bo".into(),
+            text: text.into(),
+            id,
+            ts: 0,
+        })
+    };
+    let out = apply(&mut s, line("crafts", 7, "hi @Ana"), 0);
+    assert!(out.changed.has(Part::Channels) && !out.changed.has(Part::Lines));
+    assert_eq!(s.badges.get(&crafts), Some(&Badge { unread: 1, mentioned: true }));
+    assert!(texts(&s).is_empty());
+
+    // Opening it: the address names it, its history is read, its badge goes.
+    let out = apply(&mut s, ChatEvent::Open(crafts.clone()), 0);
+    assert_eq!(
+        out.effects,
+        [
+            SideEffect::ShowChannel(crafts.clone()),
+            SideEffect::FetchHistory(crafts.clone(), HistoryKind::Newest)
+        ]
+    );
+    assert_eq!((s.current.clone(), s.badges.get(&crafts)), (crafts.clone(), None));
+    assert_eq!(s.topic(), "crafts talk");
+    apply(
+        &mut s,
+        ChatEvent::History { page: page(6..=7, false), kind: HistoryKind::Newest, channel: crafts.clone() },
+        0,
+    );
+    assert_eq!(texts(&s), ["h6", "h7"]);
+    // A page that comes for a channel no longer open is not shown in this one.
+    apply(
+        &mut s,
+        ChatEvent::History {
+            page: page(1..=2, false),
+            kind: HistoryKind::Newest,
+            channel: ChannelId::General,
+        },
+        0,
+    );
+    assert_eq!(texts(&s), ["h6", "h7"]);
+    // Typing: only the open channel's typists show.
+    let typing = |room: Option<&str>| {
+        ChatEvent::Typing(Typing { nickname: "Bo".into(), typing: true, room: room.map(str::to_owned) })
+    };
+    apply(&mut s, typing(None), 0);
+    assert!(s.typists.is_empty(), "general's typist, while crafts is open");
+    apply(&mut s, typing(Some("crafts")), 0);
+    assert_eq!(s.typing_names(), ["Bo"]);
+
+    // A line written in the room waits there while another channel is open, and is sent.
+    apply(&mut s, ChatEvent::Outgoing { key: "k1".into(), text: "mine".into(), channel: crafts.clone() }, 0);
+    let out = apply(&mut s, ChatEvent::Open(ChannelId::General), 0);
+    assert!(s.typists.is_empty(), "typists go with their channel");
+    assert_eq!(out.effects[0], SideEffect::ShowChannel(ChannelId::General));
+    let outbox = s.outbox();
+    assert_eq!((outbox.len(), &outbox[0].channel, outbox[0].key.as_str()), (1, &crafts, "k1"));
+    apply(&mut s, ChatEvent::Stored { key: "k1".into(), meta: MessageMeta { id: 9, ts: 9 } }, 0);
+    assert!(s.outbox().is_empty(), "stored, though not shown");
+
+    // A direct message while the tab is hidden: listed first, badged, notified.
+    apply(&mut s, ChatEvent::Hidden(true), 0);
+    let dm = ChatEvent::DirectLine(chat_shared::protocol::DirectLine {
+        from: "Bo".into(),
+        to: "Ana".into(),
+        text: "psst".into(),
+        id: 10,
+        ts: 0,
+    });
+    let out = apply(&mut s, dm, 0);
+    assert!(out.effects.contains(&SideEffect::DirectArrived { from: "Bo".into(), text: "psst".into() }));
+    let bo = ChannelId::Direct("Bo".into());
+    assert_eq!(s.channels().last(), Some(&bo));
+    assert_eq!(s.badges.get(&bo), Some(&Badge { unread: 1, mentioned: true }));
+    assert_eq!(s.unread, 1, "the tab's title counts it too");
+    apply(&mut s, ChatEvent::Hidden(false), 0);
+    // Reading it keeps how far (for the next visit's count).
+    apply(&mut s, ChatEvent::Open(bo.clone()), 0);
+    let out = apply(
+        &mut s,
+        ChatEvent::History { page: page(10..=10, false), kind: HistoryKind::Newest, channel: bo.clone() },
+        0,
+    );
+    assert_eq!(s.read.get(&bo), Some(&10));
+    assert!(out.effects.contains(&SideEffect::SaveRead));
+    // The next visit: a conversation with lines after the last one read asks for a count.
+    let later = chat_shared::protocol::Conversation { with: "Cy".into(), last_id: 12, last_ts: 0 };
+    let seen = chat_shared::protocol::Conversation { with: "Bo".into(), last_id: 10, last_ts: 0 };
+    let out = apply(&mut s, ChatEvent::Conversations(vec![later, seen]), 0);
+    let cy = ChannelId::Direct("Cy".into());
+    assert!(out.effects.contains(&SideEffect::CountUnread(cy.clone(), 0)));
+    assert!(
+        !out.effects.iter().any(|e| matches!(e, SideEffect::CountUnread(c, _) if *c == bo)),
+        "read already"
+    );
+    apply(&mut s, ChatEvent::Unread { channel: cy.clone(), count: 3 }, 0);
+    assert_eq!(s.badges.get(&cy).map(|b| b.unread), Some(3));
+
+    // The keyboard steps through the list, round.
+    apply(&mut s, ChatEvent::Open(ChannelId::General), 0);
+    apply(&mut s, ChatEvent::Step(-1), 0);
+    assert_eq!(s.current, bo, "from the first to the last");
+    apply(&mut s, ChatEvent::Step(1), 0);
+    assert_eq!(s.current, ChannelId::General);
+
+    // A link to a room not joined joins it; one that cannot be joined goes back to general.
+    let games = ChannelId::Room("games".into());
+    let out = apply(&mut s, ChatEvent::Open(games.clone()), 0);
+    assert!(out.effects.contains(&SideEffect::JoinRoom("games".into())));
+    apply(&mut s, ChatEvent::RoomRefused(ChatError::new(ErrorCode::RoomNameInvalid)), 0);
+    assert_eq!(s.current, ChannelId::General);
+    assert!(s.room_error.is_some());
+    apply(&mut s, ChatEvent::RoomJoined(room("games", false)), 0);
+    assert_eq!(s.current, games, "joined: opened");
+    assert!(s.channels().contains(&games));
+    apply(&mut s, ChatEvent::RoomLeft("games".into()), 0);
+    assert_eq!((s.current.clone(), s.channels().contains(&games)), (ChannelId::General, false));
 }

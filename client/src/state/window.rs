@@ -28,8 +28,11 @@ pub struct Window {
     /// Lines that arrived past the window's end while it was away from the live end.
     pub newer: u32,
     max: usize,
-    next_key: u64,
 }
+
+/// The page's keys for lines, unique across every window (a view switching channels must
+/// not take a row of one for a line of another).
+static NEXT_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Default for Window {
     fn default() -> Self {
@@ -59,7 +62,6 @@ impl Window {
             loading_newer: false,
             newer: 0,
             max,
-            next_key: 0,
         }
     }
 
@@ -86,8 +88,8 @@ impl Window {
     }
 
     fn line(&mut self, at: i64, id: Option<u64>, body: Body, status: Option<SendStatus>) -> Line {
-        self.next_key += 1;
-        Line { key: self.next_key, id, at, body: Arc::new(body), status }
+        let key = NEXT_KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Line { key, id, at, body: Arc::new(body), status }
     }
 
     /// Appends a line without a server id (own lines, announcements, the page's notes).

@@ -1,0 +1,155 @@
+//! `#channels`: the side list of rooms and direct conversations, with unread badges (a side
+//! column on a wide screen, a drawer on a phone), a field to join or create a room; and
+//! `#channel-head`: the open channel's name, its topic and "leave room". Each entry is a link
+//! to the channel's address (`#/r/<room>`, `#/dm/<nickname>`), so that links, the keyboard and
+//! the browser's history all open channels the same way.
+
+use leptos::prelude::*;
+
+use crate::service::Chat;
+use crate::state::{ChannelId, ChatState, Part};
+
+#[component]
+pub fn Channels(chat: Chat, open: RwSignal<bool>) -> impl IntoView {
+    let rooms = move || {
+        chat.read(Part::Channels, |s| {
+            s.channels().into_iter().filter(|c| !matches!(c, ChannelId::Direct(_))).collect::<Vec<_>>()
+        })
+    };
+    let directs = move || {
+        chat.read(Part::Channels, |s| {
+            s.channels().into_iter().filter(|c| matches!(c, ChannelId::Direct(_))).collect::<Vec<_>>()
+        })
+    };
+    let named = move || chat.read(Part::Me, |s| s.me.nickname.is_some());
+    let room_field = NodeRef::<leptos::html::Input>::new();
+    let error = move || {
+        chat.read(Part::Channels, |s| s.room_error.clone())
+            .map(|e| chat.t().error_text(e.code))
+            .unwrap_or_default()
+    };
+    view! {
+        <nav
+            id="channels"
+            class:open=move || open.get()
+            aria-label=move || chat.t().channels
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" {
+                    open.set(false);
+                }
+            }
+        >
+            <h2 id="rooms-label">{move || chat.t().rooms}</h2>
+            <ul aria-labelledby="rooms-label">
+                <For each=rooms key=|c| c.clone() let:channel>
+                    <Entry chat channel open />
+                </For>
+            </ul>
+            <Show when=named>
+                <form
+                    id="join-room"
+                    on:submit=move |ev| {
+                        ev.prevent_default();
+                        if let Some(input) = room_field.get() {
+                            chat.join_room(&input.value());
+                            input.set_value("");
+                            open.set(false);
+                        }
+                    }
+                >
+                    <label for="room-name" class="visually-hidden">{move || chat.t().room_name}</label>
+                    <input
+                        id="room-name"
+                        node_ref=room_field
+                        autocomplete="off"
+                        maxlength="32"
+                        placeholder=move || chat.t().room_name
+                    />
+                    <button type="submit" id="join-room-button">{move || chat.t().join_room}</button>
+                </form>
+                <p id="room-err" class="error" role="alert">{error}</p>
+            </Show>
+            <h2 id="directs-label">{move || chat.t().directs}</h2>
+            <ul aria-labelledby="directs-label">
+                <For each=directs key=|c| c.clone() let:channel>
+                    <Entry chat channel open />
+                </For>
+            </ul>
+            <Show when=move || directs().is_empty()>
+                <p class="hint">{move || chat.t().no_directs}</p>
+            </Show>
+            <p class="hint keys">{move || chat.t().switch_hint}</p>
+        </nav>
+    }
+}
+
+/// One channel of the side list: a link to it, with its badge.
+#[component]
+fn Entry(chat: Chat, channel: ChannelId, open: RwSignal<bool>) -> impl IntoView {
+    let current = {
+        let channel = channel.clone();
+        move || chat.read(Part::Channels, |s| s.current == channel)
+    };
+    let badge = {
+        let channel = channel.clone();
+        move || chat.read(Part::Channels, |s| s.badges.get(&channel).copied()).filter(|b| b.unread > 0)
+    };
+    let href = channel.fragment();
+    let label = channel.label();
+    view! {
+        <li>
+            <a
+                href=href
+                class="channel"
+                class:current=current.clone()
+                aria-current=move || current().then_some("page")
+                on:click=move |_| open.set(false)
+            >
+                <span class="name">{label}</span>
+                {move || {
+                    badge()
+                        .map(|b| {
+                            let count = if b.unread > 99 { "99+".to_owned() } else { b.unread.to_string() };
+                            let said = chat.t().unread.replace("{n}", &b.unread.to_string());
+                            view! {
+                                <span class="badge" class:mention=b.mentioned aria-label=said>
+                                    {count}
+                                </span>
+                            }
+                        })
+                }}
+            </a>
+        </li>
+    }
+}
+
+/// The open channel's name and topic, and "leave room" in a room.
+#[component]
+pub fn ChannelHead(chat: Chat, open: RwSignal<bool>) -> impl IntoView {
+    let current = move || chat.read(Part::Channels, |s| s.current.clone());
+    let topic = move || chat.read(Part::Channels, ChatState::topic);
+    let unread_elsewhere =
+        move || chat.read(Part::Channels, |s| s.badges.values().map(|b| b.unread).sum::<u32>());
+    view! {
+        <div id="channel-head">
+            <button
+                type="button"
+                id="channels-toggle"
+                aria-controls="channels"
+                aria-expanded=move || open.get().to_string()
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                <span aria-hidden="true">"☰ "</span>
+                {move || chat.t().channels}
+                {move || (unread_elsewhere() > 0).then(|| view! { <span class="badge">{unread_elsewhere()}</span> })}
+            </button>
+            <h2 id="channel-title">{move || current().label()}</h2>
+            <p id="channel-topic">{topic}</p>
+            <Show when=move || matches!(current(), ChannelId::Room(_))>
+                <button type="button" id="leave-room" on:click=move |_| chat.leave_room()>
+                    {move || chat.t().leave_room}
+                </button>
+            </Show>
+        </div>
+    }
+}
