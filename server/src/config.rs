@@ -68,6 +68,10 @@ pub struct Config {
     #[arg(long = "nickname-reservation-days", env = "CHAT_NICKNAME_RESERVATION_DAYS", default_value_t = chat_shared::limits::NICKNAME_RESERVATION_DAYS, value_parser = clap::value_parser!(u32).range(1..=3_650))]
     pub nickname_reservation_days: u32,
 
+    /// Rooms the chat holds at most, `general` included (past it `create room` is refused).
+    #[arg(long, env = "CHAT_ROOMS_MAX", default_value_t = chat_shared::limits::ROOMS_MAX, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    pub rooms_max: usize,
+
     /// Messages the history keeps (older ones are dropped); 0 keeps every message.
     #[arg(long, env = "CHAT_HISTORY_MAX_MESSAGES", default_value_t = 10_000)]
     pub history_max_messages: u64,
@@ -176,6 +180,7 @@ impl Config {
             about: crate::chat::AboutChat { name: self.chat_name.clone(), about: self.chat_about.clone() },
             grace: Duration::from_secs(self.resume_grace_secs),
             reservation: Duration::from_secs(u64::from(self.nickname_reservation_days) * 24 * 3600),
+            rooms_max: self.rooms_max,
             message_rate: MessageRate { per_second: self.messages_per_second, burst: self.message_burst },
             connections: ConnectionLimits {
                 total: self.max_connections,

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod fanout;
+pub mod many_rooms;
 pub mod nginx;
 pub mod redis;
 pub mod server;

@@ -67,6 +67,8 @@ pub struct ChatSettings {
     pub grace: Duration,
     /// How long an owned nickname stays reserved for its owner after its last use.
     pub reservation: Duration,
+    /// Rooms the chat holds at most, `general` included.
+    pub rooms_max: usize,
     pub retention: Retention,
     pub message_rate: MessageRate,
     pub connections: ConnectionLimits,
@@ -148,7 +150,7 @@ impl Chat {
             grace: settings.grace,
             reservation: settings.reservation,
             about: Arc::new(settings.about.clone()),
-            rooms: Arc::default(),
+            rooms: Arc::new(rooms::Rooms::new(settings.rooms_max)),
             memberships: Arc::default(),
             online_in_cluster,
             redis_rooms,

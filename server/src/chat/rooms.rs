@@ -1,5 +1,5 @@
 //! Rooms (channels) besides `general`: `rooms` lists them, `create room` makes one (named
-//! people only; at most `ROOMS_MAX`, rate-limited), `join room`/`leave room` change what a
+//! people only; at most `--rooms-max`, rate-limited), `join room`/`leave room` change what a
 //! connection hears, and `room message` says something in a room one is in (stored in that
 //! room's history, delivered to its members as `room message`). `general` is the original's
 //! room: every connection is in it, and the original event API speaks only there. In a cluster
@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use chat_shared::limits::{ROOM_TOPIC_MAX_CHARS, ROOMS_MAX};
+use chat_shared::limits::ROOM_TOPIC_MAX_CHARS;
 use chat_shared::protocol::{Answer, ClientEvent, CreateRoom, RoomInfo, RoomRequest, RoomSend};
 use chat_shared::room::GENERAL;
 use chat_shared::{ChatError, ErrorCode, RoomName};
@@ -26,12 +26,22 @@ pub fn members_room(room: &RoomName) -> String {
 }
 
 /// The rooms of this chat (besides `general`), by name.
-#[derive(Default)]
 pub struct Rooms {
     inner: Mutex<BTreeMap<RoomName, StoredRoom>>,
+    /// Rooms the chat holds at most, `general` included.
+    max: usize,
 }
 
 impl Rooms {
+    pub fn new(max: usize) -> Self {
+        Self { inner: Mutex::default(), max }
+    }
+
+    /// Rooms the chat holds at most, `general` included.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
     /// Puts back a room found in the store at start.
     pub fn restore(&self, room: StoredRoom) {
         match RoomName::parse(&room.name) {
@@ -82,14 +92,14 @@ impl Rooms {
         }
     }
 
-    /// Adds `room` unless it exists or the chat has [`ROOMS_MAX`] rooms.
+    /// Adds `room` unless it exists or the chat has as many rooms as it may.
     fn create(&self, name: RoomName, room: StoredRoom) -> Result<(), ChatError> {
         let mut rooms = self.lock();
         if name.is_general() || rooms.contains_key(&name) {
             return Err(ChatError::new(ErrorCode::RoomExists));
         }
-        if rooms.len() + 1 >= ROOMS_MAX {
-            return Err(ChatError::with_limit(ErrorCode::TooManyRooms, ROOMS_MAX));
+        if rooms.len() + 1 >= self.max {
+            return Err(ChatError::with_limit(ErrorCode::TooManyRooms, self.max));
         }
         rooms.insert(name, room);
         Ok(())
@@ -179,14 +189,14 @@ pub fn create(chat: &Chat, mut req: Incoming) {
         Some(redis) => {
             let chat = chat.clone();
             tokio::spawn(async move {
-                let created = match redis.create(&stored).await {
+                let created = match redis.create(&stored, chat.rooms.max()).await {
                     Ok(crate::cluster::Creation::Done) => {
                         chat.rooms.merge(vec![stored.clone()]);
                         Ok(enter(&chat, &socket, &session, &speaker, name, &stored))
                     }
                     Ok(crate::cluster::Creation::Exists) => Err(ChatError::new(ErrorCode::RoomExists)),
                     Ok(crate::cluster::Creation::Full) => {
-                        Err(ChatError::with_limit(ErrorCode::TooManyRooms, ROOMS_MAX))
+                        Err(ChatError::with_limit(ErrorCode::TooManyRooms, chat.rooms.max()))
                     }
                     Err(e) => {
                         tracing::warn!("cannot create a room in Redis: {e}");

@@ -4,7 +4,6 @@
 //! in are a set per ownership (`chat:member-of:<tenure>`), which lives as long as the
 //! ownership's reservation.
 
-use chat_shared::limits::ROOMS_MAX;
 use fred::clients::Client;
 
 use crate::history::StoredRoom;
@@ -97,8 +96,9 @@ impl RedisRooms {
         Self { client }
     }
 
-    /// Creates `room` unless its name is taken or the cluster has [`ROOMS_MAX`] rooms.
-    pub async fn create(&self, room: &StoredRoom) -> Result<Creation, String> {
+    /// Creates `room` unless its name is taken or the cluster has `max` rooms (`general`
+    /// included).
+    pub async fn create(&self, room: &StoredRoom, max: usize) -> Result<Creation, String> {
         let json = serde_json::to_string(&Stored {
             name: room.name.clone(),
             topic: room.topic.clone(),
@@ -106,7 +106,7 @@ impl RedisRooms {
             created_at: room.created_at,
         })
         .map_err(|e| e.to_string())?;
-        let most = (ROOMS_MAX - 1).to_string();
+        let most = max.saturating_sub(1).to_string();
         let answer =
             super::eval(&self.client, CREATE, vec![ROOMS.to_owned()], vec![room.name.clone(), json, most])
                 .await?;

@@ -10,6 +10,9 @@
 //! the benchmark's fan-out scenario (tests/src/fanout.rs), for chat-server or the Node
 //! reference: latency at every receiver, losses, CPU per delivery, the load generator's own CPU.
 //!
+//! `loadgen rooms --port P --people N --rooms R --also-next K --rate L --seconds D [--named 1]
+//! [--pid SERVER_PID]`: the "many rooms" scenario (tests/src/many_rooms.rs).
+//!
 //! `loadgen joinstorm --port P --clients N` and `loadgen memory --port P --clients N --pid PID`:
 //! the join storm and memory-per-connection scenarios of the benchmark.
 //!
@@ -73,6 +76,9 @@ async fn main() {
     }
     if std::env::args().nth(1).as_deref() == Some("memory") {
         return memory().await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("rooms") {
+        return many_rooms().await;
     }
     let args = match parse_args() {
         Ok(a) => a,
@@ -296,6 +302,29 @@ async fn memory() {
         Some(report) => println!("{}", serde_json::to_string(&report).unwrap_or_default()),
         None => {
             eprintln!("loadgen memory: a connection failed or the server's memory is unreadable");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `loadgen rooms …`: P people in R rooms, L lines/s in each (see tests/src/many_rooms.rs).
+async fn many_rooms() {
+    let n = numbers("rooms", &["port", "people", "rooms", "also-next", "rate", "seconds", "named", "pid"]);
+    let get = |name: &str, default: u64| n.get(name).copied().unwrap_or(default);
+    let scenario = chat_tests::many_rooms::ManyRooms {
+        port: get("port", 3000) as u16,
+        people: get("people", 10_000).clamp(2, 20_000) as usize,
+        rooms: get("rooms", 100).clamp(1, 1_000) as usize,
+        also_next: get("also-next", 10) as usize,
+        rate_per_room: get("rate", 3).clamp(1, 1_000) as f64,
+        seconds: get("seconds", 10).clamp(1, 600),
+        named: get("named", 0) == 1,
+        server_pid: n.get("pid").map(|p| *p as u32),
+    };
+    match chat_tests::many_rooms::run(scenario).await {
+        Some(report) => println!("{}", serde_json::to_string(&report).unwrap_or_default()),
+        None => {
+            eprintln!("loadgen rooms: the rooms could not be created");
             std::process::exit(1);
         }
     }
