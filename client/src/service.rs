@@ -34,6 +34,8 @@ use crate::storage;
 /// Where the chosen language and the notification opt-in are kept (localStorage).
 const LANG_PREF: &str = "chat.lang";
 const NOTIFY_PREF: &str = "chat.notify";
+/// How often the page asks who is in the open room.
+const ROOM_PEOPLE_EVERY_MS: u32 = 15_000;
 /// How often the clock for "5 minutes ago" moves (a label changes once a minute at most).
 const CLOCK_EVERY_MS: u32 = 20_000;
 
@@ -160,7 +162,8 @@ impl Chat {
             SideEffect::FetchHistory(channel, kind) => self.fetch_history(channel, kind),
             SideEffect::FetchRooms => self.fetch_rooms(),
             SideEffect::FetchConversations => self.fetch_conversations(),
-            SideEffect::JoinRoom(name) => self.enter_room(name),
+            SideEffect::JoinRoom(name) => self.enter_room(name, false),
+            SideEffect::FetchRoomPeople(room) => self.fetch_room_people(room),
             SideEffect::LeaveRoom(name) => self.exit_room(name),
             SideEffect::CountUnread(channel, after) => self.count_unread(channel, after),
             SideEffect::ShowChannel(channel) => {
@@ -256,7 +259,7 @@ impl Chat {
     pub fn join_room(&self, raw: &str) {
         match chat_shared::RoomName::parse(raw) {
             Ok(name) if name.is_general() => self.open(ChannelId::General),
-            Ok(name) => self.enter_room(name.to_string()),
+            Ok(name) => self.enter_room(name.to_string(), true),
             Err(e) => self.dispatch(ChatEvent::RoomRefused(e)),
         }
     }
@@ -490,8 +493,9 @@ impl Chat {
         });
     }
 
-    /// Joins the room `name`, or creates it if there is none.
-    fn enter_room(&self, name: String) {
+    /// Joins the room `name`; `create`: creates it if there is none (the reader asked to, in
+    /// the side list: a link never creates a room in its visitor's name).
+    fn enter_room(&self, name: String, create: bool) {
         let chat = *self;
         let socket = self.socket.get_value();
         spawn_local(async move {
@@ -507,13 +511,25 @@ impl Chat {
                 }
             };
             let mut joined = ask(ClientEvent::JoinRoom, vec![json!({ "room": name })]).await;
-            if matches!(&joined, Err(e) if e.code == ErrorCode::RoomNotFound) {
+            if create && matches!(&joined, Err(e) if e.code == ErrorCode::RoomNotFound) {
                 joined = ask(ClientEvent::CreateRoom, vec![json!({ "name": name })]).await;
             }
             chat.dispatch(match joined {
                 Ok(info) => ChatEvent::RoomJoined(info),
                 Err(e) => ChatEvent::RoomRefused(e),
             });
+        });
+    }
+
+    /// Asks who is in `room` now.
+    fn fetch_room_people(&self, room: String) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        spawn_local(async move {
+            let answer = socket.emit_with_ack(ClientEvent::RoomPeople, vec![json!({ "room": room })]).await;
+            if let Ok(Some(Answer(Ok(names)))) = answer.map(|args| Answer::<Vec<String>>::from_args(&args)) {
+                chat.dispatch(ChatEvent::RoomPeople { room, names });
+            }
         });
     }
 
@@ -687,4 +703,11 @@ fn watch_the_tab(chat: Chat) {
     })
     .forget();
     Interval::new(CLOCK_EVERY_MS, move || chat.clock.set(now_ms())).forget();
+    // Who is in the open room, now and then (comings and goings in a room are not pushed).
+    Interval::new(ROOM_PEOPLE_EVERY_MS, move || {
+        if let ChannelId::Room(room) = chat.peek(|s| s.current.clone()) {
+            chat.fetch_room_people(room);
+        }
+    })
+    .forget();
 }

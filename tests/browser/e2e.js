@@ -477,7 +477,14 @@ const tests = {
     await bo.goto(`${base}/#/r/crafts`);
     await bo.waitForFunction(() => document.querySelector('#channel-title').textContent === '# crafts');
     await lineWith(bo, 'knitting tonight?');
+    // In a room the online list shows who is in it.
+    await bo.waitForFunction(() => document.querySelector('#online-label').textContent === 'In this room:'
+      && document.querySelector('#nicknames').textContent.includes('RoomAna'));
     assert.ok(!(await cy.textContent('#lines')).includes('knitting'), 'general does not show a room');
+    // A link to a room that does not exist creates nothing: the page says so and stays.
+    await cy.goto(`${base}/#/r/nowhere`);
+    await cy.waitForFunction(() => document.querySelector('#room-err').textContent === 'There is no such room');
+    assert.equal(await title(cy), '# general');
     // The keyboard switches rooms; a line in a room not shown counts on its badge.
     await ana.keyboard.press('Alt+ArrowUp');
     await ana.waitForFunction(() => document.querySelector('#channel-title').textContent === '# general');

@@ -165,7 +165,13 @@ pub async fn run(f: ManyRooms) -> Option<ManyRoomsReport> {
                         changed.ok()?;
                         if let Some(until) = *go.borrow() { break until; }
                     }
-                    text = c.recv_text(Duration::from_secs(120)) => { text?; }
+                    text = c.recv_text(Duration::from_secs(120)) => {
+                        // A line from a speaker that saw the signal before this task did.
+                        if let Some(t) = sent_at(&text?) {
+                            let now = start.elapsed().as_micros() as u64;
+                            latencies.push(now.saturating_sub(t).min(u32::MAX as u64) as u32);
+                        }
+                    }
                 }
             };
             let mut tick = speaks.map(|r| {

@@ -1,5 +1,6 @@
 //! `#nicknames`: who is online ("Online:" and a pill per nickname, in the nickname's colour).
-//! Another's pill is a button that opens a direct conversation with them.
+//! Another's pill is a button that opens a direct conversation with them. In a room it lists
+//! who is in the room instead.
 
 use leptos::prelude::*;
 
@@ -9,11 +10,20 @@ use crate::text::name_colour;
 
 #[component]
 pub fn OnlineList(chat: Chat) -> impl IntoView {
-    let names = move || chat.read(Part::Online, |s| s.online.names().map(str::to_owned).collect::<Vec<_>>());
+    // In a room: who is in it; elsewhere: everyone online.
+    let in_room = move || chat.read(Part::Channels, |s| matches!(s.current, ChannelId::Room(_)));
+    let names = move || {
+        chat.read(Part::Online, |s| match s.current {
+            ChannelId::Room(_) => s.room_people.clone(),
+            _ => s.online.names().map(str::to_owned).collect::<Vec<_>>(),
+        })
+    };
     let me = move || chat.read(Part::Me, |s| s.me.nickname.clone());
     view! {
         <div id="nicknames" role="group" aria-labelledby="online-label">
-            <span class="label" id="online-label">{move || chat.t().online}</span>
+            <span class="label" id="online-label">
+                {move || if in_room() { chat.t().in_room } else { chat.t().online }}
+            </span>
             <For each=names key=|n| n.clone() let:name>
                 <b
                     class=format!("nc{}", name_colour(&name))

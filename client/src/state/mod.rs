@@ -272,6 +272,11 @@ pub enum ChatEvent {
     },
     RoomLine(RoomLine),
     DirectLine(DirectLine),
+    /// Who is in a room now (the server's `room people`).
+    RoomPeople {
+        room: String,
+        names: Vec<String>,
+    },
     /// The reader scrolled to the top of the lines (or pressed "load older").
     ScrolledToTop,
     /// The reader is at the bottom of the lines (`true`: following the newest) or not.
@@ -344,8 +349,10 @@ pub enum SideEffect {
     /// Ask for the chat's rooms, and for this owned nickname's direct conversations.
     FetchRooms,
     FetchConversations,
-    /// Join this room, or create it if there is none of that name.
+    /// Join this room (opened by a link or the address: never created then).
     JoinRoom(String),
+    /// Ask who is in this room now.
+    FetchRoomPeople(String),
     LeaveRoom(String),
     /// Count the lines of a channel after this id (the one read last on an earlier visit).
     CountUnread(ChannelId, u64),
@@ -398,6 +405,8 @@ pub struct ChatState {
     pub badges: BTreeMap<ChannelId, Badge>,
     /// Why the last room could not be joined or created.
     pub room_error: Option<ChatError>,
+    /// Who is in the open room (the online list shows them there instead of everyone).
+    pub room_people: Vec<String>,
     /// How far the reader read each direct conversation (the newest id seen; kept by the
     /// browser, so that the next visit counts what came after).
     pub read: BTreeMap<ChannelId, u64>,

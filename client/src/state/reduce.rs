@@ -422,9 +422,10 @@ impl Reducer<'_> {
                 });
                 self.state.room_error = None;
                 self.changed(Part::Channels);
-                let channel = ChannelId::Room(name);
+                let channel = ChannelId::Room(name.clone());
                 if self.state.current == channel {
                     self.fetch_newer();
+                    self.effect(SideEffect::FetchRoomPeople(name));
                 } else {
                     self.open(channel);
                 }
@@ -470,6 +471,12 @@ impl Reducer<'_> {
                 self.changed(Part::Channels);
                 if matches!(self.state.current, ChannelId::Direct(_)) {
                     self.fetch_newer();
+                }
+            }
+            ChatEvent::RoomPeople { room, names } => {
+                if self.state.current == ChannelId::Room(room) {
+                    self.state.room_people = names;
+                    self.changed(Part::Online);
                 }
             }
             ChatEvent::Unread { channel, count } => {
@@ -611,9 +618,11 @@ impl Reducer<'_> {
         self.state.window.loading_newer = false;
         self.state.window.loading_older = false;
         self.state.badges.remove(&channel);
+        self.state.room_people.clear();
         self.clear_typists();
         self.changed(Part::Lines);
         self.changed(Part::Channels);
+        self.changed(Part::Online);
         if let ChannelId::Direct(nick) = &channel
             && !self.state.directs.contains(nick)
         {
@@ -631,6 +640,7 @@ impl Reducer<'_> {
         let ChannelId::Room(name) = self.state.current.clone() else { return };
         if self.state.rooms.iter().any(|r| r.name == name && r.joined) {
             self.fetch_newer();
+            self.effect(SideEffect::FetchRoomPeople(name));
         } else if self.state.me.nickname.is_some() && !self.state.rooms.is_empty() {
             self.effect(SideEffect::JoinRoom(name));
         }

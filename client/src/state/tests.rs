@@ -548,9 +548,15 @@ fn rooms_and_direct_conversations_each_have_a_window_a_badge_and_an_address() {
         out.effects,
         [
             SideEffect::ShowChannel(crafts.clone()),
-            SideEffect::FetchHistory(crafts.clone(), HistoryKind::Newest)
+            SideEffect::FetchHistory(crafts.clone(), HistoryKind::Newest),
+            SideEffect::FetchRoomPeople("crafts".into()),
         ]
     );
+    // The online list shows who is in the room (an answer for another room is not).
+    apply(&mut s, ChatEvent::RoomPeople { room: "games".into(), names: vec!["X".into()] }, 0);
+    assert!(s.room_people.is_empty());
+    apply(&mut s, ChatEvent::RoomPeople { room: "crafts".into(), names: vec!["Ana".into(), "Bo".into()] }, 0);
+    assert_eq!(s.room_people, ["Ana", "Bo"]);
     assert_eq!((s.current.clone(), s.badges.get(&crafts)), (crafts.clone(), None));
     assert_eq!(s.topic(), "crafts talk");
     apply(
