@@ -14,6 +14,8 @@ pub fn App() -> impl IntoView {
     let connection = move || chat.read(Part::Connection, |s| s.connection);
     // The side list, open as a drawer (on a phone; always shown on a wide screen).
     let drawer = RwSignal::new(false);
+    // The open channel: the lines view starts afresh in each (scroll place, "new messages").
+    let channel = Memo::new(move |_| chat.read(Part::Channels, |s| s.current.clone()));
     view! {
         <main
             id="chat"
@@ -26,11 +28,14 @@ pub fn App() -> impl IntoView {
             <ConnectingOverlay chat />
             <div id="body">
                 <Channels chat open=drawer />
-                <div id="conversation">
+                                <div id="conversation" inert=move || drawer.get()>
                     <ChannelHead chat open=drawer />
                     <div id="messages">
                         <OnlineList chat />
-                        <Lines chat />
+                                                {move || {
+                            channel.track();
+                            view! { <Lines chat /> }
+                        }}
                     </div>
                     <TypingLine chat />
                     <Composer chat />

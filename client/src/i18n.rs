@@ -102,6 +102,8 @@ pub struct Texts {
     pub switch_hint: &'static str,
     pub no_directs: &'static str,
     pub in_room: &'static str,
+    /// A badge with a line for the reader (a mention, or a direct message).
+    pub for_you: &'static str,
     pub notifications_blocked: &'static str,
     pub mentioned_you: &'static str,
     pub language: &'static str,
@@ -169,6 +171,12 @@ impl Texts {
         self.online_now.replace("{n}", &n.to_string())
     }
 
+    /// A badge's words: "3 unread", and "for you" when one of them is.
+    pub fn unread_badge(&self, n: u32, for_you: bool) -> String {
+        let unread = self.unread.replace("{n}", &n.to_string());
+        if for_you { format!("{unread}, {}", self.for_you) } else { unread }
+    }
+
     /// The sentence for an error code, in this language.
     pub fn error_text(&self, code: ErrorCode) -> &'static str {
         self.errors.map_or_else(|| code.describe(), |f| f(code))
@@ -215,6 +223,7 @@ const EN: Texts = Texts {
     switch_hint: "Alt+↑ and Alt+↓ switch rooms",
     no_directs: "Pick a name in the online list to write to them alone.",
     in_room: "In this room:",
+    for_you: "for you",
     notifications_blocked: "Notifications are blocked in this browser",
     mentioned_you: "{nick} mentioned you",
     language: "Language",
@@ -274,6 +283,7 @@ const NL: Texts = Texts {
     switch_hint: "Alt+↑ en Alt+↓ wisselen van kamer",
     no_directs: "Kies een naam in de lijst van wie er is om alleen die persoon te schrijven.",
     in_room: "In deze kamer:",
+    for_you: "voor jou",
     notifications_blocked: "Meldingen zijn geblokkeerd in deze browser",
     mentioned_you: "{nick} noemde je",
     language: "Taal",
@@ -357,6 +367,7 @@ const KO: Texts = Texts {
     switch_hint: "Alt+↑ 와 Alt+↓ 로 방을 바꿔요",
     no_directs: "접속 중 목록에서 이름을 고르면 그 사람에게만 쓸 수 있어요.",
     in_room: "이 방에 있는 사람:",
+    for_you: "나에게 온 것 포함",
     notifications_blocked: "이 브라우저에서 알림이 차단되어 있습니다",
     mentioned_you: "{nick}님이 회원님을 언급했습니다",
     language: "언어",

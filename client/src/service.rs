@@ -3,8 +3,11 @@
 //! (claim a nickname, send a line, scroll…). Every change goes through [`Chat::dispatch`]: the
 //! reducer (`state::apply`) changes the state and returns what changed and which side effects
 //! to run; `dispatch` wakes the views of the changed parts and runs the effects (claims, the
-//! outbox pump, history requests, the tab's storage, notifications). Also here: the typing
-//! notices this page sends, and the page's language, clock and notification opt-in.
+//! outbox pump — each line by its channel's event —, history, rooms and conversations, the
+//! address bar, the tab's and the browser's storage, notifications). Also here: the typing
+//! notices this page sends (to the channel typed in), the address bar's and the keyboard's
+//! channel switches, the polling of who is in the open room, and the page's language, clock and
+//! notification opt-in.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -42,8 +45,10 @@ const CLOCK_EVERY_MS: u32 = 20_000;
 /// What this page told the others about its typing.
 #[derive(Default)]
 struct TypingNotices {
-    /// When `typing: true` was last sent (None: the others think we are not typing).
+    /// When `typing: true` was last sent (None: the others think we are not typing)...
     sent_at: Option<i64>,
+    /// ...and the arguments that say where (the stop goes there, whatever is open by then).
+    sent_in: Option<Vec<Value>>,
     /// Keystrokes so far: the idle timer checks that none came after it started.
     keystrokes: u64,
 }
@@ -164,19 +169,31 @@ impl Chat {
             SideEffect::FetchConversations => self.fetch_conversations(),
             SideEffect::JoinRoom(name) => self.enter_room(name, false),
             SideEffect::FetchRoomPeople(room) => self.fetch_room_people(room),
-            SideEffect::LeaveRoom(name) => self.exit_room(name),
+
             SideEffect::CountUnread(channel, after) => self.count_unread(channel, after),
             SideEffect::ShowChannel(channel) => {
+                // The typist stops where it typed (the channel may have changed without a click).
+                self.stopped_typing(true);
+                // A link or the reader's click changed the address already; a switch the page
+                // makes (the keyboard, a join, a leave) replaces it, so that Back does not undo
+                // a leave.
                 let fragment = channel.fragment();
                 let location = window().location();
                 if location.hash().unwrap_or_default() != fragment {
-                    let _ = location.set_hash(&fragment);
+                    let _ = location.replace(&fragment);
                 }
             }
             SideEffect::SaveRead => {
-                let marks: Vec<(String, u64)> =
-                    self.peek(|s| s.read.iter().map(|(c, id)| (c.fragment(), *id)).collect());
-                storage::set_read_marks(&marks);
+                // Another tab may have read further: the highest mark of each wins.
+                let mut marks: std::collections::BTreeMap<String, u64> =
+                    storage::read_marks().into_iter().collect();
+                self.peek(|s| {
+                    for (channel, id) in &s.read {
+                        let mark = marks.entry(channel.fragment()).or_default();
+                        *mark = (*mark).max(*id);
+                    }
+                });
+                storage::set_read_marks(&marks.into_iter().collect::<Vec<_>>());
             }
             SideEffect::DirectArrived { from, text } => {
                 if self.notify.get_untracked() && notify::granted() {
@@ -207,8 +224,11 @@ impl Chat {
             .typing
             .with_value(|t| t.sent_at.is_none_or(|at| now - at >= TYPING_REFRESH.as_millis() as i64));
         let Some(args) = self.typing_args(true) else { return };
-        if stale && self.socket.with_value(|s| s.emit(ClientEvent::Typing, args)).is_ok() {
-            self.typing.update_value(|t| t.sent_at = Some(now));
+        if stale && self.socket.with_value(|s| s.emit(ClientEvent::Typing, args.clone())).is_ok() {
+            self.typing.update_value(|t| {
+                t.sent_at = Some(now);
+                t.sent_in = Some(args);
+            });
         }
         let keystroke = self.typing.try_update_value(|t| {
             t.keystrokes += 1;
@@ -225,10 +245,11 @@ impl Chat {
 
     /// We no longer type; `tell`: say so (not needed when a line was sent: it says so itself).
     fn stopped_typing(&self, tell: bool) {
-        if self.typing.try_update_value(|t| t.sent_at.take()).flatten().is_some()
-            && tell
-            && let Some(args) = self.typing_args(false)
-        {
+        let sent = self.typing.try_update_value(|t| t.sent_at.take().and(t.sent_in.take())).flatten();
+        if let Some(mut args) = sent.filter(|_| tell) {
+            if let Some(first) = args.first_mut() {
+                *first = Value::Bool(false);
+            }
             let _ = self.socket.with_value(|s| s.emit(ClientEvent::Typing, args));
         }
     }
@@ -683,7 +704,9 @@ fn watch_the_tab(chat: Chat) {
     on_hash.forget();
     // Alt+↑ / Alt+↓ switch channels from anywhere on the page.
     let on_key = Closure::<dyn Fn(web_sys::KeyboardEvent)>::new(move |ev: web_sys::KeyboardEvent| {
-        if ev.alt_key() && !ev.ctrl_key() && !ev.meta_key() {
+        // (Not in a list box, where Alt+↓ opens it.)
+        let in_select = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok()).is_some();
+        if ev.alt_key() && !ev.ctrl_key() && !ev.meta_key() && !in_select {
             let step = match ev.key().as_str() {
                 "ArrowDown" => 1,
                 "ArrowUp" => -1,

@@ -490,12 +490,12 @@ const tests = {
     await ana.waitForFunction(() => document.querySelector('#channel-title').textContent === '# general');
     assert.equal(new URL(ana.url()).hash, '#/r/general');
     await say(bo, 'yes, at eight');
-    await ana.waitForFunction(() => document.querySelector('#channels a[href="#/r/crafts"] .badge')?.textContent === '1');
+    await ana.waitForFunction(() => document.querySelector('#channels a[href="#/r/crafts"] .badge span[aria-hidden]')?.textContent === '1');
     // A direct message from the online list: only its addressee gets it.
     await bo.click('#nicknames button.dm:text("RoomAna")');
     await bo.waitForFunction(() => document.querySelector('#channel-title').textContent === '@ RoomAna');
     await say(bo, 'just for you');
-    await ana.waitForFunction(() => document.querySelector('#channels a[href="#/dm/RoomBo"] .badge.mention')?.textContent === '1');
+    await ana.waitForFunction(() => document.querySelector('#channels a[href="#/dm/RoomBo"] .badge.mention span[aria-hidden]')?.textContent === '1');
     await ana.click('#channels a[href="#/dm/RoomBo"]');
     await lineWith(ana, 'just for you');
     assert.equal(new URL(ana.url()).hash, '#/dm/RoomBo');
@@ -510,7 +510,7 @@ const tests = {
     await new Promise((r) => setTimeout(r, 300));
     const back = await visit(await anaBrowser.newPage());
     await back.waitForSelector('#chat.nickname-set', { timeout: 10000 });
-    await back.waitForFunction(() => document.querySelector('#channels a[href="#/dm/RoomBo"] .badge')?.textContent === '1', null, { timeout: 10000 });
+    await back.waitForFunction(() => document.querySelector('#channels a[href="#/dm/RoomBo"] .badge span[aria-hidden]')?.textContent === '1', null, { timeout: 10000 });
     assert.ok(await back.isVisible('#channels a[href="#/r/crafts"]'), 'her rooms came back with her nickname');
     await back.click('#channels a[href="#/dm/RoomBo"]');
     await lineWith(back, 'while you were away');

@@ -33,9 +33,10 @@ pub fn Channels(chat: Chat, open: RwSignal<bool>) -> impl IntoView {
             id="channels"
             class:open=move || open.get()
             aria-label=move || chat.t().channels
-            on:keydown=move |ev| {
-                if ev.key() == "Escape" {
+                        on:keydown=move |ev| {
+                if ev.key() == "Escape" && open.get_untracked() {
                     open.set(false);
+                    focus("#channels-toggle");
                 }
             }
         >
@@ -103,17 +104,23 @@ fn Entry(chat: Chat, channel: ChannelId, open: RwSignal<bool>) -> impl IntoView 
                 class="channel"
                 class:current=current.clone()
                 aria-current=move || current().then_some("page")
-                on:click=move |_| open.set(false)
+                                on:click=move |_| {
+                    if open.get_untracked() {
+                        open.set(false);
+                        focus("#message");
+                    }
+                }
             >
                 <span class="name">{label}</span>
                 {move || {
                     badge()
                         .map(|b| {
                             let count = if b.unread > 99 { "99+".to_owned() } else { b.unread.to_string() };
-                            let said = chat.t().unread.replace("{n}", &b.unread.to_string());
+                                                        let said = chat.t().unread_badge(b.unread, b.mentioned);
                             view! {
-                                <span class="badge" class:mention=b.mentioned aria-label=said>
-                                    {count}
+                                <span class="badge" class:mention=b.mentioned>
+                                    <span aria-hidden="true">{count}</span>
+                                    <span class="visually-hidden">{said}</span>
                                 </span>
                             }
                         })
@@ -128,8 +135,11 @@ fn Entry(chat: Chat, channel: ChannelId, open: RwSignal<bool>) -> impl IntoView 
 pub fn ChannelHead(chat: Chat, open: RwSignal<bool>) -> impl IntoView {
     let current = move || chat.read(Part::Channels, |s| s.current.clone());
     let topic = move || chat.read(Part::Channels, ChatState::topic);
-    let unread_elsewhere =
-        move || chat.read(Part::Channels, |s| s.badges.values().map(|b| b.unread).sum::<u32>());
+    let unread_elsewhere = move || {
+        chat.read(Part::Channels, |s| {
+            s.channels().iter().filter_map(|c| s.badges.get(c)).map(|b| b.unread).sum::<u32>()
+        })
+    };
     view! {
         <div id="channel-head">
             <button
@@ -137,11 +147,28 @@ pub fn ChannelHead(chat: Chat, open: RwSignal<bool>) -> impl IntoView {
                 id="channels-toggle"
                 aria-controls="channels"
                 aria-expanded=move || open.get().to_string()
-                on:click=move |_| open.update(|o| *o = !*o)
+                                on:click=move |_| {
+                    open.update(|o| *o = !*o);
+                    if open.get_untracked() {
+                        // Into the drawer, at the open channel.
+                        request_animation_frame(|| focus("#channels a.current"));
+                    }
+                }
             >
                 <span aria-hidden="true">"☰ "</span>
                 {move || chat.t().channels}
-                {move || (unread_elsewhere() > 0).then(|| view! { <span class="badge">{unread_elsewhere()}</span> })}
+                                {move || {
+                    (unread_elsewhere() > 0)
+                        .then(|| {
+                            let n = unread_elsewhere();
+                            view! {
+                                <span class="badge">
+                                    <span aria-hidden="true">{n}</span>
+                                    <span class="visually-hidden">{chat.t().unread_badge(n, false)}</span>
+                                </span>
+                            }
+                        })
+                }}
             </button>
             <h2 id="channel-title">{move || current().label()}</h2>
             <p id="channel-topic">{topic}</p>
@@ -151,5 +178,18 @@ pub fn ChannelHead(chat: Chat, open: RwSignal<bool>) -> impl IntoView {
                 </button>
             </Show>
         </div>
+    }
+}
+
+/// Moves the focus to the element `selector` names (if it is there).
+fn focus(selector: &str) {
+    use wasm_bindgen::JsCast;
+    if let Some(el) = document()
+        .query_selector(selector)
+        .ok()
+        .flatten()
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = el.focus();
     }
 }

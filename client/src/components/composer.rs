@@ -1,6 +1,7 @@
 //! `form#send-message`: `textarea#message` and Send. Enter sends, Shift+Enter starts a new line.
 //! Checks the message with the server's own rules before sending and says what is wrong;
-//! keeps focus for the next line; tells the others while the user types.
+//! keeps focus for the next line; tells the others while the user types; keeps a draft per
+//! channel.
 
 use chat_shared::MessageText;
 use chat_shared::limits::MESSAGE_MAX_CHARS;
@@ -8,7 +9,7 @@ use leptos::prelude::*;
 
 use super::is_composing_enter;
 use crate::service::Chat;
-use crate::state::Part;
+use crate::state::{ChannelId, Part};
 
 /// Show the character count once a message is this close to the limit.
 const COUNT_FROM: usize = MESSAGE_MAX_CHARS * 9 / 10;
@@ -16,6 +17,20 @@ const COUNT_FROM: usize = MESSAGE_MAX_CHARS * 9 / 10;
 #[component]
 pub fn Composer(chat: Chat) -> impl IntoView {
     let value = RwSignal::new(String::new());
+    // Each channel keeps its own draft: switching never sends a line to the wrong one.
+    let drafts = StoredValue::new(std::collections::HashMap::<ChannelId, String>::new());
+    let channel = Memo::new(move |_| chat.read(Part::Channels, |s| s.current.clone()));
+    Effect::new(move |previous: Option<ChannelId>| {
+        let now = channel.get();
+        if let Some(previous) = previous.filter(|p| *p != now) {
+            let draft = value.get_untracked();
+            drafts.update_value(|d| {
+                d.insert(previous, draft);
+            });
+            value.set(drafts.try_update_value(|d| d.remove(&now)).flatten().unwrap_or_default());
+        }
+        now
+    });
     let problem = RwSignal::new(None::<chat_shared::ErrorCode>);
     let input = NodeRef::<leptos::html::Textarea>::new();
     let length = move || value.with(|v| v.trim().chars().count());

@@ -346,14 +346,15 @@ pub enum SideEffect {
     /// Keep the outbox in the tab (it changed).
     SaveOutbox,
     FetchHistory(ChannelId, HistoryKind),
-    /// Ask for the chat's rooms, and for this owned nickname's direct conversations.
+    /// Ask for the chat's rooms (with those this connection is in)...
     FetchRooms,
+    /// ...and for this owned nickname's direct conversations.
     FetchConversations,
     /// Join this room (opened by a link or the address: never created then).
     JoinRoom(String),
     /// Ask who is in this room now.
     FetchRoomPeople(String),
-    LeaveRoom(String),
+
     /// Count the lines of a channel after this id (the one read last on an earlier visit).
     CountUnread(ChannelId, u64),
     /// The address bar names the open channel.
@@ -395,7 +396,8 @@ pub struct ChatState {
     pub window: Window,
     /// The open channel (`general` at first).
     pub current: ChannelId,
-    /// The windows of the channels opened before and not shown now (resumed when opened).
+    /// The windows of channels not shown now that hold own lines not stored yet (the others
+    /// are dropped when left, and read again from the history when opened).
     pub parked: BTreeMap<ChannelId, Window>,
     /// The chat's rooms, as the server listed them (`joined`: this connection is in it).
     pub rooms: Vec<RoomInfo>,

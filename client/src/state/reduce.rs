@@ -285,15 +285,12 @@ impl Reducer<'_> {
                 self.arrived(ChannelId::Room(line.room), line.from, line.text, Some(meta));
             }
             ChatEvent::DirectLine(line) => {
-                let channel = ChannelId::Direct(line.from.clone());
-                self.listed_direct(&line.from);
-                let meta = MessageMeta { id: line.id, ts: line.ts };
-                if self.state.hidden {
-                    self.effect(SideEffect::DirectArrived {
-                        from: line.from.clone(),
-                        text: line.text.clone(),
-                    });
+                let channel = self.direct_channel(&line.from);
+                if let ChannelId::Direct(name) = &channel {
+                    let name = name.clone();
+                    self.listed_direct(&name);
                 }
+                let meta = MessageMeta { id: line.id, ts: line.ts };
                 self.arrived(channel, line.from, line.text, Some(meta));
             }
             ChatEvent::Announcement(announced) => {
@@ -336,6 +333,10 @@ impl Reducer<'_> {
                 if !hidden && self.state.unread != 0 {
                     self.state.unread = 0;
                     self.changed(Part::Unread);
+                }
+                // Shown again: what the open conversation holds is read now.
+                if let Some(last) = self.state.window.last_id().filter(|_| !hidden) {
+                    self.read_up_to(last);
                 }
             }
             ChatEvent::GoingAway(going) => {
@@ -385,7 +386,16 @@ impl Reducer<'_> {
                 self.effect(SideEffect::SendOutbox);
             }
             ChatEvent::History { page, kind, channel } if channel == self.state.current => {
-                self.history(page, kind)
+                // A page after or before a line is for a window that holds lines: one for an
+                // earlier window of this channel (opened, left and opened again before the
+                // newest page came) would leave a hole in the fresh one.
+                let asked = match kind {
+                    HistoryKind::Newest => true,
+                    HistoryKind::After(_) | HistoryKind::Older(_) => self.state.window.last_id().is_some(),
+                };
+                if asked {
+                    self.history(page, kind);
+                }
             }
             ChatEvent::HistoryFailed(channel, kind) if channel == self.state.current => {
                 self.history_done(kind)
@@ -395,6 +405,10 @@ impl Reducer<'_> {
                 if let Some(window) = self.state.parked.get_mut(&channel) {
                     done_loading(window, kind);
                 }
+            }
+            ChatEvent::Open(ChannelId::Direct(nick)) => {
+                let channel = self.direct_channel(&nick);
+                self.open(channel);
             }
             ChatEvent::Open(channel) => self.open(channel),
             ChatEvent::Step(step) => {
@@ -407,6 +421,8 @@ impl Reducer<'_> {
             }
             ChatEvent::Rooms(rooms) => {
                 self.state.rooms = rooms;
+                let listed = self.state.channels();
+                self.state.badges.retain(|c, _| listed.contains(c));
                 self.changed(Part::Channels);
                 self.enter_current_room();
             }
@@ -455,17 +471,34 @@ impl Reducer<'_> {
             ChatEvent::Conversations(conversations) => {
                 let mut directs: Vec<String> = conversations.iter().map(|c| c.with.clone()).collect();
                 // One opened here and not written to yet stays listed.
-                for kept in &self.state.directs {
-                    if !directs.contains(kept) && self.state.current == ChannelId::Direct(kept.clone()) {
-                        directs.insert(0, kept.clone());
-                    }
+                if let ChannelId::Direct(open) = &self.state.current
+                    && !directs.contains(open)
+                {
+                    directs.insert(0, open.clone());
                 }
                 self.state.directs = directs;
+                let listed = self.state.channels();
+                self.state.badges.retain(|c, _| listed.contains(c));
+                let mut counted = 0;
                 for c in conversations {
                     let channel = ChannelId::Direct(c.with);
-                    let read = self.state.read.get(&channel).copied().unwrap_or(0);
-                    if c.last_id > read && channel != self.state.current {
-                        self.effect(SideEffect::CountUnread(channel, read));
+                    if channel == self.state.current {
+                        continue;
+                    }
+                    match self.state.read.get(&channel).copied() {
+                        Some(read) if c.last_id <= read => {}
+                        // A few counts at a time (they share the history rate with the open
+                        // channel's own page)...
+                        Some(read) if counted < UNREAD_COUNTS_AT_ONCE => {
+                            counted += 1;
+                            self.effect(SideEffect::CountUnread(channel, read));
+                        }
+                        // ...the rest, and those never read in this browser, show that
+                        // something is new.
+                        _ => {
+                            let new = super::Badge { unread: 1, mentioned: true };
+                            self.state.badges.entry(channel).or_insert(new);
+                        }
                     }
                 }
                 self.changed(Part::Channels);
@@ -539,8 +572,8 @@ impl Reducer<'_> {
             return;
         }
         let mentioned = self.state.me.nickname.as_deref().is_some_and(|me| mentions(&text, me));
+        let direct = matches!(channel, ChannelId::Direct(_));
         if !open {
-            let direct = matches!(channel, ChannelId::Direct(_));
             let badge = self.state.badges.entry(channel).or_default();
             badge.unread += 1;
             badge.mentioned |= mentioned || direct;
@@ -551,7 +584,10 @@ impl Reducer<'_> {
         if self.state.hidden {
             self.state.unread += 1;
             self.changed(Part::Unread);
-            if mentioned {
+            // One notification per line: a direct line is for the reader anyway.
+            if direct {
+                self.effect(SideEffect::DirectArrived { from, text });
+            } else if mentioned {
                 self.effect(SideEffect::Mentioned { from, text });
             }
         }
@@ -592,6 +628,15 @@ impl Reducer<'_> {
         }
     }
 
+    /// The channel of the direct conversation with `nick`: the one listed under another case or
+    /// width of the same name, if any (a link may spell it differently from the server).
+    fn direct_channel(&self, nick: &str) -> ChannelId {
+        let key = |n: &str| chat_shared::Nickname::parse(n).map(|n| n.key().as_str().to_owned()).ok();
+        let wanted = key(nick);
+        let listed = self.state.directs.iter().find(|d| wanted.is_some() && key(d) == wanted);
+        ChannelId::Direct(listed.cloned().unwrap_or_else(|| nick.to_owned()))
+    }
+
     /// `nick` is in the list of direct conversations, first.
     fn listed_direct(&mut self, nick: &str) {
         if self.state.directs.first().map(String::as_str) != Some(nick) {
@@ -609,7 +654,11 @@ impl Reducer<'_> {
         if channel == self.state.current {
             return;
         }
-        let window = self.state.parked.remove(&channel).unwrap_or_default();
+        // A parked window holds own lines not stored yet; what others said meanwhile is read
+        // afresh from the newest page (resuming after its last id could skip lines said
+        // before one's own line was stored).
+        let mut window = self.state.parked.remove(&channel).unwrap_or_default();
+        window.reset_to_live();
         let old = std::mem::replace(&mut self.state.window, window);
         let previous = std::mem::replace(&mut self.state.current, channel.clone());
         if old.lines().any(super::Line::unsent) {
@@ -666,7 +715,7 @@ impl Reducer<'_> {
             self.state.window.insert_stored(m.id, m.ts, body, false);
         }
         self.lines_changed();
-        if let Some(newest) = newest.filter(|_| !self.state.window.more_after) {
+        if let Some(newest) = newest.filter(|_| !self.state.window.more_after && !self.state.hidden) {
             self.read_up_to(newest);
         }
         // A resume (or scrolling down) goes on while there is more, unless the window filled
@@ -679,6 +728,10 @@ impl Reducer<'_> {
         }
     }
 }
+
+/// How many unread counts of direct conversations one `conversations` answer asks for (each is
+/// a history request, and the open channel's page must fit in the same rate).
+const UNREAD_COUNTS_AT_ONCE: usize = 3;
 
 /// A history request of `window` of `kind` got its answer (or none).
 fn done_loading(window: &mut Window, kind: HistoryKind) {

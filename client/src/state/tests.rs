@@ -621,11 +621,16 @@ fn rooms_and_direct_conversations_each_have_a_window_a_badge_and_an_address() {
     assert_eq!(s.read.get(&bo), Some(&10));
     assert!(out.effects.contains(&SideEffect::SaveRead));
     // The next visit: a conversation with lines after the last one read asks for a count.
+    let cy = ChannelId::Direct("Cy".into());
+    s.read.insert(cy.clone(), 5);
     let later = chat_shared::protocol::Conversation { with: "Cy".into(), last_id: 12, last_ts: 0 };
     let seen = chat_shared::protocol::Conversation { with: "Bo".into(), last_id: 10, last_ts: 0 };
-    let out = apply(&mut s, ChatEvent::Conversations(vec![later, seen]), 0);
-    let cy = ChannelId::Direct("Cy".into());
-    assert!(out.effects.contains(&SideEffect::CountUnread(cy.clone(), 0)));
+    let never = chat_shared::protocol::Conversation { with: "Dee".into(), last_id: 3, last_ts: 0 };
+    let out = apply(&mut s, ChatEvent::Conversations(vec![later, seen, never]), 0);
+    assert!(out.effects.contains(&SideEffect::CountUnread(cy.clone(), 5)));
+    let dee = ChannelId::Direct("Dee".into());
+    assert_eq!(s.badges.get(&dee), Some(&Badge { unread: 1, mentioned: true }), "never read here: new");
+    assert!(!out.effects.iter().any(|e| matches!(e, SideEffect::CountUnread(c, _) if *c == dee)));
     assert!(
         !out.effects.iter().any(|e| matches!(e, SideEffect::CountUnread(c, _) if *c == bo)),
         "read already"
@@ -633,10 +638,15 @@ fn rooms_and_direct_conversations_each_have_a_window_a_badge_and_an_address() {
     apply(&mut s, ChatEvent::Unread { channel: cy.clone(), count: 3 }, 0);
     assert_eq!(s.badges.get(&cy).map(|b| b.unread), Some(3));
 
+    // A link spelling the name differently opens the same conversation.
+    apply(&mut s, ChatEvent::Open(ChannelId::Direct("BO".into())), 0);
+    assert_eq!(s.current, bo);
+    assert_eq!(s.directs.iter().filter(|d| d.eq_ignore_ascii_case("bo")).count(), 1);
+
     // The keyboard steps through the list, round.
     apply(&mut s, ChatEvent::Open(ChannelId::General), 0);
     apply(&mut s, ChatEvent::Step(-1), 0);
-    assert_eq!(s.current, bo, "from the first to the last");
+    assert_eq!(s.current, s.channels().last().cloned().unwrap_or_default(), "from the first to the last");
     apply(&mut s, ChatEvent::Step(1), 0);
     assert_eq!(s.current, ChannelId::General);
 

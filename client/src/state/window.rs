@@ -2,7 +2,8 @@
 //! the reader follows the newest lines, the oldest are dropped (scrolling up loads them again);
 //! while the reader is scrolled up, lines past the end are dropped instead, and the window
 //! leaves the live end (`more_after`) until the reader scrolls down or jumps to the newest.
-//! Own lines not stored yet are never dropped.
+//! Own lines not stored yet are never dropped by the window (leaving a room drops the room's
+//! window with the rest of the room).
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
