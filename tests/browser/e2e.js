@@ -67,6 +67,12 @@ async function audit(page, what) {
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`), [], what);
 }
+async function waitFor(check, what, ms = 10000) {
+  for (const until = Date.now() + ms; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
+    if (check()) return;
+  }
+  throw new Error(`never saw ${what}`);
+}
 const lineWith = (page, text) => page.waitForFunction(
   (t) => [...document.querySelectorAll('#lines p')].some((p) => p.textContent.includes(t)), text, { timeout: 10000 });
 
@@ -530,6 +536,38 @@ const tests = {
     await bo.screenshot({ path: path.join(shots, 'rooms-dark-390x844.png') });
     assert.deepEqual([...back.errors, ...bo.errors, ...cy.errors], []);
     await anaBrowser.close(); await bo.close(); await cy.close();
+  },
+
+  async 'an original-API client chats with a page user in general and hears nothing of rooms'(browser) {
+    // The original page's logic on the socket.io JS client: nickname, then user message.
+    const { io } = require('socket.io-client');
+    const old = io(base, { transports: ['websocket'], reconnection: false, forceNew: true });
+    const seen = { lines: [], events: [] };
+    old.onAny((event) => seen.events.push(event));
+    old.on('user message', (from, msg) => seen.lines.push([from, msg]));
+    await new Promise((resolve, reject) => { old.on('connect', resolve); old.on('connect_error', reject); });
+    const taken = await new Promise((resolve) => old.emit('nickname', 'OldTimer', resolve));
+    assert.equal(taken, false, 'the original client got its nickname');
+    const page = await open(browser);
+    await join(page, 'PageUser');
+    await say(page, 'hello, old friend');
+    await waitFor(() => seen.lines.some(([f, m]) => f === 'PageUser' && m === 'hello, old friend'), 'the page user\'s line');
+    old.emit('user message', 'hello from 2013');
+    await lineWith(page, 'hello from 2013');
+    // The page user in a room: the original client hears nothing of it.
+    await page.fill('#room-name', 'backroom');
+    await page.press('#room-name', 'Enter');
+    await page.waitForFunction(() => document.querySelector('#channel-title').textContent === '# backroom');
+    await say(page, 'only in the back room');
+    await lineWith(page, 'only in the back room');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(!seen.lines.some(([, m]) => m === 'only in the back room'), 'no room line in general');
+        // (It gets `session` and `typing` too, which the original page has no handler for.)
+    const rooms = seen.events.filter((e) => ['room message', 'direct message'].includes(e));
+    assert.deepEqual(rooms, [], 'no room or direct events reach the original client');
+    old.close();
+    assert.deepEqual(page.errors, []);
+    await page.close();
   },
 
   async 'the accessibility audit finds nothing serious, in light and dark, and screenshots'(browser) {
