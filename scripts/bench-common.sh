@@ -29,3 +29,16 @@ stop_server() {
 
 # loadgen ARGS...: the load generator on core 1 against the running server.
 loadgen() { (pin 1 target/release/loadgen --port "$port" "$@"); }
+
+# install_node_reference: the Node reference server (../shared/reference/node-chat, or
+# $NODE_CHAT_SOURCE) copied to target/node-chat with its packages (npm ci), once; sets $node_dir.
+install_node_reference() {
+  local reference="${NODE_CHAT_SOURCE:-$ROOT/../shared/reference/node-chat}"
+  node_dir="$ROOT/target/node-chat"
+  if [ ! -d "$node_dir/node_modules" ]; then
+    echo "== installing the Node reference server into target/node-chat (npm ci)" >&2
+    mkdir -p "$node_dir"
+    cp "$reference/package.json" "$reference/package-lock.json" "$reference/server.js" "$node_dir/"
+    (cd "$node_dir" && npm ci --no-audit --no-fund >&2)
+  fi
+}

@@ -8,14 +8,7 @@
 # SHORT=1 is a smoke run (1,000 people in 10 rooms, 2 s).
 source "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-reference="${NODE_CHAT_SOURCE:-$ROOT/../shared/reference/node-chat}"
-node_dir="$ROOT/target/node-chat"
-if [ ! -d "$node_dir/node_modules" ]; then
-  echo "== installing the Node reference server into target/node-chat (npm ci)" >&2
-  mkdir -p "$node_dir"
-  cp "$reference/package.json" "$reference/package-lock.json" "$reference/server.js" "$node_dir/"
-  (cd "$node_dir" && npm ci --no-audit --no-fund >&2)
-fi
+install_node_reference
 cp "$ROOT/scripts/node-rooms-server.js" "$node_dir/"
 people="${PEOPLE:-10000}"; rooms="${ROOMS:-100}"; also="${ALSO_NEXT:-10}"; rate="${RATE:-3}"; secs="${SECONDS_PER_RUN:-10}"
 if [ -n "${SHORT:-}" ]; then people=1000; rooms=10; secs=2; fi

@@ -8,14 +8,7 @@
 # SHORT=1 runs each scenario briefly (a smoke run).
 source "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-reference="${NODE_CHAT_SOURCE:-$ROOT/../shared/reference/node-chat}"
-node_dir="$ROOT/target/node-chat"
-if [ ! -d "$node_dir/node_modules" ]; then
-  echo "== installing the Node reference server into target/node-chat (npm ci)" >&2
-  mkdir -p "$node_dir"
-  cp "$reference/package.json" "$reference/package-lock.json" "$reference/server.js" "$node_dir/"
-  (cd "$node_dir" && npm ci --no-audit --no-fund >&2)
-fi
+install_node_reference
 secs="${SECONDS_PER_RUN:-10}"
 if [ -n "${SHORT:-}" ]; then secs=2; fi
 

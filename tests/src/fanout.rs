@@ -56,6 +56,39 @@ pub struct Percentiles {
     pub max: f64,
 }
 
+impl Percentiles {
+    /// The percentiles (ms) of `latencies` (µs; sorted here).
+    pub fn of(latencies: &mut [u32]) -> Self {
+        latencies.sort_unstable();
+        let pct = |p: f64| {
+            latencies
+                .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+                .map_or(0.0, |us| f64::from(*us) / 1000.0)
+        };
+        Self { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: pct(1.0) }
+    }
+}
+
+/// What a run cost: the server's CPU seconds (if its pid is known) and the share of its cores
+/// the load generator used.
+pub struct RunCost {
+    pub server_cpu_s: Option<f64>,
+    pub loadgen_share: f64,
+}
+
+impl RunCost {
+    /// Since `began`, when the CPU times were `before` (this process's, the server's).
+    pub fn since(began: Instant, before: (f64, Option<f64>), server_pid: Option<u32>) -> Self {
+        let wall = began.elapsed().as_secs_f64();
+        let loadgen_cpu = cpu_seconds(None).unwrap_or(0.0) - before.0;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        Self {
+            server_cpu_s: before.1.zip(cpu_seconds(server_pid)).map(|(a, b)| b - a),
+            loadgen_share: loadgen_cpu / wall / cores,
+        }
+    }
+}
+
 /// Connections opened at once while setting up (a benchmark of sending, not of joining).
 const SETUP_CONCURRENCY: usize = 64;
 /// How long a join storm (or naming everyone, in the memory scenario) may take in all.
@@ -185,18 +218,11 @@ pub async fn run(f: Fanout) -> FanoutReport {
             all.extend(l);
         }
     }
-    let wall = began.elapsed().as_secs_f64();
-    let loadgen_cpu = cpu_seconds(None).unwrap_or(0.0) - cpu_before.0;
-    let server_cpu = cpu_before.1.zip(cpu_seconds(f.server_pid)).map(|(a, b)| b - a);
-    all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |us| f64::from(*us) / 1000.0)
-    };
+    let run = RunCost::since(began, cpu_before, f.server_pid);
+    let (share, server_cpu) = (run.loadgen_share, run.server_cpu_s);
+    let latency = Percentiles::of(&mut all);
     let delivered = all.len() as u64;
     let expected = sent * (total as u64 - 1);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let share = loadgen_cpu / wall / cores;
     FanoutReport {
         clients: f.clients,
         senders: f.senders,
@@ -206,7 +232,7 @@ pub async fn run(f: Fanout) -> FanoutReport {
         delivered,
         lost: expected.saturating_sub(delivered),
         deliveries_per_s: (delivered as f64 / f.seconds as f64).round(),
-        latency_ms: Percentiles { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: pct(1.0) },
+        latency_ms: latency,
         server_cpu_s: server_cpu,
         server_cpu_us_per_delivery: server_cpu.filter(|_| delivered > 0).map(|s| s * 1e6 / delivered as f64),
         server_rss_kib: f.server_pid.and_then(crate::soak::rss_kib),

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::WireClient;
-use crate::fanout::{Percentiles, cpu_seconds};
+use crate::fanout::{Percentiles, RunCost, cpu_seconds};
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
@@ -239,17 +239,10 @@ pub async fn run(f: ManyRooms) -> Option<ManyRoomsReport> {
             all.extend(l);
         }
     }
-    let wall = began.elapsed().as_secs_f64();
-    let loadgen_cpu = cpu_seconds(None).unwrap_or(0.0) - cpu_before.0;
-    let server_cpu = cpu_before.1.zip(cpu_seconds(f.server_pid)).map(|(a, b)| b - a);
-    all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |us| f64::from(*us) / 1000.0)
-    };
+    let run = RunCost::since(began, cpu_before, f.server_pid);
+    let (share, server_cpu) = (run.loadgen_share, run.server_cpu_s);
+    let latency = Percentiles::of(&mut all);
     let delivered = all.len() as u64;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let share = loadgen_cpu / wall / cores;
     let per_person = rss_before
         .zip(rss_after)
         .map(|(b, a)| (a.saturating_sub(b) as f64 / f.people.max(1) as f64 * 10.0).round() / 10.0);
@@ -263,7 +256,7 @@ pub async fn run(f: ManyRooms) -> Option<ManyRoomsReport> {
         delivered,
         lost: expected.saturating_sub(delivered),
         deliveries_per_s: (delivered as f64 / f.seconds as f64).round(),
-        latency_ms: Percentiles { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: pct(1.0) },
+        latency_ms: latency,
         server_cpu_us_per_delivery: server_cpu.filter(|_| delivered > 0).map(|s| s * 1e6 / delivered as f64),
         server_rss_kib: rss_after,
         kib_per_person: per_person,

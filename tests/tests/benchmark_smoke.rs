@@ -40,4 +40,21 @@ async fn the_benchmark_scenarios_run() {
     let s = server();
     let mem = memory(s.port, 50, s.pid()).await.expect("memory scenario");
     assert!(mem.rss_before_kib > 0 && mem.named == 50, "{mem:?}");
+
+    // "Many rooms": 60 people in 4 rooms of 15, the first 2 of each also in the next room.
+    let s = server();
+    let rooms = chat_tests::many_rooms::run(chat_tests::many_rooms::ManyRooms {
+        port: s.port,
+        people: 60,
+        rooms: 4,
+        also_next: 2,
+        rate_per_room: 5.0,
+        seconds: 1,
+        named: true,
+        server_pid: Some(s.pid()),
+    })
+    .await
+    .expect("the rooms were created");
+    assert_eq!((rooms.joined, rooms.memberships), (60, 68), "{rooms:?}");
+    assert!(rooms.sent >= 4 && rooms.delivered > 0 && rooms.lost == 0, "{rooms:?}");
 }
