@@ -107,14 +107,17 @@ async fn a_rooms_lines_reach_its_members_only_and_its_own_history() {
         ask(&mut dee, "join room", &[json!({"room": "rust-talk"})], 2).await[1]["topic"],
         json!("crabs")
     );
-        assert_eq!(texts(&dee.history(json!({"room": "rust-talk"}), 3).await), ["hi room", "after bo left"]);
+    assert_eq!(texts(&dee.history(json!({"room": "rust-talk"}), 3).await), ["hi room", "after bo left"]);
     // Resuming a room after a drop: exactly what came after the last line seen, once.
     let first = said[1]["id"].as_u64().expect("an id");
     let resumed = dee.history(json!({"room": "rust-talk", "after": first}), 4).await;
     assert_eq!(texts(&resumed), ["after bo left"]);
     assert_eq!((resumed["gap"].clone(), resumed["more"].clone()), (json!(false), json!(false)));
     let last = resumed["messages"][0]["id"].as_u64().expect("an id");
-    assert_eq!(texts(&dee.history(json!({"room": "rust-talk", "after": last}), 5).await), Vec::<String>::new());
+    assert_eq!(
+        texts(&dee.history(json!({"room": "rust-talk", "after": last}), 5).await),
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
