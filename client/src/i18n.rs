@@ -102,6 +102,8 @@ pub struct Texts {
     pub switch_hint: &'static str,
     pub no_directs: &'static str,
     pub in_room: &'static str,
+    /// The message field's placeholder in a room or a direct conversation.
+    pub message_in: &'static str,
     /// A badge with a line for the reader (a mention, or a direct message).
     pub for_you: &'static str,
     pub notifications_blocked: &'static str,
@@ -223,6 +225,7 @@ const EN: Texts = Texts {
     switch_hint: "Alt+↑ and Alt+↓ switch rooms",
     no_directs: "Pick a name in the online list to write to them alone.",
     in_room: "In this room:",
+    message_in: "Message {channel}",
     for_you: "for you",
     notifications_blocked: "Notifications are blocked in this browser",
     mentioned_you: "{nick} mentioned you",
@@ -283,6 +286,7 @@ const NL: Texts = Texts {
     switch_hint: "Alt+↑ en Alt+↓ wisselen van kamer",
     no_directs: "Kies een naam in de lijst van wie er is om alleen die persoon te schrijven.",
     in_room: "In deze kamer:",
+    message_in: "Bericht in {channel}",
     for_you: "voor jou",
     notifications_blocked: "Meldingen zijn geblokkeerd in deze browser",
     mentioned_you: "{nick} noemde je",
@@ -367,6 +371,7 @@ const KO: Texts = Texts {
     switch_hint: "Alt+↑ 와 Alt+↓ 로 방을 바꿔요",
     no_directs: "접속 중 목록에서 이름을 고르면 그 사람에게만 쓸 수 있어요.",
     in_room: "이 방에 있는 사람:",
+    message_in: "{channel}에 메시지",
     for_you: "나에게 온 것 포함",
     notifications_blocked: "이 브라우저에서 알림이 차단되어 있습니다",
     mentioned_you: "{nick}님이 회원님을 언급했습니다",

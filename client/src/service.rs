@@ -185,15 +185,17 @@ impl Chat {
             }
             SideEffect::SaveRead => {
                 // Another tab may have read further: the highest mark of each wins.
-                let mut marks: std::collections::BTreeMap<String, u64> =
-                    storage::read_marks().into_iter().collect();
+                let mut marks = storage::read_marks();
                 self.peek(|s| {
-                    for (channel, id) in &s.read {
-                        let mark = marks.entry(channel.fragment()).or_default();
-                        *mark = (*mark).max(*id);
+                    for (channel, id) in s.read.iter() {
+                        let fragment = channel.fragment();
+                        match marks.iter_mut().find(|(f, _)| *f == fragment) {
+                            Some((_, mark)) => *mark = (*mark).max(*id),
+                            None => marks.push((fragment, *id)),
+                        }
                     }
                 });
-                storage::set_read_marks(&marks.into_iter().collect::<Vec<_>>());
+                storage::set_read_marks(&marks);
             }
             SideEffect::DirectArrived { from, text } => {
                 if self.notify.get_untracked() && notify::granted() {

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 use super::is_composing_enter;
 use crate::service::Chat;
-use crate::state::{ChannelId, Part};
+use crate::state::{ChannelId, ChannelMap, Part};
 
 /// Show the character count once a message is this close to the limit.
 const COUNT_FROM: usize = MESSAGE_MAX_CHARS * 9 / 10;
@@ -18,7 +18,7 @@ const COUNT_FROM: usize = MESSAGE_MAX_CHARS * 9 / 10;
 pub fn Composer(chat: Chat) -> impl IntoView {
     let value = RwSignal::new(String::new());
     // Each channel keeps its own draft: switching never sends a line to the wrong one.
-    let drafts = StoredValue::new(std::collections::HashMap::<ChannelId, String>::new());
+    let drafts = StoredValue::new(ChannelMap::<String>::default());
     let channel = Memo::new(move |_| chat.read(Part::Channels, |s| s.current.clone()));
     Effect::new(move |previous: Option<ChannelId>| {
         let now = channel.get();
@@ -62,7 +62,10 @@ pub fn Composer(chat: Chat) -> impl IntoView {
                 node_ref=input
                 rows="1"
                 autocomplete="off"
-                placeholder=move || chat.t().message
+                                placeholder=move || match channel.get() {
+                    ChannelId::General => chat.t().message.to_owned(),
+                    other => chat.t().message_in.replace("{channel}", &other.label()),
+                }
                 aria-describedby="message-hint multiline-hint"
                 disabled=move || !named()
                 prop:value=move || value.get()

@@ -104,3 +104,76 @@ mod tests {
         }
     }
 }
+
+/// A few values by channel (a page has a handful of channels): a list searched in order, which
+/// costs the page's wasm much less code than a `BTreeMap` per value type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelMap<T>(Vec<(ChannelId, T)>);
+
+impl<T> Default for ChannelMap<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T> ChannelMap<T> {
+    pub fn get(&self, channel: &ChannelId) -> Option<&T> {
+        self.0.iter().find(|(c, _)| c == channel).map(|(_, v)| v)
+    }
+
+    pub fn get_mut(&mut self, channel: &ChannelId) -> Option<&mut T> {
+        self.0.iter_mut().find(|(c, _)| c == channel).map(|(_, v)| v)
+    }
+
+    pub fn remove(&mut self, channel: &ChannelId) -> Option<T> {
+        let at = self.0.iter().position(|(c, _)| c == channel)?;
+        Some(self.0.swap_remove(at).1)
+    }
+
+    /// Sets `channel`'s value (replacing what it had).
+    pub fn insert(&mut self, channel: ChannelId, value: T) {
+        self.remove(&channel);
+        self.0.push((channel, value));
+    }
+
+    /// `channel`'s value, `value` put there first if it had none.
+    pub fn or_insert(&mut self, channel: ChannelId, value: T) -> &mut T {
+        let at = match self.0.iter().position(|(c, _)| *c == channel) {
+            Some(at) => at,
+            None => {
+                self.0.push((channel, value));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[at].1
+    }
+
+    pub fn or_default(&mut self, channel: ChannelId) -> &mut T
+    where
+        T: Default,
+    {
+        self.or_insert(channel, T::default())
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&ChannelId, &T) -> bool) {
+        self.0.retain(|(c, v)| keep(c, v));
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&ChannelId, &T)> {
+        self.0.iter().map(|(c, v)| (c, v))
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.0.iter_mut().map(|(_, v)| v)
+    }
+}
+
+impl<T> FromIterator<(ChannelId, T)> for ChannelMap<T> {
+    fn from_iter<I: IntoIterator<Item = (ChannelId, T)>>(items: I) -> Self {
+        let mut map = Self::default();
+        for (channel, value) in items {
+            map.insert(channel, value);
+        }
+        map
+    }
+}

@@ -15,14 +15,12 @@ use std::sync::Arc;
 
 use chat_shared::ChatError;
 use chat_shared::ErrorCode;
-use std::collections::BTreeMap;
-
 use chat_shared::protocol::{
     About, Conversation, DirectLine, GoingAway, HistoryPage, MessageMeta, NicknameAck, PresenceChange,
     RoomInfo, RoomLine, SessionGrant, SignedOut, Typing,
 };
 
-pub use channel::{Badge, ChannelId};
+pub use channel::{Badge, ChannelId, ChannelMap};
 pub use decode::decode;
 pub use online::Online;
 pub use reduce::apply;
@@ -196,7 +194,7 @@ pub enum ChatEvent {
     /// What the browser kept of its owned nickname (at start): claimed once connected.
     Owned(Owner),
     /// How far the direct conversations were read (kept by the browser, at start).
-    ReadMarks(BTreeMap<ChannelId, u64>),
+    ReadMarks(ChannelMap<u64>),
     /// The server said what the chat is (`about`).
     About(About),
     /// The reader asked to give up the nickname and its ownership ("forget me").
@@ -398,20 +396,20 @@ pub struct ChatState {
     pub current: ChannelId,
     /// The windows of channels not shown now that hold own lines not stored yet (the others
     /// are dropped when left, and read again from the history when opened).
-    pub parked: BTreeMap<ChannelId, Window>,
+    pub parked: ChannelMap<Window>,
     /// The chat's rooms, as the server listed them (`joined`: this connection is in it).
     pub rooms: Vec<RoomInfo>,
     /// The people this owned nickname has direct messages with, the newest first.
     pub directs: Vec<String>,
     /// What the side list says of each channel not shown now: unread lines, a mention.
-    pub badges: BTreeMap<ChannelId, Badge>,
+    pub badges: ChannelMap<Badge>,
     /// Why the last room could not be joined or created.
     pub room_error: Option<ChatError>,
     /// Who is in the open room (the online list shows them there instead of everyone).
     pub room_people: Vec<String>,
     /// How far the reader read each direct conversation (the newest id seen; kept by the
     /// browser, so that the next visit counts what came after).
-    pub read: BTreeMap<ChannelId, u64>,
+    pub read: ChannelMap<u64>,
     /// Who else is typing, in the order they started.
     pub typists: Vec<Typist>,
     /// The tab is hidden...

@@ -73,9 +73,12 @@ impl Reducer<'_> {
             let line_key = line.key;
             self.out.changed.statuses.push(line_key);
             self.effect(SideEffect::SaveOutbox);
-        } else if let Some(line) = self.state.parked.values_mut().find_map(|w| w.mine_mut(key)) {
-            line.status = Some(status);
-            self.effect(SideEffect::SaveOutbox);
+        } else {
+            let parked = self.state.parked.values_mut().find_map(|w| w.mine_mut(key));
+            let found = parked.map(|line| line.status = Some(status)).is_some();
+            if found {
+                self.effect(SideEffect::SaveOutbox);
+            }
         }
     }
 
@@ -348,7 +351,7 @@ impl Reducer<'_> {
             }
             ChatEvent::Outgoing { key, text, channel } if channel != self.state.current => {
                 // Brought back from the tab's outbox for a channel not open: it waits there.
-                let window = self.state.parked.entry(channel).or_default();
+                let window = self.state.parked.or_default(channel);
                 window.push(now, Body::Mine { text, key }, Some(SendStatus::Pending));
                 self.effect(SideEffect::SaveOutbox);
                 self.effect(SideEffect::SendOutbox);
@@ -497,7 +500,7 @@ impl Reducer<'_> {
                         // something is new.
                         _ => {
                             let new = super::Badge { unread: 1, mentioned: true };
-                            self.state.badges.entry(channel).or_insert(new);
+                            self.state.badges.or_insert(channel, new);
                         }
                     }
                 }
@@ -514,7 +517,7 @@ impl Reducer<'_> {
             }
             ChatEvent::Unread { channel, count } => {
                 if channel != self.state.current && count > 0 {
-                    let badge = self.state.badges.entry(channel.clone()).or_default();
+                    let badge = self.state.badges.or_default(channel.clone());
                     badge.unread = badge.unread.max(count);
                     badge.mentioned |= matches!(channel, ChannelId::Direct(_));
                     self.changed(Part::Channels);
@@ -574,7 +577,7 @@ impl Reducer<'_> {
         let mentioned = self.state.me.nickname.as_deref().is_some_and(|me| mentions(&text, me));
         let direct = matches!(channel, ChannelId::Direct(_));
         if !open {
-            let badge = self.state.badges.entry(channel).or_default();
+            let badge = self.state.badges.or_default(channel);
             badge.unread += 1;
             badge.mentioned |= mentioned || direct;
             self.changed(Part::Channels);
@@ -621,7 +624,7 @@ impl Reducer<'_> {
         if !matches!(channel, ChannelId::Direct(_)) {
             return;
         }
-        let mark = self.state.read.entry(channel).or_default();
+        let mark = self.state.read.or_default(channel);
         if id > *mark {
             *mark = id;
             self.effect(SideEffect::SaveRead);
