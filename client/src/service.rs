@@ -363,6 +363,17 @@ impl Chat {
             .unwrap_or_else(|| self.t().title.to_owned())
     }
 
+    /// Claims the nickname a key from another device names (checked here first).
+    pub fn use_key(&self, key: &str) -> bool {
+        match Owner::from_key(key) {
+            Some(owner) => {
+                self.dispatch(ChatEvent::KeyEntered(owner));
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Gives up the nickname and its ownership (the reader confirmed it).
     pub fn forget(&self) {
         self.dispatch(ChatEvent::ForgetRequested);

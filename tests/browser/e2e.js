@@ -570,6 +570,32 @@ const tests = {
     await page.close();
   },
 
+  async 'a key takes an owned nickname to another device (one device at a time)'(browser) {
+    const desktop = await open(browser);
+    await join(desktop, 'TwoDevices');
+    await desktop.click('#other-device');
+    const key = (await desktop.textContent('#owner-key')).trim();
+    assert.match(key, /^[0-9a-f]{32}\.TwoDevices$/);
+    await desktop.click('#device-key-close');
+    await desktop.waitForSelector('#device-key', { state: 'detached' });
+    const phone = await open(browser, '/', { width: 390, height: 844 });
+    await phone.click('#use-key summary');
+    await phone.fill('#owner-key-input', 'not a key');
+    await phone.click('#use-key-button');
+    await phone.waitForFunction(() => document.querySelector('#key-err').textContent === 'That is not a key of this chat');
+    await phone.fill('#owner-key-input', key);
+    await phone.click('#use-key-button');
+    await phone.waitForSelector('#chat.nickname-set', { timeout: 5000 });
+    // The phone is TwoDevices now, and keeps it (its own copy of the key); the desktop was told.
+    const kept = await phone.evaluate(() => localStorage.getItem('chat.owner'));
+    assert.ok(kept.includes('TwoDevices') && kept.includes(key.split('.')[0]), kept);
+    await desktop.waitForFunction(() => document.querySelector('#nickname-err').textContent === 'You are signed in from another tab');
+    await say(phone, 'from my phone');
+    await lineWith(phone, 'from my phone');
+    assert.deepEqual([...desktop.errors, ...phone.errors], []);
+    await desktop.close(); await phone.close();
+  },
+
   async 'the accessibility audit finds nothing serious, in light and dark, and screenshots'(browser) {
     const shots = path.join(process.cwd(), 'target', 'screenshots');
     fs.mkdirSync(shots, { recursive: true });

@@ -1,6 +1,7 @@
 //! The first screen: what this chat is (`#chat-name`, `#chat-about`, `#online-count`), and the
 //! nickname overlay's `form#set-nickname` with `input#nick`, a visible `#join` button and
-//! `#nickname-err`.
+//! `#nickname-err`; and `details#use-key`: taking an owned nickname from another device with
+//! its key.
 
 use chat_shared::limits::NICKNAME_MAX_CHARS;
 use leptos::prelude::*;
@@ -85,8 +86,49 @@ pub fn NicknameForm(chat: Chat) -> impl IntoView {
                 <p id="nickname-err" role="alert" class:visible=move || error().is_some()>
                     {move || error().unwrap_or_default()}
                 </p>
-                <p id="nick-kept" class="hint">{move || chat.t().nickname_kept}</p>
+                                <p id="nick-kept" class="hint">{move || chat.t().nickname_kept}</p>
             </form>
+            <KeyForm chat />
         </div>
+    }
+}
+
+/// "I have a key from another device": the key (from the other device's "Use on another
+/// device") claims the nickname it names, as its owner.
+#[component]
+fn KeyForm(chat: Chat) -> impl IntoView {
+    let key = RwSignal::new(String::new());
+    let invalid = RwSignal::new(false);
+    view! {
+        <details id="use-key" class="wrap">
+            <summary>{move || chat.t().have_key}</summary>
+            <form
+                id="key-form"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    let used = chat.use_key(&key.get_untracked());
+                    invalid.set(!used);
+                }
+            >
+                <label for="owner-key-input">{move || chat.t().key_label}</label>
+                <div class="row">
+                    <input
+                        id="owner-key-input"
+                        autocomplete="off"
+                        autocapitalize="off"
+                        spellcheck="false"
+                        aria-describedby="key-err"
+                        aria-invalid=move || invalid.get().to_string()
+                        prop:value=move || key.get()
+                        on:input=move |ev| {
+                            key.set(event_target_value(&ev));
+                            invalid.set(false);
+                        }
+                    />
+                    <button type="submit" id="use-key-button">{move || chat.t().use_key}</button>
+                </div>
+                <p id="key-err" role="alert">{move || invalid.get().then(|| chat.t().key_invalid)}</p>
+            </form>
+        </details>
     }
 }

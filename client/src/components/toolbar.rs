@@ -1,5 +1,6 @@
-//! `#toolbar`: the page's language, the opt-in for mention notifications, and "forget me"
-//! (give up the nickname this browser keeps) while named.
+//! `#toolbar`: the page's language, the opt-in for mention notifications, and while named
+//! "use on another device" (the key that takes the owned nickname elsewhere) and "forget me"
+//! (give up the nickname this browser keeps).
 
 use leptos::prelude::*;
 
@@ -11,6 +12,9 @@ use crate::state::Part;
 #[component]
 pub fn Toolbar(chat: Chat) -> impl IntoView {
     let blocked = RwSignal::new(false);
+    // The panel with the key for another device.
+    let device = RwSignal::new(false);
+    let owner = move || chat.read(Part::Me, |s| s.me.owner.clone().filter(|_| s.me.nickname.is_some()));
     view! {
         <header id="toolbar">
             <label class="lang">
@@ -46,6 +50,17 @@ pub fn Toolbar(chat: Chat) -> impl IntoView {
                 />
                 <span>{move || chat.t().notify_mentions}</span>
             </label>
+                        <Show when=move || chat.read(Part::Me, |s| s.me.nickname.is_some() && s.me.owner.is_some())>
+                <button
+                    type="button"
+                    id="other-device"
+                    aria-expanded=move || device.get().to_string()
+                    aria-controls="device-key"
+                    on:click=move |_| device.update(|d| *d = !*d)
+                >
+                    {move || chat.t().other_device}
+                </button>
+            </Show>
             <Show when=move || chat.read(Part::Me, |s| s.me.nickname.is_some())>
                 <button
                     type="button"
@@ -60,7 +75,23 @@ pub fn Toolbar(chat: Chat) -> impl IntoView {
                 >
                     {move || chat.t().forget_me}
                 </button>
-            </Show>
+                        </Show>
+            {move || {
+                owner()
+                    .filter(|_| device.get())
+                    .map(|owner| {
+                        let intro = chat.t().device_key_intro.replace("{nick}", &owner.nickname);
+                        view! {
+                            <section id="device-key" aria-label=move || chat.t().other_device>
+                                <p>{intro}</p>
+                                <code id="owner-key">{owner.key()}</code>
+                                <button type="button" id="device-key-close" on:click=move |_| device.set(false)>
+                                    {move || chat.t().close}
+                                </button>
+                            </section>
+                        }
+                    })
+            }}
         </header>
     }
 }

@@ -150,6 +150,23 @@ pub struct Owner {
     pub secret: String,
 }
 
+impl Owner {
+    /// The key that takes this nickname on another device: the secret, a dot, the nickname.
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.secret, self.nickname)
+    }
+
+    /// The owned nickname a key names (None if it is not one: a secret of
+    /// [`chat_shared::limits::OWNER_SECRET_HEX`] lower-case hex digits, a dot, a nickname).
+    pub fn from_key(key: &str) -> Option<Self> {
+        let (secret, nickname) = key.trim().split_once('.')?;
+        let hex = secret.len() == chat_shared::limits::OWNER_SECRET_HEX
+            && secret.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let nickname = chat_shared::Nickname::parse(nickname).ok()?;
+        hex.then(|| Self { nickname: nickname.to_string(), secret: secret.to_owned() })
+    }
+}
+
 /// A claim of a nickname: as its owner if the browser has a secret, else asking to own it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
@@ -193,6 +210,8 @@ pub enum ChatEvent {
     Session(SessionGrant),
     /// What the browser kept of its owned nickname (at start): claimed once connected.
     Owned(Owner),
+    /// The reader entered the key of a nickname it owns on another device: claimed with it.
+    KeyEntered(Owner),
     /// How far the direct conversations were read (kept by the browser, at start).
     ReadMarks(ChannelMap<u64>),
     /// The server said what the chat is (`about`).

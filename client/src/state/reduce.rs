@@ -229,6 +229,14 @@ impl Reducer<'_> {
                 me.owner = Some(owner);
                 self.changed(Part::Me);
             }
+            ChatEvent::KeyEntered(owner) => {
+                // Kept once the server grants it (its grant carries the secret back).
+                self.state.me.requested = Some(owner.nickname.clone());
+                self.state.me.error = None;
+                self.changed(Part::Me);
+                let claim = super::Claim { nickname: owner.nickname, owner_secret: Some(owner.secret) };
+                self.effect(SideEffect::Claim(claim));
+            }
             ChatEvent::ForgetRequested => self.effect(SideEffect::ForgetMe),
             ChatEvent::About(about) => {
                 self.state.about = Some(about);

@@ -663,3 +663,33 @@ fn rooms_and_direct_conversations_each_have_a_window_a_badge_and_an_address() {
     apply(&mut s, ChatEvent::RoomLeft("games".into()), 0);
     assert_eq!((s.current.clone(), s.channels().contains(&games)), (ChannelId::General, false));
 }
+
+#[test]
+fn a_key_carries_an_owned_nickname_to_another_device() {
+    let owner = Owner { nickname: "Ana Bo".into(), secret: "0123456789abcdef0123456789abcdef".into() };
+    assert_eq!(Owner::from_key(&format!("  {}  ", owner.key())), Some(owner.clone()));
+    for bad in [
+        "",
+        "Ana",
+        "0123.Ana",
+        "0123456789ABCDEF0123456789ABCDEF.Ana",
+        "0123456789abcdef0123456789abcdef.",
+        "0123456789abcdef0123456789abcdeg.Ana",
+    ] {
+        assert_eq!(Owner::from_key(bad), None, "{bad:?}");
+    }
+    let mut s = run([ChatEvent::Connected { reconnected: false }]);
+    let out = apply(&mut s, ChatEvent::KeyEntered(owner.clone()), 0);
+    assert_eq!(
+        out.effects,
+        [SideEffect::Claim(Claim { nickname: "Ana Bo".into(), owner_secret: Some(owner.secret.clone()) })]
+    );
+    assert_eq!(s.me.owner, None, "kept once granted");
+    let granted = SessionGrant {
+        nickname: "Ana Bo".into(),
+        resume_token: "t".into(),
+        owner_secret: Some(owner.secret.clone()),
+    };
+    apply(&mut s, ChatEvent::Session(granted), 0);
+    assert_eq!(s.me.owner, Some(owner));
+}
