@@ -17,6 +17,7 @@ const COUNT_FROM: usize = MESSAGE_MAX_CHARS * 9 / 10;
 #[component]
 pub fn Composer(chat: Chat) -> impl IntoView {
     let value = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<chat_shared::ErrorCode>);
     // Each channel keeps its own draft: switching never sends a line to the wrong one.
     let drafts = StoredValue::new(ChannelMap::<String>::default());
     let channel = Memo::new(move |_| chat.read(Part::Channels, |s| s.current.clone()));
@@ -28,10 +29,10 @@ pub fn Composer(chat: Chat) -> impl IntoView {
                 d.insert(previous, draft);
             });
             value.set(drafts.try_update_value(|d| d.remove(&now)).flatten().unwrap_or_default());
+            problem.set(None);
         }
         now
     });
-    let problem = RwSignal::new(None::<chat_shared::ErrorCode>);
     let input = NodeRef::<leptos::html::Textarea>::new();
     let length = move || value.with(|v| v.trim().chars().count());
     let named = move || chat.read(Part::Me, |s| s.me.nickname.is_some());

@@ -99,6 +99,7 @@ pub fn NicknameForm(chat: Chat) -> impl IntoView {
 fn KeyForm(chat: Chat) -> impl IntoView {
     let key = RwSignal::new(String::new());
     let invalid = RwSignal::new(false);
+    let pending = move || chat.read(Part::Me, |s| s.me.requested.is_some());
     view! {
         <details id="use-key" class="wrap">
             <summary>{move || chat.t().have_key}</summary>
@@ -106,8 +107,15 @@ fn KeyForm(chat: Chat) -> impl IntoView {
                 id="key-form"
                 on:submit=move |ev| {
                     ev.prevent_default();
+                                        if pending() {
+                        return;
+                    }
                     let used = chat.use_key(&key.get_untracked());
                     invalid.set(!used);
+                    if used {
+                        // The key is a secret: it does not stay in the form.
+                        key.set(String::new());
+                    }
                 }
             >
                 <label for="owner-key-input">{move || chat.t().key_label}</label>
@@ -125,7 +133,7 @@ fn KeyForm(chat: Chat) -> impl IntoView {
                             invalid.set(false);
                         }
                     />
-                    <button type="submit" id="use-key-button">{move || chat.t().use_key}</button>
+                    <button type="submit" id="use-key-button" disabled=pending>{move || chat.t().use_key}</button>
                 </div>
                 <p id="key-err" role="alert">{move || invalid.get().then(|| chat.t().key_invalid)}</p>
             </form>

@@ -15,6 +15,13 @@ pub fn Toolbar(chat: Chat) -> impl IntoView {
     // The panel with the key for another device.
     let device = RwSignal::new(false);
     let owner = move || chat.read(Part::Me, |s| s.me.owner.clone().filter(|_| s.me.nickname.is_some()));
+    // The key shows only while its owner asked for it: closed whenever who one is changes
+    // (forget me, signed out, another name).
+    let who = Memo::new(move |_| chat.read(Part::Me, |s| (s.me.nickname.clone(), s.me.owner.clone())));
+    Effect::new(move || {
+        who.track();
+        device.set(false);
+    });
     view! {
         <header id="toolbar">
             <label class="lang">
@@ -84,7 +91,7 @@ pub fn Toolbar(chat: Chat) -> impl IntoView {
                         view! {
                             <section id="device-key" aria-label=move || chat.t().other_device>
                                 <p>{intro}</p>
-                                <code id="owner-key">{owner.key()}</code>
+                                <code id="owner-key" translate="no">{owner.key()}</code>
                                 <button type="button" id="device-key-close" on:click=move |_| device.set(false)>
                                     {move || chat.t().close}
                                 </button>

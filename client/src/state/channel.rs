@@ -83,28 +83,6 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::ChannelId;
-
-    #[test]
-    fn fragments_name_channels_and_come_back() {
-        for channel in [
-            ChannelId::General,
-            ChannelId::Room("crafts".into()),
-            ChannelId::Room("한국어".into()),
-            ChannelId::Direct("Ana Bo".into()),
-        ] {
-            assert_eq!(ChannelId::from_fragment(&channel.fragment()), Some(channel.clone()), "{channel:?}");
-        }
-        assert_eq!(ChannelId::from_fragment("#/r/Crafts"), Some(ChannelId::Room("crafts".into())));
-        assert_eq!(ChannelId::from_fragment("#/r/GENERAL"), Some(ChannelId::General));
-        for nothing in ["", "#", "#/x/y", "#/r/", "#/r/a b", "#/r/%ZZ", "#/dm/", "#/dm/%E0%A4"] {
-            assert_eq!(ChannelId::from_fragment(nothing), None, "{nothing:?}");
-        }
-    }
-}
-
 /// A few values by channel (a page has a handful of channels): a list searched in order, which
 /// costs the page's wasm much less code than a `BTreeMap` per value type.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,5 +153,27 @@ impl<T> FromIterator<(ChannelId, T)> for ChannelMap<T> {
             map.insert(channel, value);
         }
         map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChannelId;
+
+    #[test]
+    fn fragments_name_channels_and_come_back() {
+        for channel in [
+            ChannelId::General,
+            ChannelId::Room("crafts".into()),
+            ChannelId::Room("한국어".into()),
+            ChannelId::Direct("Ana Bo".into()),
+        ] {
+            assert_eq!(ChannelId::from_fragment(&channel.fragment()), Some(channel.clone()), "{channel:?}");
+        }
+        assert_eq!(ChannelId::from_fragment("#/r/Crafts"), Some(ChannelId::Room("crafts".into())));
+        assert_eq!(ChannelId::from_fragment("#/r/GENERAL"), Some(ChannelId::General));
+        for nothing in ["", "#", "#/x/y", "#/r/", "#/r/a b", "#/r/%ZZ", "#/dm/", "#/dm/%E0%A4"] {
+            assert_eq!(ChannelId::from_fragment(nothing), None, "{nothing:?}");
+        }
     }
 }

@@ -397,15 +397,19 @@ impl Reducer<'_> {
                 self.effect(SideEffect::SendOutbox);
             }
             ChatEvent::History { page, kind, channel } if channel == self.state.current => {
-                // A page after or before a line is for a window that holds lines: one for an
-                // earlier window of this channel (opened, left and opened again before the
-                // newest page came) would leave a hole in the fresh one.
+                // A page after or before a line is for the window that still has that line at
+                // that end: one for an earlier window of this channel (opened, left and opened
+                // again meanwhile) would leave a hole in this one.
+                let window = &self.state.window;
                 let asked = match kind {
                     HistoryKind::Newest => true,
-                    HistoryKind::After(_) | HistoryKind::Older(_) => self.state.window.last_id().is_some(),
+                    HistoryKind::After(id) => window.holds(id),
+                    HistoryKind::Older(id) => window.first_id() == Some(id),
                 };
                 if asked {
                     self.history(page, kind);
+                } else {
+                    self.history_done(kind);
                 }
             }
             ChatEvent::HistoryFailed(channel, kind) if channel == self.state.current => {
@@ -481,6 +485,22 @@ impl Reducer<'_> {
             }
             ChatEvent::Conversations(conversations) => {
                 let mut directs: Vec<String> = conversations.iter().map(|c| c.with.clone()).collect();
+                // A conversation opened by a link before the list came takes the server's
+                // spelling of the name (one conversation, one badge, one read mark).
+                if let ChannelId::Direct(open) = self.state.current.clone() {
+                    let key =
+                        |n: &str| chat_shared::Nickname::parse(n).map(|n| n.key().as_str().to_owned()).ok();
+                    let listed =
+                        directs.iter().find(|d| **d != open && key(d).is_some() && key(d) == key(&open));
+                    if let Some(listed) = listed.cloned() {
+                        let (old, new) = (ChannelId::Direct(open), ChannelId::Direct(listed));
+                        if let Some(mark) = self.state.read.remove(&old) {
+                            self.state.read.insert(new.clone(), mark);
+                        }
+                        self.state.current = new.clone();
+                        self.effect(SideEffect::ShowChannel(new));
+                    }
+                }
                 // One opened here and not written to yet stays listed.
                 if let ChannelId::Direct(open) = &self.state.current
                     && !directs.contains(open)

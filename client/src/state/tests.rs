@@ -693,3 +693,24 @@ fn a_key_carries_an_owned_nickname_to_another_device() {
     apply(&mut s, ChatEvent::Session(granted), 0);
     assert_eq!(s.me.owner, Some(owner));
 }
+
+#[test]
+fn a_link_to_a_conversation_takes_the_servers_spelling_once_the_list_comes() {
+    let mut s = run([ChatEvent::Connected { reconnected: false }, grant("Ana", "t")]);
+    apply(&mut s, ChatEvent::Open(ChannelId::Direct("bo".into())), 0);
+    let listed = chat_shared::protocol::Conversation { with: "Bo".into(), last_id: 4, last_ts: 0 };
+    let out = apply(&mut s, ChatEvent::Conversations(vec![listed]), 0);
+    assert_eq!(s.current, ChannelId::Direct("Bo".into()));
+    assert_eq!(s.directs, ["Bo"], "one conversation, not two");
+    assert!(out.effects.contains(&SideEffect::ShowChannel(ChannelId::Direct("Bo".into()))));
+    // A page of an earlier window (before what this one holds) is not applied.
+    let bo = s.current.clone();
+    apply(
+        &mut s,
+        ChatEvent::History { page: page(3..=4, false), kind: HistoryKind::Newest, channel: bo.clone() },
+        0,
+    );
+    let stale = page(1..=1, false);
+    apply(&mut s, ChatEvent::History { page: stale, kind: HistoryKind::Older(9), channel: bo }, 0);
+    assert_eq!(ids(&s), [3, 4]);
+}

@@ -78,6 +78,11 @@ impl Window {
         self.len() == 0
     }
 
+    /// Whether the line with server id `id` is held.
+    pub fn holds(&self, id: u64) -> bool {
+        self.seen.contains(&id)
+    }
+
     /// The oldest server id held (scrolling up asks for what came before it).
     pub fn first_id(&self) -> Option<u64> {
         self.seen.first().copied()
