@@ -89,6 +89,17 @@ async fn a_rooms_lines_reach_its_members_only_and_its_own_history() {
     assert!(cy.events_within("typing", Duration::from_millis(300)).await.is_empty(), "not a member");
     let refused = ask(&mut cy, "typing", &[json!(true), json!({"room": "rust-talk"})], 31).await;
     assert_eq!(code(&refused), "not_in_room");
+    // A typist who drops while typing in a room: its members are told it stopped, there.
+    let (mut typist, _) = WireClient::join(port, "Typist").await;
+    assert_eq!(ask(&mut typist, "join room", &[json!({"room": "rust-talk"})], 2).await[0], Value::Null);
+    ask(&mut typist, "typing", &[json!(true), json!({"room": "rust-talk"})], 3).await;
+    assert_eq!(
+        bo.event("typing").await[0],
+        json!({"nickname": "Typist", "typing": true, "room": "rust-talk"})
+    );
+    typist.drop_abruptly();
+    let stopped = bo.event("typing").await;
+    assert_eq!(stopped[0], json!({"nickname": "Typist", "typing": false, "room": "rust-talk"}));
     // Each history has its own lines.
     ana.emit("user message", &[json!("hi general")], Some(5)).await;
     ana.ack(5).await;

@@ -26,9 +26,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         if owned.is_some() || speaker.owned {
             chat.ownership_ended(&speaker.tenure);
         }
-        if session.set_typing(false) {
-            super::typing::stopped(chat, &socket, &nick);
-        }
+        super::typing::stopped(chat, &socket, &session, &nick);
         if owned.is_some() {
             chat.record_disown(&nick);
         }

@@ -25,8 +25,8 @@ pub async fn handle(
     // A connection whose nickname was taken over has none (and the roster agrees).
     let Some(nick) = session.nickname() else { return };
     let nick = &nick;
-    if session.set_typing(false) && chat.roster.holds(nick, socket.id) {
-        super::typing::stopped(&chat, &socket, nick);
+    if chat.roster.holds(nick, socket.id) {
+        super::typing::stopped(&chat, &socket, &session, nick);
     }
     let deliberate =
         matches!(reason, DisconnectReason::ClientNSDisconnect | DisconnectReason::TransportClose);

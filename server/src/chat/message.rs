@@ -60,7 +60,13 @@ pub fn hand_over(
     match accepted {
         Ok(message) => {
             // Its readers stop showing the typist when the line arrives.
-            session.set_typing(false);
+            match &message.channel {
+                Channel::General => {
+                    session.set_typing(false);
+                }
+                Channel::Room(room) => session.set_typing_in(room, false),
+                Channel::Direct(_) => {}
+            }
             chat.journal.submit(Pending { socket, reply, message });
         }
         Err(error) => {

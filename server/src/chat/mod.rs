@@ -374,9 +374,7 @@ impl Chat {
         socket.leave(direct::owner_room(speaker.tenure.as_str()));
         let nick = speaker.nickname;
         tracing::info!(conn = %LogId::of(sid), nickname = %nick, "signed out: its nickname was resumed elsewhere");
-        if session.set_typing(false) {
-            typing::stopped(self, &socket, &nick);
-        }
+        typing::stopped(self, &socket, &session, &nick);
         fanout::to_one(&socket, ServerEvent::SignedOut, &SignedOut::elsewhere(&nick));
     }
 

@@ -63,8 +63,10 @@ pub struct Session {
     rooms: Mutex<BTreeSet<RoomName>>,
     /// Its requests that wait for Redis and must keep their order (direct messages).
     pub lane: super::lane::Lane,
-    /// The last typing notice said "typing" (a drop then tells the others it stopped).
+    /// The last typing notice said "typing" (a drop then tells the others it stopped)...
     typing: AtomicBool,
+    /// ...and the rooms where it did.
+    typing_rooms: Mutex<BTreeSet<RoomName>>,
     /// The server is closing this connection (slow reader or flooder).
     closing: AtomicBool,
     /// Its leave has begun (the connection is gone).
@@ -99,6 +101,7 @@ impl Session {
             rooms: Mutex::default(),
             lane: super::lane::Lane::default(),
             typing: AtomicBool::new(false),
+            typing_rooms: Mutex::default(),
             closing: AtomicBool::new(false),
             gone: AtomicBool::new(false),
             rate_refusals: AtomicU32::new(0),
@@ -217,6 +220,22 @@ impl Session {
     fn room_set(&self) -> std::sync::MutexGuard<'_, BTreeSet<RoomName>> {
         // One insert or remove at a time: a poisoned lock is still consistent.
         self.rooms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records what the last typing notice in `room` said.
+    pub fn set_typing_in(&self, room: &RoomName, typing: bool) {
+        let mut rooms = self.typing_rooms.lock().unwrap_or_else(|p| p.into_inner());
+        if typing {
+            rooms.insert(room.clone());
+        } else {
+            rooms.remove(room);
+        }
+    }
+
+    /// The rooms where the last notice said "typing" (forgotten here: the caller says it stopped).
+    pub fn take_typing_rooms(&self) -> Vec<RoomName> {
+        let mut rooms = self.typing_rooms.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *rooms).into_iter().collect()
     }
 
     /// Records what the last typing notice said; returns what the one before it said.

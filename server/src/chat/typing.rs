@@ -1,7 +1,8 @@
 //! `typing` (bool, {room}?, ack?): relays "started/stopped typing" to everyone else (or to
 //! the other members of a room the sender is in), signed with the sender's nickname. A hint,
 //! never stored; notices past the connection's typing rate are dropped without an answer (but
-//! count towards flooding). A typist who drops is relayed as stopped by `leave` (in `general`).
+//! count towards flooding). A typist who drops (or is signed out, or forgets its name) is
+//! relayed as stopped, in `general` and in each room where it was typing.
 
 use chat_shared::protocol::{Answer, ClientEvent, ServerEvent, Typing, TypingRequest};
 use chat_shared::{ChatError, ErrorCode, Nickname, RoomName};
@@ -9,6 +10,7 @@ use socketioxide::extract::SocketRef;
 
 use super::Chat;
 use super::incoming::Incoming;
+use super::session::Session;
 use crate::cluster::ChatAdapter;
 
 pub fn handle(chat: &Chat, mut req: Incoming) {
@@ -38,8 +40,8 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let reply = req.reply();
     match notice {
         Ok((notice, Some(room))) => {
-            // A room's typists: its members here and on the other instances. A drop while
-            // typing there is not relayed: the pages' expiry (TYPING_EXPIRY) clears it.
+            // A room's typists: its members here and on the other instances.
+            session.set_typing_in(&room, notice.typing);
             let members = super::rooms::members_room(&room);
             super::fanout::to_each(socket.to(members.clone()).sockets(), ServerEvent::Typing, &notice);
             chat.elsewhere.send_to(members, ServerEvent::Typing, notice);
@@ -54,8 +56,17 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     }
 }
 
-/// Tells everyone but `from` that its typist stopped (it left or dropped while typing).
-pub fn stopped(chat: &Chat, from: &SocketRef<ChatAdapter>, nickname: &Nickname) {
-    let notice = Typing { nickname: nickname.to_string(), typing: false, room: None };
-    chat.to_all(from.broadcast().sockets(), ServerEvent::Typing, notice);
+/// `from`'s typist stopped (it left, dropped, was signed out or forgot its name): tells the
+/// others, in `general` and in each room, wherever its last notice said it was typing.
+pub fn stopped(chat: &Chat, from: &SocketRef<ChatAdapter>, session: &Session, nickname: &Nickname) {
+    if session.set_typing(false) {
+        let notice = Typing { nickname: nickname.to_string(), typing: false, room: None };
+        chat.to_all(from.broadcast().sockets(), ServerEvent::Typing, notice);
+    }
+    for room in session.take_typing_rooms() {
+        let notice = Typing { nickname: nickname.to_string(), typing: false, room: Some(room.to_string()) };
+        let members = super::rooms::members_room(&room);
+        super::fanout::to_each(from.to(members.clone()).sockets(), ServerEvent::Typing, &notice);
+        chat.elsewhere.send_to(members, ServerEvent::Typing, notice);
+    }
 }
