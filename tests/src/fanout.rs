@@ -56,6 +56,12 @@ pub struct Percentiles {
     pub max: f64,
 }
 
+/// Records the latency of a line sent at `sent_us` (µs since `start`), arriving now.
+pub fn record_latency(latencies: &mut Vec<u32>, start: Instant, sent_us: u64) {
+    let now = start.elapsed().as_micros() as u64;
+    latencies.push(now.saturating_sub(sent_us).min(u32::MAX as u64) as u32);
+}
+
 impl Percentiles {
     /// The percentiles (ms) of `latencies` (µs; sorted here).
     pub fn of(latencies: &mut [u32]) -> Self {
@@ -159,8 +165,7 @@ pub async fn run(f: Fanout) -> FanoutReport {
                     text = c.recv_text(Duration::from_secs(60)) => {
                         // A line from a sender that saw the signal before this task did.
                         if let Some(t) = sent_at(&text?) {
-                            let now = start.elapsed().as_micros() as u64;
-                            latencies.push(now.saturating_sub(t).min(u32::MAX as u64) as u32);
+                            record_latency(&mut latencies, start, t);
                         }
                     }
                 }
@@ -192,8 +197,7 @@ pub async fn run(f: Fanout) -> FanoutReport {
                     text = c.recv_text(stop_reading - now) => {
                         let Some(text) = text else { break };
                         if let Some(t) = sent_at(&text) {
-                            let now = start.elapsed().as_micros() as u64;
-                            latencies.push(now.saturating_sub(t).min(u32::MAX as u64) as u32);
+                            record_latency(&mut latencies, start, t);
                         }
                     }
                 }

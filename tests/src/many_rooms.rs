@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::WireClient;
-use crate::fanout::{Percentiles, RunCost, cpu_seconds};
+use crate::fanout::{Percentiles, RunCost, cpu_seconds, record_latency};
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
@@ -168,8 +168,7 @@ pub async fn run(f: ManyRooms) -> Option<ManyRoomsReport> {
                     text = c.recv_text(Duration::from_secs(120)) => {
                         // A line from a speaker that saw the signal before this task did.
                         if let Some(t) = sent_at(&text?) {
-                            let now = start.elapsed().as_micros() as u64;
-                            latencies.push(now.saturating_sub(t).min(u32::MAX as u64) as u32);
+                            record_latency(&mut latencies, start, t);
                         }
                     }
                 }
@@ -201,8 +200,7 @@ pub async fn run(f: ManyRooms) -> Option<ManyRoomsReport> {
                     text = c.recv_text(stop_reading - now) => {
                         let Some(text) = text else { break };
                         if let Some(t) = sent_at(&text) {
-                            let now = start.elapsed().as_micros() as u64;
-                            latencies.push(now.saturating_sub(t).min(u32::MAX as u64) as u32);
+                            record_latency(&mut latencies, start, t);
                         }
                     }
                 }

@@ -488,10 +488,7 @@ impl Reducer<'_> {
                 // A conversation opened by a link before the list came takes the server's
                 // spelling of the name (one conversation, one badge, one read mark).
                 if let ChannelId::Direct(open) = self.state.current.clone() {
-                    let key =
-                        |n: &str| chat_shared::Nickname::parse(n).map(|n| n.key().as_str().to_owned()).ok();
-                    let listed =
-                        directs.iter().find(|d| **d != open && key(d).is_some() && key(d) == key(&open));
+                    let listed = same_name(&directs, &open).filter(|d| **d != open);
                     if let Some(listed) = listed.cloned() {
                         let (old, new) = (ChannelId::Direct(open), ChannelId::Direct(listed));
                         if let Some(mark) = self.state.read.remove(&old) {
@@ -662,9 +659,7 @@ impl Reducer<'_> {
     /// The channel of the direct conversation with `nick`: the one listed under another case or
     /// width of the same name, if any (a link may spell it differently from the server).
     fn direct_channel(&self, nick: &str) -> ChannelId {
-        let key = |n: &str| chat_shared::Nickname::parse(n).map(|n| n.key().as_str().to_owned()).ok();
-        let wanted = key(nick);
-        let listed = self.state.directs.iter().find(|d| wanted.is_some() && key(d) == wanted);
+        let listed = same_name(&self.state.directs, nick);
         ChannelId::Direct(listed.cloned().unwrap_or_else(|| nick.to_owned()))
     }
 
@@ -763,6 +758,13 @@ impl Reducer<'_> {
 /// How many unread counts of direct conversations one `conversations` answer asks for (each is
 /// a history request, and the open channel's page must fit in the same rate).
 const UNREAD_COUNTS_AT_ONCE: usize = 3;
+
+/// The name in `names` that is `nick` in another case or width (the same nickname key).
+fn same_name<'a>(names: &'a [String], nick: &str) -> Option<&'a String> {
+    let key = |n: &str| chat_shared::Nickname::parse(n).ok().map(|n| n.key());
+    let wanted = key(nick)?;
+    names.iter().find(|n| key(n).as_ref() == Some(&wanted))
+}
 
 /// A history request of `window` of `kind` got its answer (or none).
 fn done_loading(window: &mut Window, kind: HistoryKind) {

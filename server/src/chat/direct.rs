@@ -157,10 +157,6 @@ fn answer(reply: super::reply::Reply, listed: Result<Vec<Conversation>, ChatErro
 }
 
 async fn conversations(chat: &Chat, speaker: &Speaker) -> Result<Vec<Conversation>, ChatError> {
-    let mine = chat.ownerships(&[&speaker.nickname]).await?;
-    if mine.into_iter().next().flatten().map(|(tenure, _)| tenure).as_ref() != Some(&speaker.tenure) {
-        return Err(ChatError::new(ErrorCode::OwnerOnly));
-    }
     let history = chat.history.clone();
     let tenure = speaker.tenure.as_str().to_owned();
     // Read past the limit: some of the newest may be with names that changed owner.
@@ -174,8 +170,15 @@ async fn conversations(chat: &Chat, speaker: &Speaker) -> Result<Vec<Conversatio
     // Each peer's name as stored: a name that no longer parses cannot be owned any more.
     let peers: Vec<(DirectThread, Nickname)> =
         threads.into_iter().filter_map(|t| Nickname::parse(&t.peer.nickname).ok().map(|n| (t, n))).collect();
-    let names: Vec<&Nickname> = peers.iter().map(|(_, n)| n).collect();
-    let owners = chat.ownerships(&names).await?;
+    // One lookup for the speaker's ownership and every peer's (a list read by a tenure that
+    // is not an ownership's is empty anyway: nothing was read that it may not see).
+    let names: Vec<&Nickname> =
+        std::iter::once(&speaker.nickname).chain(peers.iter().map(|(_, n)| n)).collect();
+    let mut owners = chat.ownerships(&names).await?.into_iter();
+    let mine = owners.next().flatten().map(|(tenure, _)| tenure);
+    if mine.as_ref() != Some(&speaker.tenure) {
+        return Err(ChatError::new(ErrorCode::OwnerOnly));
+    }
     Ok(peers
         .iter()
         .zip(owners)
