@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 
 use crate::components::{
-    ChannelHead, Channels, Composer, ConnectingOverlay, Lines, NicknameForm, OnlineList, Toolbar, TypingLine,
+    ChannelHead, Channels, Composer, ConnectingOverlay, Lines, NicknameForm, OnlineList, Reports, Toolbar,
+    TypingLine,
 };
 use crate::service;
 use crate::state::{Connection, Part};
@@ -24,6 +25,7 @@ pub fn App() -> impl IntoView {
             class:reconnecting=move || connection() == Connection::Reconnecting
         >
             <Toolbar chat />
+            <Reports chat />
             <NicknameForm chat />
             <ConnectingOverlay chat />
             <div id="body">

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chat_shared::limits::{TYPING_IDLE, TYPING_REFRESH};
+use chat_shared::moderation::{Action, Done, Filed, ModerationLog, Roles};
 use chat_shared::protocol::{
     About, Answer, ChatErrorEvent, ClientEvent, Conversation, Forgotten, HistoryPage, HistoryRequest,
     MessageMeta, NicknameAck, RoomInfo, ServerEvent, SessionGrant,
@@ -169,6 +170,7 @@ impl Chat {
             SideEffect::FetchConversations => self.fetch_conversations(),
             SideEffect::JoinRoom(name) => self.enter_room(name, false),
             SideEffect::FetchRoomPeople(room) => self.fetch_room_people(room),
+            SideEffect::FetchRoles => self.fetch_roles(),
 
             SideEffect::CountUnread(channel, after) => self.count_unread(channel, after),
             SideEffect::ShowChannel(channel) => {
@@ -513,6 +515,67 @@ impl Chat {
         });
     }
 
+    /// Asks who moderates what.
+    fn fetch_roles(&self) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        spawn_local(async move {
+            let answer = socket.emit_with_ack(ClientEvent::Roles, Vec::new()).await;
+            if let Ok(Some(Answer(Ok(roles)))) = answer.map(|args| Answer::<Roles>::from_args(&args)) {
+                chat.dispatch(ChatEvent::Roles(roles));
+            }
+        });
+    }
+
+    /// Asks for a moderation action (the reader confirmed it, and gave its reason); a refusal
+    /// is shown as a line.
+    pub fn moderate(&self, action: Action) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        spawn_local(async move {
+            let Ok(action) = serde_json::to_value(&action) else { return };
+            let answer = socket.emit_with_ack(ClientEvent::Moderate, vec![action]).await;
+            let result = answered::<Done>(answer);
+            chat.dispatch(ChatEvent::ModerationAnswered { report: false, result: result.map(|_| ()) });
+            // What changed shows: the open reports (if they are open), the roles.
+            if chat.peek(|s| s.moderation_log.is_some()) {
+                chat.open_reports();
+            }
+            chat.fetch_roles();
+        });
+    }
+
+    /// Reports the line `id` of the open channel to its moderators, with the reader's reason.
+    pub fn report(&self, id: u64, reason: String) {
+        let Some(room) = self.peek(|s| s.current.room_name().map(str::to_owned)) else { return };
+        let chat = *self;
+        let socket = self.socket.get_value();
+        spawn_local(async move {
+            let request = json!({ "room": room, "id": id, "reason": reason });
+            let answer = socket.emit_with_ack(ClientEvent::Report, vec![request]).await;
+            let result = answered::<Filed>(answer);
+            chat.dispatch(ChatEvent::ModerationAnswered { report: true, result: result.map(|_| ()) });
+        });
+    }
+
+    /// Opens (or refreshes) the reports view: the open reports and the recent actions.
+    pub fn open_reports(&self) {
+        let chat = *self;
+        let socket = self.socket.get_value();
+        spawn_local(async move {
+            let answer = socket.emit_with_ack(ClientEvent::ModerationLog, Vec::new()).await;
+            match answered::<ModerationLog>(answer) {
+                Ok(log) => chat.dispatch(ChatEvent::ModerationLog(log)),
+                Err(e) => chat.dispatch(ChatEvent::ModerationAnswered { report: false, result: Err(e) }),
+            }
+        });
+    }
+
+    /// Closes the reports view.
+    pub fn close_reports(&self) {
+        self.dispatch(ChatEvent::CloseLog);
+    }
+
     /// Asks for this owned nickname's direct conversations (an ephemeral one has none).
     fn fetch_conversations(&self) {
         let chat = *self;
@@ -592,6 +655,16 @@ impl Chat {
                 chat.dispatch(ChatEvent::Unread { channel, count });
             }
         });
+    }
+}
+
+/// An ack's `Answer<T>`, or why there is none.
+fn answered<T: serde::de::DeserializeOwned>(answer: Result<Vec<Value>, SocketError>) -> Result<T, ChatError> {
+    match answer {
+        Ok(args) => Answer::<T>::from_args(&args)
+            .map(|Answer(a)| a)
+            .unwrap_or_else(|| Err(ChatError::new(ErrorCode::BadPayload))),
+        Err(_) => Err(ChatError::new(ErrorCode::Unavailable)),
     }
 }
 
@@ -743,6 +816,10 @@ fn watch_the_tab(chat: Chat) {
     Interval::new(ROOM_PEOPLE_EVERY_MS, move || {
         if let ChannelId::Room(room) = chat.peek(|s| s.current.clone()) {
             chat.fetch_room_people(room);
+        }
+        // Roles change from the operator's command line too: asked for now and then.
+        if chat.peek(|s| s.me.nickname.is_some()) {
+            chat.fetch_roles();
         }
     })
     .forget();

@@ -20,6 +20,7 @@ use tower::Layer;
 use tower_http::trace::TraceLayer;
 
 use crate::chat::Chat;
+use crate::chat::moderation::store::Store as ModerationStore;
 use crate::client_addr::{self, ClientAddress};
 use crate::cluster::{self, Attached, ChatAdapter, ChatDriver, Redis};
 use crate::config::Config;
@@ -61,7 +62,12 @@ pub async fn run(config: Config) -> io::Result<()> {
         }
         None => (cluster::alone(), open_history(&config)?, None),
     };
-    let (router, io, chat, attached) = router(&config, history, metrics.clone(), adapter, redis);
+    let moderation = match &redis {
+        Some(redis) => ModerationStore::Redis(redis.client.clone()),
+        None => ModerationStore::open_sqlite(&config.history_path())
+            .map_err(|e| io::Error::other(format!("CHAT_DATA_DIR/--data-dir: {e}")))?,
+    };
+    let (router, io, chat, attached) = router(&config, history, metrics.clone(), adapter, redis, moderation);
     attached.await.map_err(|e| io::Error::other(format!("socket.io over Redis: {e}")))?;
     tokio::spawn(async move {
         let mut every = tokio::time::interval(METRICS_UPKEEP_EVERY);
@@ -151,8 +157,9 @@ pub fn router(
     metrics: Metrics,
     adapter: RedisAdapterCtr<ChatDriver>,
     redis: Option<Redis>,
+    moderation: ModerationStore,
 ) -> (Router, SocketIo<ChatAdapter>, Chat, Attached) {
-    let (chat, nicknames_task) = Chat::new(history, config.chat_settings(), redis);
+    let (chat, nicknames_task) = Chat::new(history, config.chat_settings(), redis, moderation);
     let (socket_layer, io) = SocketIo::builder()
         .with_adapter::<ChatAdapter>(adapter)
         .req_path(SOCKET_IO_PATH)

@@ -137,6 +137,33 @@ pub struct Config {
     /// instance is the whole chat and needs no Redis.
     #[arg(long, env = "CHAT_REDIS_URL")]
     pub redis_url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do instead of serving (none: serve the chat).
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// The chat's moderators: grant, revoke or list, in the store the server uses (the data
+    /// directory's SQLite file, or Redis with --redis-url); works while the server runs (it
+    /// takes effect within 2 seconds).
+    Moderators {
+        #[command(subcommand)]
+        action: ModeratorsAction,
+    },
+}
+
+/// `chat-server moderators ...`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ModeratorsAction {
+    /// Make an owned nickname a moderator of the whole chat (its current ownership: if its
+    /// owner gives it up, the next owner is not a moderator).
+    Add { nickname: String },
+    /// Take a nickname's moderator rights away.
+    Remove { nickname: String },
+    /// The chat's moderators, one per line.
+    List,
 }
 
 /// How log lines are written (to stdout).
@@ -161,8 +188,10 @@ impl Config {
         };
         let file_args = file_arguments(&command, &matches, &path)
             .map_err(|message| command.error(clap::error::ErrorKind::InvalidValue, message))?;
+        // The file's settings go before a subcommand's arguments (they are the server's).
         let mut all = args;
-        all.extend(file_args);
+        let at = all.len().min(1);
+        all.splice(at..at, file_args);
         let matches = command.try_get_matches_from_mut(all).map_err(|e| {
             // Flags and environment were fine the first time round: the file is to blame.
             let rendered = e.render().to_string();

@@ -10,6 +10,7 @@ mod handshake;
 mod history;
 mod log_throttle;
 mod metrics;
+mod moderators;
 mod origin;
 mod page;
 
@@ -35,6 +36,18 @@ async fn main() -> ExitCode {
         LogFormat::Json => logs.json().init(),
     }
 
+    if let Some(config::Command::Moderators { action }) = config.command.clone() {
+        return match moderators::run(&config, action).await {
+            Ok(said) => {
+                println!("{said}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match app::run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -17,6 +17,8 @@ const HISTORY_COMMIT: &str = "chat_history_commit_seconds";
 const HISTORY_ERRORS: &str = "chat_history_errors_total";
 const BUILD_INFO: &str = "chat_build_info";
 const READINESS_CHECKS: &str = "chat_readiness_checks_total";
+const MODERATION_ACTIONS: &str = "chat_moderation_actions_total";
+const REPORTS: &str = "chat_reports_total";
 
 /// Histogram buckets for history commits (seconds): a durable commit takes 0.1–20 ms on a disk.
 const COMMIT_BUCKETS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0];
@@ -61,11 +63,25 @@ impl Metrics {
             READINESS_CHECKS,
             "Readiness checks run for /readyz (each flushes the history writer; at most one a second)."
         );
+        describe_counter!(
+            MODERATION_ACTIONS,
+            "Moderation actions done, by action (the audit log has each one)."
+        );
+        describe_counter!(REPORTS, "Lines reported to the moderators.");
+        for action in chat_shared::moderation::Action::NAMES {
+            counter!(MODERATION_ACTIONS, "action" => action).absolute(0);
+        }
         gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         // Shown from the start (at 0), so that dashboards and alerts see them before the first event.
-        for name in
-            [MESSAGES_ACCEPTED, DELIVERIES, QUEUE_FULL, FLOOD_CLOSES, HISTORY_ERRORS, READINESS_CHECKS]
-        {
+        for name in [
+            MESSAGES_ACCEPTED,
+            DELIVERIES,
+            QUEUE_FULL,
+            FLOOD_CLOSES,
+            HISTORY_ERRORS,
+            READINESS_CHECKS,
+            REPORTS,
+        ] {
             counter!(name).absolute(0);
         }
         Ok(Self { handle })
@@ -132,4 +148,12 @@ pub fn readiness_checked() {
 
 pub fn history_failed() {
     counter!(HISTORY_ERRORS).increment(1);
+}
+
+pub fn moderated(action: &'static str) {
+    counter!(MODERATION_ACTIONS, "action" => action).increment(1);
+}
+
+pub fn reported() {
+    counter!(REPORTS).increment(1);
 }

@@ -40,6 +40,18 @@ pub enum ErrorCode {
     OwnerOnly,
     /// Direct messages go to owned nicknames only: nobody owns that one (or it is one's own).
     NoSuchOwner,
+    /// Only a moderator (of the chat, or of that room) may do that.
+    NotModerator,
+    /// A moderator muted this nickname (here, or everywhere): `limit` is the seconds left.
+    Muted,
+    /// A moderator banned this nickname (or address): `limit` is the seconds left.
+    Banned,
+    /// The room is in slow mode: `limit` is the seconds to wait.
+    SlowMode,
+    /// The room is locked: only its moderators post.
+    RoomLocked,
+    /// No line with that id in that room (deleted already, or never there).
+    NoSuchLine,
 }
 
 /// What went wrong, for the client: a code to act on and an English sentence to show.
@@ -65,7 +77,7 @@ impl ChatError {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 29] = [
         Self::NicknameEmpty,
         Self::NicknameTooLong,
         Self::NicknameInvalidChar,
@@ -89,6 +101,12 @@ impl ErrorCode {
         Self::NotInRoom,
         Self::OwnerOnly,
         Self::NoSuchOwner,
+        Self::NotModerator,
+        Self::Muted,
+        Self::Banned,
+        Self::SlowMode,
+        Self::RoomLocked,
+        Self::NoSuchLine,
     ];
 
     /// The code named `name` on the wire, if there is one.
@@ -122,6 +140,12 @@ impl ErrorCode {
             Self::NotInRoom => "not_in_room",
             Self::OwnerOnly => "owner_only",
             Self::NoSuchOwner => "no_such_owner",
+            Self::NotModerator => "not_moderator",
+            Self::Muted => "muted",
+            Self::Banned => "banned",
+            Self::SlowMode => "slow_mode",
+            Self::RoomLocked => "room_locked",
+            Self::NoSuchLine => "no_such_line",
         }
     }
 
@@ -151,6 +175,12 @@ impl ErrorCode {
             Self::NotInRoom => "Join that room first",
             Self::OwnerOnly => "Only a nickname you own can send or read direct messages",
             Self::NoSuchOwner => "Direct messages go to someone else's owned nickname only",
+            Self::NotModerator => "Only a moderator may do that",
+            Self::Muted => "A moderator muted you: you cannot post for now",
+            Self::Banned => "A moderator banned you from this chat for now",
+            Self::SlowMode => "This room is in slow mode: wait a moment",
+            Self::RoomLocked => "This room is locked: only its moderators post",
+            Self::NoSuchLine => "There is no such line",
         }
     }
 }

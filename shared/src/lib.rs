@@ -5,6 +5,7 @@
 pub mod error;
 pub mod limits;
 pub mod message;
+pub mod moderation;
 pub mod nickname;
 mod normalize;
 /// Lower case as Unicode defines it (in the browser, the browser's `toLowerCase`: the page does

@@ -197,3 +197,43 @@ pub const LOG_THROTTLE: Duration = Duration::from_secs(10);
 /// The most lines a page keeps (in memory and in its DOM). Past it, the page drops lines at the
 /// end the reader is not looking at; scrolling there loads them again from the history.
 pub const PAGE_LINES_MAX: usize = 500;
+
+/// The longest reason a moderator gives for an action, or a reporter for a report, in chars.
+pub const MODERATION_REASON_MAX_CHARS: usize = 200;
+
+/// The longest mute or ban, in minutes (30 days).
+pub const SANCTION_MAX_MINUTES: u32 = 30 * 24 * 60;
+
+/// The slowest slow mode a room can have: one line per this many seconds per person.
+pub const SLOW_MODE_MAX_SECS: u32 = 3_600;
+
+/// How many of a channel's newest lines a purge ("remove a person's recent lines") looks
+/// through for that person's lines.
+pub const PURGE_SCAN_LINES: u32 = 500;
+
+/// Deleted lines' ids the chat remembers (every channel together), so that a page that was
+/// offline when a line was deleted drops it on its next `history`.
+pub const TOMBSTONES_KEPT: usize = 1_000;
+
+/// Moderation actions the audit log keeps (the oldest are dropped past it).
+pub const AUDIT_KEPT: usize = 10_000;
+
+/// Reports kept (open and closed; the oldest are dropped past it).
+pub const REPORTS_KEPT: usize = 1_000;
+
+/// The most audit entries or reports one `moderation log` answers with (the newest).
+pub const MODERATION_LOG_PAGE: usize = 100;
+
+/// Moderation actions one connection may ask for: a burst (a moderator cleaning up), then this
+/// many per second.
+pub const MODERATE_BURST: u32 = 30;
+pub const MODERATE_PER_SECOND: u32 = 5;
+
+/// Reports one connection may file: a burst, then this many per hour.
+pub const REPORTS_PER_HOUR: u32 = 20;
+pub const REPORT_BURST: u32 = 5;
+
+/// How often an instance re-reads the moderation state (roles, mutes, bans, room rules) from
+/// its store: a grant from the command line, or an action on another instance, takes effect
+/// within this.
+pub const MODERATION_REFRESH: Duration = Duration::from_secs(2);

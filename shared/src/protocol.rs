@@ -50,6 +50,18 @@ pub enum ClientEvent {
     /// `conversations` (ack): the people this owned nickname has direct messages with, the
     /// newest first. Ack: `Answer<Vec<Conversation>>`.
     Conversations,
+    /// `moderate` ({action, ...}, ack): a moderator's action. See
+    /// [`crate::moderation::Action`]; ack: `Answer<Done>`.
+    Moderate,
+    /// `report` ({room?, id, reason}, ack): ask the moderators to look at a line. See
+    /// [`crate::moderation::ReportRequest`]; ack: `Answer<Filed>`.
+    Report,
+    /// `roles` (ack): who moderates, who owns which room, the rooms' rules. Ack:
+    /// `Answer<Roles>`.
+    Roles,
+    /// `moderation log` (ack): open reports and recent actions, for moderators. Ack:
+    /// `Answer<ModerationLog>`.
+    ModerationLog,
 }
 
 /// Events the server sends.
@@ -86,10 +98,19 @@ pub enum ServerEvent {
     /// `direct message` ({from, to, text, id, ts}): someone said something to this
     /// connection's owned nickname. See [`DirectLine`].
     DirectMessage,
+    /// `line deleted` ({room, id}): a moderator deleted a line. See
+    /// [`crate::moderation::LineDeleted`].
+    LineDeleted,
+    /// `moderated` ({sanction, room?, until?, reason, by}): a moderator muted, unmuted, kicked
+    /// or banned this connection's nickname. See [`crate::moderation::Moderated`].
+    Moderated,
+    /// `room rules` ({room, slow_secs, locked, topic}): a room's rules changed. See
+    /// [`crate::moderation::RoomRules`].
+    RoomRules,
 }
 
 impl ClientEvent {
-    pub const ALL: [ClientEvent; 15] = [
+    pub const ALL: [ClientEvent; 19] = [
         Self::Nickname,
         Self::UserMessage,
         Self::History,
@@ -105,6 +126,10 @@ impl ClientEvent {
         Self::RoomPeople,
         Self::DirectMessage,
         Self::Conversations,
+        Self::Moderate,
+        Self::Report,
+        Self::Roles,
+        Self::ModerationLog,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -124,12 +149,16 @@ impl ClientEvent {
             Self::RoomPeople => "room people",
             Self::DirectMessage => "direct message",
             Self::Conversations => "conversations",
+            Self::Moderate => "moderate",
+            Self::Report => "report",
+            Self::Roles => "roles",
+            Self::ModerationLog => "moderation log",
         }
     }
 }
 
 impl ServerEvent {
-    pub const ALL: [ServerEvent; 12] = [
+    pub const ALL: [ServerEvent; 15] = [
         Self::UserMessage,
         Self::Announcement,
         Self::Nicknames,
@@ -142,6 +171,9 @@ impl ServerEvent {
         Self::SignedOut,
         Self::RoomMessage,
         Self::DirectMessage,
+        Self::LineDeleted,
+        Self::Moderated,
+        Self::RoomRules,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -158,6 +190,9 @@ impl ServerEvent {
             Self::SignedOut => "signed out",
             Self::RoomMessage => "room message",
             Self::DirectMessage => "direct message",
+            Self::LineDeleted => "line deleted",
+            Self::Moderated => "moderated",
+            Self::RoomRules => "room rules",
         }
     }
 }
@@ -533,12 +568,16 @@ pub struct HistoryRequest {
 }
 
 /// The answer to `history`: messages in id order; `gap` when some messages after `after` are
-/// no longer kept (retention), `more` when there are more to fetch in the same direction.
+/// no longer kept (retention), `more` when there are more to fetch in the same direction;
+/// `deleted`: the ids of lines a moderator deleted lately in that room (absent: none), so that a
+/// page that was away when it happened drops them too.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryPage {
     pub messages: Vec<HistoryMessage>,
     pub gap: bool,
     pub more: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted: Vec<u64>,
 }
 
 /// `going away` ({retry_after_ms}): sent to every connection when the server begins to shut

@@ -596,6 +596,63 @@ const tests = {
     await desktop.close(); await phone.close();
   },
 
+  async 'moderation: a report, a moderator deletes the line everywhere and mutes its author, who is told why'(browser) {
+    // Dialogs (a report's reason, a confirmation, a moderator's reason) are answered here.
+    const answering = (page, reason) => {
+      page.removeAllListeners('dialog');
+      page.on('dialog', (d) => d.accept(d.type() === 'prompt' ? reason : undefined));
+    };
+    const modi = await open(browser);
+    await join(modi, 'Modi');
+    const granted = spawn(bin, ['moderators', 'add', 'Modi'], { env: process.env, stdio: 'inherit' });
+    assert.equal(await new Promise((r) => granted.once('exit', r)), 0, 'chat-server moderators add Modi');
+    const troll = await open(browser);
+    await join(troll, 'Trolly');
+    const reader = await open(browser);
+    await join(reader, 'Tattler');
+    await say(troll, 'buy cheap stuff');
+    await lineWith(reader, 'buy cheap stuff');
+    // The roles reach pages when they are named (and every 15 s): the moderator reloads.
+    await new Promise((r) => setTimeout(r, 2500));
+    await modi.reload();
+    await modi.waitForSelector('#chat.nickname-set');
+    await reader.waitForSelector('#nicknames .role.moderator', { timeout: 20000 });
+    const badge = await reader.textContent('#nicknames b:has(.role.moderator) button');
+    assert.equal(badge, 'Modi');
+
+    answering(reader, 'spam');
+    const spam = reader.locator('#lines p.user', { hasText: 'buy cheap stuff' });
+    await spam.locator('.line-menu summary').click();
+    assert.equal(await spam.locator('.line-menu .delete').count(), 0, 'a reader cannot delete');
+    await spam.locator('.line-menu .report').click();
+    await lineWith(reader, 'the moderators will look at it');
+
+    answering(modi, 'no ads');
+    await modi.click('#open-reports');
+    const report = modi.locator('#reports li', { hasText: 'buy cheap stuff' });
+    await report.waitFor();
+    assert.ok((await report.textContent()).includes('reported by Tattler'), await report.textContent());
+    await report.locator('.delete').click();
+    for (const page of [reader, troll, modi]) {
+      await page.waitForFunction(() => ![...document.querySelectorAll('#lines p')].some((p) => p.textContent.includes('buy cheap')));
+    }
+    await modi.waitForSelector('#reports .empty');
+    await modi.screenshot({ path: path.join(process.cwd(), 'target', 'screenshots', 'moderator-reports.png') });
+    await modi.click('#reports-close');
+
+    // Mute from the name's menu: the person is told who, until when and why, and cannot post.
+    const trolly = modi.locator('#nicknames b', { hasText: 'Trolly' });
+    await trolly.locator('.person-menu summary').click();
+    await trolly.locator('.person-menu .mute').click();
+    await lineWith(troll, 'Modi muted you until');
+    await lineWith(troll, 'no ads');
+    await say(troll, 'still here');
+    await troll.waitForFunction(() => [...document.querySelectorAll('#lines p.failed')].some((p) => p.textContent.includes('A moderator muted you')));
+    await troll.screenshot({ path: path.join(process.cwd(), 'target', 'screenshots', 'muted.png') });
+    assert.deepEqual([...modi.errors, ...troll.errors, ...reader.errors], []);
+    await modi.close(); await troll.close(); await reader.close();
+  },
+
   async 'the accessibility audit finds nothing serious, in light and dark, and screenshots'(browser) {
     const shots = path.join(process.cwd(), 'target', 'screenshots');
     fs.mkdirSync(shots, { recursive: true });
@@ -628,7 +685,10 @@ const tests = {
   await startServer();
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   let passed = 0; let failed = 0;
+  // E2E_ONLY=<part of a name> runs just those (while developing one).
+  const only = process.env.E2E_ONLY;
   for (const [name, test] of Object.entries(tests)) {
+    if (only && !name.includes(only)) continue;
     try {
       await test(browser);
       passed += 1;

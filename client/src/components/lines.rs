@@ -12,9 +12,10 @@ use wasm_bindgen::JsCast;
 use crate::browser;
 use crate::i18n::Lang;
 use crate::service::Chat;
-use crate::state::{Announced, Body, ChatState, Line, Note, Part, Problem, SendStatus};
+use crate::state::{Announced, Body, ChatState, Line, Note, Part, Problem, Role, SendStatus};
 use crate::text::{Segment, name_colour, segments};
 use crate::timeline::{Row, rows};
+use chat_shared::moderation::{Action, Moderated, Sanction};
 
 /// How close to the bottom (in px) still counts as "at the bottom".
 const BOTTOM_SLACK: i32 = 40;
@@ -229,9 +230,11 @@ fn render_line(chat: Chat, line: Line, grouped: bool, lang: Lang) -> AnyView {
     match &*line.body {
         Body::User { from, text } => {
             let class = format!("from nc{}", name_colour(from));
+            let badge = role_badge(chat, from.clone());
+            let menu = line.id.map(|id| line_menu(chat, id, from.clone()));
             view! {
-                <p class="line user" class:grouped=grouped data-line=key>
-                    <b class=class>{from.clone()}</b>{gap}{message_text(text)}{time(chat, at, lang)}
+                <p class="line user" class:grouped=grouped data-line=key data-id=line.id.map(|i| i.to_string())>
+                    <b class=class>{from.clone()}</b>{badge}{gap}{message_text(text)}{time(chat, at, lang)}{menu}
                 </p>
             }
             .into_any()
@@ -265,6 +268,20 @@ fn render_line(chat: Chat, line: Line, grouped: bool, lang: Lang) -> AnyView {
                     Note::Gap => t.gap.to_owned(),
                     Note::Failed(p) => t.error_line(&problem_text(lang, *p)),
                     Note::ConnectionError(e) => t.error_line(e),
+                    Note::Moderated(m) => moderated_text(lang, m),
+                    Note::Rules(r) => {
+                        let words = if r.locked {
+                            t.rules_locked
+                        } else if r.slow_secs > 0 {
+                            t.rules_slow
+                        } else {
+                            t.rules_open
+                        };
+                        words
+                            .replace("{room}", &format!("# {}", r.room))
+                            .replace("{n}", &r.slow_secs.to_string())
+                    }
+                    Note::Reported => t.reported.to_owned(),
                 }
             };
             view! {
@@ -332,6 +349,78 @@ fn render_mine(
         </p>
     }
     .into_any()
+}
+
+/// What the reader is told when a moderator acted on its nickname, with the reason.
+fn moderated_text(lang: Lang, m: &Moderated) -> String {
+    let t = lang.texts();
+    let words = match (m.sanction, &m.room) {
+        (Sanction::Muted, Some(_)) => t.muted_you_in,
+        (Sanction::Muted, None) => t.muted_you,
+        (Sanction::Unmuted, _) => t.unmuted_you,
+        (Sanction::Kicked, _) => t.kicked_you,
+        (Sanction::Banned, _) => t.banned_you,
+    };
+    let until = m.until.map(|u| browser::full(u, lang)).unwrap_or_default();
+    let room = m.room.as_deref().map(|r| format!("# {r}")).unwrap_or_default();
+    let said = words.replace("{nick}", &m.by).replace("{time}", &until).replace("{room}", &room);
+    match m.reason.is_empty() {
+        true => said,
+        false => format!("{said} {}", t.reason_is.replace("{reason}", &m.reason)),
+    }
+}
+
+/// The badge of a name with a role where the reader is (the chat's moderator, the room's owner
+/// or moderator).
+pub fn role_badge(chat: Chat, nick: String) -> impl IntoView {
+    move || {
+        let role = chat.read(Part::Online, |s| s.role_of(&nick))?;
+        let t = chat.t();
+        let (class, label) = match role {
+            Role::Moderator => ("role moderator", t.role_moderator),
+            Role::Owner => ("role owner", t.role_owner),
+            Role::RoomModerator => ("role room-moderator", t.role_room_moderator),
+        };
+        Some(view! { <span class=class>{label}</span> })
+    }
+}
+
+/// A stored line's menu: report it (anyone named), delete it for everyone (its moderators,
+/// after a confirmation, with a reason).
+fn line_menu(chat: Chat, id: u64, from: String) -> impl IntoView {
+    let named = move || chat.read(Part::Me, |s| s.me.nickname.is_some());
+    let moderates = move || chat.read(Part::Online, ChatState::moderates_here);
+    let report = move |_| {
+        let t = chat.t();
+        if let Ok(Some(reason)) = window().prompt_with_message(t.report_reason) {
+            chat.report(id, reason);
+        }
+    };
+    let delete = move |_| {
+        let t = chat.t();
+        if !window().confirm_with_message(t.delete_confirm).unwrap_or(false) {
+            return;
+        }
+        let Ok(Some(reason)) = window().prompt_with_message(&t.reason_prompt.replace("{nick}", &from)) else {
+            return;
+        };
+        let room = chat.peek(|s| s.current.room_name().map(str::to_owned));
+        chat.moderate(Action::Delete { room, id, reason });
+    };
+    move || {
+        named().then(|| {
+            let t = chat.t();
+            view! {
+                <details class="line-menu">
+                    <summary title=t.line_actions aria-label=t.line_actions>"⋯"</summary>
+                    <button type="button" class="report" on:click=report>{t.report}</button>
+                    {moderates().then(|| view! {
+                        <button type="button" class="delete" on:click=delete.clone()>{t.delete_line}</button>
+                    })}
+                </details>
+            }
+        })
+    }
 }
 
 fn problem_text(lang: Lang, problem: Problem) -> String {

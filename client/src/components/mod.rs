@@ -6,6 +6,7 @@ mod composer;
 mod lines;
 mod nickname_form;
 mod online;
+mod reports;
 mod toolbar;
 
 pub use channels::{ChannelHead, Channels};
@@ -13,6 +14,7 @@ pub use composer::Composer;
 pub use lines::Lines;
 pub use nickname_form::NicknameForm;
 pub use online::OnlineList;
+pub use reports::Reports;
 pub use toolbar::Toolbar;
 
 use leptos::prelude::*;

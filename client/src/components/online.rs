@@ -1,9 +1,13 @@
-//! `#nicknames`: who is online ("Online:" and a pill per nickname, in the nickname's colour).
-//! Another's pill is a button that opens a direct conversation with them. In a room it lists
+//! `#nicknames`: who is online ("Online:" and a pill per nickname, in the nickname's colour,
+//! with the badge of its role). Another's pill is a button that opens a direct conversation
+//! with them, and for a moderator a menu to mute, disconnect or ban them. In a room it lists
 //! who is in the room instead.
 
 use leptos::prelude::*;
 
+use chat_shared::moderation::Action;
+
+use super::lines::role_badge;
 use crate::service::Chat;
 use crate::state::{ChannelId, Part};
 use crate::text::name_colour;
@@ -44,15 +48,71 @@ pub fn OnlineList(chat: Chat) -> impl IntoView {
                                 type="button"
                                 class="dm"
                                 title=label
-                                disabled=mine
+                                disabled=mine.clone()
                                 on:click=move |_| chat.open(ChannelId::Direct(to.clone()))
                             >
                                 {name.clone()}
                             </button>
+                            {role_badge(chat, name.clone())}
+                            {person_menu(chat, name.clone(), mine)}
                         }
                     }
                 </b>
             </For>
         </div>
+    }
+}
+
+/// A moderator's menu for another person: mute them (in the open room for its moderators,
+/// everywhere for the chat's), and for the chat's moderators disconnect or ban them (after a
+/// confirmation); each asks for the reason they are shown.
+fn person_menu(chat: Chat, nick: String, mine: impl Fn() -> bool + Send + Sync + 'static) -> impl IntoView {
+    let moderates = move || chat.read(Part::Online, |s| s.moderates_here());
+    let everywhere = move || chat.read(Part::Online, |s| s.is_moderator());
+    let reason = move |nick: &str| {
+        let prompt = chat.t().reason_prompt.replace("{nick}", nick);
+        window().prompt_with_message(&prompt).ok().flatten()
+    };
+    move || {
+        (moderates() && !mine()).then(|| {
+            let t = chat.t();
+            let (muted, kicked, banned) = (nick.clone(), nick.clone(), nick.clone());
+            let mute = move |_| {
+                let Some(reason) = reason(&muted) else { return };
+                let room = match everywhere() {
+                    true => None,
+                    false => chat.peek(|s| s.current.room_name().map(str::to_owned)),
+                };
+                chat.moderate(Action::Mute { nickname: muted.clone(), minutes: 10, room, reason });
+            };
+            let kick = move |_| {
+                let Some(reason) = reason(&kicked) else { return };
+                chat.moderate(Action::Kick { nickname: kicked.clone(), reason });
+            };
+            let ban = move |_| {
+                let question = chat.t().ban_confirm.replace("{nick}", &banned);
+                if !window().confirm_with_message(&question).unwrap_or(false) {
+                    return;
+                }
+                let Some(reason) = reason(&banned) else { return };
+                chat.moderate(Action::Ban {
+                    nickname: banned.clone(),
+                    minutes: 24 * 60,
+                    address: false,
+                    reason,
+                });
+            };
+            let label = t.person_actions.replace("{nick}", &nick);
+            view! {
+                <details class="person-menu">
+                    <summary title=label.clone() aria-label=label>"⋯"</summary>
+                    <button type="button" class="mute" on:click=mute>{t.mute}</button>
+                    {everywhere().then(|| view! {
+                        <button type="button" class="kick" on:click=kick.clone()>{t.kick}</button>
+                        <button type="button" class="ban" on:click=ban.clone()>{t.ban}</button>
+                    })}
+                </details>
+            }
+        })
     }
 }

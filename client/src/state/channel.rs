@@ -30,6 +30,24 @@ impl ChannelId {
         None
     }
 
+    /// The channel of a room's name as the server sends it (`general` is the general channel).
+    pub fn of_room(room: &str) -> Self {
+        match room {
+            chat_shared::room::GENERAL => Self::General,
+            name => Self::Room(name.to_owned()),
+        }
+    }
+
+    /// The room's name as the server takes it (None: a direct conversation, which no
+    /// moderator reads).
+    pub fn room_name(&self) -> Option<&str> {
+        match self {
+            Self::General => Some(chat_shared::room::GENERAL),
+            Self::Room(name) => Some(name),
+            Self::Direct(_) => None,
+        }
+    }
+
     /// The fragment that names this channel.
     pub fn fragment(&self) -> String {
         match self {

@@ -31,6 +31,9 @@ pub fn decode(event: ServerEvent, args: &[Value]) -> Option<ChatEvent> {
         ServerEvent::SignedOut => arg(args, 0).map(ChatEvent::SignedOut),
         ServerEvent::RoomMessage => arg(args, 0).map(ChatEvent::RoomLine),
         ServerEvent::DirectMessage => arg(args, 0).map(ChatEvent::DirectLine),
+        ServerEvent::LineDeleted => arg(args, 0).map(ChatEvent::LineDeleted),
+        ServerEvent::Moderated => arg(args, 0).map(ChatEvent::Moderated),
+        ServerEvent::RoomRules => arg(args, 0).map(ChatEvent::RoomRules),
     }
 }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use chat_shared::ChatError;
 use chat_shared::ErrorCode;
+use chat_shared::moderation::{LineDeleted, Moderated, ModerationLog, Roles, RoomRules};
 use chat_shared::protocol::{
     About, Conversation, DirectLine, GoingAway, HistoryPage, MessageMeta, NicknameAck, PresenceChange,
     RoomInfo, RoomLine, SessionGrant, SignedOut, Typing,
@@ -41,6 +42,17 @@ pub enum SendStatus {
     Pending,
     Stored(MessageMeta),
     Failed(Problem),
+}
+
+/// A role shown beside a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A moderator of the whole chat.
+    Moderator,
+    /// The open room's owner (its creator).
+    Owner,
+    /// A moderator of the open room.
+    RoomModerator,
 }
 
 /// Why something did not work, for the page to say in the reader's language.
@@ -80,6 +92,12 @@ pub enum Note {
     Failed(Problem),
     /// The transport's own error text.
     ConnectionError(String),
+    /// A moderator muted, unmuted, kicked or banned the reader.
+    Moderated(Moderated),
+    /// A room's rules changed.
+    Rules(RoomRules),
+    /// The reader's report reached the moderators.
+    Reported,
 }
 
 /// What a line says.
@@ -289,6 +307,23 @@ pub enum ChatEvent {
     },
     RoomLine(RoomLine),
     DirectLine(DirectLine),
+    /// A moderator deleted a line.
+    LineDeleted(LineDeleted),
+    /// A moderator acted on the reader's nickname.
+    Moderated(Moderated),
+    /// A room's rules changed (slow mode, locked, topic).
+    RoomRules(RoomRules),
+    /// Who moderates (the server's `roles`).
+    Roles(Roles),
+    /// The open reports and recent actions, for a moderator (the server's `moderation log`).
+    ModerationLog(ModerationLog),
+    /// The reader closed the reports view.
+    CloseLog,
+    /// A `report` or `moderate` the reader asked for was answered (an error is shown).
+    ModerationAnswered {
+        report: bool,
+        result: Result<(), ChatError>,
+    },
     /// Who is in a room now (the server's `room people`).
     RoomPeople {
         room: String,
@@ -371,6 +406,8 @@ pub enum SideEffect {
     JoinRoom(String),
     /// Ask who is in this room now.
     FetchRoomPeople(String),
+    /// Ask who moderates what.
+    FetchRoles,
 
     /// Count the lines of a channel after this id (the one read last on an earlier visit).
     CountUnread(ChannelId, u64),
@@ -435,10 +472,57 @@ pub struct ChatState {
     pub hidden: bool,
     /// ...and this many lines from others arrived meanwhile.
     pub unread: u32,
+    /// Who moderates what (asked for when named, and now and then).
+    pub roles: Roles,
+    /// The reports view, while a moderator has it open.
+    pub moderation_log: Option<ModerationLog>,
 }
 
 impl ChatState {
     /// The names of those typing now, in the order they started.
+    /// The role `nick` has where the reader is: the chat's moderator, or the open room's
+    /// owner or moderator.
+    pub fn role_of(&self, nick: &str) -> Option<Role> {
+        let same = |name: &String| chat_shared::lowercase(name) == chat_shared::lowercase(nick);
+        if self.roles.moderators.iter().any(same) {
+            return Some(Role::Moderator);
+        }
+        let room = self.current.room_name()?;
+        let roles = self.roles.rooms.iter().find(|r| r.room == room)?;
+        if roles.owner.as_ref().is_some_and(same) {
+            Some(Role::Owner)
+        } else if roles.moderators.iter().any(same) {
+            Some(Role::RoomModerator)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the reader moderates the open channel (the server checks again).
+    pub fn moderates_here(&self) -> bool {
+        let Some(me) = self.me.nickname.as_deref() else { return false };
+        self.me.owner.is_some() && self.role_of(me).is_some()
+    }
+
+    /// Whether the reader is one of the chat's moderators (the server checks again).
+    pub fn is_moderator(&self) -> bool {
+        let Some(me) = self.me.nickname.as_deref() else { return false };
+        self.me.owner.is_some() && self.role_of(me) == Some(Role::Moderator)
+    }
+
+    /// Whether the reader has any role (it may read the reports).
+    pub fn has_a_role(&self) -> bool {
+        let Some(me) = self.me.nickname.as_deref() else { return false };
+        let same = |name: &String| chat_shared::lowercase(name) == chat_shared::lowercase(me);
+        self.me.owner.is_some()
+            && (self.roles.moderators.iter().any(same)
+                || self
+                    .roles
+                    .rooms
+                    .iter()
+                    .any(|r| r.owner.as_ref().is_some_and(same) || r.moderators.iter().any(same)))
+    }
+
     pub fn typing_names(&self) -> Vec<String> {
         self.typists.iter().map(|t| t.nickname.clone()).collect()
     }

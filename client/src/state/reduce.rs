@@ -219,6 +219,7 @@ impl Reducer<'_> {
                 // Its rooms (an owner's come back by themselves) and direct conversations.
                 self.effect(SideEffect::FetchRooms);
                 self.effect(SideEffect::FetchConversations);
+                self.effect(SideEffect::FetchRoles);
             }
             ChatEvent::ReadMarks(marks) => self.state.read = marks,
             ChatEvent::Owned(owner) => {
@@ -461,6 +462,55 @@ impl Reducer<'_> {
                     self.open(channel);
                 }
             }
+            ChatEvent::LineDeleted(gone) => {
+                let channel = ChannelId::of_room(&gone.room);
+                if channel == self.state.current {
+                    if self.state.window.remove(gone.id) {
+                        self.changed(Part::Lines);
+                    }
+                } else if let Some(window) = self.state.parked.get_mut(&channel) {
+                    window.remove(gone.id);
+                }
+            }
+            ChatEvent::Moderated(what) => {
+                if what.sanction == chat_shared::moderation::Sanction::Banned {
+                    // Not to be claimed back by itself: the form says why.
+                    self.state.me.reclaiming = false;
+                }
+                self.note(Note::Moderated(what));
+            }
+            ChatEvent::RoomRules(rules) => {
+                if let Some(room) = self.state.rooms.iter_mut().find(|r| r.name == rules.room) {
+                    room.topic = rules.topic.clone();
+                    self.changed(Part::Channels);
+                }
+                let roles = &mut self.state.roles.rules;
+                roles.retain(|r| r.room != rules.room);
+                roles.push(rules.clone());
+                if ChannelId::of_room(&rules.room) == self.state.current {
+                    self.note(Note::Rules(rules));
+                }
+            }
+            ChatEvent::Roles(roles) => {
+                if self.state.roles != roles {
+                    self.state.roles = roles;
+                    self.changed(Part::Online);
+                    self.changed(Part::Lines);
+                }
+            }
+            ChatEvent::ModerationLog(log) => {
+                self.state.moderation_log = Some(log);
+                self.changed(Part::Me);
+            }
+            ChatEvent::CloseLog => {
+                self.state.moderation_log = None;
+                self.changed(Part::Me);
+            }
+            ChatEvent::ModerationAnswered { report, result } => match result {
+                Ok(()) if report => self.note(Note::Reported),
+                Ok(()) => {}
+                Err(e) => self.note(Note::Failed(super::Problem::Refused(e.code))),
+            },
             ChatEvent::RoomLeft(name) => {
                 if let Some(room) = self.state.rooms.iter_mut().find(|r| r.name == name) {
                     room.joined = false;
@@ -734,6 +784,9 @@ impl Reducer<'_> {
         }
         if page.gap {
             self.note(Note::Gap);
+        }
+        for id in &page.deleted {
+            self.state.window.remove(*id);
         }
         let newest = page.messages.last().map(|m| m.id);
         for m in page.messages {

@@ -34,7 +34,12 @@ fn stored(id: u64, text: &str) -> HistoryMessage {
 }
 
 fn page(ids: std::ops::RangeInclusive<u64>, more: bool) -> HistoryPage {
-    HistoryPage { messages: ids.map(|i| stored(i, &format!("h{i}"))).collect(), gap: false, more }
+    HistoryPage {
+        messages: ids.map(|i| stored(i, &format!("h{i}"))).collect(),
+        gap: false,
+        more,
+        deleted: vec![],
+    }
 }
 
 fn texts(s: &ChatState) -> Vec<String> {
@@ -170,9 +175,10 @@ fn a_reconnect_keeps_lines_says_so_once_resumes_history_and_takes_the_nickname_b
             SideEffect::SaveSession,
             SideEffect::SendOutbox,
             SideEffect::FetchRooms,
-            SideEffect::FetchConversations
+            SideEffect::FetchConversations,
+            SideEffect::FetchRoles
         ],
-        "the rotated token is kept; the rooms and conversations are asked for"
+        "the rotated token is kept; the rooms, conversations and roles are asked for"
     );
 
     // A server that says goodbye: one line for it, none more for the reconnecting.
@@ -237,6 +243,7 @@ fn history_and_resume_merge_in_id_order_without_doubles() {
         messages: vec![stored(10, "h10"), stored(11, "h11"), stored(12, "x")],
         gap: false,
         more: true,
+        deleted: vec![],
     };
     apply(
         &mut s,
@@ -248,7 +255,12 @@ fn history_and_resume_merge_in_id_order_without_doubles() {
     let out = apply(&mut s, ChatEvent::ScrolledToTop, 0);
     assert_eq!(out.effects, [SideEffect::FetchHistory(ChannelId::General, HistoryKind::Older(10))]);
     assert!(apply(&mut s, ChatEvent::ScrolledToTop, 0).effects.is_empty(), "asked once at a time");
-    let older = HistoryPage { messages: vec![stored(8, "h8"), stored(9, "h9")], gap: false, more: false };
+    let older = HistoryPage {
+        messages: vec![stored(8, "h8"), stored(9, "h9")],
+        gap: false,
+        more: false,
+        deleted: vec![],
+    };
     apply(
         &mut s,
         ChatEvent::History { page: older, kind: HistoryKind::Older(10), channel: ChannelId::General },
@@ -258,7 +270,7 @@ fn history_and_resume_merge_in_id_order_without_doubles() {
     assert!(!s.window.more_before);
     assert!(apply(&mut s, ChatEvent::ScrolledToTop, 0).effects.is_empty(), "nothing older");
     assert_eq!((s.window.first_id(), s.window.last_id()), (Some(8), Some(12)));
-    let resume = HistoryPage { messages: vec![stored(13, "h13")], gap: true, more: false };
+    let resume = HistoryPage { messages: vec![stored(13, "h13")], gap: true, more: false, deleted: vec![] };
     apply(
         &mut s,
         ChatEvent::History { page: resume, kind: HistoryKind::After(12), channel: ChannelId::General },
@@ -713,4 +725,71 @@ fn a_link_to_a_conversation_takes_the_servers_spelling_once_the_list_comes() {
     let stale = page(1..=1, false);
     apply(&mut s, ChatEvent::History { page: stale, kind: HistoryKind::Older(9), channel: bo }, 0);
     assert_eq!(ids(&s), [3, 4]);
+}
+
+#[test]
+fn a_deleted_line_goes_live_or_from_a_page_of_history_and_never_comes_back() {
+    use chat_shared::moderation::{LineDeleted, Moderated, RoomRules, Sanction};
+    let mut s = run([grant("Ana", "t"), live(1, "one"), live(2, "spam"), live(3, "three")]);
+    let out = apply(&mut s, ChatEvent::LineDeleted(LineDeleted { room: "general".into(), id: 2 }), 0);
+    assert_eq!(ids(&s), [1, 3]);
+    assert!(out.changed.has(Part::Lines));
+    // A deletion elsewhere leaves this channel alone.
+    let out = apply(&mut s, ChatEvent::LineDeleted(LineDeleted { room: "den".into(), id: 3 }), 0);
+    assert_eq!((ids(&s), out.changed.has(Part::Lines)), (vec![1, 3], false));
+    // A page read while away: its deleted ids go, and a resend of one does not bring it back.
+    let mut resumed = page(3..=4, false);
+    resumed.deleted = vec![1];
+    let kind = HistoryKind::After(3);
+    apply(&mut s, ChatEvent::History { page: resumed, kind, channel: ChannelId::General }, 0);
+    assert_eq!(ids(&s), [3, 4]);
+    apply(
+        &mut s,
+        ChatEvent::History {
+            page: page(1..=1, false),
+            kind: HistoryKind::After(0),
+            channel: ChannelId::General,
+        },
+        0,
+    );
+    assert!(!ids(&s).contains(&1));
+
+    // The reader is told what a moderator did to it, and a room's new rules in that room.
+    let muted = Moderated {
+        sanction: Sanction::Muted,
+        room: None,
+        until: Some(60_000),
+        reason: "calm".into(),
+        by: "Mo".into(),
+    };
+    apply(&mut s, ChatEvent::Moderated(muted.clone()), 0);
+    assert_eq!(texts(&s).last(), Some(&format!("{:?}", Note::Moderated(muted))));
+    let rules = RoomRules { room: "general".into(), slow_secs: 5, locked: false, topic: String::new() };
+    apply(&mut s, ChatEvent::RoomRules(rules.clone()), 0);
+    assert_eq!(s.roles.rules, [rules]);
+}
+
+#[test]
+fn roles_say_who_moderates_where_and_only_an_owned_name_acts_as_one() {
+    use chat_shared::moderation::{Roles, RoomRoles};
+    let roles = Roles {
+        moderators: vec!["Mo".into()],
+        rooms: vec![RoomRoles {
+            room: "den".into(),
+            owner: Some("Ana".into()),
+            moderators: vec!["Kim".into()],
+        }],
+        rules: vec![],
+    };
+    let mut s = run([grant("Ana", "t"), ChatEvent::Roles(roles.clone())]);
+    assert_eq!(s.role_of("mo"), Some(Role::Moderator));
+    assert_eq!(s.role_of("Ana"), None, "owner of den, not of general");
+    assert!(!s.moderates_here() && !s.has_a_role(), "an ephemeral name acts as nobody");
+    s.me.owner = Some(Owner { nickname: "Ana".into(), secret: "s".into() });
+    assert!(s.has_a_role());
+    apply(&mut s, ChatEvent::Open(ChannelId::Room("den".into())), 0);
+    assert_eq!((s.role_of("Ana"), s.role_of("kim")), (Some(Role::Owner), Some(Role::RoomModerator)));
+    assert!(s.moderates_here() && !s.is_moderator());
+    let out = apply(&mut s, ChatEvent::Roles(roles), 0);
+    assert!(!out.changed.has(Part::Online), "the same roles change nothing");
 }

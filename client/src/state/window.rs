@@ -131,6 +131,15 @@ impl Window {
         Placed::Shown
     }
 
+    /// A moderator deleted the line stored as `id`: it goes (and never comes back from a page
+    /// of history read meanwhile). Whether it was here.
+    pub fn remove(&mut self, id: u64) -> bool {
+        let before = self.lines.len();
+        self.lines.retain(|l| l.server_id() != Some(id));
+        self.seen.insert(id);
+        self.lines.len() != before
+    }
+
     /// The own line with idempotency key `key`.
     pub fn mine_mut(&mut self, key: &str) -> Option<&mut Line> {
         self.lines.iter_mut().rev().find(|l| matches!(&*l.body, Body::Mine { key: k, .. } if k == key))

@@ -49,6 +49,8 @@ pub enum Refused {
     FloodPenalty,
     #[error("the server is shutting down: try again in a moment")]
     ShuttingDown,
+    #[error("a moderator banned your address for now")]
+    Banned,
 }
 
 impl Refused {
@@ -61,6 +63,7 @@ impl Refused {
             Self::TooFastFromAddress => "address_rate",
             Self::FloodPenalty => "flood_penalty",
             Self::ShuttingDown => "shutting_down",
+            Self::Banned => "banned",
         }
     }
 }

@@ -116,9 +116,13 @@ pub fn send(chat: &Chat, mut req: Incoming) {
         // Still the nickname's holder when its turn comes (it may have been signed out).
         let line = match chat.speaker(&session, socket.id) {
             Ok(from) => match chat.sides(&from, &to).await {
-                Ok(direct) => {
-                    super::message::line(&from, Channel::Direct(direct), &request.text, request.key)
-                }
+                Ok(direct) => super::message::allowed_line(
+                    &chat,
+                    &from,
+                    Channel::Direct(direct),
+                    &request.text,
+                    request.key,
+                ),
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),

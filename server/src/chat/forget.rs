@@ -21,6 +21,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
             .ok_or_else(|| ChatError::new(chat_shared::ErrorCode::NotNamed))?;
         session.forget();
         socket.leave(super::direct::owner_room(speaker.tenure.as_str()));
+        socket.leave(super::moderation::act::nick_room(nick.key().as_str()));
         // Its rooms and conversations were the ownership's: they end with it (the connection
         // stays in the rooms until it leaves them or goes).
         if owned.is_some() || speaker.owned {

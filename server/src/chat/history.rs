@@ -36,13 +36,18 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         Err(e) => return refuse(reply, e),
     };
     let conn = LogId::of(socket.id);
-    let Some(with) = request.with.take() else { return read(chat, request, reply, conn) };
+    let Some(with) = request.with.take() else {
+        let deleted = chat.moderation.deleted(request.room.as_deref().unwrap_or(chat_shared::room::GENERAL));
+        return read(chat, request, deleted, reply, conn);
+    };
     let chat = chat.clone();
     tokio::spawn(async move {
         // Asked when its turn comes, as for a direct message.
         let speaker = chat.speaker(&session, socket.id);
         match super::direct::readable(&chat, speaker, &with).await {
-            Ok(thread) => read(&chat, HistoryRequest { room: Some(thread), ..request }, reply, conn),
+            Ok(thread) => {
+                read(&chat, HistoryRequest { room: Some(thread), ..request }, Vec::new(), reply, conn)
+            }
             Err(e) => refuse(reply, e),
         }
     });
@@ -52,8 +57,9 @@ fn refuse(reply: Reply, e: ChatError) {
     reply.send(ClientEvent::History, &Answer::<HistoryPage>(Err(e.clone())), Some(&e));
 }
 
-/// Reads the page `request` asks for (its `room` is a history key by now) and answers it.
-fn read(chat: &Chat, request: HistoryRequest, reply: Reply, conn: LogId) {
+/// Reads the page `request` asks for (its `room` is a history key by now) and answers it, with
+/// the ids of the lines deleted lately there.
+fn read(chat: &Chat, request: HistoryRequest, deleted: Vec<u64>, reply: Reply, conn: LogId) {
     let history = chat.history.clone();
     tokio::task::spawn_blocking(move || {
         let page = history.page(&request).map_err(|e| {
@@ -62,6 +68,7 @@ fn read(chat: &Chat, request: HistoryRequest, reply: Reply, conn: LogId) {
             }
             ChatError::new(ErrorCode::Unavailable)
         });
+        let page = page.map(|page| HistoryPage { deleted, ..page });
         let refusal = page.as_ref().err().cloned();
         reply.send(ClientEvent::History, &Answer(page), refusal.as_ref());
     });

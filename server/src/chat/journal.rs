@@ -320,6 +320,13 @@ mod tests {
         fn page(&self, _: &HistoryRequest) -> Result<HistoryPage, HistoryError> {
             Ok(HistoryPage::default())
         }
+        fn delete(
+            &self,
+            _: &str,
+            _: u64,
+        ) -> Result<Option<chat_shared::protocol::HistoryMessage>, HistoryError> {
+            Ok(None)
+        }
         fn prune(&self, _: Retention) -> Result<u64, HistoryError> {
             Ok(0)
         }

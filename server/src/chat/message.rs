@@ -21,7 +21,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let accepted = session.allow_message(|| chat.admission.allow_message(session.address)).and_then(|()| {
         let from = chat.speaker(&session, socket.id)?;
         let request = req.arg::<SendRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
-        line(&from, Channel::General, &request.text, request.key)
+        allowed_line(chat, &from, Channel::General, &request.text, request.key)
     });
     hand_over(chat, &session, socket, req.reply(), ClientEvent::UserMessage, accepted);
 }
@@ -45,6 +45,20 @@ pub fn line(
         Channel::Direct(direct) => from.tenure.scope(&format!("{}\n{k}", direct.key_scope())),
     });
     Ok(NewMessage { channel, from: from.nickname.to_string(), text: text.as_str().to_owned(), key })
+}
+
+/// A line `from` may say in `channel` now: checked as [`line`] does, then against moderation
+/// (a mute, a locked room, slow mode).
+pub fn allowed_line(
+    chat: &Chat,
+    from: &Speaker,
+    channel: Channel,
+    text: &str,
+    key: Option<String>,
+) -> Result<NewMessage, ChatError> {
+    let line = line(from, channel, text, key)?;
+    chat.moderation.may_post(from, &line.channel)?;
+    Ok(line)
 }
 
 /// Hands an accepted line to the journal (which stores it, delivers it and acks it), or

@@ -17,6 +17,7 @@ mod lane;
 mod leave;
 mod memberships;
 mod message;
+pub mod moderation;
 mod nickname;
 mod nicknames;
 mod reply;
@@ -116,6 +117,8 @@ pub struct Chat {
     presence: Option<Presence>,
     /// Set on SIGTERM/SIGINT: no longer ready, new connections and messages are refused.
     shutting_down: Arc<AtomicBool>,
+    /// Who moderates, and what stands against whom.
+    moderation: Arc<moderation::Moderation>,
 }
 
 /// How long `/readyz` waits for the history writer.
@@ -127,6 +130,7 @@ impl Chat {
         history: Arc<dyn History>,
         settings: ChatSettings,
         redis: Option<Redis>,
+        moderation: moderation::store::Store,
     ) -> (Self, NicknamesTask) {
         let roster = Arc::new(Roster::default());
         let io = Arc::default();
@@ -160,6 +164,7 @@ impl Chat {
             elsewhere,
             presence,
             shutting_down: Arc::default(),
+            moderation: Arc::new(moderation::Moderation::new(moderation)),
         };
         if let Some(takeovers) = takeovers {
             chat.sign_out_on(takeovers);
@@ -195,6 +200,7 @@ impl Chat {
     pub fn attach(&self, io: &SocketIo<ChatAdapter>) -> crate::cluster::Attached {
         let _ = self.io.set(io.clone());
         let attached = io.ns("/", (async || {}).with(prepare));
+        self.keep_moderation();
         match self.history.rooms() {
             Ok(rooms) => rooms.into_iter().for_each(|r| self.rooms.restore(r)),
             Err(e) => tracing::error!("cannot read the rooms: {e}"),
@@ -250,6 +256,25 @@ impl Chat {
             Err(e) => tracing::error!("cannot read nickname reservations: {e}"),
         }
         attached
+    }
+
+    /// Reads the moderation state now and every [`moderation::Moderation::REFRESH`], and brings
+    /// its bans to this instance's connections.
+    fn keep_moderation(&self) {
+        let chat = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(moderation::Moderation::REFRESH);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                moderation::act::enforce_bans(&chat).await;
+            }
+        });
+    }
+
+    /// This instance's connection `sid`, if it is still here.
+    fn socket(&self, sid: Sid) -> Option<SocketRef<ChatAdapter>> {
+        self.io.get().and_then(|io| io.of("/")).and_then(|ns| ns.get_socket(sid))
     }
 
     /// Waits until every accepted message is stored and delivered.
@@ -370,8 +395,9 @@ impl Chat {
         };
         let Some(session) = Session::of(&socket) else { return };
         let Some(speaker) = session.sign_out() else { return };
-        // Its owner's direct messages go to the connection that took over.
+        // Its owner's direct messages (and moderators' notices) go to the connection that took over.
         socket.leave(direct::owner_room(speaker.tenure.as_str()));
+        socket.leave(moderation::act::nick_room(speaker.nickname.key().as_str()));
         let nick = speaker.nickname;
         tracing::info!(conn = %LogId::of(sid), nickname = %nick, "signed out: its nickname was resumed elsewhere");
         typing::stopped(self, &socket, &session, &nick);
@@ -388,6 +414,7 @@ impl Chat {
         rooms: Vec<chat_shared::RoomName>,
     ) {
         join_if_connected(socket, direct::owner_room(speaker.tenure.as_str()));
+        join_if_connected(socket, moderation::act::nick_room(speaker.nickname.key().as_str()));
         self.rejoin(socket, session, rooms);
         // A takeover that came while it was granted (in a cluster, between the roster's
         // adopting the nickname and now) found no nickname to sign out: it is signed out now.
@@ -497,8 +524,12 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
     let address = parts.extensions.get::<ClientAddress>().map(|c| c.0).or_else(|| {
         parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| crate::client_addr::canonical(c.0.ip()))
     });
+    let banned = address
+        .is_some_and(|a| chat.moderation.address_banned(&crate::client_addr::address_key(a).to_string()));
     let admitted = if chat.shutting_down.load(Ordering::Relaxed) {
         Err(Refused::ShuttingDown)
+    } else if banned {
+        Err(Refused::Banned)
     } else {
         chat.admission.admit(address)
     };
@@ -538,6 +569,10 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
             ClientEvent::RoomPeople => rooms::people,
             ClientEvent::DirectMessage => direct::send,
             ClientEvent::Conversations => direct::list,
+            ClientEvent::Moderate => moderation::act::moderate,
+            ClientEvent::Report => moderation::act::report,
+            ClientEvent::Roles => moderation::act::roles,
+            ClientEvent::ModerationLog => moderation::act::log,
         };
         socket.on(event.name(), InOrder::new(chat.clone(), handler));
     }

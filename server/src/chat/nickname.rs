@@ -80,7 +80,11 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let wanted = session
         .allow_nickname_attempt()
         .and_then(|()| req.arg::<ClaimRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload)))
-        .and_then(|claim| wanted(&session, claim));
+        .and_then(|claim| wanted(&session, claim))
+        .and_then(|wanted| match &wanted {
+            Wanted::New(nick, _) => chat.moderation.refuse_banned(nick).map(|()| wanted),
+            Wanted::Again => Ok(wanted),
+        });
     let reply = req.reply();
     match (wanted, &chat.presence) {
         (Ok(Wanted::New(nick, claim)), None) => {

@@ -106,6 +106,10 @@ fn take(
     chat.seat(socket, session, &speaker, rooms);
     chat.record_reservation(held, i64::MAX);
     chat.touch_owned(&held.nickname);
+    // Banned while away: it is told so and closed (its nickname stays reserved, as for a drop).
+    if let Some(penalty) = chat.moderation.ban_of(held.nickname.key().as_str()) {
+        super::moderation::act::banished(socket, &penalty);
+    }
     Ok(SessionGrant { nickname: held.nickname.to_string(), resume_token: token.reveal(), owner_secret: None })
 }
 

@@ -80,6 +80,11 @@ impl Rooms {
         })
     }
 
+    /// The topic `room` was created with (empty if it has none, or is unknown).
+    pub fn created_topic(&self, room: &str) -> String {
+        RoomName::parse(room).ok().and_then(|name| self.info(&name)).map(|r| r.topic).unwrap_or_default()
+    }
+
     /// Adds rooms found in Redis (created on any instance) to what this instance knows.
     fn merge(&self, found: Vec<StoredRoom>) {
         let mut rooms = self.lock();
@@ -127,6 +132,9 @@ pub fn list(chat: &Chat, mut req: Incoming) {
         let mut rooms = chat.rooms.list();
         for room in &mut rooms {
             room.joined = RoomName::parse(&room.name).is_ok_and(|name| session.in_room(&name));
+            if let Some(topic) = chat.moderation.topic(&room.name) {
+                room.topic = topic;
+            }
         }
         rooms
     };
@@ -184,7 +192,13 @@ pub fn create(chat: &Chat, mut req: Incoming) {
                 chat.journal.reserve(ReservationChange::Room(stored.clone()));
                 enter(chat, &socket, &session, &speaker, name, &stored)
             });
-            answer(reply, ClientEvent::CreateRoom, created);
+            let chat = chat.clone();
+            tokio::spawn(async move {
+                if created.is_ok() {
+                    super::moderation::act::record_owner(&chat, &speaker, &stored.name).await;
+                }
+                answer(reply, ClientEvent::CreateRoom, created);
+            });
         }
         Some(redis) => {
             let chat = chat.clone();
@@ -203,6 +217,9 @@ pub fn create(chat: &Chat, mut req: Incoming) {
                         Err(ChatError::new(ErrorCode::Unavailable))
                     }
                 };
+                if created.is_ok() {
+                    super::moderation::act::record_owner(&chat, &speaker, &stored.name).await;
+                }
                 answer(reply, ClientEvent::CreateRoom, created);
             });
         }
@@ -255,7 +272,7 @@ fn mark(chat: &Chat, room: &RoomName, speaker: &super::session::Speaker, entered
 }
 
 /// A topic: trimmed, at most [`ROOM_TOPIC_MAX_CHARS`] chars, no control chars.
-fn topic_of(raw: &str) -> Result<String, ChatError> {
+pub(super) fn topic_of(raw: &str) -> Result<String, ChatError> {
     let topic = raw.trim();
     if topic.chars().count() > ROOM_TOPIC_MAX_CHARS {
         return Err(ChatError::with_limit(ErrorCode::RoomNameInvalid, ROOM_TOPIC_MAX_CHARS));
@@ -390,7 +407,7 @@ pub fn message(chat: &Chat, mut req: Incoming) {
             return Err(ChatError::new(ErrorCode::NotInRoom));
         }
         let channel = if room.is_general() { Channel::General } else { Channel::Room(room) };
-        super::message::line(&from, channel, &request.text, request.key)
+        super::message::allowed_line(chat, &from, channel, &request.text, request.key)
     });
     super::message::hand_over(chat, &session, socket, req.reply(), ClientEvent::RoomMessage, accepted);
 }

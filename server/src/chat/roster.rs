@@ -268,6 +268,24 @@ impl Roster {
         self.lock().names.get(&nick.key()).is_some_and(|e| e.holder == Holder::Connected(sid))
     }
 
+    /// The connection of this instance that holds `nick` now, if one does.
+    pub fn connection(&self, nick: &Nickname) -> Option<Sid> {
+        match self.lock().names.get(&nick.key())?.holder {
+            Holder::Connected(sid) => Some(sid),
+            Holder::Away { .. } => None,
+        }
+    }
+
+    /// The nicknames this instance's connections hold now, with their connections.
+    pub fn connected(&self) -> Vec<(Nickname, Sid)> {
+        let inner = self.lock();
+        let connected = inner.names.values().filter_map(|e| match e.holder {
+            Holder::Connected(sid) => Some((e.held.nickname.clone(), sid)),
+            Holder::Away { .. } => None,
+        });
+        connected.collect()
+    }
+
     /// Every nickname this instance holds (connected or away).
     pub fn held(&self) -> Vec<Held> {
         self.lock().names.values().map(|e| e.held.clone()).collect()

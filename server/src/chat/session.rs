@@ -11,8 +11,9 @@ use std::time::Instant;
 use std::collections::BTreeSet;
 
 use chat_shared::limits::{
-    FLOOD_CLOSE_AFTER, FLOOD_WINDOW, HISTORY_BURST, HISTORY_PER_SECOND, NICKNAME_ATTEMPTS_PER_MINUTE,
-    NICKNAME_BURST, ROOM_CREATE_BURST, ROOM_CREATES_PER_HOUR, TYPING_BURST, TYPING_PER_SECOND,
+    FLOOD_CLOSE_AFTER, FLOOD_WINDOW, HISTORY_BURST, HISTORY_PER_SECOND, MODERATE_BURST, MODERATE_PER_SECOND,
+    NICKNAME_ATTEMPTS_PER_MINUTE, NICKNAME_BURST, REPORT_BURST, REPORTS_PER_HOUR, ROOM_CREATE_BURST,
+    ROOM_CREATES_PER_HOUR, TYPING_BURST, TYPING_PER_SECOND,
 };
 use chat_shared::{ChatError, ErrorCode, Nickname, RoomName};
 use governor::NotUntil;
@@ -59,6 +60,8 @@ pub struct Session {
     history_requests: DefaultDirectRateLimiter,
     typing_notices: DefaultDirectRateLimiter,
     room_creates: DefaultDirectRateLimiter,
+    reports: DefaultDirectRateLimiter,
+    moderations: DefaultDirectRateLimiter,
     /// The rooms it joined (besides `general`, which every connection is in).
     rooms: Mutex<BTreeSet<RoomName>>,
     /// Its requests that wait for Redis and must keep their order (direct messages).
@@ -97,6 +100,10 @@ impl Session {
             ),
             room_creates: limiter(
                 Quota::per_hour(nonzero(ROOM_CREATES_PER_HOUR)).allow_burst(nonzero(ROOM_CREATE_BURST)),
+            ),
+            reports: limiter(Quota::per_hour(nonzero(REPORTS_PER_HOUR)).allow_burst(nonzero(REPORT_BURST))),
+            moderations: limiter(
+                Quota::per_second(nonzero(MODERATE_PER_SECOND)).allow_burst(nonzero(MODERATE_BURST)),
             ),
             rooms: Mutex::default(),
             lane: super::lane::Lane::default(),
@@ -200,6 +207,14 @@ impl Session {
 
     pub fn allow_room_create(&self) -> Result<(), ChatError> {
         self.check(&self.room_creates)
+    }
+
+    pub fn allow_moderation(&self) -> Result<(), ChatError> {
+        self.check(&self.moderations)
+    }
+
+    pub fn allow_report(&self) -> Result<(), ChatError> {
+        self.check(&self.reports)
     }
 
     /// It joined `room` (false if it was in it already).

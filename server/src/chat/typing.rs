@@ -30,6 +30,9 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
             }
             _ => None,
         };
+        if !chat.moderation.may_type(&speaker, room.as_ref().map(RoomName::as_str)) {
+            return Err(ChatError::new(ErrorCode::Muted));
+        }
         let notice = Typing {
             nickname: speaker.nickname.to_string(),
             typing: request.typing,

@@ -113,6 +113,10 @@ pub trait History: Send + Sync + 'static {
     /// A page of messages, in id order.
     fn page(&self, request: &HistoryRequest) -> Result<HistoryPage, HistoryError>;
 
+    /// Deletes the line `id` from the history with key `history_key` (a moderator's action);
+    /// the line it was, or None if it is not there.
+    fn delete(&self, history_key: &str, id: u64) -> Result<Option<HistoryMessage>, HistoryError>;
+
     /// Applies the retention limits; returns how many messages were dropped.
     fn prune(&self, retention: Retention) -> Result<u64, HistoryError>;
 
@@ -225,7 +229,7 @@ fn assemble(
     if !ascending {
         messages.reverse();
     }
-    HistoryPage { messages, gap, more }
+    HistoryPage { messages, gap, more, deleted: Vec::new() }
 }
 
 /// A change to the stored reservations and ownerships.

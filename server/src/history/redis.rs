@@ -140,6 +140,18 @@ if #out == 0 then return '[]' end
 return cjson.encode(out)
 "#;
 
+/// KEYS: a stream. ARGV: an id. Deletes that line; answers `[id, ts, from, text]`, or null if
+/// it is not there.
+const DELETE: &str = r#"
+local e = redis.call('XRANGE', KEYS[1], ARGV[1] .. '-0', ARGV[1] .. '-0')
+if #e == 0 then return 'null' end
+redis.call('XDEL', KEYS[1], ARGV[1] .. '-0')
+local f = e[1][2]
+local line = {}
+for i = 1, #f, 2 do line[f[i]] = f[i + 1] end
+return cjson.encode({tonumber(ARGV[1]), tonumber(line['ts']), line['from'], line['text']})
+"#;
+
 /// ARGV: command (XRANGE or XREVRANGE), start, end, count, bytes. Answers `[[id, ts, from,
 /// text], ...]` (stopping at the second line or later that exceeds the bytes, as `take_page`
 /// counts them: it sees that line and cuts the page there) and the oldest id (0: none) as
@@ -322,6 +334,16 @@ impl History for RedisHistory {
         // The script stopped just past the same byte count: this cuts the page there.
         let taken = super::take_page(range.m.into_iter().map(|m| Ok::<_, HistoryError>(message(m))), limit)?;
         Ok(super::assemble(taken, limit, gap, ascending))
+    }
+
+    fn delete(&self, history_key: &str, id: u64) -> Result<Option<HistoryMessage>, HistoryError> {
+        if id == 0 || id > super::MAX_ID {
+            return Ok(None);
+        }
+        let (stream, _) = room_keys(Some(history_key));
+        let found: Option<(u64, i64, String, String)> =
+            self.run(DELETE, vec![&stream], vec![id.to_string()])?;
+        Ok(found.map(message))
     }
 
     fn prune(&self, retention: Retention) -> Result<u64, HistoryError> {

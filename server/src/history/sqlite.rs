@@ -238,6 +238,20 @@ impl History for SqliteHistory {
         Ok(super::assemble(taken, limit, gap, ascending))
     }
 
+    fn delete(&self, history_key: &str, id: u64) -> Result<Option<HistoryMessage>, HistoryError> {
+        if id > super::MAX_ID {
+            return Ok(None);
+        }
+        let conn = self.writer();
+        conn.query_row(
+            "DELETE FROM messages WHERE room = ?1 AND id = ?2 RETURNING id, ts, nick, text",
+            params![history_key, id as i64],
+            row_to_message,
+        )
+        .optional()
+        .map_err(err)
+    }
+
     fn prune(&self, retention: Retention) -> Result<u64, HistoryError> {
         let conn = self.writer();
         let mut dropped = 0;

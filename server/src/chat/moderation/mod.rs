@@ -1,0 +1,444 @@
+//! Moderation: who moderates (the chat's moderators, granted from the command line; each
+//! room's owner and the moderators it names), what stands against whom (mutes, bans, room
+//! rules) and the checks every post, typing notice, claim and connection passes. The state is
+//! read from the store ([`store`]) every [`MODERATION_REFRESH`] (and at once after an action
+//! here), so that a grant from the command line or an action on another instance takes effect
+//! within that; every check reads this instance's copy and never waits. `act` holds the events.
+
+pub mod act;
+pub mod store;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Mutex, RwLock};
+
+use chat_shared::limits::MODERATION_REFRESH;
+use chat_shared::moderation::{Roles, RoomRoles, RoomRules};
+use chat_shared::room::GENERAL;
+use chat_shared::{ChatError, ErrorCode};
+use serde::{Deserialize, Serialize};
+
+use super::session::Speaker;
+use crate::history::{Channel, now_ms};
+use store::{EVERYWHERE, Kind, Log, Record, Store};
+
+/// A role's holder: the nickname, and the tenure of the ownership it was granted to (a later
+/// owner of the same name does not inherit it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub nickname: String,
+    pub tenure: String,
+}
+
+/// A mute or a ban: until when, why, by whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Penalty {
+    pub nickname: String,
+    pub until: i64,
+    #[serde(default)]
+    pub reason: String,
+    pub by: String,
+    /// A ban that also bans the holder's address.
+    #[serde(default)]
+    pub address: bool,
+}
+
+/// A room's rules as stored (`topic` None: the one it was created with).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rules {
+    #[serde(default)]
+    pub slow_secs: u32,
+    #[serde(default)]
+    pub locked: bool,
+    #[serde(default)]
+    pub topic: Option<String>,
+}
+
+/// The moderation state, as last read from the store.
+#[derive(Debug, Default)]
+struct State {
+    /// The chat's moderators, by nickname key.
+    moderators: HashMap<String, Role>,
+    /// Each room's owner (by room name): its nickname key and role.
+    owners: HashMap<String, (String, Role)>,
+    /// Each room's moderators, by room name, then nickname key.
+    room_moderators: HashMap<String, HashMap<String, Role>>,
+    /// Mutes by (scope: a room or [`EVERYWHERE`], nickname key).
+    mutes: HashMap<(String, String), Penalty>,
+    /// Banned nicknames, by key.
+    bans: HashMap<String, Penalty>,
+    /// Banned addresses (address key → (the banned nickname's key, until)).
+    address_bans: HashMap<String, (String, i64)>,
+    rules: HashMap<String, Rules>,
+    closed_reports: HashSet<u64>,
+    /// Lately deleted lines' ids, by history key.
+    deleted: HashMap<String, Vec<u64>>,
+}
+
+impl State {
+    fn read(records: Vec<Record>, deleted: Vec<(u64, String)>) -> Self {
+        let mut state = Self::default();
+        for r in records {
+            let role = || serde_json::from_str::<Role>(&r.value).ok();
+            let penalty = || serde_json::from_str::<Penalty>(&r.value).ok();
+            match r.kind {
+                Kind::Moderator => {
+                    if let Some(role) = role() {
+                        state.moderators.insert(r.target, role);
+                    }
+                }
+                Kind::RoomOwner => {
+                    if let Some(role) = role() {
+                        state.owners.insert(r.scope, (r.target, role));
+                    }
+                }
+                Kind::RoomModerator => {
+                    if let Some(role) = role() {
+                        state.room_moderators.entry(r.scope).or_default().insert(r.target, role);
+                    }
+                }
+                Kind::Mute => {
+                    if let Some(p) = penalty() {
+                        state.mutes.insert((r.scope, r.target), p);
+                    }
+                }
+                Kind::Ban => {
+                    if let Some(p) = penalty() {
+                        state.bans.insert(r.target, p);
+                    }
+                }
+                Kind::AddressBan => {
+                    state.address_bans.insert(r.target, (r.scope, r.expires_at.unwrap_or(i64::MAX)));
+                }
+                Kind::Rules => {
+                    if let Ok(rules) = serde_json::from_str::<Rules>(&r.value) {
+                        state.rules.insert(r.scope, rules);
+                    }
+                }
+                Kind::ReportClosed => {
+                    if let Ok(id) = r.target.parse() {
+                        state.closed_reports.insert(id);
+                    }
+                }
+            }
+        }
+        for (_, entry) in deleted {
+            if let Some((channel, id)) = entry.split_once('\n')
+                && let Ok(id) = id.parse()
+            {
+                state.deleted.entry(channel.to_owned()).or_default().push(id);
+            }
+        }
+        state
+    }
+}
+
+fn holds(role: &Role, speaker: &Speaker) -> bool {
+    speaker.owned && role.tenure == speaker.tenure.as_str()
+}
+
+/// The room a channel's rules and roles are kept under (`general` for `general`; None for a
+/// direct conversation, which has neither).
+fn room_of(channel: &Channel) -> Option<&str> {
+    match channel {
+        Channel::General => Some(GENERAL),
+        Channel::Room(room) => Some(room.as_str()),
+        Channel::Direct(_) => None,
+    }
+}
+
+/// Seconds from now until `until` (ms), at least 1.
+fn seconds_left(until: i64, now: i64) -> usize {
+    ((until - now).max(0) as usize).div_ceil(1000).max(1)
+}
+
+pub struct Moderation {
+    store: Store,
+    state: RwLock<State>,
+    /// When each (room, nickname key) last posted, for slow mode (ms).
+    last_post: Mutex<HashMap<(String, String), i64>>,
+}
+
+impl Moderation {
+    pub fn new(store: Store) -> Self {
+        Self { store, state: RwLock::default(), last_post: Mutex::default() }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads the state from the store again.
+    pub async fn refresh(&self) -> Result<(), store::StoreError> {
+        let now = now_ms();
+        let records = self.store.records(now).await?;
+        let deleted = self.store.read(Log::Deleted, Log::Deleted.kept()).await?;
+        *self.state.write().unwrap_or_else(|p| p.into_inner()) = State::read(records, deleted);
+        let mut last_post = self.last_post.lock().unwrap_or_else(|p| p.into_inner());
+        let slowest = i64::from(chat_shared::limits::SLOW_MODE_MAX_SECS) * 1000;
+        last_post.retain(|_, at| now - *at < slowest);
+        Ok(())
+    }
+
+    /// How often to call [`Self::refresh`].
+    pub const REFRESH: std::time::Duration = MODERATION_REFRESH;
+
+    /// Whether `speaker` moderates the whole chat.
+    pub fn is_moderator(&self, speaker: &Speaker) -> bool {
+        self.state().moderators.get(speaker.nickname.key().as_str()).is_some_and(|r| holds(r, speaker))
+    }
+
+    /// Whether `speaker` owns `room` (created it, as the owner it still is).
+    pub fn owns_room(&self, speaker: &Speaker, room: &str) -> bool {
+        self.state().owners.get(room).is_some_and(|(_, r)| holds(r, speaker))
+    }
+
+    /// Whether `speaker` moderates `room`: the chat's moderators, its owner, its moderators.
+    pub fn moderates(&self, speaker: &Speaker, room: &str) -> bool {
+        if self.is_moderator(speaker) || self.owns_room(speaker, room) {
+            return true;
+        }
+        let state = self.state();
+        let key = speaker.nickname.key();
+        state.room_moderators.get(room).and_then(|m| m.get(key.as_str())).is_some_and(|r| holds(r, speaker))
+    }
+
+    /// Whether `speaker` has any role (reads the moderation log).
+    pub fn has_a_role(&self, speaker: &Speaker) -> bool {
+        let rooms: Vec<String> = {
+            let state = self.state();
+            state.owners.keys().chain(state.room_moderators.keys()).cloned().collect()
+        };
+        self.is_moderator(speaker) || rooms.iter().any(|room| self.moderates(speaker, room))
+    }
+
+    /// Whether the nickname with this key is one of the chat's moderators (whom nobody
+    /// mutes, kicks or bans: only the operator revokes them).
+    pub fn is_protected(&self, key: &str) -> bool {
+        self.state().moderators.contains_key(key)
+    }
+
+    /// Until when `speaker` is muted in `room` (None: `general`'s and rooms' chat-wide mute
+    /// only; for a direct conversation pass None).
+    fn muted_until(&self, key: &str, room: Option<&str>, now: i64) -> Option<i64> {
+        let state = self.state();
+        let everywhere = state.mutes.get(&(EVERYWHERE.to_owned(), key.to_owned()));
+        let here = room.and_then(|room| state.mutes.get(&(room.to_owned(), key.to_owned())));
+        everywhere.into_iter().chain(here).map(|p| p.until).filter(|until| *until > now).max()
+    }
+
+    /// Whether `speaker` may say something in `channel` now (not muted, the room not locked
+    /// to it, its slow mode's wait over); a line that may be said counts for slow mode.
+    pub fn may_post(&self, speaker: &Speaker, channel: &Channel) -> Result<(), ChatError> {
+        let now = now_ms();
+        let key = speaker.nickname.key();
+        let room = room_of(channel);
+        if let Some(until) = self.muted_until(key.as_str(), room, now) {
+            return Err(ChatError::with_limit(ErrorCode::Muted, seconds_left(until, now)));
+        }
+        let Some(room) = room else { return Ok(()) };
+        let Some(rules) = self.state().rules.get(room).cloned() else { return Ok(()) };
+        if (!rules.locked && rules.slow_secs == 0) || self.moderates(speaker, room) {
+            return Ok(());
+        }
+        if rules.locked {
+            return Err(ChatError::new(ErrorCode::RoomLocked));
+        }
+        let wait = i64::from(rules.slow_secs) * 1000;
+        let mut last_post = self.last_post.lock().unwrap_or_else(|p| p.into_inner());
+        let last = last_post.entry((room.to_owned(), key.as_str().to_owned())).or_insert(i64::MIN);
+        if last.saturating_add(wait) > now {
+            return Err(ChatError::with_limit(ErrorCode::SlowMode, seconds_left(*last + wait, now)));
+        }
+        *last = now;
+        Ok(())
+    }
+
+    /// Whether `speaker` may type in `room` (None: `general`): not muted there.
+    pub fn may_type(&self, speaker: &Speaker, room: Option<&str>) -> bool {
+        let room = room.unwrap_or(GENERAL);
+        self.muted_until(speaker.nickname.key().as_str(), Some(room), now_ms()).is_none()
+    }
+
+    /// Until when the nickname with this key is banned, if it is.
+    pub fn banned(&self, key: &str) -> Option<i64> {
+        let now = now_ms();
+        self.state().bans.get(key).map(|p| p.until).filter(|until| *until > now)
+    }
+
+    /// Refuses a banned nickname (`banned`, with the seconds left).
+    pub fn refuse_banned(&self, nick: &chat_shared::Nickname) -> Result<(), ChatError> {
+        match self.banned(nick.key().as_str()) {
+            Some(until) => Err(ChatError::with_limit(ErrorCode::Banned, seconds_left(until, now_ms()))),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether this address (its key, see `client_addr::address_key`) is banned.
+    pub fn address_banned(&self, address: &str) -> bool {
+        let now = now_ms();
+        self.state().address_bans.get(address).is_some_and(|(_, until)| *until > now)
+    }
+
+    /// The bans that ban an address too, which no address was recorded for yet (the instance
+    /// that holds the nickname records it): (nickname key, penalty).
+    fn address_bans_pending(&self) -> Vec<(String, Penalty)> {
+        let state = self.state();
+        let recorded: HashSet<&str> = state.address_bans.values().map(|(key, _)| key.as_str()).collect();
+        state
+            .bans
+            .iter()
+            .filter(|(key, p)| p.address && !recorded.contains(key.as_str()))
+            .map(|(key, p)| (key.clone(), p.clone()))
+            .collect()
+    }
+
+    /// The addresses banned along with the nickname with this key.
+    fn addresses_banned_with(&self, key: &str) -> Vec<String> {
+        let state = self.state();
+        state.address_bans.iter().filter(|(_, (by, _))| by == key).map(|(a, _)| a.clone()).collect()
+    }
+
+    /// The ban of the nickname with this key, if it is banned now.
+    pub fn ban_of(&self, key: &str) -> Option<Penalty> {
+        let now = now_ms();
+        self.state().bans.get(key).filter(|p| p.until > now).cloned()
+    }
+
+    /// The nickname key of a room's owner, if it has one.
+    fn room_owner_key(&self, room: &str) -> Option<String> {
+        self.state().owners.get(room).map(|(key, _)| key.clone())
+    }
+
+    /// The ids of lines deleted lately in the history with this key.
+    pub fn deleted(&self, history_key: &str) -> Vec<u64> {
+        self.state().deleted.get(history_key).cloned().unwrap_or_default()
+    }
+
+    /// A room's topic as a moderator set it (None: the one it was created with).
+    pub fn topic(&self, room: &str) -> Option<String> {
+        self.state().rules.get(room).and_then(|r| r.topic.clone())
+    }
+
+    fn rules(&self, room: &str) -> Rules {
+        self.state().rules.get(room).cloned().unwrap_or_default()
+    }
+
+    fn report_closed(&self, id: u64) -> bool {
+        self.state().closed_reports.contains(&id)
+    }
+
+    /// Who has which role, and the rooms' rules (for `roles`).
+    pub fn roles(&self) -> Roles {
+        let state = self.state();
+        let mut moderators: Vec<String> = state.moderators.values().map(|r| r.nickname.clone()).collect();
+        moderators.sort();
+        let mut rooms: BTreeMap<&str, RoomRoles> = BTreeMap::new();
+        for (room, (_, owner)) in &state.owners {
+            rooms
+                .entry(room)
+                .or_insert_with(|| RoomRoles { room: room.clone(), ..Default::default() })
+                .owner = Some(owner.nickname.clone());
+        }
+        for (room, named) in &state.room_moderators {
+            let entry =
+                rooms.entry(room).or_insert_with(|| RoomRoles { room: room.clone(), ..Default::default() });
+            entry.moderators = named.values().map(|r| r.nickname.clone()).collect();
+            entry.moderators.sort();
+        }
+        let mut rules: Vec<RoomRules> = state
+            .rules
+            .iter()
+            .map(|(room, r)| RoomRules {
+                room: room.clone(),
+                slow_secs: r.slow_secs,
+                locked: r.locked,
+                topic: r.topic.clone().unwrap_or_default(),
+            })
+            .collect();
+        rules.sort_by(|a, b| a.room.cmp(&b.room));
+        Roles { moderators, rooms: rooms.into_values().collect(), rules }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::Tenure;
+    use chat_shared::Nickname;
+
+    fn speaker(name: &str, tenure: &str, owned: bool) -> Speaker {
+        Speaker { nickname: Nickname::parse(name).unwrap(), tenure: Tenure::stored(tenure), owned }
+    }
+
+    /// A record about the nickname `target` (by its key; empty: none).
+    fn record(kind: Kind, scope: &str, target: &str, value: impl Serialize) -> Record {
+        let key = match target {
+            "" => String::new(),
+            name => Nickname::parse(name).unwrap().key().as_str().to_owned(),
+        };
+        Record {
+            kind,
+            scope: scope.into(),
+            target: key,
+            value: serde_json::to_string(&value).unwrap(),
+            expires_at: None,
+        }
+    }
+
+    fn moderation(records: Vec<Record>) -> Moderation {
+        let m = Moderation::new(Store::Sqlite(std::sync::Arc::new(Mutex::new(
+            rusqlite::Connection::open_in_memory().unwrap(),
+        ))));
+        *m.state.write().unwrap() =
+            State::read(records, vec![(1, "rust\n7".into()), (2, "general\n9".into())]);
+        m
+    }
+
+    #[test]
+    fn roles_belong_to_the_ownership_they_were_granted_to() {
+        let role = Role { nickname: "Mo".into(), tenure: "t1".into() };
+        let m = moderation(vec![record(Kind::Moderator, EVERYWHERE, "Mo", &role)]);
+        assert!(m.is_moderator(&speaker("Mo", "t1", true)));
+        assert!(!m.is_moderator(&speaker("Mo", "t2", true)), "a later owner of the name");
+        assert!(!m.is_moderator(&speaker("Mo", "t1", false)), "an ephemeral holder");
+        assert!(m.moderates(&speaker("Mo", "t1", true), "anything"));
+        assert!(m.is_protected(Nickname::parse("Mo").unwrap().key().as_str()));
+        assert_eq!(m.deleted("rust"), vec![7]);
+        assert_eq!(m.roles().moderators, vec!["Mo".to_owned()]);
+    }
+
+    #[test]
+    fn mutes_locks_and_slow_mode_refuse_posts_but_not_the_rooms_moderators() {
+        let far = now_ms() + 60_000;
+        let penalty = Penalty {
+            nickname: "Bo".into(),
+            until: far,
+            reason: "r".into(),
+            by: "Mo".into(),
+            address: false,
+        };
+        let owner = Role { nickname: "Ana".into(), tenure: "ta".into() };
+        let m = moderation(vec![
+            record(Kind::Mute, "rust", "Bo", &penalty),
+            record(Kind::RoomOwner, "rust", "Ana", &owner),
+            record(Kind::Rules, "slow", "", Rules { slow_secs: 30, locked: false, topic: None }),
+            record(Kind::Rules, "quiet", "", Rules { slow_secs: 0, locked: true, topic: None }),
+        ]);
+        let room = |name: &str| Channel::Room(chat_shared::RoomName::parse(name).unwrap());
+        let bo = speaker("Bo", "tb", false);
+        let code = |r: Result<(), ChatError>| r.err().map(|e| e.code);
+        assert_eq!(code(m.may_post(&bo, &room("rust"))), Some(ErrorCode::Muted));
+        assert_eq!(code(m.may_post(&bo, &Channel::General)), None, "muted in one room only");
+        assert!(!m.may_type(&bo, Some("rust")) && m.may_type(&bo, None));
+        assert_eq!(code(m.may_post(&bo, &room("quiet"))), Some(ErrorCode::RoomLocked));
+        assert_eq!(code(m.may_post(&bo, &room("slow"))), None);
+        assert_eq!(code(m.may_post(&bo, &room("slow"))), Some(ErrorCode::SlowMode));
+        let ana = speaker("Ana", "ta", true);
+        assert!(m.owns_room(&ana, "rust") && !m.owns_room(&ana, "slow"));
+        assert_eq!(code(m.may_post(&ana, &room("rust"))), None);
+    }
+}
