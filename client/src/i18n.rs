@@ -159,6 +159,10 @@ pub struct Texts {
     pub rules_slow: &'static str,
     pub rules_locked: &'static str,
     pub rules_open: &'static str,
+    pub audit_reason: &'static str,
+    pub purge: &'static str,
+    pub purge_confirm: &'static str,
+    pub rules_topic: &'static str,
     /// The error sentences by code; `None`: the shared English one.
     errors: Option<fn(ErrorCode) -> &'static str>,
 }
@@ -315,6 +319,10 @@ const EN: Texts = Texts {
     rules_slow: "{room}: one line per {n} seconds per person.",
     rules_locked: "{room} is locked: only its moderators post.",
     rules_open: "{room} is open to everyone.",
+    audit_reason: "Reason, for the moderators' log (may be empty):",
+    purge: "Remove their recent lines here",
+    purge_confirm: "Delete {nick}'s recent lines here for everyone? This cannot be undone.",
+    rules_topic: "Topic of {room}: {topic}",
     errors: None,
 };
 
@@ -397,7 +405,7 @@ const NL: Texts = Texts {
     mute: "10 minuten dempen",
     kick: "Verbinding verbreken",
     ban: "Een dag verbannen",
-    ban_confirm: "{nick} een dag verbannen? De verbinding wordt verbroken en {nick} kan niet terugkomen.",
+    ban_confirm: "{nick} een dag verbannen? De verbinding wordt verbroken en de naam {nick} is zolang niet te gebruiken.",
     reports: "Meldingen",
     no_reports: "Geen open meldingen.",
     close_report: "Afgehandeld",
@@ -410,7 +418,11 @@ const NL: Texts = Texts {
     reason_is: "Reden: {reason}",
     rules_slow: "{room}: één regel per {n} seconden per persoon.",
     rules_locked: "{room} is op slot: alleen de moderators schrijven.",
-    rules_open: "{room} is weer open voor iedereen.",
+    rules_open: "{room} is open voor iedereen.",
+    audit_reason: "Reden, voor het logboek van de moderators (mag leeg):",
+    purge: "Hun recente regels hier verwijderen",
+    purge_confirm: "De recente regels van {nick} hier voor iedereen verwijderen? Dit kan niet ongedaan worden.",
+    rules_topic: "Onderwerp van {room}: {topic}",
     errors: Some(|code| match code {
         ErrorCode::NicknameEmpty => "Typ een bijnaam",
         ErrorCode::NicknameTooLong => "Die bijnaam is te lang",
@@ -536,7 +548,11 @@ const KO: Texts = Texts {
     reason_is: "이유: {reason}",
     rules_slow: "{room}: 한 사람당 {n}초에 한 줄.",
     rules_locked: "{room}은(는) 잠겼어요: 관리자만 쓸 수 있어요.",
-    rules_open: "{room}은(는) 다시 모두에게 열렸어요.",
+    rules_open: "{room}은(는) 모두에게 열려 있어요.",
+    audit_reason: "관리 기록에 남길 이유 (비워도 돼요):",
+    purge: "여기서 최근 줄 지우기",
+    purge_confirm: "{nick}의 최근 줄을 여기서 모두에게서 지울까요? 되돌릴 수 없어요.",
+    rules_topic: "{room} 주제: {topic}",
     errors: Some(|code| match code {
         ErrorCode::NicknameEmpty => "닉네임을 입력하세요",
         ErrorCode::NicknameTooLong => "닉네임이 너무 깁니다",

@@ -204,6 +204,10 @@ pub const MODERATION_REASON_MAX_CHARS: usize = 200;
 /// The longest mute or ban, in minutes (30 days).
 pub const SANCTION_MAX_MINUTES: u32 = 30 * 24 * 60;
 
+/// Mutes standing at once in one room, or chat-wide: past it a new mute is refused
+/// `rate_limited` (a room's owner cannot fill the store with mutes of made-up names).
+pub const SANCTIONS_MAX: usize = 1_000;
+
 /// The slowest slow mode a room can have: one line per this many seconds per person.
 pub const SLOW_MODE_MAX_SECS: u32 = 3_600;
 

@@ -6,8 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 /// `moderate` ({action, ...}, ack): one moderation action. `room` absent or `"general"`:
-/// `general`. `reason` is shown to the person affected (at most
-/// [`crate::limits::MODERATION_REASON_MAX_CHARS`] chars). Ack: `Answer<Done>`.
+/// `general`. `reason` (at most [`crate::limits::MODERATION_REASON_MAX_CHARS`] chars) is shown to
+/// the person affected by a mute, kick or ban, and kept in the audit log for every action.
+/// Ack: `Answer<Done>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {

@@ -649,6 +649,20 @@ const tests = {
     await say(troll, 'still here');
     await troll.waitForFunction(() => [...document.querySelectorAll('#lines p.failed')].some((p) => p.textContent.includes('A moderator muted you')));
     await troll.screenshot({ path: path.join(process.cwd(), 'target', 'screenshots', 'muted.png') });
+
+    // A ban (confirmed): the page is back at its form, says who, until when and why, and does
+    // not take the name back by itself after its reconnect.
+    await trolly.locator('.person-menu summary').click();
+    await trolly.locator('.person-menu .ban').click();
+    await troll.waitForFunction(() => document.querySelector('#nickname-err').textContent.includes('Modi banned you until'));
+    assert.ok((await troll.textContent('#nickname-err')).includes('no ads'));
+    await troll.waitForSelector('#chat.connected', { timeout: 10000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await troll.locator('#chat.nickname-set').count(), 0, 'not named again by itself');
+    await troll.fill('#nick', 'Trolly');
+    await troll.press('#nick', 'Enter');
+    await troll.waitForFunction(() => document.querySelector('#nickname-err').textContent.includes('banned you'));
+    await troll.screenshot({ path: path.join(process.cwd(), 'target', 'screenshots', 'banned.png') });
     assert.deepEqual([...modi.errors, ...troll.errors, ...reader.errors], []);
     await modi.close(); await troll.close(); await reader.close();
   },

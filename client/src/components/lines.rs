@@ -10,9 +10,9 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::browser;
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Texts};
 use crate::service::Chat;
-use crate::state::{Announced, Body, ChatState, Line, Note, Part, Problem, Role, SendStatus};
+use crate::state::{Announced, Body, ChatState, Line, Note, Part, Problem, Role, RulesChange, SendStatus};
 use crate::text::{Segment, name_colour, segments};
 use crate::timeline::{Row, rows};
 use chat_shared::moderation::{Action, Moderated, Sanction};
@@ -230,8 +230,8 @@ fn render_line(chat: Chat, line: Line, grouped: bool, lang: Lang) -> AnyView {
     match &*line.body {
         Body::User { from, text } => {
             let class = format!("from nc{}", name_colour(from));
-            let badge = role_badge(chat, from.clone());
-            let menu = line.id.map(|id| line_menu(chat, id, from.clone()));
+            let badge = role_badge(chat, from.clone(), move || lang.texts());
+            let menu = line.id.map(|id| line_menu(chat, id, lang));
             view! {
                 <p class="line user" class:grouped=grouped data-line=key data-id=line.id.map(|i| i.to_string())>
                     <b class=class>{from.clone()}</b>{badge}{gap}{message_text(text)}{time(chat, at, lang)}{menu}
@@ -269,17 +269,17 @@ fn render_line(chat: Chat, line: Line, grouped: bool, lang: Lang) -> AnyView {
                     Note::Failed(p) => t.error_line(&problem_text(lang, *p)),
                     Note::ConnectionError(e) => t.error_line(e),
                     Note::Moderated(m) => moderated_text(lang, m),
-                    Note::Rules(r) => {
-                        let words = if r.locked {
-                            t.rules_locked
-                        } else if r.slow_secs > 0 {
-                            t.rules_slow
-                        } else {
-                            t.rules_open
+                    Note::Rules { room, change } => {
+                        let (words, n, topic) = match change {
+                            RulesChange::Locked => (t.rules_locked, 0, ""),
+                            RulesChange::Slow(n) => (t.rules_slow, *n, ""),
+                            RulesChange::Open => (t.rules_open, 0, ""),
+                            RulesChange::Topic(topic) => (t.rules_topic, 0, topic.as_str()),
                         };
                         words
-                            .replace("{room}", &format!("# {}", r.room))
-                            .replace("{n}", &r.slow_secs.to_string())
+                            .replace("{room}", &format!("# {room}"))
+                            .replace("{n}", &n.to_string())
+                            .replace("{topic}", topic)
                     }
                     Note::Reported => t.reported.to_owned(),
                 }
@@ -352,7 +352,7 @@ fn render_mine(
 }
 
 /// What the reader is told when a moderator acted on its nickname, with the reason.
-fn moderated_text(lang: Lang, m: &Moderated) -> String {
+pub fn moderated_text(lang: Lang, m: &Moderated) -> String {
     let t = lang.texts();
     let words = match (m.sanction, &m.room) {
         (Sanction::Muted, Some(_)) => t.muted_you_in,
@@ -372,10 +372,15 @@ fn moderated_text(lang: Lang, m: &Moderated) -> String {
 
 /// The badge of a name with a role where the reader is (the chat's moderator, the room's owner
 /// or moderator).
-pub fn role_badge(chat: Chat, nick: String) -> impl IntoView {
+/// `texts`: the row's words (a row of the lines must not follow the language itself).
+pub fn role_badge(
+    chat: Chat,
+    nick: String,
+    texts: impl Fn() -> &'static Texts + Send + Sync + 'static,
+) -> impl IntoView {
     move || {
         let role = chat.read(Part::Online, |s| s.role_of(&nick))?;
-        let t = chat.t();
+        let t = texts();
         let (class, label) = match role {
             Role::Moderator => ("role moderator", t.role_moderator),
             Role::Owner => ("role owner", t.role_owner),
@@ -385,37 +390,48 @@ pub fn role_badge(chat: Chat, nick: String) -> impl IntoView {
     }
 }
 
-/// A stored line's menu: report it (anyone named), delete it for everyone (its moderators,
-/// after a confirmation, with a reason).
-fn line_menu(chat: Chat, id: u64, from: String) -> impl IntoView {
-    let named = move || chat.read(Part::Me, |s| s.me.nickname.is_some());
+/// Closes the menu (`details`) whose button was clicked.
+pub fn close_menu(ev: &web_sys::MouseEvent) {
+    let menu = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .and_then(|e| e.closest("details").ok().flatten());
+    if let Some(menu) = menu {
+        let _ = menu.remove_attribute("open");
+    }
+}
+
+/// A stored line's menu, in a room (`general` too; not in a direct conversation): report it
+/// (anyone named), delete it for everyone (its moderators, after a confirmation, with a reason
+/// for the audit log).
+fn line_menu(chat: Chat, id: u64, lang: Lang) -> impl IntoView {
+    let shown = move || chat.read(Part::Me, |s| s.me.nickname.is_some() && s.current.room_name().is_some());
     let moderates = move || chat.read(Part::Online, ChatState::moderates_here);
-    let report = move |_| {
-        let t = chat.t();
-        if let Ok(Some(reason)) = window().prompt_with_message(t.report_reason) {
+    let report = move |ev: web_sys::MouseEvent| {
+        close_menu(&ev);
+        if let Ok(Some(reason)) = window().prompt_with_message(lang.texts().report_reason) {
             chat.report(id, reason);
         }
     };
-    let delete = move |_| {
-        let t = chat.t();
+    let delete = move |ev: web_sys::MouseEvent| {
+        close_menu(&ev);
+        let t = lang.texts();
         if !window().confirm_with_message(t.delete_confirm).unwrap_or(false) {
             return;
         }
-        let Ok(Some(reason)) = window().prompt_with_message(&t.reason_prompt.replace("{nick}", &from)) else {
-            return;
-        };
+        let Ok(Some(reason)) = window().prompt_with_message(t.audit_reason) else { return };
         let room = chat.peek(|s| s.current.room_name().map(str::to_owned));
         chat.moderate(Action::Delete { room, id, reason });
     };
     move || {
-        named().then(|| {
-            let t = chat.t();
+        shown().then(|| {
+            let t = lang.texts();
             view! {
                 <details class="line-menu">
                     <summary title=t.line_actions aria-label=t.line_actions>"⋯"</summary>
                     <button type="button" class="report" on:click=report>{t.report}</button>
                     {moderates().then(|| view! {
-                        <button type="button" class="delete" on:click=delete.clone()>{t.delete_line}</button>
+                        <button type="button" class="delete" on:click=delete>{t.delete_line}</button>
                     })}
                 </details>
             }

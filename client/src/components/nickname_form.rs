@@ -16,8 +16,13 @@ pub fn NicknameForm(chat: Chat) -> impl IntoView {
     let value =
         RwSignal::new(chat.peek(|s| s.me.owner.as_ref().map(|o| o.nickname.clone())).unwrap_or_default());
     let input = NodeRef::<leptos::html::Input>::new();
+    // Why the form is back: a moderator's action (with its reason), or a refused claim.
     let error = move || {
-        chat.read(Part::Me, |s| s.me.error.as_ref().map(|e| e.code)).map(|code| chat.t().error_text(code))
+        if let Some(removed) = chat.read(Part::Me, |s| s.me.removed.clone()) {
+            return Some(super::lines::moderated_text(chat.lang.get(), &removed));
+        }
+        chat.read(Part::Me, |s| s.me.error.as_ref().map(|e| e.code))
+            .map(|code| chat.t().error_text(code).to_owned())
     };
     let pending = move || chat.read(Part::Me, |s| s.me.requested.is_some());
     let length = move || value.with(|v| v.trim().chars().count());

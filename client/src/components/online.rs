@@ -7,9 +7,9 @@ use leptos::prelude::*;
 
 use chat_shared::moderation::Action;
 
-use super::lines::role_badge;
+use super::lines::{close_menu, role_badge};
 use crate::service::Chat;
-use crate::state::{ChannelId, Part};
+use crate::state::{ChannelId, Part, Role};
 use crate::text::name_colour;
 
 #[component]
@@ -53,7 +53,7 @@ pub fn OnlineList(chat: Chat) -> impl IntoView {
                             >
                                 {name.clone()}
                             </button>
-                            {role_badge(chat, name.clone())}
+                            {role_badge(chat, name.clone(), move || chat.t())}
                             {person_menu(chat, name.clone(), mine)}
                         }
                     }
@@ -64,20 +64,43 @@ pub fn OnlineList(chat: Chat) -> impl IntoView {
 }
 
 /// A moderator's menu for another person: mute them (in the open room for its moderators,
-/// everywhere for the chat's), and for the chat's moderators disconnect or ban them (after a
-/// confirmation); each asks for the reason they are shown.
+/// everywhere for the chat's) and remove their recent lines here, and for the chat's
+/// moderators disconnect or ban them (after a confirmation); each asks for the reason they are
+/// shown. Not offered on whom it cannot touch: the chat's moderators, and a room's owner for
+/// the room's moderators.
 fn person_menu(chat: Chat, nick: String, mine: impl Fn() -> bool + Send + Sync + 'static) -> impl IntoView {
     let moderates = move || chat.read(Part::Online, |s| s.moderates_here());
     let everywhere = move || chat.read(Part::Online, |s| s.is_moderator());
+    let untouchable = {
+        let nick = nick.clone();
+        move || {
+            chat.read(Part::Online, |s| match s.role_of(&nick) {
+                Some(Role::Moderator) => true,
+                Some(Role::Owner) => !s.is_moderator(),
+                Some(Role::RoomModerator) | None => false,
+            })
+        }
+    };
     let reason = move |nick: &str| {
         let prompt = chat.t().reason_prompt.replace("{nick}", nick);
         window().prompt_with_message(&prompt).ok().flatten()
     };
     move || {
-        (moderates() && !mine()).then(|| {
+        (moderates() && !mine() && !untouchable()).then(|| {
             let t = chat.t();
-            let (muted, kicked, banned) = (nick.clone(), nick.clone(), nick.clone());
-            let mute = move |_| {
+            let (muted, kicked, banned, purged) = (nick.clone(), nick.clone(), nick.clone(), nick.clone());
+            let purge = move |ev: web_sys::MouseEvent| {
+                close_menu(&ev);
+                let question = chat.t().purge_confirm.replace("{nick}", &purged);
+                if !window().confirm_with_message(&question).unwrap_or(false) {
+                    return;
+                }
+                let Ok(Some(reason)) = window().prompt_with_message(chat.t().audit_reason) else { return };
+                let room = chat.peek(|s| s.current.room_name().map(str::to_owned));
+                chat.moderate(Action::Purge { room, nickname: purged.clone(), reason });
+            };
+            let mute = move |ev: web_sys::MouseEvent| {
+                close_menu(&ev);
                 let Some(reason) = reason(&muted) else { return };
                 let room = match everywhere() {
                     true => None,
@@ -85,11 +108,13 @@ fn person_menu(chat: Chat, nick: String, mine: impl Fn() -> bool + Send + Sync +
                 };
                 chat.moderate(Action::Mute { nickname: muted.clone(), minutes: 10, room, reason });
             };
-            let kick = move |_| {
+            let kick = move |ev: web_sys::MouseEvent| {
+                close_menu(&ev);
                 let Some(reason) = reason(&kicked) else { return };
                 chat.moderate(Action::Kick { nickname: kicked.clone(), reason });
             };
-            let ban = move |_| {
+            let ban = move |ev: web_sys::MouseEvent| {
+                close_menu(&ev);
                 let question = chat.t().ban_confirm.replace("{nick}", &banned);
                 if !window().confirm_with_message(&question).unwrap_or(false) {
                     return;
@@ -107,6 +132,7 @@ fn person_menu(chat: Chat, nick: String, mine: impl Fn() -> bool + Send + Sync +
                 <details class="person-menu">
                     <summary title=label.clone() aria-label=label>"⋯"</summary>
                     <button type="button" class="mute" on:click=mute>{t.mute}</button>
+                    <button type="button" class="purge" on:click=purge>{t.purge}</button>
                     {everywhere().then(|| view! {
                         <button type="button" class="kick" on:click=kick.clone()>{t.kick}</button>
                         <button type="button" class="ban" on:click=ban.clone()>{t.ban}</button>

@@ -44,6 +44,17 @@ pub enum SendStatus {
     Failed(Problem),
 }
 
+/// What changed in a room's rules, as the page says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RulesChange {
+    Locked,
+    /// Slow mode: one line per this many seconds.
+    Slow(u32),
+    /// No longer locked nor slow.
+    Open,
+    Topic(String),
+}
+
 /// A role shown beside a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -95,7 +106,10 @@ pub enum Note {
     /// A moderator muted, unmuted, kicked or banned the reader.
     Moderated(Moderated),
     /// A room's rules changed.
-    Rules(RoomRules),
+    Rules {
+        room: String,
+        change: RulesChange,
+    },
     /// The reader's report reached the moderators.
     Reported,
 }
@@ -159,6 +173,9 @@ pub struct Me {
     pub error: Option<ChatError>,
     /// The nickname this browser owns (kept across visits, shared by its tabs).
     pub owner: Option<Owner>,
+    /// A moderator disconnected or banned the reader: why (the form says it; the page does not
+    /// take the nickname back by itself).
+    pub removed: Option<Moderated>,
 }
 
 /// An owned nickname and the secret that claims it (from the server's grant).
@@ -479,7 +496,6 @@ pub struct ChatState {
 }
 
 impl ChatState {
-    /// The names of those typing now, in the order they started.
     /// The role `nick` has where the reader is: the chat's moderator, or the open room's
     /// owner or moderator.
     pub fn role_of(&self, nick: &str) -> Option<Role> {
@@ -498,10 +514,11 @@ impl ChatState {
         }
     }
 
-    /// Whether the reader moderates the open channel (the server checks again).
+    /// Whether the reader moderates the open channel (the server checks again); nobody
+    /// moderates a direct conversation.
     pub fn moderates_here(&self) -> bool {
         let Some(me) = self.me.nickname.as_deref() else { return false };
-        self.me.owner.is_some() && self.role_of(me).is_some()
+        self.current.room_name().is_some() && self.me.owner.is_some() && self.role_of(me).is_some()
     }
 
     /// Whether the reader is one of the chat's moderators (the server checks again).
@@ -523,6 +540,7 @@ impl ChatState {
                     .any(|r| r.owner.as_ref().is_some_and(same) || r.moderators.iter().any(same)))
     }
 
+    /// The names of those typing now, in the order they started.
     pub fn typing_names(&self) -> Vec<String> {
         self.typists.iter().map(|t| t.nickname.clone()).collect()
     }

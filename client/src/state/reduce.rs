@@ -2,12 +2,13 @@
 //! returns what changed and the side effects to run, as data; it runs none itself.
 
 use chat_shared::limits::{PRESENCE_LINES_MAX, TYPING_EXPIRY};
+use chat_shared::moderation::RoomRules;
 use chat_shared::protocol::{MessageMeta, NicknameAck, RoomInfo, Typing};
 
 use super::window::{Placed, Window};
 use super::{
     Announced, Body, ChannelId, ChatEvent, ChatState, Connection, HistoryKind, Note, Output, Part, Problem,
-    SendStatus, SideEffect, Typist,
+    RulesChange, SendStatus, SideEffect, Typist,
 };
 use crate::text::mentions;
 
@@ -158,6 +159,7 @@ impl Reducer<'_> {
             ChatEvent::NicknameRequested(nick) => {
                 self.state.me.requested = Some(nick.clone());
                 self.state.me.error = None;
+                self.state.me.removed = None;
                 self.changed(Part::Me);
                 let claim = self.claim_of(nick);
                 self.effect(SideEffect::Claim(claim));
@@ -473,9 +475,15 @@ impl Reducer<'_> {
                 }
             }
             ChatEvent::Moderated(what) => {
-                if what.sanction == chat_shared::moderation::Sanction::Banned {
-                    // Not to be claimed back by itself: the form says why.
-                    self.state.me.reclaiming = false;
+                use chat_shared::moderation::Sanction;
+                if matches!(what.sanction, Sanction::Kicked | Sanction::Banned) {
+                    // Out, and not back by itself (a reconnect would resume at once): the form
+                    // says why; the reader may join again (a banned name is refused).
+                    let owner = self.state.me.owner.take();
+                    self.state.me = super::Me { removed: Some(what.clone()), owner, ..Default::default() };
+                    self.changed(Part::Me);
+                    self.effect(SideEffect::SaveSession);
+                    self.clear_typists();
                 }
                 self.note(Note::Moderated(what));
             }
@@ -484,11 +492,25 @@ impl Reducer<'_> {
                     room.topic = rules.topic.clone();
                     self.changed(Part::Channels);
                 }
-                let roles = &mut self.state.roles.rules;
-                roles.retain(|r| r.room != rules.room);
-                roles.push(rules.clone());
-                if ChannelId::of_room(&rules.room) == self.state.current {
-                    self.note(Note::Rules(rules));
+                let known = &mut self.state.roles.rules;
+                let before = known.iter().position(|r| r.room == rules.room).map(|i| known.remove(i));
+                known.push(rules.clone());
+                let before =
+                    before.unwrap_or_else(|| RoomRules { room: rules.room.clone(), ..Default::default() });
+                let change = if rules.locked && !before.locked {
+                    Some(RulesChange::Locked)
+                } else if rules.slow_secs != before.slow_secs && rules.slow_secs > 0 && !rules.locked {
+                    Some(RulesChange::Slow(rules.slow_secs))
+                } else if (before.locked || before.slow_secs > 0) && !rules.locked && rules.slow_secs == 0 {
+                    Some(RulesChange::Open)
+                } else if rules.topic != before.topic {
+                    Some(RulesChange::Topic(rules.topic.clone()))
+                } else {
+                    None
+                };
+                if let Some(change) = change.filter(|_| ChannelId::of_room(&rules.room) == self.state.current)
+                {
+                    self.note(Note::Rules { room: rules.room, change });
                 }
             }
             ChatEvent::Roles(roles) => {

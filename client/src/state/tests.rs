@@ -793,3 +793,41 @@ fn roles_say_who_moderates_where_and_only_an_owned_name_acts_as_one() {
     let out = apply(&mut s, ChatEvent::Roles(roles), 0);
     assert!(!out.changed.has(Part::Online), "the same roles change nothing");
 }
+
+#[test]
+fn a_kicked_or_banned_page_says_why_and_does_not_take_its_name_back_by_itself() {
+    use chat_shared::moderation::{Moderated, RoomRules, Sanction};
+    let mut s = run([grant("Ana", "t")]);
+    let banned = Moderated {
+        sanction: Sanction::Banned,
+        room: None,
+        until: Some(1),
+        reason: "r".into(),
+        by: "Mo".into(),
+    };
+    let out = apply(&mut s, ChatEvent::Moderated(banned.clone()), 0);
+    assert_eq!((s.me.nickname.clone(), s.me.removed.clone()), (None, Some(banned)));
+    assert!(out.effects.contains(&SideEffect::SaveSession), "the tab forgets its token");
+    let out = apply(&mut s, ChatEvent::Connected { reconnected: true }, 0);
+    assert!(
+        !out.effects.iter().any(|e| matches!(e, SideEffect::Resume(_) | SideEffect::Claim(_))),
+        "{out:?}"
+    );
+    apply(&mut s, ChatEvent::NicknameRequested("Ana".into()), 0);
+    assert_eq!(s.me.removed, None, "a new claim clears it");
+
+    // A room's rules are said as what changed.
+    let rules = |slow_secs, locked, topic: &str| {
+        ChatEvent::RoomRules(RoomRules { room: "general".into(), slow_secs, locked, topic: topic.into() })
+    };
+    let said = |s: &ChatState| texts(s).last().cloned().unwrap_or_default();
+    apply(&mut s, rules(30, false, ""), 0);
+    assert_eq!(
+        said(&s),
+        format!("{:?}", Note::Rules { room: "general".into(), change: RulesChange::Slow(30) })
+    );
+    apply(&mut s, rules(30, false, "Be kind"), 0);
+    assert!(said(&s).contains("Topic(\"Be kind\")"), "{}", said(&s));
+    apply(&mut s, rules(0, false, "Be kind"), 0);
+    assert!(said(&s).contains("Open"), "{}", said(&s));
+}

@@ -108,7 +108,7 @@ fn take(
     chat.touch_owned(&held.nickname);
     // Banned while away: it is told so and closed (its nickname stays reserved, as for a drop).
     if let Some(penalty) = chat.moderation.ban_of(held.nickname.key().as_str()) {
-        super::moderation::act::banished(socket, &penalty);
+        super::moderation::act::banned_on_resume(chat, socket, &held.nickname, penalty);
     }
     Ok(SessionGrant { nickname: held.nickname.to_string(), resume_token: token.reveal(), owner_secret: None })
 }

@@ -7,17 +7,18 @@
 
 use chat_shared::limits::{
     HISTORY_PAGE_MAX, MODERATION_LOG_PAGE, MODERATION_REASON_MAX_CHARS, PURGE_SCAN_LINES,
-    SANCTION_MAX_MINUTES, SLOW_MODE_MAX_SECS,
+    SANCTION_MAX_MINUTES, SANCTIONS_MAX, SLOW_MODE_MAX_SECS,
 };
 use chat_shared::moderation::{
-    Action, AuditEntry, Done, Filed, LineDeleted, Moderated, ModerationLog, Report, ReportRequest, RoomRules,
-    Sanction,
+    Action, AuditEntry, Done, Filed, LineDeleted, Moderated, ModerationLog, Report, ReportRequest, Roles,
+    RoomRules, Sanction,
 };
 use chat_shared::protocol::{Answer, ClientEvent, HistoryRequest, ServerEvent};
 use chat_shared::room::GENERAL;
 use chat_shared::{ChatError, ErrorCode, Nickname, RoomName};
 use serde::Serialize;
 use socketioxide::extract::SocketRef;
+use std::collections::HashSet;
 
 use super::store::{EVERYWHERE, Kind, Log, Record};
 use super::{Penalty, Role};
@@ -36,8 +37,19 @@ pub fn nick_room(key: &str) -> String {
 /// Who the audit log names for the command line.
 pub const OPERATOR: &str = "(operator)";
 
-/// How long a closed report stays marked closed (it leaves the reports long before).
-const CLOSED_KEPT_MS: i64 = 90 * 24 * 3600 * 1000;
+/// How many of the newest audit entries a room's moderator's `moderation log` looks through
+/// for its rooms' (the chat's moderators read one page).
+const AUDIT_SCANNED: usize = 2_000;
+
+/// The most of a deleted or reported line's text the audit log keeps, in chars.
+const DETAIL_MAX_CHARS: usize = 200;
+
+/// `text`, cut to [`DETAIL_MAX_CHARS`].
+fn detail_of(from: &str, text: &str) -> String {
+    let cut: String = text.chars().take(DETAIL_MAX_CHARS).collect();
+    let more = if cut.len() < text.len() { "…" } else { "" };
+    format!("{from}: {cut}{more}")
+}
 
 fn answer<T: Serialize>(reply: Reply, event: ClientEvent, result: Result<T, ChatError>) {
     let refusal = result.as_ref().err().cloned();
@@ -141,19 +153,20 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
     };
     let (done, entry) = match action {
         Action::Delete { room, id, reason: raw } => {
-            let reason = reason(&raw)?;
             let channel = channel(chat, room.as_deref())?;
             require(moderation.moderates(speaker, &label(&channel)))?;
+            let reason = reason(&raw)?;
             let line = delete_line(chat, &channel, id)
                 .await?
                 .ok_or_else(|| ChatError::new(ErrorCode::NoSuchLine))?;
-            let detail = format!("{}: {}", line.0, line.1);
+            moderation.refresh().await.map_err(unavailable)?;
+            let detail = detail_of(&line.0, &line.1);
             (1, audit(id.to_string(), Some(label(&channel)), reason, detail))
         }
         Action::Purge { room, nickname, reason: raw } => {
-            let reason = reason(&raw)?;
             let channel = channel(chat, room.as_deref())?;
             require(moderation.moderates(speaker, &label(&channel)))?;
+            let reason = reason(&raw)?;
             let nick = Nickname::parse(&nickname)?;
             let ids = lines_of(chat, &channel, &nick).await?;
             let mut deleted = 0;
@@ -162,12 +175,19 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
                     deleted += 1;
                 }
             }
+            moderation.refresh().await.map_err(unavailable)?;
             (deleted, audit(nick.to_string(), Some(label(&channel)), reason, format!("{deleted} lines")))
         }
         Action::Mute { nickname, minutes, room, reason: raw } => {
-            let (reason, until) = (reason(&raw)?, until(minutes)?);
             let nick = Nickname::parse(&nickname)?;
-            let scope = sanction_scope(chat, speaker, room.as_deref(), &nick)?;
+            let scope = sanction_scope(chat, speaker, room.as_deref(), &nick).await?;
+            let (reason, until) = (reason(&raw)?, until(minutes)?);
+            let standing = moderation.mutes_in(&scope);
+            if standing >= SANCTIONS_MAX
+                && moderation.muted_until(nick.key().as_str(), Some(&scope), now_ms()).is_none()
+            {
+                return Err(ChatError::with_limit(ErrorCode::RateLimited, SANCTIONS_MAX));
+            }
             let penalty = Penalty {
                 nickname: nick.to_string(),
                 until,
@@ -193,7 +213,7 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
         }
         Action::Unmute { nickname, room } => {
             let nick = Nickname::parse(&nickname)?;
-            let scope = sanction_scope(chat, speaker, room.as_deref(), &nick)?;
+            let scope = sanction_scope(chat, speaker, room.as_deref(), &nick).await?;
             moderation.store().remove(Kind::Mute, &scope, nick.key().as_str()).await.map_err(unavailable)?;
             moderation.refresh().await.map_err(unavailable)?;
             let room = (scope != EVERYWHERE).then_some(scope);
@@ -212,9 +232,9 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
             (1, audit(nick.to_string(), room, String::new(), String::new()))
         }
         Action::Kick { nickname, reason: raw } => {
-            let reason = reason(&raw)?;
             let nick = Nickname::parse(&nickname)?;
-            sanction_scope(chat, speaker, None, &nick)?;
+            sanction_scope(chat, speaker, None, &nick).await?;
+            let reason = reason(&raw)?;
             tell(
                 chat,
                 &nick,
@@ -231,9 +251,9 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
             (1, audit(nick.to_string(), None, reason, String::new()))
         }
         Action::Ban { nickname, minutes, address, reason: raw } => {
-            let (reason, until) = (reason(&raw)?, until(minutes)?);
             let nick = Nickname::parse(&nickname)?;
-            sanction_scope(chat, speaker, None, &nick)?;
+            sanction_scope(chat, speaker, None, &nick).await?;
+            let (reason, until) = (reason(&raw)?, until(minutes)?);
             let penalty = Penalty {
                 nickname: nick.to_string(),
                 until,
@@ -242,23 +262,20 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
                 address,
             };
             put(chat, Kind::Ban, EVERYWHERE, nick.key().as_str(), &penalty, Some(until)).await?;
-            tell(
-                chat,
-                &nick,
-                Moderated {
+            if address {
+                // The instance that holds the nickname records its address first, then tells
+                // and disconnects it (here: now; elsewhere: at its next refresh): a client that
+                // leaves on the notice cannot keep its address out of the ban.
+                enforce_bans(chat).await;
+            } else {
+                let banned = Moderated {
                     sanction: Sanction::Banned,
                     room: None,
                     until: Some(until),
                     reason: reason.clone(),
                     by: by.clone(),
-                },
-            )
-            .await;
-            if address {
-                // The instance that holds the nickname records its address, then disconnects it
-                // (here: now; elsewhere: at its next refresh).
-                enforce_bans(chat).await;
-            } else {
+                };
+                tell(chat, &nick, banned).await;
                 disconnect(chat, &nick).await;
             }
             let detail = format!("{minutes} min{}", if address { ", with the address" } else { "" });
@@ -283,6 +300,7 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
             let channel = channel(chat, Some(&room))?;
             let room = label(&channel);
             require(moderation.moderates(speaker, &room))?;
+            let _one_change_at_a_time = moderation.rules_changes.lock().await;
             let mut rules = moderation.rules(&room);
             if let Some(secs) = slow_secs {
                 if secs > SLOW_MODE_MAX_SECS {
@@ -333,17 +351,27 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
         }
         Action::CloseReport { id } => {
             require(moderation.has_a_role(speaker))?;
-            let report = reports(chat).await?.into_iter().find(|r| r.id == id);
-            let report = report.ok_or_else(bad)?;
+            let kept = reports(chat).await?;
+            let report = kept.iter().find(|r| r.id == id).cloned().ok_or_else(bad)?;
             require(moderation.moderates(speaker, &report.room))?;
             let closed = Record {
                 kind: Kind::ReportClosed,
                 scope: EVERYWHERE.to_owned(),
                 target: id.to_string(),
                 value: "{}".to_owned(),
-                expires_at: Some(now_ms() + CLOSED_KEPT_MS),
+                expires_at: None,
             };
             moderation.store().put(closed).await.map_err(unavailable)?;
+            // Marks of reports no longer kept go (a report stays closed as long as it is kept).
+            let oldest = kept.iter().map(|r| r.id).min().unwrap_or(0);
+            for stale in moderation.closed_reports().into_iter().filter(|closed| *closed < oldest) {
+                let target = stale.to_string();
+                moderation
+                    .store()
+                    .remove(Kind::ReportClosed, EVERYWHERE, &target)
+                    .await
+                    .map_err(unavailable)?;
+            }
             moderation.refresh().await.map_err(unavailable)?;
             (
                 1,
@@ -351,7 +379,7 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
                     id.to_string(),
                     Some(report.room),
                     String::new(),
-                    format!("{}: {}", report.from, report.text),
+                    detail_of(&report.from, &report.text),
                 ),
             )
         }
@@ -362,8 +390,10 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
 
 /// Who may sanction `nick`, and where: in `room` (its moderators; not its owner, unless the
 /// chat's moderators), or everywhere (the chat's moderators). Nobody sanctions one of the
-/// chat's moderators (only the operator revokes them). The scope to record.
-fn sanction_scope(
+/// chat's moderators (only the operator revokes them). A role protects only while the
+/// ownership it was granted to lasts: whoever holds the name later is anyone. The scope to
+/// record.
+async fn sanction_scope(
     chat: &Chat,
     speaker: &Speaker,
     room: Option<&str>,
@@ -371,20 +401,34 @@ fn sanction_scope(
 ) -> Result<String, ChatError> {
     let moderation = &chat.moderation;
     let key = nick.key();
-    require(!moderation.is_protected(key.as_str()))?;
-    match room {
+    let scope = match room {
         None => {
             require(moderation.is_moderator(speaker))?;
-            Ok(EVERYWHERE.to_owned())
+            EVERYWHERE.to_owned()
         }
         Some(room) => {
             let room = label(&channel(chat, Some(room))?);
             require(moderation.moderates(speaker, &room))?;
-            let is_owner = moderation.room_owner_key(&room).is_some_and(|owner| owner == key.as_str());
-            require(!is_owner || moderation.is_moderator(speaker))?;
-            Ok(room)
+            if let Some((owner, role)) = moderation.room_owner(&room)
+                && owner == key.as_str()
+                && !moderation.is_moderator(speaker)
+            {
+                require(!current(chat, &role).await?)?;
+            }
+            room
         }
+    };
+    if let Some(role) = moderation.moderator_role(key.as_str()) {
+        require(!current(chat, &role).await?)?;
     }
+    Ok(scope)
+}
+
+/// Whether the ownership `role` was granted to still owns its nickname.
+async fn current(chat: &Chat, role: &Role) -> Result<bool, ChatError> {
+    let Ok(nick) = Nickname::parse(&role.nickname) else { return Ok(false) };
+    let owner = chat.ownerships(&[&nick]).await?.into_iter().next().flatten();
+    Ok(owner.is_some_and(|(tenure, _)| tenure.as_str() == role.tenure))
 }
 
 /// A room was created by `speaker`: if it speaks as the owner of its nickname, it owns the
@@ -470,7 +514,6 @@ async fn delete_line(chat: &Chat, channel: &Channel, id: u64) -> Result<Option<(
     let Some(line) = found.map_err(unavailable)? else { return Ok(None) };
     let store = chat.moderation.store();
     store.append(Log::Deleted, format!("{key}\n{id}")).await.map_err(unavailable)?;
-    chat.moderation.refresh().await.map_err(unavailable)?;
     broadcast(chat, channel, ServerEvent::LineDeleted, &LineDeleted { room: label(channel), id }).await;
     Ok(Some((line.from, line.text)))
 }
@@ -583,11 +626,35 @@ async fn file(
 }
 
 /// `roles` (ack): anyone connected.
+/// The roles whose ownership has ended (a forgotten or lapsed name) are left out: whoever
+/// holds the name now has none.
 pub fn roles(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let allowed = session.allow_history(|| chat.admission.allow_history(session.address));
     let reply = req.reply();
-    answer(reply, ClientEvent::Roles, allowed.map(|()| chat.moderation.roles()));
+    if let Err(e) = allowed {
+        return answer::<Roles>(reply, ClientEvent::Roles, Err(e));
+    }
+    let chat = chat.clone();
+    tokio::spawn(async move {
+        let granted = chat.moderation.all_roles();
+        let nicks: Vec<Nickname> = granted.iter().filter_map(|r| Nickname::parse(&r.nickname).ok()).collect();
+        let owners = chat.ownerships(&nicks.iter().collect::<Vec<_>>()).await;
+        let listed = owners.map(|owners| {
+            let now: HashSet<(String, String)> = nicks
+                .iter()
+                .zip(owners)
+                .filter_map(|(nick, owner)| {
+                    Some((nick.key().as_str().to_owned(), owner?.0.as_str().to_owned()))
+                })
+                .collect();
+            chat.moderation.roles(|role| {
+                Nickname::parse(&role.nickname)
+                    .is_ok_and(|n| now.contains(&(n.key().as_str().to_owned(), role.tenure.clone())))
+            })
+        });
+        answer(reply, ClientEvent::Roles, listed);
+    });
 }
 
 /// `moderation log` (ack): for anyone with a role; a room's moderators see their rooms' only.
@@ -621,7 +688,10 @@ async fn read_log(chat: &Chat, speaker: &Speaker) -> Result<ModerationLog, ChatE
         .filter(|r| !moderation.report_closed(r.id) && sees(Some(&r.room)))
         .take(MODERATION_LOG_PAGE)
         .collect();
-    let kept = moderation.store().read(Log::Audit, Log::Audit.kept()).await.map_err(unavailable)?;
+    // The chat's moderators see every entry: the newest page is enough. A room's moderators
+    // see their rooms' among the newest AUDIT_SCANNED.
+    let scanned = if moderation.is_moderator(speaker) { MODERATION_LOG_PAGE } else { AUDIT_SCANNED };
+    let kept = moderation.store().read(Log::Audit, scanned).await.map_err(unavailable)?;
     let audit = kept
         .into_iter()
         .filter_map(|(id, entry)| {
@@ -649,21 +719,7 @@ pub async fn enforce_bans(chat: &Chat) {
         let Some(address) = crate::chat::session::Session::of(&socket).and_then(|s| s.address) else {
             continue;
         };
-        let address = crate::client_addr::address_key(address).to_string();
-        let record = Record {
-            kind: Kind::AddressBan,
-            scope: key.clone(),
-            target: address,
-            value: "{}".to_owned(),
-            expires_at: Some(penalty.until),
-        };
-        match moderation.store().put(record).await {
-            Ok(()) => {
-                tracing::info!(nickname = %nick, "banned its address too");
-                recorded = true;
-            }
-            Err(e) => tracing::warn!("cannot record a banned address: {e}"),
-        }
+        recorded |= record_address(chat, &key, &nick, address, penalty.until).await;
     }
     if recorded && let Err(e) = moderation.refresh().await {
         tracing::warn!("cannot read the moderation state: {e}");
@@ -674,6 +730,49 @@ pub async fn enforce_bans(chat: &Chat) {
         tracing::info!(conn = %LogId::of(sid), nickname = %nick, "closed: its nickname is banned");
         banished(&socket, &penalty);
     }
+}
+
+/// Records that the ban of the nickname `nick` (key `key`) bans `address` too; whether it did.
+async fn record_address(
+    chat: &Chat,
+    key: &str,
+    nick: &Nickname,
+    address: std::net::IpAddr,
+    until: i64,
+) -> bool {
+    let record = Record {
+        kind: Kind::AddressBan,
+        scope: key.to_owned(),
+        target: crate::client_addr::address_key(address).to_string(),
+        value: "{}".to_owned(),
+        expires_at: Some(until),
+    };
+    match chat.moderation.store().put(record).await {
+        Ok(()) => {
+            tracing::info!(nickname = %nick, "banned its address too");
+            true
+        }
+        Err(e) => {
+            tracing::warn!("cannot record a banned address: {e}");
+            false
+        }
+    }
+}
+
+/// A connection resumed a banned nickname: if the ban bans the address too, the connection's
+/// address is recorded first; then it is told and closed.
+pub fn banned_on_resume(chat: &Chat, socket: &SocketRef<ChatAdapter>, nick: &Nickname, penalty: Penalty) {
+    let (chat, socket, nick) = (chat.clone(), socket.clone(), nick.clone());
+    tokio::spawn(async move {
+        let address = crate::chat::session::Session::of(&socket).and_then(|s| s.address);
+        if let Some(address) = address.filter(|_| penalty.address)
+            && record_address(&chat, nick.key().as_str(), &nick, address, penalty.until).await
+            && let Err(e) = chat.moderation.refresh().await
+        {
+            tracing::warn!("cannot read the moderation state: {e}");
+        }
+        banished(&socket, &penalty);
+    });
 }
 
 /// Tells a connection it is banned, and closes it.

@@ -9,6 +9,7 @@ pub mod act;
 pub mod store;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use chat_shared::limits::MODERATION_REFRESH;
@@ -153,30 +154,56 @@ fn seconds_left(until: i64, now: i64) -> usize {
 
 pub struct Moderation {
     store: Store,
-    state: RwLock<State>,
+    /// The state, and the number of the read it came from (a slower, older read never
+    /// replaces a newer one).
+    state: RwLock<(u64, State)>,
+    reads: AtomicU64,
     /// When each (room, nickname key) last posted, for slow mode (ms).
     last_post: Mutex<HashMap<(String, String), i64>>,
+    /// A room's rules are read, changed and written back one change at a time (on this
+    /// instance).
+    pub(super) rules_changes: tokio::sync::Mutex<()>,
 }
 
 impl Moderation {
     pub fn new(store: Store) -> Self {
-        Self { store, state: RwLock::default(), last_post: Mutex::default() }
+        Self {
+            store,
+            state: RwLock::default(),
+            reads: AtomicU64::new(0),
+            last_post: Mutex::default(),
+            rules_changes: tokio::sync::Mutex::new(()),
+        }
     }
 
     pub fn store(&self) -> &Store {
         &self.store
     }
 
-    fn state(&self) -> std::sync::RwLockReadGuard<'_, State> {
-        self.state.read().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> impl std::ops::Deref<Target = State> + '_ {
+        struct Read<'a>(std::sync::RwLockReadGuard<'a, (u64, State)>);
+        impl std::ops::Deref for Read<'_> {
+            type Target = State;
+            fn deref(&self) -> &State {
+                &self.0.1
+            }
+        }
+        Read(self.state.read().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Reads the state from the store again.
     pub async fn refresh(&self) -> Result<(), store::StoreError> {
+        let read = self.reads.fetch_add(1, Ordering::Relaxed) + 1;
         let now = now_ms();
         let records = self.store.records(now).await?;
         let deleted = self.store.read(Log::Deleted, Log::Deleted.kept()).await?;
-        *self.state.write().unwrap_or_else(|p| p.into_inner()) = State::read(records, deleted);
+        let fresh = State::read(records, deleted);
+        {
+            let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+            if state.0 < read {
+                *state = (read, fresh);
+            }
+        }
         let mut last_post = self.last_post.lock().unwrap_or_else(|p| p.into_inner());
         let slowest = i64::from(chat_shared::limits::SLOW_MODE_MAX_SECS) * 1000;
         last_post.retain(|_, at| now - *at < slowest);
@@ -215,10 +242,28 @@ impl Moderation {
         self.is_moderator(speaker) || rooms.iter().any(|room| self.moderates(speaker, room))
     }
 
-    /// Whether the nickname with this key is one of the chat's moderators (whom nobody
-    /// mutes, kicks or bans: only the operator revokes them).
-    pub fn is_protected(&self, key: &str) -> bool {
-        self.state().moderators.contains_key(key)
+    /// The role of the chat's moderator granted to the nickname with this key, if any (it
+    /// counts only while that ownership lasts: see `act::protected`).
+    pub fn moderator_role(&self, key: &str) -> Option<Role> {
+        self.state().moderators.get(key).cloned()
+    }
+
+    /// A room's owner: its nickname key and role.
+    fn room_owner(&self, room: &str) -> Option<(String, Role)> {
+        self.state().owners.get(room).cloned()
+    }
+
+    /// How many mutes stand in `scope` (a room, or [`EVERYWHERE`]).
+    fn mutes_in(&self, scope: &str) -> usize {
+        self.state().mutes.keys().filter(|(s, _)| s == scope).count()
+    }
+
+    /// Every role granted (each counts only while its ownership lasts).
+    pub fn all_roles(&self) -> Vec<Role> {
+        let state = self.state();
+        let owners = state.owners.values().map(|(_, r)| r);
+        let named = state.room_moderators.values().flat_map(HashMap::values);
+        state.moderators.values().chain(owners).chain(named).cloned().collect()
     }
 
     /// Until when `speaker` is muted in `room` (None: `general`'s and rooms' chat-wide mute
@@ -236,6 +281,10 @@ impl Moderation {
         let now = now_ms();
         let key = speaker.nickname.key();
         let room = room_of(channel);
+        if let Some(until) = self.banned(key.as_str()) {
+            // Its connection is being closed (here, or by the instance that holds it).
+            return Err(ChatError::with_limit(ErrorCode::Banned, seconds_left(until, now)));
+        }
         if let Some(until) = self.muted_until(key.as_str(), room, now) {
             return Err(ChatError::with_limit(ErrorCode::Muted, seconds_left(until, now)));
         }
@@ -308,11 +357,6 @@ impl Moderation {
         self.state().bans.get(key).filter(|p| p.until > now).cloned()
     }
 
-    /// The nickname key of a room's owner, if it has one.
-    fn room_owner_key(&self, room: &str) -> Option<String> {
-        self.state().owners.get(room).map(|(key, _)| key.clone())
-    }
-
     /// The ids of lines deleted lately in the history with this key.
     pub fn deleted(&self, history_key: &str) -> Vec<u64> {
         self.state().deleted.get(history_key).cloned().unwrap_or_default()
@@ -327,27 +371,38 @@ impl Moderation {
         self.state().rules.get(room).cloned().unwrap_or_default()
     }
 
+    /// The ids of the reports marked closed.
+    fn closed_reports(&self) -> Vec<u64> {
+        self.state().closed_reports.iter().copied().collect()
+    }
+
     fn report_closed(&self, id: u64) -> bool {
         self.state().closed_reports.contains(&id)
     }
 
-    /// Who has which role, and the rooms' rules (for `roles`).
-    pub fn roles(&self) -> Roles {
+    /// Who has which role, and the rooms' rules (for `roles`); `current`: whether a role's
+    /// ownership still lasts (a later owner of the name has none).
+    pub fn roles(&self, current: impl Fn(&Role) -> bool) -> Roles {
         let state = self.state();
-        let mut moderators: Vec<String> = state.moderators.values().map(|r| r.nickname.clone()).collect();
+        let mut moderators: Vec<String> =
+            state.moderators.values().filter(|r| current(r)).map(|r| r.nickname.clone()).collect();
         moderators.sort();
         let mut rooms: BTreeMap<&str, RoomRoles> = BTreeMap::new();
-        for (room, (_, owner)) in &state.owners {
-            rooms
-                .entry(room)
-                .or_insert_with(|| RoomRoles { room: room.clone(), ..Default::default() })
-                .owner = Some(owner.nickname.clone());
-        }
-        for (room, named) in &state.room_moderators {
+        for (room, (_, owner)) in state.owners.iter().filter(|(_, (_, r))| current(r)) {
             let entry =
                 rooms.entry(room).or_insert_with(|| RoomRoles { room: room.clone(), ..Default::default() });
-            entry.moderators = named.values().map(|r| r.nickname.clone()).collect();
-            entry.moderators.sort();
+            entry.owner = Some(owner.nickname.clone());
+        }
+        for (room, named) in &state.room_moderators {
+            let mut names: Vec<String> =
+                named.values().filter(|r| current(r)).map(|r| r.nickname.clone()).collect();
+            if names.is_empty() {
+                continue;
+            }
+            names.sort();
+            let entry =
+                rooms.entry(room).or_insert_with(|| RoomRoles { room: room.clone(), ..Default::default() });
+            entry.moderators = names;
         }
         let mut rules: Vec<RoomRules> = state
             .rules
@@ -394,7 +449,7 @@ mod tests {
             rusqlite::Connection::open_in_memory().unwrap(),
         ))));
         *m.state.write().unwrap() =
-            State::read(records, vec![(1, "rust\n7".into()), (2, "general\n9".into())]);
+            (1, State::read(records, vec![(1, "rust\n7".into()), (2, "general\n9".into())]));
         m
     }
 
@@ -406,9 +461,10 @@ mod tests {
         assert!(!m.is_moderator(&speaker("Mo", "t2", true)), "a later owner of the name");
         assert!(!m.is_moderator(&speaker("Mo", "t1", false)), "an ephemeral holder");
         assert!(m.moderates(&speaker("Mo", "t1", true), "anything"));
-        assert!(m.is_protected(Nickname::parse("Mo").unwrap().key().as_str()));
+        assert!(m.moderator_role(Nickname::parse("Mo").unwrap().key().as_str()).is_some());
         assert_eq!(m.deleted("rust"), vec![7]);
-        assert_eq!(m.roles().moderators, vec!["Mo".to_owned()]);
+        assert_eq!(m.roles(|_| true).moderators, vec!["Mo".to_owned()]);
+        assert!(m.roles(|r| r.tenure != "t1").moderators.is_empty(), "a role whose ownership ended");
     }
 
     #[test]

@@ -326,9 +326,11 @@ impl Store {
                         (log.as_str(), &entry),
                     )?;
                     let id = c.last_insert_rowid();
+                    // The logs share one id sequence: each keeps its own newest `kept`.
                     c.execute(
-                        "DELETE FROM moderation_log WHERE log = ?1 AND id <= ?2 - ?3",
-                        (log.as_str(), id, kept as i64),
+                        "DELETE FROM moderation_log WHERE log = ?1 AND id <= (
+                             SELECT id FROM moderation_log WHERE log = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                        (log.as_str(), kept as i64),
                     )?;
                     Ok(id as u64)
                 })
@@ -398,9 +400,13 @@ mod tests {
         store.put(record("c", None)).await.unwrap();
         store.remove(Kind::Mute, EVERYWHERE, "c").await.unwrap();
         assert!(store.records(0).await.unwrap().is_empty());
+        let report = store.append(Log::Reports, "r".into()).await.unwrap();
         for i in 0..(Log::Deleted.kept() + 5) {
             store.append(Log::Deleted, format!("general\n{i}")).await.unwrap();
+            store.append(Log::Audit, "a".into()).await.unwrap();
         }
+        let reports = store.read(Log::Reports, 10).await.unwrap();
+        assert_eq!(reports, vec![(report, "r".to_owned())], "another log's entries do not push it out");
         let newest = store.read(Log::Deleted, 2).await.unwrap();
         assert_eq!(
             newest.iter().map(|e| e.1.as_str()).collect::<Vec<_>>(),
