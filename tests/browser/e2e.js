@@ -650,6 +650,16 @@ const tests = {
     await troll.waitForFunction(() => [...document.querySelectorAll('#lines p.failed')].some((p) => p.textContent.includes('A moderator muted you')));
     await troll.screenshot({ path: path.join(process.cwd(), 'target', 'screenshots', 'muted.png') });
 
+    // Room settings: slow mode on general, said to its readers; then off again.
+    await modi.click('#room-rules summary');
+    await modi.click('#slow-mode');
+    await lineWith(reader, 'general: one line per 30 seconds per person');
+    await modi.click('#room-rules summary');
+    await modi.waitForFunction(() => document.querySelector('#slow-mode').textContent === 'End slow mode');
+    await modi.click('#slow-mode');
+    await lineWith(reader, 'general is open to everyone');
+    assert.equal(await reader.locator('#room-rules').count(), 0, 'no settings for a reader');
+
     // A ban (confirmed): the page is back at its form, says who, until when and why, and does
     // not take the name back by itself after its reconnect.
     await trolly.locator('.person-menu summary').click();

@@ -6,6 +6,8 @@
 
 use leptos::prelude::*;
 
+use chat_shared::moderation::{Action, RoomRules};
+
 use crate::service::Chat;
 use crate::state::{ChannelId, ChatState, Part};
 
@@ -177,7 +179,54 @@ pub fn ChannelHead(chat: Chat, open: RwSignal<bool>) -> impl IntoView {
                     {move || chat.t().leave_room}
                 </button>
             </Show>
+            {rules_menu(chat)}
         </div>
+    }
+}
+
+/// How slow the page's slow mode makes a room: one line per this many seconds per person.
+const SLOW_MODE_SECS: u32 = 30;
+
+/// For whoever moderates the open room (or `general`): slow mode, lock and topic.
+fn rules_menu(chat: Chat) -> impl IntoView {
+    let rules = move || {
+        chat.read(Part::Online, |s| {
+            let room = s.current.room_name()?.to_owned();
+            let rules = s.roles.rules.iter().find(|r| r.room == room).cloned();
+            Some(rules.unwrap_or(RoomRules { room, ..Default::default() })).filter(|_| s.moderates_here())
+        })
+    };
+    let change = move |ev: web_sys::MouseEvent,
+                       slow_secs: Option<u32>,
+                       locked: Option<bool>,
+                       topic: Option<String>| {
+        super::lines::close_menu(&ev);
+        let Some(room) = chat.peek(|s| s.current.room_name().map(str::to_owned)) else { return };
+        chat.moderate(Action::Rules { room, slow_secs, locked, topic });
+    };
+    move || {
+        rules().map(|now| {
+            let t = chat.t();
+            let slow = if now.slow_secs > 0 { 0 } else { SLOW_MODE_SECS };
+            let slow_label = if now.slow_secs > 0 { t.slow_off.to_owned() } else { t.slow_on.replace("{n}", &SLOW_MODE_SECS.to_string()) };
+            let lock = !now.locked;
+            let topic = move |ev: web_sys::MouseEvent| {
+                let current = chat.peek(ChatState::topic);
+                if let Ok(Some(topic)) = window().prompt_with_message_and_default(chat.t().topic_prompt, &current) {
+                    change(ev, None, None, Some(topic));
+                }
+            };
+            view! {
+                <details class="rules-menu" id="room-rules">
+                    <summary>{t.room_settings}</summary>
+                    <button type="button" id="slow-mode" on:click=move |ev| change(ev, Some(slow), None, None)>{slow_label}</button>
+                    <button type="button" id="lock-room" on:click=move |ev| change(ev, None, Some(lock), None)>
+                        {if lock { t.lock } else { t.unlock }}
+                    </button>
+                    <button type="button" id="set-topic" on:click=topic>{t.set_topic}</button>
+                </details>
+            }
+        })
     }
 }
 

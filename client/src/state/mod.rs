@@ -579,7 +579,14 @@ impl ChatState {
             ChannelId::Room(name) => {
                 self.rooms.iter().find(|r| &r.name == name).map(|r| r.topic.clone()).unwrap_or_default()
             }
-            _ => String::new(),
+            // A topic a moderator set for `general` (the server lists `general` as a room).
+            ChannelId::General => self
+                .rooms
+                .iter()
+                .find(|r| r.name == chat_shared::room::GENERAL)
+                .map(|r| r.topic.clone())
+                .unwrap_or_default(),
+            ChannelId::Direct(_) => String::new(),
         }
     }
 

@@ -495,6 +495,8 @@ impl Reducer<'_> {
                 let known = &mut self.state.roles.rules;
                 let before = known.iter().position(|r| r.room == rules.room).map(|i| known.remove(i));
                 known.push(rules.clone());
+                // The room settings' menu shows the rules as they are now.
+                self.changed(Part::Online);
                 let before =
                     before.unwrap_or_else(|| RoomRules { room: rules.room.clone(), ..Default::default() });
                 let change = if rules.locked && !before.locked {

@@ -468,6 +468,25 @@ mod tests {
     }
 
     #[test]
+    fn a_mute_or_ban_past_its_time_holds_nothing() {
+        let past = now_ms() - 1;
+        let penalty = Penalty {
+            nickname: "Bo".into(),
+            until: past,
+            reason: String::new(),
+            by: "Mo".into(),
+            address: false,
+        };
+        let m = moderation(vec![
+            record(Kind::Mute, EVERYWHERE, "Bo", &penalty),
+            record(Kind::Ban, EVERYWHERE, "Bo", &penalty),
+        ]);
+        let bo = speaker("Bo", "tb", false);
+        assert!(m.may_post(&bo, &Channel::General).is_ok() && m.may_type(&bo, None));
+        assert!(m.refuse_banned(&bo.nickname).is_ok());
+    }
+
+    #[test]
     fn mutes_locks_and_slow_mode_refuse_posts_but_not_the_rooms_moderators() {
         let far = now_ms() + 60_000;
         let penalty = Penalty {
