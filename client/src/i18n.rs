@@ -170,6 +170,7 @@ pub struct Texts {
     pub unlock: &'static str,
     pub set_topic: &'static str,
     pub topic_prompt: &'static str,
+    pub audit_log: &'static str,
     /// The error sentences by code; `None`: the shared English one.
     errors: Option<fn(ErrorCode) -> &'static str>,
 }
@@ -337,6 +338,7 @@ const EN: Texts = Texts {
     unlock: "Unlock",
     set_topic: "Set the topic…",
     topic_prompt: "The room's topic:",
+    audit_log: "Recent moderation actions",
     errors: None,
 };
 
@@ -444,6 +446,7 @@ const NL: Texts = Texts {
     unlock: "Van het slot",
     set_topic: "Onderwerp instellen…",
     topic_prompt: "Het onderwerp van de kamer:",
+    audit_log: "Recente moderatie",
     errors: Some(|code| match code {
         ErrorCode::NicknameEmpty => "Typ een bijnaam",
         ErrorCode::NicknameTooLong => "Die bijnaam is te lang",
@@ -581,6 +584,7 @@ const KO: Texts = Texts {
     unlock: "잠금 풀기",
     set_topic: "주제 정하기…",
     topic_prompt: "방의 주제:",
+    audit_log: "최근 관리 기록",
     errors: Some(|code| match code {
         ErrorCode::NicknameEmpty => "닉네임을 입력하세요",
         ErrorCode::NicknameTooLong => "닉네임이 너무 깁니다",

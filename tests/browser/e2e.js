@@ -637,6 +637,8 @@ const tests = {
       await page.waitForFunction(() => ![...document.querySelectorAll('#lines p')].some((p) => p.textContent.includes('buy cheap')));
     }
     await modi.waitForSelector('#reports .empty');
+    await modi.waitForFunction(() => [...document.querySelectorAll('#reports ol.audit li')].some((li) => li.textContent.includes('Modi delete')));
+    assert.ok((await modi.textContent('#reports ol.audit')).includes('(operator) grant Modi'), await modi.textContent('#reports ol.audit'));
     await modi.screenshot({ path: path.join(process.cwd(), 'target', 'screenshots', 'moderator-reports.png') });
     await modi.click('#reports-close');
 

@@ -1,8 +1,9 @@
 //! `#reports`: for a moderator (of the chat, or of a room), a "Reports" button and the view it
 //! opens: the open reports, each with the reported line, who reported it and why, a button to
-//! delete the line for everyone (after a confirmation) and one to close the report.
+//! delete the line for everyone (after a confirmation) and one to close the report; then the
+//! newest moderation actions (the audit log: who did what to whom, where, when and why).
 
-use chat_shared::moderation::{Action, Report};
+use chat_shared::moderation::{Action, AuditEntry, Report};
 use leptos::prelude::*;
 
 use crate::service::Chat;
@@ -14,6 +15,9 @@ pub fn Reports(chat: Chat) -> impl IntoView {
     let open = move || chat.read(Part::Me, |s| s.moderation_log.is_some());
     let reports = move || {
         chat.read(Part::Me, |s| s.moderation_log.as_ref().map(|l| l.reports.clone()).unwrap_or_default())
+    };
+    let audit = move || {
+        chat.read(Part::Me, |s| s.moderation_log.as_ref().map(|l| l.audit.clone()).unwrap_or_default())
     };
     view! {
         <Show when=may>
@@ -38,11 +42,32 @@ pub fn Reports(chat: Chat) -> impl IntoView {
                         {report_item(chat, report)}
                     </For>
                 </ul>
+                <h3>{move || chat.t().audit_log}</h3>
+                <ol class="audit">
+                    <For each=audit key=|e| e.id let:entry>
+                        {audit_item(chat, entry)}
+                    </For>
+                </ol>
                 <button type="button" id="reports-close" on:click=move |_| chat.close_reports()>
                     {move || chat.t().close}
                 </button>
             </section>
         </Show>
+    }
+}
+
+/// One moderation action: when, who, what, whom, where, why.
+fn audit_item(chat: Chat, entry: AuditEntry) -> impl IntoView {
+    let lang = chat.lang.get_untracked();
+    let place = entry.room.as_ref().map(|r| format!(" # {r}")).unwrap_or_default();
+    let reason = (!entry.reason.is_empty())
+        .then(|| format!(" — {}", chat.t().reason_is.replace("{reason}", &entry.reason)));
+    let detail = (!entry.detail.is_empty()).then(|| format!(" ({})", entry.detail));
+    view! {
+        <li>
+            <time datetime=crate::browser::iso(entry.at)>{crate::browser::full(entry.at, lang)}</time>" "
+            <b>{entry.by.clone()}</b>" "<code>{entry.action.clone()}</code>" "{entry.target.clone()}{place}{detail}{reason}
+        </li>
     }
 }
 
