@@ -598,14 +598,7 @@ impl Chat {
         spawn_local(async move {
             let ask = |event, args| {
                 let socket = socket.clone();
-                async move {
-                    match socket.emit_with_ack(event, args).await {
-                        Ok(args) => Answer::<RoomInfo>::from_args(&args)
-                            .map(|Answer(a)| a)
-                            .unwrap_or_else(|| Err(ChatError::new(ErrorCode::BadPayload))),
-                        Err(_) => Err(ChatError::new(ErrorCode::Unavailable)),
-                    }
-                }
+                async move { answered::<RoomInfo>(socket.emit_with_ack(event, args).await) }
             };
             let mut joined = ask(ClientEvent::JoinRoom, vec![json!({ "room": name })]).await;
             if create && matches!(&joined, Err(e) if e.code == ErrorCode::RoomNotFound) {

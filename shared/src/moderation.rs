@@ -273,8 +273,23 @@ mod tests {
         );
         assert_eq!(read(r#"{"action":"explode"}"#), None);
         assert_eq!(read(r#"{"action":"delete","id":-1}"#), None);
-        for name in Action::NAMES {
-            assert!(!name.is_empty());
+        // Every action's name is listed (metrics show each from the start), and is its tag.
+        let nick = || "B".to_owned();
+        let every = [
+            Action::Delete { room: None, id: 1, reason: String::new() },
+            Action::Purge { room: None, nickname: nick(), reason: String::new() },
+            Action::Mute { nickname: nick(), minutes: 1, room: None, reason: String::new() },
+            Action::Unmute { nickname: nick(), room: None },
+            Action::Kick { nickname: nick(), reason: String::new() },
+            Action::Ban { nickname: nick(), minutes: 1, address: false, reason: String::new() },
+            Action::Unban { nickname: nick() },
+            Action::Rules { room: "r".into(), slow_secs: None, locked: None, topic: None },
+            Action::RoomModerator { room: "r".into(), nickname: nick(), grant: true },
+            Action::CloseReport { id: 1 },
+        ];
+        assert_eq!(every.iter().map(Action::name).collect::<Vec<_>>(), Action::NAMES);
+        for action in &every {
+            assert_eq!(serde_json::to_value(action).unwrap()["action"], action.name());
         }
         let ban = Action::Ban { nickname: "B".into(), minutes: 1, address: true, reason: String::new() };
         assert_eq!(read(&serde_json::to_string(&ban).unwrap()), Some(ban.clone()));

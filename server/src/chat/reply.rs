@@ -20,6 +20,13 @@ impl Reply {
         Self { socket, ack }
     }
 
+    /// Answers `event` with `Answer(result)`: by its ack, or (a refusal, without an ack) by a
+    /// `chat error` event.
+    pub fn answer<T: Serialize>(self, event: ClientEvent, result: Result<T, ChatError>) {
+        let refusal = result.as_ref().err().cloned();
+        self.send(event, &chat_shared::protocol::Answer(result), refusal.as_ref());
+    }
+
     /// Acks with `ack` if the client asked for an ack; otherwise, if `refusal` is set, emits
     /// it as a `chat error` event.
     pub fn send<T: Serialize>(self, event: ClientEvent, ack: &T, refusal: Option<&ChatError>) {

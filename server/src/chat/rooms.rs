@@ -11,10 +11,9 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use chat_shared::limits::ROOM_TOPIC_MAX_CHARS;
-use chat_shared::protocol::{Answer, ClientEvent, CreateRoom, RoomInfo, RoomRequest, RoomSend};
+use chat_shared::protocol::{ClientEvent, CreateRoom, RoomInfo, RoomRequest, RoomSend};
 use chat_shared::room::GENERAL;
 use chat_shared::{ChatError, ErrorCode, RoomName};
-use serde::Serialize;
 
 use super::incoming::Incoming;
 use super::{Chat, LogId};
@@ -116,17 +115,12 @@ impl Rooms {
     }
 }
 
-fn answer<T: Serialize>(req_reply: super::reply::Reply, event: ClientEvent, result: Result<T, ChatError>) {
-    let refusal = result.as_ref().err().cloned();
-    req_reply.send(event, &Answer(result), refusal.as_ref());
-}
-
 /// `rooms` (ack): every room (anyone connected may ask; a history request for the rates).
 pub fn list(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let reply = req.reply();
     if let Err(e) = session.allow_history(|| chat.admission.allow_history(session.address)) {
-        return answer::<Vec<RoomInfo>>(reply, ClientEvent::Rooms, Err(e));
+        return reply.answer::<Vec<RoomInfo>>(ClientEvent::Rooms, Err(e));
     }
     let marked = move |chat: &Chat| {
         let mut rooms = chat.rooms.list();
@@ -139,12 +133,12 @@ pub fn list(chat: &Chat, mut req: Incoming) {
         rooms
     };
     match chat.redis_rooms.clone() {
-        None => answer(reply, ClientEvent::Rooms, Ok(marked(chat))),
+        None => reply.answer(ClientEvent::Rooms, Ok(marked(chat))),
         Some(redis) => {
             let chat = chat.clone();
             tokio::spawn(async move {
                 let listed = refresh(&chat, &redis).await.map(|()| marked(&chat));
-                answer(reply, ClientEvent::Rooms, listed);
+                reply.answer(ClientEvent::Rooms, listed);
             });
         }
     }
@@ -184,7 +178,7 @@ pub fn create(chat: &Chat, mut req: Incoming) {
     });
     let (speaker, name, stored) = match wanted {
         Ok(all) => all,
-        Err(e) => return answer::<RoomInfo>(reply, ClientEvent::CreateRoom, Err(e)),
+        Err(e) => return reply.answer::<RoomInfo>(ClientEvent::CreateRoom, Err(e)),
     };
     match chat.redis_rooms.clone() {
         None => {
@@ -197,7 +191,7 @@ pub fn create(chat: &Chat, mut req: Incoming) {
                 if created.is_ok() {
                     super::moderation::act::record_owner(&chat, &speaker, &stored.name).await;
                 }
-                answer(reply, ClientEvent::CreateRoom, created);
+                reply.answer(ClientEvent::CreateRoom, created);
             });
         }
         Some(redis) => {
@@ -220,7 +214,7 @@ pub fn create(chat: &Chat, mut req: Incoming) {
                 if created.is_ok() {
                     super::moderation::act::record_owner(&chat, &speaker, &stored.name).await;
                 }
-                answer(reply, ClientEvent::CreateRoom, created);
+                reply.answer(ClientEvent::CreateRoom, created);
             });
         }
     }
@@ -295,7 +289,7 @@ pub fn join(chat: &Chat, mut req: Incoming) {
     });
     let (speaker, name) = match wanted {
         Ok(both) => both,
-        Err(e) => return answer::<RoomInfo>(reply, ClientEvent::JoinRoom, Err(e)),
+        Err(e) => return reply.answer::<RoomInfo>(ClientEvent::JoinRoom, Err(e)),
     };
     let known = chat.rooms.knows(&name);
     let join_known = move |chat: &Chat| {
@@ -312,10 +306,10 @@ pub fn join(chat: &Chat, mut req: Incoming) {
             let chat = chat.clone();
             tokio::spawn(async move {
                 let joined = refresh(&chat, &redis).await.and_then(|()| join_known(&chat));
-                answer(reply, ClientEvent::JoinRoom, joined);
+                reply.answer(ClientEvent::JoinRoom, joined);
             });
         }
-        _ => answer(reply, ClientEvent::JoinRoom, join_known(chat)),
+        _ => reply.answer(ClientEvent::JoinRoom, join_known(chat)),
     }
 }
 
@@ -339,7 +333,7 @@ pub fn leave(chat: &Chat, mut req: Incoming) {
         }
         Ok(RoomInfo { joined: name.is_general(), ..info })
     })();
-    answer(req.reply(), ClientEvent::LeaveRoom, left);
+    req.reply().answer(ClientEvent::LeaveRoom, left);
 }
 
 /// `room people` ({room}, ack): the nicknames in a room now, sorted (anyone connected may ask;
@@ -357,7 +351,7 @@ pub fn people(chat: &Chat, mut req: Incoming) {
     });
     let name = match asked {
         Ok(name) => name,
-        Err(e) => return answer::<Vec<String>>(reply, ClientEvent::RoomPeople, Err(e)),
+        Err(e) => return reply.answer::<Vec<String>>(ClientEvent::RoomPeople, Err(e)),
     };
     match chat.redis_rooms.clone().filter(|_| !name.is_general()) {
         None => {
@@ -372,7 +366,7 @@ pub fn people(chat: &Chat, mut req: Incoming) {
             if name.is_general() {
                 here.extend(session.nickname().map(|n| n.to_string()));
             }
-            answer(reply, ClientEvent::RoomPeople, Ok(sorted(here)))
+            reply.answer(ClientEvent::RoomPeople, Ok(sorted(here)))
         }
         Some(redis) => {
             tokio::spawn(async move {
@@ -380,7 +374,7 @@ pub fn people(chat: &Chat, mut req: Incoming) {
                     tracing::warn!(room = %name, "cannot read who is in a room: {e}");
                     ChatError::new(ErrorCode::Unavailable)
                 });
-                answer(reply, ClientEvent::RoomPeople, present.map(sorted));
+                reply.answer(ClientEvent::RoomPeople, present.map(sorted));
             });
         }
     }

@@ -33,6 +33,16 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// The room it is (`general` too), whose roles and rules apply to it; None for a direct
+    /// conversation, which has neither.
+    pub fn room_name(&self) -> Option<&str> {
+        match self {
+            Self::General => Some(chat_shared::room::GENERAL),
+            Self::Room(room) => Some(room.as_str()),
+            Self::Direct(_) => None,
+        }
+    }
+
     /// The history it is kept in: `general`, a room's name, or a direct conversation's
     /// [`Direct::thread`] (which no room name can be: see `RoomName`).
     pub fn key(&self) -> &str {

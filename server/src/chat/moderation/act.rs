@@ -13,7 +13,7 @@ use chat_shared::moderation::{
     Action, AuditEntry, Done, Filed, LineDeleted, Moderated, ModerationLog, Report, ReportRequest, Roles,
     RoomRules, Sanction,
 };
-use chat_shared::protocol::{Answer, ClientEvent, HistoryRequest, ServerEvent};
+use chat_shared::protocol::{ClientEvent, HistoryRequest, ServerEvent};
 use chat_shared::room::GENERAL;
 use chat_shared::{ChatError, ErrorCode, Nickname, RoomName};
 use serde::Serialize;
@@ -23,7 +23,6 @@ use std::collections::HashSet;
 use super::store::{EVERYWHERE, Kind, Log, Record};
 use super::{Penalty, Role};
 use crate::chat::incoming::Incoming;
-use crate::chat::reply::Reply;
 use crate::chat::session::Speaker;
 use crate::chat::{Chat, LogId};
 use crate::cluster::ChatAdapter;
@@ -49,11 +48,6 @@ fn detail_of(from: &str, text: &str) -> String {
     let cut: String = text.chars().take(DETAIL_MAX_CHARS).collect();
     let more = if cut.len() < text.len() { "…" } else { "" };
     format!("{from}: {cut}{more}")
-}
-
-fn answer<T: Serialize>(reply: Reply, event: ClientEvent, result: Result<T, ChatError>) {
-    let refusal = result.as_ref().err().cloned();
-    reply.send(event, &Answer(result), refusal.as_ref());
 }
 
 fn bad() -> ChatError {
@@ -103,12 +97,10 @@ fn channel(chat: &Chat, room: Option<&str>) -> Result<Channel, ChatError> {
     Ok(Channel::Room(room))
 }
 
-/// The name a channel's roles and rules are kept under.
-fn label(channel: &Channel) -> String {
-    match channel {
-        Channel::Room(room) => room.to_string(),
-        _ => GENERAL.to_owned(),
-    }
+/// The room a moderation request's channel is (`general` too: [`channel`] never gives a
+/// direct conversation).
+fn room_of(channel: &Channel) -> String {
+    channel.room_name().unwrap_or(GENERAL).to_owned()
 }
 
 /// `moderate` ({action, ...}, ack).
@@ -123,7 +115,7 @@ pub fn moderate(chat: &Chat, mut req: Incoming) {
     let reply = req.reply();
     let (speaker, action) = match prepared {
         Ok(prepared) => prepared,
-        Err(e) => return answer::<Done>(reply, ClientEvent::Moderate, Err(e)),
+        Err(e) => return reply.answer::<Done>(ClientEvent::Moderate, Err(e)),
     };
     let chat = chat.clone();
     tokio::spawn(async move {
@@ -133,7 +125,7 @@ pub fn moderate(chat: &Chat, mut req: Incoming) {
             crate::metrics::moderated(name);
             tracing::info!(conn = %LogId::of(socket.id), moderator = %speaker.nickname, action = name, "moderation");
         }
-        answer(reply, ClientEvent::Moderate, done);
+        reply.answer(ClientEvent::Moderate, done);
     });
 }
 
@@ -154,18 +146,18 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
     let (done, entry) = match action {
         Action::Delete { room, id, reason: raw } => {
             let channel = channel(chat, room.as_deref())?;
-            require(moderation.moderates(speaker, &label(&channel)))?;
+            require(moderation.moderates(speaker, &room_of(&channel)))?;
             let reason = reason(&raw)?;
             let line = delete_line(chat, &channel, id)
                 .await?
                 .ok_or_else(|| ChatError::new(ErrorCode::NoSuchLine))?;
             moderation.refresh().await.map_err(unavailable)?;
             let detail = detail_of(&line.0, &line.1);
-            (1, audit(id.to_string(), Some(label(&channel)), reason, detail))
+            (1, audit(id.to_string(), Some(room_of(&channel)), reason, detail))
         }
         Action::Purge { room, nickname, reason: raw } => {
             let channel = channel(chat, room.as_deref())?;
-            require(moderation.moderates(speaker, &label(&channel)))?;
+            require(moderation.moderates(speaker, &room_of(&channel)))?;
             let reason = reason(&raw)?;
             let nick = Nickname::parse(&nickname)?;
             let ids = lines_of(chat, &channel, &nick).await?;
@@ -176,7 +168,7 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
                 }
             }
             moderation.refresh().await.map_err(unavailable)?;
-            (deleted, audit(nick.to_string(), Some(label(&channel)), reason, format!("{deleted} lines")))
+            (deleted, audit(nick.to_string(), Some(room_of(&channel)), reason, format!("{deleted} lines")))
         }
         Action::Mute { nickname, minutes, room, reason: raw } => {
             let nick = Nickname::parse(&nickname)?;
@@ -298,7 +290,7 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
         }
         Action::Rules { room, slow_secs, locked, topic } => {
             let channel = channel(chat, Some(&room))?;
-            let room = label(&channel);
+            let room = room_of(&channel);
             require(moderation.moderates(speaker, &room))?;
             let _one_change_at_a_time = moderation.rules_changes.lock().await;
             let mut rules = moderation.rules(&room);
@@ -384,7 +376,7 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
             )
         }
     };
-    record_audit(chat, entry).await;
+    write_audit(chat.moderation.store(), entry).await;
     Ok(Done { affected: done })
 }
 
@@ -407,7 +399,7 @@ async fn sanction_scope(
             EVERYWHERE.to_owned()
         }
         Some(room) => {
-            let room = label(&channel(chat, Some(room))?);
+            let room = room_of(&channel(chat, Some(room))?);
             require(moderation.moderates(speaker, &room))?;
             if let Some((owner, role)) = moderation.room_owner(&room)
                 && owner == key.as_str()
@@ -458,12 +450,7 @@ async fn put(
     chat.moderation.refresh().await.map_err(unavailable)
 }
 
-/// Adds an entry to the audit log (a failure is logged: the action itself was done).
-pub async fn record_audit(chat: &Chat, entry: AuditEntry) {
-    write_audit(chat.moderation.store(), entry).await;
-}
-
-/// Adds an entry to the audit log of `store`.
+/// Adds an entry to the audit log of `store` (a failure is logged: the action itself was done).
 pub async fn write_audit(store: &super::store::Store, entry: AuditEntry) {
     let line = match serde_json::to_string(&entry) {
         Ok(line) => line,
@@ -514,7 +501,7 @@ async fn delete_line(chat: &Chat, channel: &Channel, id: u64) -> Result<Option<(
     let Some(line) = found.map_err(unavailable)? else { return Ok(None) };
     let store = chat.moderation.store();
     store.append(Log::Deleted, format!("{key}\n{id}")).await.map_err(unavailable)?;
-    broadcast(chat, channel, ServerEvent::LineDeleted, &LineDeleted { room: label(channel), id }).await;
+    broadcast(chat, channel, ServerEvent::LineDeleted, &LineDeleted { room: room_of(channel), id }).await;
     Ok(Some((line.from, line.text)))
 }
 
@@ -573,7 +560,7 @@ pub fn report(chat: &Chat, mut req: Incoming) {
     let reply = req.reply();
     let (speaker, id, why, history_key) = match prepared {
         Ok(prepared) => prepared,
-        Err(e) => return answer::<Filed>(reply, ClientEvent::Report, Err(e)),
+        Err(e) => return reply.answer::<Filed>(ClientEvent::Report, Err(e)),
     };
     let chat = chat.clone();
     tokio::spawn(async move {
@@ -582,7 +569,7 @@ pub fn report(chat: &Chat, mut req: Incoming) {
             crate::metrics::reported();
             tracing::info!(conn = %LogId::of(socket.id), report = filed.id, line = id, "a line was reported");
         }
-        answer(reply, ClientEvent::Report, filed);
+        reply.answer(ClientEvent::Report, filed);
     });
 }
 
@@ -633,7 +620,7 @@ pub fn roles(chat: &Chat, mut req: Incoming) {
     let allowed = session.allow_history(|| chat.admission.allow_history(session.address));
     let reply = req.reply();
     if let Err(e) = allowed {
-        return answer::<Roles>(reply, ClientEvent::Roles, Err(e));
+        return reply.answer::<Roles>(ClientEvent::Roles, Err(e));
     }
     let chat = chat.clone();
     tokio::spawn(async move {
@@ -653,7 +640,7 @@ pub fn roles(chat: &Chat, mut req: Incoming) {
                     .is_ok_and(|n| now.contains(&(n.key().as_str().to_owned(), role.tenure.clone())))
             })
         });
-        answer(reply, ClientEvent::Roles, listed);
+        reply.answer(ClientEvent::Roles, listed);
     });
 }
 
@@ -668,12 +655,12 @@ pub fn log(chat: &Chat, mut req: Incoming) {
     let reply = req.reply();
     let speaker = match speaker {
         Ok(speaker) => speaker,
-        Err(e) => return answer::<ModerationLog>(reply, ClientEvent::ModerationLog, Err(e)),
+        Err(e) => return reply.answer::<ModerationLog>(ClientEvent::ModerationLog, Err(e)),
     };
     let chat = chat.clone();
     tokio::spawn(async move {
         let read = read_log(&chat, &speaker).await;
-        answer(reply, ClientEvent::ModerationLog, read);
+        reply.answer(ClientEvent::ModerationLog, read);
     });
 }
 
@@ -710,6 +697,9 @@ pub async fn enforce_bans(chat: &Chat) {
     let moderation = &chat.moderation;
     if let Err(e) = moderation.refresh().await {
         tracing::warn!("cannot read the moderation state: {e}");
+        return;
+    }
+    if !moderation.any_ban() {
         return;
     }
     let mut recorded = false;

@@ -137,16 +137,6 @@ fn holds(role: &Role, speaker: &Speaker) -> bool {
     speaker.owned && role.tenure == speaker.tenure.as_str()
 }
 
-/// The room a channel's rules and roles are kept under (`general` for `general`; None for a
-/// direct conversation, which has neither).
-fn room_of(channel: &Channel) -> Option<&str> {
-    match channel {
-        Channel::General => Some(GENERAL),
-        Channel::Room(room) => Some(room.as_str()),
-        Channel::Direct(_) => None,
-    }
-}
-
 /// Seconds from now until `until` (ms), at least 1.
 fn seconds_left(until: i64, now: i64) -> usize {
     ((until - now).max(0) as usize).div_ceil(1000).max(1)
@@ -280,7 +270,7 @@ impl Moderation {
     pub fn may_post(&self, speaker: &Speaker, channel: &Channel) -> Result<(), ChatError> {
         let now = now_ms();
         let key = speaker.nickname.key();
-        let room = room_of(channel);
+        let room = channel.room_name();
         if let Some(until) = self.banned(key.as_str()) {
             // Its connection is being closed (here, or by the instance that holds it).
             return Err(ChatError::with_limit(ErrorCode::Banned, seconds_left(until, now)));
@@ -314,8 +304,12 @@ impl Moderation {
 
     /// Until when the nickname with this key is banned, if it is.
     pub fn banned(&self, key: &str) -> Option<i64> {
-        let now = now_ms();
-        self.state().bans.get(key).map(|p| p.until).filter(|until| *until > now)
+        self.ban_of(key).map(|p| p.until)
+    }
+
+    /// Whether any nickname is banned now (the 2 s enforcement has nothing to do otherwise).
+    fn any_ban(&self) -> bool {
+        !self.state().bans.is_empty()
     }
 
     /// Refuses a banned nickname (`banned`, with the seconds left).
