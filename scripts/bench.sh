@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# The benchmark, side by side (not a test): builds chat-server and the load generator (release),
-# installs the Node reference server (../shared/reference/node-chat, copied to target/node-chat,
-# npm ci), then runs each scenario against each server, the server pinned to core 0 and the load
-# generator to core 1, traffic on 127.0.0.1 only. Prints one JSON line per run and, at the end,
-# a markdown table of both with the ratio (paste it into docs/benchmarks.md with the date).
-# chat-server runs with durability on (the default) and its rate limits lifted.
-# SHORT=1 runs each scenario briefly (a smoke run).
+# The benchmark, side by side (not a test): builds chat-server, the naive socketioxide port
+# (tests/src/bin/naive-chat.rs) and the load generator (release), installs the Node reference
+# server (../shared/reference/node-chat, copied to target/node-chat) and the Bun peer
+# (scripts/bun-chat, to target/bun-chat) with npm ci, then runs each scenario against each
+# server on a fresh process, the server pinned to core 0 and the load generator to core 1,
+# traffic on 127.0.0.1 only. Prints one JSON line per run and, at the end, a markdown table of
+# all four with chat-server's ratio to the best peer (paste it into docs/benchmarks.md with the
+# date). chat-server runs with durability on (the default) and its rate limits lifted.
+# SHORT=1 runs each scenario briefly (a smoke run); SERVERS="ours naive" picks servers
+# (default: ours naive bun node).
 source "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 install_node_reference
+install_bun_peer
+servers="${SERVERS:-ours naive bun node}"
 secs="${SECONDS_PER_RUN:-10}"
 if [ -n "${SHORT:-}" ]; then secs=2; fi
 
-# start_ours / start_node: set $port and $pid (the server's own process).
+# start_ours / start_naive / start_bun / start_node: set $port and $pid (the server's own process).
 start_ours() {
   start_server CHAT_MESSAGES_PER_SECOND=1000000 CHAT_MESSAGE_BURST=1000000 CHAT_MAX_CONNECTIONS=30000
 }
@@ -20,13 +25,19 @@ start_node() {
   port=$((10000 + RANDOM % 10000))  # below the ephemeral range the clients use
   PORT=$port bash -c "cd '$node_dir' && $(declare -f pin); pin 0 node server.js" 2>/dev/null &
   pid=$!
-  for _ in $(seq 100); do
-    # The reference answers 404 to everything but socket.io: any answer means it is up.
-    curl -s -o /dev/null "http://127.0.0.1:$port/" && return
-    sleep 0.05
-  done
-  echo "the Node reference server did not start" >&2
-  return 1
+  wait_http "$port" "the Node reference server"
+}
+start_naive() {
+  port=$((10000 + RANDOM % 10000))
+  PORT=$port bash -c "$(declare -f pin); pin 0 target/release/naive-chat" 2>/dev/null &
+  pid=$!
+  wait_http "$port" "the naive socketioxide port"
+}
+start_bun() {
+  port=$((10000 + RANDOM % 10000))
+  PORT=$port bash -c "cd '$bun_dir' && $(declare -f pin); pin 0 node_modules/.bin/bun server.js" 2>/dev/null &
+  pid=$!
+  wait_http "$port" "the Bun peer"
 }
 stop_any() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "${data:-}"; data=""; }
 
@@ -56,18 +67,20 @@ capacity() {
 }
 
 if [ -n "${SHORT:-}" ]; then
-  for server in ours node; do
+  for server in $servers; do
     run "$server" "latency" fanout --clients 50 --senders 5 --rate 50 --seconds "$secs"
     run "$server" "join storm" joinstorm --clients 200
+    run "$server" "memory original" memory --clients 200 --original 1
   done
 else
-  for server in ours node; do
+  for server in $servers; do
     run "$server" "latency" fanout --clients 1000 --senders 10 --rate 100 --seconds "$secs"
     capacity "$server" 100 1000 2000 4000 8000 16000 32000 64000
     capacity "$server" 1000 25 50 100 200 400 800 1600 3200
     run "$server" "join storm 1000" joinstorm --clients 1000
     run "$server" "join storm 10000" joinstorm --clients 10000
     run "$server" "memory" memory --clients 5000
+    run "$server" "memory original" memory --clients 1000 --original 1
   done
 fi
 node "$ROOT/scripts/bench-table.js" "$results"

@@ -327,9 +327,14 @@ pub struct MemoryReport {
     pub rss_before_kib: u64,
     pub idle_kib_per_connection: f64,
     pub named_kib_per_connection: f64,
+    /// The server's RSS once every client has left (and 2 s more), against `rss_before_kib`.
+    pub rss_after_leave_kib: u64,
 }
 
-pub async fn memory(port: u16, clients: usize, server_pid: u32) -> Option<MemoryReport> {
+/// With `original`, the clients speak the original protocol (every join announced to everyone,
+/// the whole nicknames map after each); otherwise they ask for `presence=changes`, as the page
+/// does (peers that do not know it ignore it).
+pub async fn memory(port: u16, clients: usize, server_pid: u32, original: bool) -> Option<MemoryReport> {
     let settle = || tokio::time::sleep(Duration::from_secs(2));
     settle().await;
     let before = crate::soak::rss_kib(server_pid)?;
@@ -338,7 +343,11 @@ pub async fn memory(port: u16, clients: usize, server_pid: u32) -> Option<Memory
     for _ in 0..clients {
         let permit = gate.clone().acquire_owned().await.ok()?;
         conns.push(tokio::spawn(async move {
-            let c = WireClient::try_connect_for_changes(port).await.ok();
+            let c = if original {
+                WireClient::try_connect(port).await.ok()
+            } else {
+                WireClient::try_connect_for_changes(port).await.ok()
+            };
             drop(permit);
             c
         }));
@@ -377,11 +386,14 @@ pub async fn memory(port: u16, clients: usize, server_pid: u32) -> Option<Memory
     let after = crate::soak::rss_kib(server_pid)?;
     let per = |kib: u64| (kib.saturating_sub(before) as f64 / clients as f64 * 10.0).round() / 10.0;
     drop(kept);
+    settle().await;
+    let left = crate::soak::rss_kib(server_pid)?;
     Some(MemoryReport {
         clients,
         named,
         rss_before_kib: before,
         idle_kib_per_connection: per(idle),
         named_kib_per_connection: per(after),
+        rss_after_leave_kib: left,
     })
 }

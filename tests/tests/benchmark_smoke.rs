@@ -38,8 +38,11 @@ async fn the_benchmark_scenarios_run() {
     assert_eq!((storm.joined, storm.failed), (50, 0), "{storm:?}");
 
     let s = server();
-    let mem = memory(s.port, 50, s.pid()).await.expect("memory scenario");
-    assert!(mem.rss_before_kib > 0 && mem.named == 50, "{mem:?}");
+    let mem = memory(s.port, 50, s.pid(), false).await.expect("memory scenario");
+    assert!(mem.rss_before_kib > 0 && mem.named == 50 && mem.rss_after_leave_kib > 0, "{mem:?}");
+    let s = server();
+    let mem = memory(s.port, 20, s.pid(), true).await.expect("memory scenario, original protocol");
+    assert_eq!(mem.named, 20, "{mem:?}");
 
     // "Many rooms": 60 people in 4 rooms of 15, the first 2 of each also in the next room.
     let s = server();
@@ -57,4 +60,39 @@ async fn the_benchmark_scenarios_run() {
     .expect("the rooms were created");
     assert_eq!((rooms.joined, rooms.memberships), (60, 68), "{rooms:?}");
     assert!(rooms.sent >= 4 && rooms.delivered > 0 && rooms.lost == 0, "{rooms:?}");
+}
+
+/// The naive socketioxide port (a peer of the benchmark) speaks the original's protocol: the
+/// load generator's fan-out runs against it and every line reaches every other client.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_naive_peer_runs() {
+    let port = chat_tests::server::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_naive-chat"))
+        .env("PORT", port.to_string())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("naive-chat starts");
+    let mut up = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(up, "naive-chat listens on {port}");
+    let report = run(Fanout {
+        send_port: None,
+        port,
+        clients: 10,
+        senders: 2,
+        rate: 20,
+        seconds: 1,
+        server_pid: Some(child.id()),
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(report.sent >= 10, "{report:?}");
+    assert_eq!((report.delivered, report.lost), (report.sent * 11, 0), "{report:?}");
 }

@@ -288,17 +288,18 @@ async fn joinstorm() {
     println!("{}", serde_json::to_string(&report).unwrap_or_default());
 }
 
-/// `loadgen memory --port P --clients N --pid SERVER_PID`: the server's RSS per connection,
-/// idle and named.
+/// `loadgen memory --port P --clients N --pid SERVER_PID [--original 1]`: the server's RSS per
+/// connection, idle and named (with `--original 1`, named the original's way: no
+/// `presence=changes`), and after they all left.
 async fn memory() {
-    let n = numbers("memory", &["port", "clients", "pid"]);
+    let n = numbers("memory", &["port", "clients", "pid", "original"]);
     let port = n.get("port").copied().unwrap_or(3000) as u16;
     let clients = n.get("clients").copied().unwrap_or(1000).clamp(1, 20_000) as usize;
     let Some(pid) = n.get("pid").map(|p| *p as u32) else {
         eprintln!("loadgen memory: --pid SERVER_PID is required");
         std::process::exit(2);
     };
-    match chat_tests::fanout::memory(port, clients, pid).await {
+    match chat_tests::fanout::memory(port, clients, pid, n.get("original") == Some(&1)).await {
         Some(report) => println!("{}", serde_json::to_string(&report).unwrap_or_default()),
         None => {
             eprintln!("loadgen memory: a connection failed or the server's memory is unreadable");
