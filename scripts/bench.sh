@@ -54,7 +54,8 @@ run() {
 }
 
 # capacity SERVER CLIENTS RATES...: raises the rate until p99 > 250 ms, a loss, or the load
-# generator saturates; the last good run is the capacity.
+# generator saturates; the last good run is the capacity (the steps are ~25 % apart near the
+# servers' capacities, so a capacity is a lower bound within that).
 capacity() {
   local server="$1" clients="$2"; shift 2
   for rate in "$@"; do
@@ -75,8 +76,8 @@ if [ -n "${SHORT:-}" ]; then
 else
   for server in $servers; do
     run "$server" "latency" fanout --clients 1000 --senders 10 --rate 100 --seconds "$secs"
-    capacity "$server" 100 1000 2000 4000 8000 16000 32000 64000
-    capacity "$server" 1000 25 50 100 200 400 800 1600 3200
+    capacity "$server" 100 2000 4000 6000 8000 10000 12000 16000 20000 24000 32000
+    capacity "$server" 1000 100 200 400 600 800 1000 1200 1600 2000 2400
     run "$server" "join storm 1000" joinstorm --clients 1000
     run "$server" "join storm 10000" joinstorm --clients 10000
     run "$server" "memory" memory --clients 5000

@@ -1,5 +1,6 @@
 //! `chat-server`: reads its configuration, sets up logging, and runs the chat until a signal.
 
+mod allocator;
 mod app;
 mod chat;
 mod client_addr;

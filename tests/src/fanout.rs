@@ -99,6 +99,8 @@ impl RunCost {
 const SETUP_CONCURRENCY: usize = 64;
 /// How long a join storm (or naming everyone, in the memory scenario) may take in all.
 const STORM_LIMIT: Duration = Duration::from_secs(60);
+/// How long the memory scenario waits after everyone left before it reads the server's RSS.
+const AFTER_LEAVING: Duration = Duration::from_secs(12);
 /// How long receivers wait for late lines after the senders stop.
 const DRAIN: Duration = Duration::from_secs(3);
 
@@ -150,7 +152,8 @@ pub async fn run(f: Fanout) -> FanoutReport {
             let permit = gate.acquire_owned().await.ok()?;
             let nick = if sender { format!("s{}", i - f.clients) } else { format!("c{i}") };
             let port = if sender { f.send_port.unwrap_or(f.port) } else { f.port };
-            let mut c = join(port, &nick).await?;
+            // A join the server never answers counts as a lost receiver, not a hung benchmark.
+            let mut c = tokio::time::timeout(STORM_LIMIT, join(port, &nick)).await.ok()??;
             drop(permit);
             joined.fetch_add(1, Ordering::Relaxed);
             let mut latencies: Vec<u32> = Vec::new();
@@ -327,7 +330,7 @@ pub struct MemoryReport {
     pub rss_before_kib: u64,
     pub idle_kib_per_connection: f64,
     pub named_kib_per_connection: f64,
-    /// The server's RSS once every client has left (and 2 s more), against `rss_before_kib`.
+    /// The server's RSS 12 s after every client has left, against `rss_before_kib`.
     pub rss_after_leave_kib: u64,
 }
 
@@ -358,35 +361,64 @@ pub async fn memory(port: u16, clients: usize, server_pid: u32, original: bool) 
     }
     settle().await;
     let idle = crate::soak::rss_kib(server_pid)?;
-    // Name them, reading everything meanwhile (announcements, the nicknames map).
+    // Name them a few at a time (as people arrive, not all in the same millisecond: with the
+    // original protocol every join sends everyone the whole map, and a storm of those measures
+    // queues, not connections), each reading everything until told to stop.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let tried = Arc::new(AtomicUsize::new(0));
     let named: Vec<_> = open
         .into_iter()
         .enumerate()
         .map(|(i, mut c)| {
+            let (gate, mut stop, tried) = (gate.clone(), stop_rx.clone(), tried.clone());
             tokio::spawn(async move {
-                c.emit("nickname", &[json!(format!("m{i}"))], Some(1)).await;
+                // Until its turn it reads too (announcements, the server's pings).
+                let mut turn = std::pin::pin!(gate.acquire_owned());
+                let permit = loop {
+                    tokio::select! {
+                        permit = &mut turn => break permit.ok(),
+                        text = c.recv_text(STORM_LIMIT) => if text.is_none() {
+                            tried.fetch_add(1, Ordering::Relaxed);
+                            return (c, false);
+                        },
+                    }
+                };
                 let deadline = Instant::now() + STORM_LIMIT;
+                c.emit("nickname", &[json!(format!("m{i}"))], Some(1)).await;
                 let mut named = false;
-                while let Some(text) = c.recv_text(Duration::from_millis(500)).await {
-                    named |= text.starts_with("431[false");
-                    if Instant::now() > deadline {
-                        break;
+                while !named && Instant::now() < deadline {
+                    let Some(text) = c.recv_text(deadline - Instant::now()).await else { break };
+                    named = text.starts_with("431[false");
+                }
+                drop(permit);
+                tried.fetch_add(1, Ordering::Relaxed);
+                loop {
+                    tokio::select! {
+                        _ = stop.wait_for(|s| *s) => break,
+                        text = c.recv_text(STORM_LIMIT) => if text.is_none() { break },
                     }
                 }
                 (c, named)
             })
         })
         .collect();
+    // Everyone named (or given up on), then 2 s for the last announcements to drain.
+    let give_up = Instant::now() + 2 * STORM_LIMIT;
+    while tried.load(Ordering::Relaxed) < clients && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    settle().await;
+    let after = crate::soak::rss_kib(server_pid)?;
+    let _ = stop_tx.send(true);
     let mut kept = Vec::new();
     for t in named {
         kept.push(t.await.ok()?);
     }
     let named = kept.iter().filter(|(_, named)| *named).count();
-    settle().await;
-    let after = crate::soak::rss_kib(server_pid)?;
     let per = |kib: u64| (kib.saturating_sub(before) as f64 / clients as f64 * 10.0).round() / 10.0;
     drop(kept);
-    settle().await;
+    // Long enough for a server that gives memory back now and then (chat-server looks every 10 s).
+    tokio::time::sleep(AFTER_LEAVING).await;
     let left = crate::soak::rss_kib(server_pid)?;
     Some(MemoryReport {
         clients,

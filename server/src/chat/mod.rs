@@ -311,6 +311,11 @@ impl Chat {
         }
     }
 
+    /// Connections open (admitted and not yet gone).
+    pub fn connections(&self) -> usize {
+        self.admission.admitted()
+    }
+
     /// The gauges `/metrics` reads when scraped: connections by transport, nicknames in use.
     pub fn metrics_snapshot(&self) -> crate::metrics::Snapshot {
         use socketioxide::TransportType;

@@ -492,6 +492,10 @@ async fn disconnect(chat: &Chat, nick: &Nickname) {
 /// Deletes line `id` of `channel` from the history, remembers it as deleted and tells the
 /// channel's pages: (who said it, what), or None if it is not there.
 async fn delete_line(chat: &Chat, channel: &Channel, id: u64) -> Result<Option<(String, String)>, ChatError> {
+    // A line stored but not yet delivered must reach the pages before its deletion does.
+    if !chat.journal.flush().await {
+        return Err(unavailable("the history writer has stopped"));
+    }
     let history = chat.history.clone();
     let key = channel.key().to_owned();
     let found = {
@@ -507,6 +511,10 @@ async fn delete_line(chat: &Chat, channel: &Channel, id: u64) -> Result<Option<(
 
 /// The ids of `nick`'s lines among the newest [`PURGE_SCAN_LINES`] of `channel`.
 async fn lines_of(chat: &Chat, channel: &Channel, nick: &Nickname) -> Result<Vec<u64>, ChatError> {
+    // Lines submitted before the purge are in the store (and delivered) before it is read.
+    if !chat.journal.flush().await {
+        return Err(unavailable("the history writer has stopped"));
+    }
     let key = nick.key();
     let room = match channel {
         Channel::General => None,
