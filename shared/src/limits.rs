@@ -164,8 +164,8 @@ pub const TYPING_REFRESH: Duration = Duration::from_secs(3);
 /// ...and a reader forgets a typist it heard nothing from for this long.
 pub const TYPING_EXPIRY: Duration = Duration::from_secs(6);
 
-/// Bytes of accepted lines that may wait to be stored and delivered (a stalled store: a slow
-/// disk, a locked database, a Redis outage; or delivery falling behind a flood)... A line costs its text, nickname and key in bytes plus
+/// Bytes of accepted lines that may wait for the history writer (a stalled store: a slow disk,
+/// a locked database, a Redis outage)... A line costs its text, nickname and key in bytes plus
 /// [`HISTORY_QUEUE_LINE_OVERHEAD`]: 32 MiB hold ~3,900 of the largest lines (2,000 chars of 4
 /// bytes) or ~100,000 typical ones. One address (burst 60, then 20/s) needs over 3 minutes of
 /// the largest lines to fill it alone; honest traffic at the server's measured ceiling (8,000

@@ -1,10 +1,8 @@
 //! The one writer of the history: accepted messages arrive here in the order the server took
 //! them, are committed in batches (one durable sync for many messages: group commit), and only
-//! then delivered to the others and acknowledged to their senders. The writer is a thread (the
-//! store blocks); the delivery is a task on the server's runtime, next to the connections'
-//! writers it wakes (one cross-thread hand-over per batch, not one per recipient). At most
-//! [`HISTORY_QUEUE_BYTES`] of lines wait (to be stored or delivered): past that (a stalled
-//! store), a line is refused at once (`unavailable`), so that a stall costs bounded memory.
+//! then delivered to the others and acknowledged to their senders. At most
+//! [`HISTORY_QUEUE_BYTES`] of lines wait for it: past that (a stalled store), a line is
+//! refused at once (`unavailable`), so that a stall costs bounded memory.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -18,7 +16,7 @@ use chat_shared::protocol::{
 use chat_shared::{ChatError, ErrorCode};
 use serde_json::value::{RawValue, to_raw_value};
 use socketioxide::extract::SocketRef;
-use tokio::sync::{mpsc as async_mpsc, watch};
+use tokio::sync::watch;
 
 use super::fanout;
 use super::reply::Reply;
@@ -72,7 +70,7 @@ enum Job {
 /// Handle to the writer thread.
 pub struct Journal {
     jobs: mpsc::Sender<Job>,
-    /// What the lines submitted and not yet delivered or refused cost ([`Pending::cost`]): at
+    /// What the lines submitted and not yet taken by the writer cost ([`Pending::cost`]): at
     /// most [`HISTORY_QUEUE_BYTES`].
     queued: Arc<AtomicUsize>,
     /// Jobs sent to the writer so far...
@@ -88,19 +86,14 @@ impl Journal {
         let (jobs, rx) = mpsc::channel();
         let (done, finished) = watch::channel(0);
         let queued = Arc::new(AtomicUsize::new(0));
-        let delivery = Delivery { elsewhere, queued: queued.clone(), finished: done };
-        let settled = match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let (task, batches) = async_mpsc::unbounded_channel();
-                runtime.spawn(delivery.run(batches));
-                Settle::ToTask { task, queued: queued.clone() }
-            }
-            // Not inside a runtime (a bug, not a client's doing): the writer delivers itself.
-            Err(_) => Settle::Inline(delivery),
-        };
-        let spawned = std::thread::Builder::new()
-            .name("history-writer".into())
-            .spawn(move || Writer { history, retention, settled, last_prune: None }.run(rx));
+        let taken = queued.clone();
+        // Delivering from this thread may close a slow reader, which spawns a task: the thread
+        // works inside the server's runtime.
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let spawned = std::thread::Builder::new().name("history-writer".into()).spawn(move || {
+            let _inside = runtime.as_ref().map(tokio::runtime::Handle::enter);
+            Writer { history, retention, elsewhere, last_prune: None }.run(rx, &taken, &done)
+        });
         if let Err(e) = spawned {
             // Without a writer every submit fails and is answered `unavailable`.
             tracing::error!("cannot start the history writer: {e}");
@@ -146,137 +139,15 @@ impl Journal {
     }
 }
 
-/// What the writer settled, handed to the delivery in order: lines, or a count of jobs done.
-enum Settled {
-    Lines(Vec<Outcome>),
-    /// Every job up to this many is finished once the lines handed over before are delivered.
-    Done(u64),
-}
-
-enum Outcome {
-    /// Stored: `pending` no longer holds the text (the stored copy does), so `cost` is what
-    /// it was admitted at.
-    Stored {
-        pending: Pending,
-        appended: Appended,
-        cost: usize,
-    },
-    Refused(Pending, ChatError),
-}
-
-impl Outcome {
-    fn cost(&self) -> usize {
-        match self {
-            Self::Stored { cost, .. } => *cost,
-            Self::Refused(pending, _) => pending.cost(),
-        }
-    }
-}
-
-/// Where the writer hands what it settled.
-enum Settle {
-    ToTask { task: async_mpsc::UnboundedSender<Settled>, queued: Arc<AtomicUsize> },
-    Inline(Delivery),
-}
-
-impl Settle {
-    /// False once nobody delivers any more (the runtime is shutting down, or the delivery task
-    /// died): the writer then stops, and later lines are refused at once.
-    fn hand_over(&self, settled: Settled) -> bool {
-        match self {
-            Self::ToTask { task, queued } => match task.send(settled) {
-                Ok(()) => true,
-                Err(async_mpsc::error::SendError(lost)) => {
-                    if let Settled::Lines(lines) = lost {
-                        tracing::error!(
-                            lines = lines.len(),
-                            "delivery task gone: lines stored, not delivered"
-                        );
-                        let cost: usize = lines.iter().map(Outcome::cost).sum();
-                        queued.fetch_sub(cost, Ordering::AcqRel);
-                    }
-                    false
-                }
-            },
-            Self::Inline(delivery) => {
-                delivery.take(settled);
-                true
-            }
-        }
-    }
-}
-
-/// Delivers what the writer settled and acknowledges it, in order; then counts it finished.
-struct Delivery {
-    elsewhere: Elsewhere,
-    queued: Arc<AtomicUsize>,
-    finished: watch::Sender<u64>,
-}
-
-/// Packets (deliveries and acks) the delivery task queues before it lets the connections'
-/// writers run (~20 ms of work): enough that each writer sends several lines in one write when
-/// lines come fast, few enough that a batch for a large room does not hold a worker for long.
-/// It also lets them run after each batch (at most `STORE_BATCH_MAX` lines): one connection
-/// then gets at most two packets per line of a turn (a delivery and an ack), far inside its
-/// queue of `MAX_BUFFERED_PACKETS`.
-const PACKETS_PER_TURN: usize = 16_384;
-
-impl Delivery {
-    async fn run(self, mut batches: async_mpsc::UnboundedReceiver<Settled>) {
-        while let Some(settled) = batches.recv().await {
-            match settled {
-                Settled::Lines(lines) => {
-                    let mut this_turn = 0;
-                    for outcome in lines {
-                        this_turn += self.settle(outcome) + 1;
-                        if this_turn >= PACKETS_PER_TURN {
-                            this_turn = 0;
-                            tokio::task::yield_now().await;
-                        }
-                    }
-                    tokio::task::yield_now().await;
-                }
-                Settled::Done(done) => {
-                    self.finished.send_replace(done);
-                }
-            }
-        }
-    }
-
-    /// Settles what was handed over on the writer's own thread (no runtime).
-    fn take(&self, settled: Settled) {
-        match settled {
-            Settled::Lines(lines) => lines.into_iter().for_each(|outcome| {
-                self.settle(outcome);
-            }),
-            Settled::Done(done) => {
-                self.finished.send_replace(done);
-            }
-        }
-    }
-
-    /// Delivers or refuses one line and gives its room back; returns how many it reached.
-    fn settle(&self, outcome: Outcome) -> usize {
-        self.queued.fetch_sub(outcome.cost(), Ordering::AcqRel);
-        match outcome {
-            Outcome::Stored { pending, appended, .. } => deliver(pending, appended, &self.elsewhere),
-            Outcome::Refused(pending, error) => {
-                refuse(pending, error);
-                0
-            }
-        }
-    }
-}
-
 struct Writer {
     history: Arc<dyn History>,
     retention: Retention,
-    settled: Settle,
+    elsewhere: Elsewhere,
     last_prune: Option<Instant>,
 }
 
 impl Writer {
-    fn run(mut self, rx: mpsc::Receiver<Job>) {
+    fn run(mut self, rx: mpsc::Receiver<Job>, queued: &AtomicUsize, finished: &watch::Sender<u64>) {
         let mut done = 0;
         while let Ok(first) = rx.recv() {
             let mut batch = Vec::new();
@@ -285,15 +156,16 @@ impl Writer {
             while let Some(job) = next {
                 done += 1;
                 match job {
-                    Job::Store(p) => batch.push(p),
+                    Job::Store(p) => {
+                        queued.fetch_sub(p.cost(), Ordering::AcqRel);
+                        batch.push(p)
+                    }
                     Job::Reserve(change) => reservations.push(change),
                 }
                 next = if batch.len() < STORE_BATCH_MAX { rx.try_recv().ok() } else { None };
             }
-            // The stored lines go out before the reservations are recorded (a store that
-            // fails there must not hold them back), and count as done only after both.
-            if !batch.is_empty() && !self.settled.hand_over(Settled::Lines(self.store(batch))) {
-                return;
+            if !batch.is_empty() {
+                self.store(batch);
             }
             if !reservations.is_empty()
                 && let Err(e) = self.history.reserve(&reservations)
@@ -301,40 +173,28 @@ impl Writer {
                 tracing::warn!("cannot record {} nickname reservation(s): {e}", reservations.len());
                 metrics::history_failed();
             }
-            if !self.settled.hand_over(Settled::Done(done)) {
-                return;
-            }
+            finished.send_replace(done);
             self.prune_now_and_then();
         }
     }
 
-    fn store(&self, batch: Vec<Pending>) -> Vec<Outcome> {
+    fn store(&self, batch: Vec<Pending>) {
         let messages: Vec<NewMessage> = batch.iter().map(|p| p.message.clone()).collect();
         let started = Instant::now();
         let stored = self.history.append(&messages);
         metrics::history_committed(started.elapsed());
         match stored {
             Ok(stored) => {
-                let mut stored = stored.into_iter();
-                let outcomes = batch.into_iter().map(|mut pending| match stored.next() {
-                    Some(appended) => {
-                        let cost = pending.cost();
-                        // Until delivered, the line's text lives once: in the stored copy.
-                        pending.message.text = String::new();
-                        Outcome::Stored { pending, appended, cost }
-                    }
-                    // A store that answered for fewer lines than it was given (a bug).
-                    None => Outcome::Refused(pending, ChatError::new(ErrorCode::Unavailable)),
-                });
-                outcomes.collect()
+                for (pending, appended) in batch.into_iter().zip(stored) {
+                    deliver(pending, appended, &self.elsewhere);
+                }
             }
             Err(e) => {
                 tracing::error!("cannot store {} message(s): {e}", batch.len());
                 metrics::history_failed();
-                batch
-                    .into_iter()
-                    .map(|p| Outcome::Refused(p, ChatError::new(ErrorCode::Unavailable)))
-                    .collect()
+                for p in batch {
+                    refuse(p, ChatError::new(ErrorCode::Unavailable));
+                }
             }
         }
     }
@@ -355,15 +215,13 @@ impl Writer {
     }
 }
 
-/// A stored message goes to its audience (unless it was a resend), then its ack to the sender;
-/// returns how many connections here it reached.
-fn deliver(pending: Pending, appended: Appended, elsewhere: &Elsewhere) -> usize {
+/// A stored message goes to its audience (unless it was a resend), then its ack to the sender.
+fn deliver(pending: Pending, appended: Appended, elsewhere: &Elsewhere) {
     let m = &appended.message;
     let meta = MessageMeta { id: m.id, ts: m.ts };
     let event = client_event(&pending.message.channel);
-    let mut delivered = 0;
     if appended.new {
-        delivered = match &pending.message.channel {
+        let delivered = match &pending.message.channel {
             Channel::General => {
                 let others = pending.socket.broadcast().sockets();
                 let stamped = StampedMessage(&m.from, &m.text, meta);
@@ -415,7 +273,6 @@ fn deliver(pending: Pending, appended: Appended, elsewhere: &Elsewhere) -> usize
         metrics::delivered(delivered);
     }
     pending.reply.send(event, &Answer(Ok(meta)), None);
-    delivered
 }
 
 /// The event a line of `channel` was sent with (its ack or refusal answers it).
@@ -524,7 +381,7 @@ mod tests {
         }
         assert!(!admit(&queued, cost), "full");
         assert_eq!(queued.load(Ordering::SeqCst), fit * cost, "a refusal takes nothing");
-        queued.fetch_sub(cost, Ordering::SeqCst); // one is delivered
+        queued.fetch_sub(cost, Ordering::SeqCst); // the writer takes one
         assert!(admit(&queued, cost));
         assert!(!admit(&queued, usize::MAX), "no overflow");
         assert_eq!(queued.load(Ordering::SeqCst), fit * cost);
@@ -548,18 +405,6 @@ mod tests {
             vec![ReservationChange::Drop("ana".into()), ReservationChange::Drop("bo".into())],
             "both recorded, in order"
         );
-    }
-
-    #[test]
-    fn without_a_runtime_the_writer_settles_on_its_own_thread() {
-        let (journal, store, go) = journal();
-        journal.reserve(ReservationChange::Drop("ana".into()));
-        let _ = go.send(());
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-        let flushed =
-            runtime.block_on(async { tokio::time::timeout(Duration::from_secs(10), journal.flush()).await });
-        assert_eq!(flushed, Ok(true));
-        assert_eq!(*store.reserved.lock().unwrap(), vec![ReservationChange::Drop("ana".into())]);
     }
 
     #[tokio::test(flavor = "multi_thread")]
