@@ -141,6 +141,7 @@ fn sent_at(frame: &str) -> Option<u64> {
 pub async fn run(f: Fanout) -> FanoutReport {
     let start = Instant::now();
     let gate = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
+    // Clients that joined or failed to.
     let joined = Arc::new(AtomicUsize::new(0));
     let total = f.clients + f.senders;
     let (go_tx, go_rx) = tokio::sync::watch::channel(None::<Instant>);
@@ -152,10 +153,12 @@ pub async fn run(f: Fanout) -> FanoutReport {
             let permit = gate.acquire_owned().await.ok()?;
             let nick = if sender { format!("s{}", i - f.clients) } else { format!("c{i}") };
             let port = if sender { f.send_port.unwrap_or(f.port) } else { f.port };
-            // A join the server never answers counts as a lost receiver, not a hung benchmark.
-            let mut c = tokio::time::timeout(STORM_LIMIT, join(port, &nick)).await.ok()??;
+            // A join the server refuses or never answers counts as a lost receiver, not a hung
+            // benchmark: the run starts once every client joined or failed.
+            let joining = tokio::time::timeout(STORM_LIMIT, join(port, &nick)).await;
             drop(permit);
             joined.fetch_add(1, Ordering::Relaxed);
+            let mut c = joining.ok()??;
             let mut latencies: Vec<u32> = Vec::new();
             let mut sent = 0u64;
             // Until the go signal, read and drop (announcements, the nicknames map).
@@ -377,6 +380,11 @@ pub async fn memory(port: u16, clients: usize, server_pid: u32, original: bool) 
                 let permit = loop {
                     tokio::select! {
                         permit = &mut turn => break permit.ok(),
+                        // Given up on (the time limit passed before its turn came).
+                        _ = stop.wait_for(|s| *s) => {
+                            tried.fetch_add(1, Ordering::Relaxed);
+                            return (c, false);
+                        }
                         text = c.recv_text(STORM_LIMIT) => if text.is_none() {
                             tried.fetch_add(1, Ordering::Relaxed);
                             return (c, false);
@@ -402,7 +410,9 @@ pub async fn memory(port: u16, clients: usize, server_pid: u32, original: bool) 
             })
         })
         .collect();
-    // Everyone named (or given up on), then 2 s for the last announcements to drain.
+    // Everyone named (or given up on, after twice the time limit: the original protocol sends
+    // everyone the whole map at each join, which some servers cannot keep up with), then 2 s
+    // for the last announcements to drain.
     let give_up = Instant::now() + 2 * STORM_LIMIT;
     while tried.load(Ordering::Relaxed) < clients && Instant::now() < give_up {
         tokio::time::sleep(Duration::from_millis(20)).await;
