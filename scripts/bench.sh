@@ -54,8 +54,8 @@ run() {
 }
 
 # capacity SERVER CLIENTS RATES...: raises the rate until p99 > 250 ms, a loss, or the load
-# generator saturates; the last good run is the capacity (the steps are ~25 % apart near the
-# servers' capacities, so a capacity is a lower bound within that).
+# generator saturates; the last good run is the capacity (a lower bound: the next step is
+# 25–100 % higher).
 capacity() {
   local server="$1" clients="$2"; shift 2
   for rate in "$@"; do
