@@ -148,6 +148,7 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
             let channel = channel(chat, room.as_deref())?;
             require(moderation.moderates(speaker, &room_of(&channel)))?;
             let reason = reason(&raw)?;
+            delivered_so_far(chat).await?;
             let line = delete_line(chat, &channel, id)
                 .await?
                 .ok_or_else(|| ChatError::new(ErrorCode::NoSuchLine))?;
@@ -489,13 +490,15 @@ async fn disconnect(chat: &Chat, nick: &Nickname) {
     }
 }
 
+/// Waits until every line submitted so far is stored and delivered: a deletion must not reach
+/// the pages before its line does. Once per delete or purge, before the store is read.
+async fn delivered_so_far(chat: &Chat) -> Result<(), ChatError> {
+    if chat.journal.flush().await { Ok(()) } else { Err(unavailable("the history writer has stopped")) }
+}
+
 /// Deletes line `id` of `channel` from the history, remembers it as deleted and tells the
 /// channel's pages: (who said it, what), or None if it is not there.
 async fn delete_line(chat: &Chat, channel: &Channel, id: u64) -> Result<Option<(String, String)>, ChatError> {
-    // A line stored but not yet delivered must reach the pages before its deletion does.
-    if !chat.journal.flush().await {
-        return Err(unavailable("the history writer has stopped"));
-    }
     let history = chat.history.clone();
     let key = channel.key().to_owned();
     let found = {
@@ -511,10 +514,7 @@ async fn delete_line(chat: &Chat, channel: &Channel, id: u64) -> Result<Option<(
 
 /// The ids of `nick`'s lines among the newest [`PURGE_SCAN_LINES`] of `channel`.
 async fn lines_of(chat: &Chat, channel: &Channel, nick: &Nickname) -> Result<Vec<u64>, ChatError> {
-    // Lines submitted before the purge are in the store (and delivered) before it is read.
-    if !chat.journal.flush().await {
-        return Err(unavailable("the history writer has stopped"));
-    }
+    delivered_so_far(chat).await?;
     let key = nick.key();
     let room = match channel {
         Channel::General => None,
