@@ -1,6 +1,7 @@
 //! A real `redis-server` for cluster tests: started on a free loopback port, persisting to an
 //! append-only file in a temporary directory (as a production Redis would, so that a restart
-//! keeps the history), stopped (killed) when dropped. The README's test command installs it.
+//! keeps the history), stopped (killed) when dropped. A test can also kill it (an outage) or
+//! freeze it (a stall) in between. The README's test command installs it.
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -54,6 +55,22 @@ impl RedisServer {
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Freezes Redis (SIGSTOP): connections stay open and every command waits for an answer,
+    /// as with a Redis stalled on its disk or swapped out. [`RedisServer::resume`] thaws it.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a [`RedisServer::pause`]d Redis (SIGCONT): the waiting commands are answered.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let sent = Command::new("kill").args([signal, &self.child.id().to_string()]).status();
+        assert!(sent.as_ref().is_ok_and(|s| s.success()), "kill {signal} redis-server: {sent:?}");
     }
 
     /// Starts it again on the same port, with what it persisted.

@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chat_shared::limits::{HISTORY_PAGE_MAX_BYTES, HISTORY_QUEUE_BYTES, HISTORY_QUEUE_LINE_OVERHEAD};
+use chat_shared::limits::{
+    HISTORY_PAGE_MAX_BYTES, HISTORY_QUEUE_BYTES, HISTORY_QUEUE_LINE_OVERHEAD, STORE_BATCH_MAX,
+};
 use chat_tests::redis::RedisServer;
 use chat_tests::server::{binary, free_port, temp_dir};
 use chat_tests::wire::Inbound;
@@ -411,28 +413,42 @@ async fn pages_never_read_cost_bounded_memory(env: &[(&str, &str)]) {
     drop(readers);
 }
 
+/// Redis stalls (frozen: connections open, no answers) while one connection floods: the
+/// writer waits on its batch in flight (up to the Redis timeout), the queue holds what fits and
+/// refuses the rest at once (`unavailable` with the queue's limit), and once Redis answers
+/// again the held lines are stored; every line gets exactly one answer. (Redis *down* fails
+/// fast instead: tests/tests/cluster.rs.) A kill used to stand for the outage here, but then
+/// appends failed as fast as the flood arrived and whether the queue ever filled was a race.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_flood_during_a_redis_outage_is_refused_past_the_queue_and_the_cluster_recovers() {
-    let mut redis = RedisServer::start();
+async fn a_flood_during_a_redis_stall_is_refused_past_the_queue_and_the_held_lines_are_stored_after() {
+    let redis = RedisServer::start();
     let url = redis.url();
     let server = LoggedServer::start(&[UNLIMITED_SENDER, &[("CHAT_REDIS_URL", url.as_str())]].concat()).await;
     let port = server.port;
     let (mut flooder, _) = WireClient::join(port, "Flood").await;
-    redis.stop();
-    let stopped_at = Instant::now();
+    redis.pause();
+    let paused_at = Instant::now();
     let text = "😀".repeat(2_000);
     let cost = HISTORY_QUEUE_LINE_OVERHEAD + "Flood".len() + 8_000 + "k000000".len();
-    let sent = (HISTORY_QUEUE_BYTES / cost) as u64 + 400;
+    // What the queue holds, a batch in flight, and a margin for batches that time out while
+    // the flood is still being read.
+    let sent = (HISTORY_QUEUE_BYTES / cost + STORE_BATCH_MAX) as u64 + 1_000;
     for id in 1..=sent {
         flooder.emit("user message", &[json!(text), json!({"key": format!("k{id:06}")})], Some(id)).await;
     }
     let mut acks = std::collections::BTreeMap::new();
-    let mut full_within = None;
+    let mut resumed_at = None;
     while (acks.len() as u64) < sent {
         match flooder.recv_packet(Duration::from_secs(30)).await {
             Some(Inbound::Ack(id, args)) => {
-                if args[0]["limit"] == json!(HISTORY_QUEUE_BYTES) && full_within.is_none() {
-                    full_within = Some(stopped_at.elapsed());
+                let full = args[0]["limit"] == json!(HISTORY_QUEUE_BYTES);
+                assert!(
+                    resumed_at.is_some() || !args[0].is_null(),
+                    "line {id} stored while Redis was frozen"
+                );
+                if full && resumed_at.is_none() {
+                    resumed_at = Some(paused_at.elapsed());
+                    redis.resume();
                 }
                 assert!(acks.insert(id, args).is_none(), "one ack per line");
             }
@@ -440,29 +456,24 @@ async fn a_flood_during_a_redis_outage_is_refused_past_the_queue_and_the_cluster
             None => panic!("{} of {sent} lines answered", acks.len()),
         }
     }
-    let answered_within = stopped_at.elapsed();
     let full = acks.values().filter(|a| a[0]["limit"] == json!(HISTORY_QUEUE_BYTES)).count();
-    let failed = acks.values().filter(|a| a[0]["code"] == json!("unavailable")).count() - full;
+    let stored = acks.values().filter(|a| a[0].is_null()).count();
+    let timed_out = sent as usize - full - stored;
     println!(
-        "Redis outage: {sent} lines, {full} refused as full (first after {full_within:?}), {failed} failed \
-         in the store, all answered within {answered_within:?}"
+        "Redis stalled: {sent} lines, {full} refused as full (the first after {resumed_at:?}, Redis resumed \
+         then), {stored} stored after, {timed_out} timed out, all answered within {:?}",
+        paused_at.elapsed()
     );
-    assert!(full > 0, "the queue filled while Redis was away");
-    assert_eq!(acks.values().filter(|a| a[0].is_null()).count(), 0, "nothing stored without Redis");
+    assert!(full > 0, "the queue filled while Redis was silent");
+    assert!(stored > 0, "the held lines are stored once Redis answers");
+    assert!(
+        acks.values().all(|a| a[0].is_null() || a[0]["code"] == json!("unavailable")),
+        "each line stored or refused `unavailable`"
+    );
 
-    redis.start_again();
-    let deadline = Instant::now() + Duration::from_secs(30);
     let (mut ana, _) = WireClient::join(port, "Ana").await;
-    let mut id = 1;
-    loop {
-        ana.emit("user message", &[json!("after the outage")], Some(id)).await;
-        if ana.ack(id).await[0].is_null() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "lines are stored again once Redis is back");
-        id += 1;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    ana.emit("user message", &[json!("after the stall")], Some(1)).await;
+    assert!(ana.ack(1).await[0].is_null(), "lines are stored as usual");
 }
 
 /// During a Redis outage every `history` request fails: they are answered `unavailable`, and
