@@ -11,7 +11,7 @@ const of = (server, scenario) => runs.filter((r) => r.server === server && r.sce
 const fmt = (x, digits = 1) => (x === undefined || x === null || Number.isNaN(x) ? '–' : Number(x).toLocaleString('en-US', { maximumFractionDigits: digits }));
 // The highest deliveries/s of a ladder whose p99 stayed ≤ 250 ms with nothing lost.
 const capacity = (server, clients) => {
-  const ok = of(server, `capacity ${clients} clients`).filter((r) => r.latency_ms && r.latency_ms.p99 <= 250 && r.lost === 0 && !r.loadgen_saturated);
+  const ok = of(server, `capacity ${clients} clients`).filter((r) => r.latency_ms && r.latency_ms.p99 <= 250 && r.lost === 0 && !r.failed_joins && r.sent > 0 && !r.loadgen_saturated);
   return ok.length ? ok[ok.length - 1] : undefined;
 };
 const rows = [];

@@ -53,7 +53,7 @@ run() {
   echo "{\"server\":\"$server\",\"scenario\":\"$scenario\",\"result\":$out}" | tee -a "$results"
 }
 
-# capacity SERVER CLIENTS RATES...: raises the rate until p99 > 250 ms, a loss, or the load
+# capacity SERVER CLIENTS RATES...: raises the rate until p99 > 250 ms, a loss, a failed join, or the load
 # generator saturates; the last good run is the capacity (a lower bound: the next step is
 # 25–100 % higher).
 capacity() {
@@ -62,7 +62,7 @@ capacity() {
     run "$server" "capacity $clients clients, $rate lines/s" fanout --clients "$clients" --senders 10 --rate "$rate" --seconds "$secs"
     tail -n1 "$results" | node -e '
       const r = JSON.parse(require("fs").readFileSync(0, "utf8")).result;
-      const ok = r.latency_ms && r.latency_ms.p99 <= 250 && r.lost === 0 && !r.loadgen_saturated;
+      const ok = r.latency_ms && r.latency_ms.p99 <= 250 && r.lost === 0 && r.failed_joins === 0 && r.sent > 0 && !r.loadgen_saturated;
       process.exit(ok ? 0 : 1);' || break
   done
 }

@@ -237,6 +237,11 @@ pub const MODERATE_PER_SECOND: u32 = 5;
 pub const REPORTS_PER_HOUR: u32 = 20;
 pub const REPORT_BURST: u32 = 5;
 
+/// How long a delete or purge waits for the lines said before it to be stored and delivered
+/// (a deletion must not reach the pages before its line): past it, with the store stalled, the
+/// moderator is answered `unavailable` (try again) instead of waiting.
+pub const MODERATION_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How often an instance re-reads the moderation state (roles, mutes, bans, room rules) from
 /// its store: a grant from the command line, or an action on another instance, takes effect
 /// within this.

@@ -38,6 +38,9 @@ pub struct FanoutReport {
     pub sent: u64,
     pub delivered: u64,
     pub lost: u64,
+    /// Clients (receivers or senders) that did not join: refused, unanswered or a failed
+    /// connection. A failed sender lowers the offered rate, so a run with any is no capacity.
+    pub failed_joins: usize,
     pub deliveries_per_s: f64,
     pub latency_ms: Percentiles,
     pub server_cpu_s: Option<f64>,
@@ -141,24 +144,31 @@ fn sent_at(frame: &str) -> Option<u64> {
 pub async fn run(f: Fanout) -> FanoutReport {
     let start = Instant::now();
     let gate = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
-    // Clients that joined or failed to.
-    let joined = Arc::new(AtomicUsize::new(0));
+    // Clients that joined or failed to, and those that failed.
+    let settled = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
     let total = f.clients + f.senders;
     let (go_tx, go_rx) = tokio::sync::watch::channel(None::<Instant>);
     let mut tasks = Vec::new();
     for i in 0..total {
-        let (gate, joined, mut go) = (gate.clone(), joined.clone(), go_rx.clone());
+        let (gate, settled, failed, mut go) = (gate.clone(), settled.clone(), failed.clone(), go_rx.clone());
         let sender = i >= f.clients;
         tasks.push(tokio::spawn(async move {
             let permit = gate.acquire_owned().await.ok()?;
             let nick = if sender { format!("s{}", i - f.clients) } else { format!("c{i}") };
             let port = if sender { f.send_port.unwrap_or(f.port) } else { f.port };
-            // A join the server refuses or never answers counts as a lost receiver, not a hung
-            // benchmark: the run starts once every client joined or failed.
-            let joining = tokio::time::timeout(STORM_LIMIT, join(port, &nick)).await;
+            // A join the server refuses or never answers (or one whose connection fails: its
+            // own task may panic) counts as failed, not as a hung benchmark: the run starts
+            // once every client joined or failed.
+            let joining =
+                tokio::spawn(async move { tokio::time::timeout(STORM_LIMIT, join(port, &nick)).await }).await;
             drop(permit);
-            joined.fetch_add(1, Ordering::Relaxed);
-            let mut c = joining.ok()??;
+            let joined = joining.ok().and_then(Result::ok).flatten();
+            if joined.is_none() {
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
+            settled.fetch_add(1, Ordering::Relaxed);
+            let mut c = joined?;
             let mut latencies: Vec<u32> = Vec::new();
             let mut sent = 0u64;
             // Until the go signal, read and drop (announcements, the nicknames map).
@@ -211,10 +221,7 @@ pub async fn run(f: Fanout) -> FanoutReport {
             Some((sent, latencies))
         }));
     }
-    while joined.load(Ordering::Relaxed) < total {
-        if tasks.iter().all(|t| t.is_finished()) {
-            break;
-        }
+    while settled.load(Ordering::Relaxed) < total {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let cpu_before = (cpu_seconds(None).unwrap_or(0.0), cpu_seconds(f.server_pid));
@@ -241,6 +248,7 @@ pub async fn run(f: Fanout) -> FanoutReport {
         sent,
         delivered,
         lost: expected.saturating_sub(delivered),
+        failed_joins: failed.load(Ordering::Relaxed),
         deliveries_per_s: (delivered as f64 / f.seconds as f64).round(),
         latency_ms: latency,
         server_cpu_s: server_cpu,

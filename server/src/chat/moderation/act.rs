@@ -6,8 +6,8 @@
 //! and logged.
 
 use chat_shared::limits::{
-    HISTORY_PAGE_MAX, MODERATION_LOG_PAGE, MODERATION_REASON_MAX_CHARS, PURGE_SCAN_LINES,
-    SANCTION_MAX_MINUTES, SANCTIONS_MAX, SLOW_MODE_MAX_SECS,
+    HISTORY_PAGE_MAX, MODERATION_FLUSH_TIMEOUT, MODERATION_LOG_PAGE, MODERATION_REASON_MAX_CHARS,
+    PURGE_SCAN_LINES, SANCTION_MAX_MINUTES, SANCTIONS_MAX, SLOW_MODE_MAX_SECS,
 };
 use chat_shared::moderation::{
     Action, AuditEntry, Done, Filed, LineDeleted, Moderated, ModerationLog, Report, ReportRequest, Roles,
@@ -491,9 +491,14 @@ async fn disconnect(chat: &Chat, nick: &Nickname) {
 }
 
 /// Waits until every line submitted so far is stored and delivered: a deletion must not reach
-/// the pages before its line does. Once per delete or purge, before the store is read.
+/// the pages before its line does. Once per delete or purge, before the store is read; at
+/// most [`MODERATION_FLUSH_TIMEOUT`] (a stalled store answers the moderator `unavailable`).
 async fn delivered_so_far(chat: &Chat) -> Result<(), ChatError> {
-    if chat.journal.flush().await { Ok(()) } else { Err(unavailable("the history writer has stopped")) }
+    match tokio::time::timeout(MODERATION_FLUSH_TIMEOUT, chat.journal.flush()).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(unavailable("the history writer has stopped")),
+        Err(_) => Err(unavailable("the store did not catch up in time")),
+    }
 }
 
 /// Deletes line `id` of `channel` from the history, remembers it as deleted and tells the
