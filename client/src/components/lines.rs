@@ -9,6 +9,7 @@
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::keyed::keyed_list;
 use crate::browser;
 use crate::i18n::{Lang, Texts};
 use crate::service::Chat;
@@ -23,6 +24,29 @@ const BOTTOM_SLACK: i32 = 40;
 const READER_SCROLL_MS: f64 = 1_000.0;
 /// A line this old shows the time of day, which the clock no longer changes.
 const HOUR_MS: i64 = 3_600_000;
+
+/// What a row shows besides its line, read once for the whole list and part of the row's key
+/// (a change renders the rows it touches anew). A row must not read these itself: they rarely
+/// change, and a reactive source forgets a row that went only when it changes, so in a busy
+/// chat every line ever shown stayed in their subscriber lists (measured: the page's memory
+/// grew by hundreds of bytes a line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct RowContext {
+    lang: Lang,
+    menu: LineMenu,
+    /// The sender's role where the reader is (its badge).
+    role: Option<Role>,
+}
+
+/// What a stored line's menu offers the reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum LineMenu {
+    /// No menu (not named yet, or in a direct conversation).
+    None,
+    Report,
+    /// Report, and delete it for everyone (the reader moderates here).
+    ReportOrDelete,
+}
 
 #[component]
 pub fn Lines(chat: Chat) -> impl IntoView {
@@ -59,6 +83,20 @@ pub fn Lines(chat: Chat) -> impl IntoView {
         }
     });
     let more_before = move || chat.read(Part::Lines, |s| s.window.more_before);
+    let menu = Memo::new(move |_| {
+        chat.read(Part::Channels, |_| ());
+        let named_in_room =
+            chat.read(Part::Me, |s| s.me.nickname.is_some() && s.current.room_name().is_some());
+        match (named_in_room, chat.read(Part::Online, ChatState::moderates_here)) {
+            (false, _) => LineMenu::None,
+            (true, false) => LineMenu::Report,
+            (true, true) => LineMenu::ReportOrDelete,
+        }
+    });
+    let roles = Memo::new(move |_| {
+        chat.read(Part::Channels, |_| ());
+        chat.read(Part::Online, ChatState::roles_here)
+    });
     let scroll_to_bottom = move || {
         request_animation_frame(move || {
             if let Some(el) = list.get_untracked() {
@@ -85,6 +123,9 @@ pub fn Lines(chat: Chat) -> impl IntoView {
     let reader_scrolled_at = StoredValue::new(f64::NEG_INFINITY);
     let reader_scrolled = move || reader_scrolled_at.set_value(js_sys::Date::now());
     let jump = move || {
+        // The reader asked for the live end: the wheel that took it away a moment ago no
+        // longer counts (lines arriving meanwhile move the list, not the reader).
+        reader_scrolled_at.set_value(f64::NEG_INFINITY);
         chat.jump_to_newest();
         anchor.set(None);
         scroll_to_bottom();
@@ -139,23 +180,28 @@ pub fn Lines(chat: Chat) -> impl IntoView {
                     {move || chat.t().load_older}
                 </button>
             </Show>
-            // Rows read the language once (a language switch renders them anew): a row that
-            // subscribed to it would stay in its subscriber list after it went, since the
-            // language is never set again in a busy chat (measured: the wasm memory grew by
-            // ~850 bytes a line, and each new row took longer).
-            <For
-                each=move || {
-                    let lang = chat.lang.get();
-                    chat.read(Part::Lines, |s| rows(s.window.lines(), browser::day_of, marker.get()))
-                        .into_iter()
-                        .map(move |row| (row, lang))
-                        .collect::<Vec<_>>()
-                }
-                key=|(row, lang)| (row.key(), *lang)
-                let:row
-            >
-                {render_row(chat, row.0, row.1)}
-            </For>
+            {keyed_list(
+                move || {
+                    let (lang, menu) = (chat.lang.get(), menu.get());
+                    roles.with(|roles| {
+                        chat.read(Part::Lines, |s| rows(s.window.lines(), browser::day_of, marker.get()))
+                            .into_iter()
+                            .map(|row| {
+                                let role = match &row {
+                                    Row::Line { line, .. } => match &*line.body {
+                                        Body::User { from, .. } => roles.role_of(from),
+                                        _ => None,
+                                    },
+                                    _ => None,
+                                };
+                                (row, RowContext { lang, menu, role })
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                },
+                |(row, context)| (row.key(), *context),
+                move |(row, context)| render_row(chat, row, context),
+            )}
         </div>
         // Also shown at the bottom while the window is away from the live end (a request for the
         // lines after it failed): the button brings the newest back.
@@ -171,7 +217,8 @@ pub fn Lines(chat: Chat) -> impl IntoView {
     }
 }
 
-fn render_row(chat: Chat, row: Row, lang: Lang) -> AnyView {
+fn render_row(chat: Chat, row: Row, context: RowContext) -> AnyView {
+    let lang = context.lang;
     match row {
         Row::Day { at, .. } => {
             let label = Memo::new(move |_| browser::day_label(at, chat.clock.get(), lang));
@@ -185,7 +232,7 @@ fn render_row(chat: Chat, row: Row, lang: Lang) -> AnyView {
         Row::NewMarker => {
             view! { <div class="new-marker"><span>{lang.texts().new_messages}</span></div> }.into_any()
         }
-        Row::Line { line, grouped } => render_line(chat, line, grouped, lang),
+        Row::Line { line, grouped } => render_line(chat, line, grouped, context),
     }
 }
 
@@ -222,7 +269,8 @@ fn message_text(text: &str) -> impl IntoView + use<> {
 }
 
 /// One line; all text goes in as text nodes, never as HTML.
-fn render_line(chat: Chat, line: Line, grouped: bool, lang: Lang) -> AnyView {
+fn render_line(chat: Chat, line: Line, grouped: bool, context: RowContext) -> AnyView {
+    let lang = context.lang;
     let at = line.at;
     let key = line.key.to_string();
     // A grouped line's name is there for screen readers only; so is the space after it.
@@ -230,8 +278,8 @@ fn render_line(chat: Chat, line: Line, grouped: bool, lang: Lang) -> AnyView {
     match &*line.body {
         Body::User { from, text } => {
             let class = format!("from nc{}", name_colour(from));
-            let badge = role_badge(chat, from.clone(), move || lang.texts());
-            let menu = line.id.map(|id| line_menu(chat, id, lang));
+            let badge = context.role.map(|role| badge(role, lang.texts()));
+            let menu = line.id.map(|id| line_menu(chat, id, context));
             view! {
                 <p class="line user" class:grouped=grouped data-line=key data-id=line.id.map(|i| i.to_string())>
                     <b class=class>{from.clone()}</b>{badge}{gap}{message_text(text)}{time(chat, at, lang)}{menu}
@@ -371,23 +419,19 @@ pub fn moderated_text(lang: Lang, m: &Moderated) -> String {
 }
 
 /// The badge of a name with a role where the reader is (the chat's moderator, the room's owner
-/// or moderator).
-/// `texts`: the row's words (a row of the lines must not follow the language itself).
-pub fn role_badge(
-    chat: Chat,
-    nick: String,
-    texts: impl Fn() -> &'static Texts + Send + Sync + 'static,
-) -> impl IntoView {
-    move || {
-        let role = chat.read(Part::Online, |s| s.role_of(&nick))?;
-        let t = texts();
-        let (class, label) = match role {
-            Role::Moderator => ("role moderator", t.role_moderator),
-            Role::Owner => ("role owner", t.role_owner),
-            Role::RoomModerator => ("role room-moderator", t.role_room_moderator),
-        };
-        Some(view! { <span class=class>{label}</span> })
-    }
+/// or moderator), following roles and language (for the online list).
+pub fn role_badge(chat: Chat, nick: String) -> impl IntoView {
+    move || chat.read(Part::Online, |s| s.role_of(&nick)).map(|role| badge(role, chat.t()))
+}
+
+/// The badge of a role.
+fn badge(role: Role, t: &'static Texts) -> impl IntoView + use<> {
+    let (class, label) = match role {
+        Role::Moderator => ("role moderator", t.role_moderator),
+        Role::Owner => ("role owner", t.role_owner),
+        Role::RoomModerator => ("role room-moderator", t.role_room_moderator),
+    };
+    view! { <span class=class>{label}</span> }
 }
 
 /// Closes the menu (`details`) whose button was clicked.
@@ -404,9 +448,8 @@ pub fn close_menu(ev: &web_sys::MouseEvent) {
 /// A stored line's menu, in a room (`general` too; not in a direct conversation): report it
 /// (anyone named), delete it for everyone (its moderators, after a confirmation, with a reason
 /// for the audit log).
-fn line_menu(chat: Chat, id: u64, lang: Lang) -> impl IntoView {
-    let shown = move || chat.read(Part::Me, |s| s.me.nickname.is_some() && s.current.room_name().is_some());
-    let moderates = move || chat.read(Part::Online, ChatState::moderates_here);
+fn line_menu(chat: Chat, id: u64, context: RowContext) -> impl IntoView {
+    let lang = context.lang;
     let report = move |ev: web_sys::MouseEvent| {
         close_menu(&ev);
         if let Ok(Some(reason)) = window().prompt_with_message(lang.texts().report_reason) {
@@ -423,20 +466,18 @@ fn line_menu(chat: Chat, id: u64, lang: Lang) -> impl IntoView {
         let room = chat.peek(|s| s.current.room_name().map(str::to_owned));
         chat.moderate(Action::Delete { room, id, reason });
     };
-    move || {
-        shown().then(|| {
-            let t = lang.texts();
-            view! {
-                <details class="line-menu">
-                    <summary title=t.line_actions aria-label=t.line_actions>"⋯"</summary>
-                    <button type="button" class="report" on:click=report>{t.report}</button>
-                    {moderates().then(|| view! {
-                        <button type="button" class="delete" on:click=delete>{t.delete_line}</button>
-                    })}
-                </details>
-            }
-        })
-    }
+    let t = lang.texts();
+    (context.menu != LineMenu::None).then(|| {
+        view! {
+            <details class="line-menu">
+                <summary title=t.line_actions aria-label=t.line_actions>"⋯"</summary>
+                <button type="button" class="report" on:click=report>{t.report}</button>
+                {(context.menu == LineMenu::ReportOrDelete).then(|| view! {
+                    <button type="button" class="delete" on:click=delete>{t.delete_line}</button>
+                })}
+            </details>
+        }
+    })
 }
 
 fn problem_text(lang: Lang, problem: Problem) -> String {

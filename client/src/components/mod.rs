@@ -3,6 +3,7 @@
 
 mod channels;
 mod composer;
+mod keyed;
 mod lines;
 mod nickname_form;
 mod online;

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use chat_shared::moderation::Action;
 
+use super::keyed::keyed_list;
 use super::lines::{close_menu, role_badge};
 use crate::service::Chat;
 use crate::state::{ChannelId, Part, Role};
@@ -28,7 +29,7 @@ pub fn OnlineList(chat: Chat) -> impl IntoView {
             <span class="label" id="online-label">
                 {move || if in_room() { chat.t().in_room } else { chat.t().online }}
             </span>
-            <For each=names key=|n| n.clone() let:name>
+            {keyed_list(names, String::clone, move |name: String| view! {
                 <b
                     class=format!("nc{}", name_colour(&name))
                     class:me={
@@ -53,12 +54,12 @@ pub fn OnlineList(chat: Chat) -> impl IntoView {
                             >
                                 {name.clone()}
                             </button>
-                            {role_badge(chat, name.clone(), move || chat.t())}
+                            {role_badge(chat, name.clone())}
                             {person_menu(chat, name.clone(), mine)}
                         }
                     }
                 </b>
-            </For>
+            })}
         </div>
     }
 }

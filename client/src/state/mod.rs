@@ -56,7 +56,7 @@ pub enum RulesChange {
 }
 
 /// A role shown beside a name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     /// A moderator of the whole chat.
     Moderator,
@@ -64,6 +64,21 @@ pub enum Role {
     Owner,
     /// A moderator of the open room.
     RoomModerator,
+}
+
+/// The names with a role where the reader is, by nickname key: [`ChatState::roles_here`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RolesHere(Vec<(String, Role)>);
+
+impl RolesHere {
+    /// `nick`'s role (no case folding at all while nobody has one, the usual case).
+    pub fn role_of(&self, nick: &str) -> Option<Role> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let key = chat_shared::lowercase(nick);
+        self.0.iter().find(|(name, _)| *name == key).map(|(_, role)| *role)
+    }
 }
 
 /// Why something did not work, for the page to say in the reader's language.
@@ -499,19 +514,20 @@ impl ChatState {
     /// The role `nick` has where the reader is: the chat's moderator, or the open room's
     /// owner or moderator.
     pub fn role_of(&self, nick: &str) -> Option<Role> {
-        let same = |name: &String| chat_shared::lowercase(name) == chat_shared::lowercase(nick);
-        if self.roles.moderators.iter().any(same) {
-            return Some(Role::Moderator);
+        self.roles_here().role_of(nick)
+    }
+
+    /// Who has a role where the reader is (the first role listed for a name counts).
+    pub fn roles_here(&self) -> RolesHere {
+        let key = |name: &String| chat_shared::lowercase(name);
+        let mut named: Vec<(String, Role)> =
+            self.roles.moderators.iter().map(|n| (key(n), Role::Moderator)).collect();
+        let room = self.current.room_name();
+        if let Some(roles) = self.roles.rooms.iter().find(|r| Some(r.room.as_str()) == room) {
+            named.extend(roles.owner.iter().map(|n| (key(n), Role::Owner)));
+            named.extend(roles.moderators.iter().map(|n| (key(n), Role::RoomModerator)));
         }
-        let room = self.current.room_name()?;
-        let roles = self.roles.rooms.iter().find(|r| r.room == room)?;
-        if roles.owner.as_ref().is_some_and(same) {
-            Some(Role::Owner)
-        } else if roles.moderators.iter().any(same) {
-            Some(Role::RoomModerator)
-        } else {
-            None
-        }
+        RolesHere(named)
     }
 
     /// Whether the reader moderates the open channel (the server checks again); nobody
