@@ -2,6 +2,7 @@
 //! bounded queue is treated as that reader being too slow, and that socket is closed (it
 //! reconnects and gets a fresh state) instead of quietly missing a packet.
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,13 +21,13 @@ use crate::cluster::ChatAdapter;
 const CLOSE_RETRY_FOR: Duration = Duration::from_secs(60);
 const CLOSE_RETRY_EVERY: Duration = Duration::from_millis(50);
 
-/// Sends one event to each socket; returns how many got it.
-pub fn to_each<T: Serialize + ?Sized>(
-    sockets: Vec<SocketRef<ChatAdapter>>,
+/// Sends one event to each socket (owned or borrowed); returns how many got it.
+pub fn to_each<T: Serialize + ?Sized, S: Borrow<SocketRef<ChatAdapter>>>(
+    sockets: impl IntoIterator<Item = S>,
     event: ServerEvent,
     data: &T,
 ) -> usize {
-    sockets.iter().filter(|s| to_one(s, event, data)).count()
+    sockets.into_iter().filter(|s| to_one(s.borrow(), event, data)).count()
 }
 
 /// Encodes `data` once and sends the same JSON to each socket (for a large payload, or

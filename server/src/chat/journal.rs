@@ -19,6 +19,7 @@ use socketioxide::extract::SocketRef;
 use tokio::sync::watch;
 
 use super::fanout;
+use super::locals::Locals;
 use super::reply::Reply;
 use crate::cluster::{ChatAdapter, Elsewhere};
 use crate::history::{Appended, Channel, History, NewMessage, ReservationChange, Retention};
@@ -82,7 +83,12 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub fn start(history: Arc<dyn History>, retention: Retention, elsewhere: Elsewhere) -> Self {
+    pub fn start(
+        history: Arc<dyn History>,
+        retention: Retention,
+        elsewhere: Elsewhere,
+        locals: Arc<Locals>,
+    ) -> Self {
         let (jobs, rx) = mpsc::channel();
         let (done, finished) = watch::channel(0);
         let queued = Arc::new(AtomicUsize::new(0));
@@ -92,7 +98,7 @@ impl Journal {
         let runtime = tokio::runtime::Handle::try_current().ok();
         let spawned = std::thread::Builder::new().name("history-writer".into()).spawn(move || {
             let _inside = runtime.as_ref().map(tokio::runtime::Handle::enter);
-            Writer { history, retention, elsewhere, last_prune: None }.run(rx, &taken, &done)
+            Writer { history, retention, elsewhere, locals, last_prune: None }.run(rx, &taken, &done)
         });
         if let Err(e) = spawned {
             // Without a writer every submit fails and is answered `unavailable`.
@@ -143,6 +149,8 @@ struct Writer {
     history: Arc<dyn History>,
     retention: Retention,
     elsewhere: Elsewhere,
+    /// The connections here (everyone a `general` line goes to).
+    locals: Arc<Locals>,
     last_prune: Option<Instant>,
 }
 
@@ -186,7 +194,7 @@ impl Writer {
         match stored {
             Ok(stored) => {
                 for (pending, appended) in batch.into_iter().zip(stored) {
-                    deliver(pending, appended, &self.elsewhere);
+                    deliver(pending, appended, &self.elsewhere, &self.locals);
                 }
             }
             Err(e) => {
@@ -216,14 +224,16 @@ impl Writer {
 }
 
 /// A stored message goes to its audience (unless it was a resend), then its ack to the sender.
-fn deliver(pending: Pending, appended: Appended, elsewhere: &Elsewhere) {
+fn deliver(pending: Pending, appended: Appended, elsewhere: &Elsewhere, locals: &Locals) {
     let m = &appended.message;
     let meta = MessageMeta { id: m.id, ts: m.ts };
     let event = client_event(&pending.message.channel);
     if appended.new {
         let delivered = match &pending.message.channel {
             Channel::General => {
-                let others = pending.socket.broadcast().sockets();
+                let sender = pending.socket.id;
+                let everyone = locals.all();
+                let others = everyone.iter().filter(|s| s.id != sender);
                 let stamped = StampedMessage(&m.from, &m.text, meta);
                 // Each argument is encoded once for every recipient (socketioxide would escape
                 // the text again for each one).
@@ -361,7 +371,7 @@ mod tests {
         let store = Arc::new(Stalled { go: Mutex::new(wait), reserved: Mutex::new(Vec::new()) });
         let none = Retention { max_messages: 0, max_age_secs: 0 };
         let elsewhere = Elsewhere::new(None, Arc::new(OnceLock::new()));
-        (Journal::start(store.clone(), none, elsewhere), store, go)
+        (Journal::start(store.clone(), none, elsewhere, Arc::default()), store, go)
     }
 
     #[test]

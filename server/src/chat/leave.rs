@@ -21,6 +21,7 @@ pub async fn handle(
     State(chat): State<Chat>,
 ) {
     tracing::debug!(conn = %LogId::of(socket.id), %reason, "disconnected");
+    chat.locals.remove(socket.id);
     session.mark_gone();
     // A connection whose nickname was taken over has none (and the roster agrees).
     let Some(nick) = session.nickname() else { return };

@@ -15,6 +15,7 @@ mod incoming;
 mod journal;
 mod lane;
 mod leave;
+mod locals;
 mod memberships;
 mod message;
 pub mod moderation;
@@ -95,6 +96,8 @@ pub struct Chat {
     roster: Arc<Roster>,
     nicknames_changed: NicknamesChanged,
     journal: Arc<Journal>,
+    /// The connections on this instance (a `general` line's audience).
+    locals: Arc<locals::Locals>,
     history: Arc<dyn History>,
     grace: Duration,
     /// How long an owned nickname stays reserved after its last use.
@@ -145,11 +148,14 @@ impl Chat {
             presence.clone().map(|p| (p, elsewhere.clone())),
             online_in_cluster.clone(),
         );
-        let journal = Arc::new(Journal::start(history.clone(), settings.retention, elsewhere.clone()));
+        let locals = Arc::new(locals::Locals::default());
+        let journal =
+            Arc::new(Journal::start(history.clone(), settings.retention, elsewhere.clone(), locals.clone()));
         let chat = Self {
             roster,
             nicknames_changed,
             journal,
+            locals,
             history,
             grace: settings.grace,
             reservation: settings.reservation,
@@ -199,7 +205,7 @@ impl Chat {
     /// their grace period.
     pub fn attach(&self, io: &SocketIo<ChatAdapter>) -> crate::cluster::Attached {
         let _ = self.io.set(io.clone());
-        let attached = io.ns("/", (async || {}).with(prepare));
+        let attached = io.ns("/", confirmed.with(prepare));
         self.keep_moderation();
         match self.history.rooms() {
             Ok(rooms) => rooms.into_iter().for_each(|r| self.rooms.restore(r)),
@@ -583,6 +589,13 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
     }
     socket.on_disconnect(leave::handle);
     Ok(())
+}
+
+/// The connection is confirmed (socketioxide runs this after `prepare` and after sending the
+/// connect packet; a connection refused or lost before never gets here, and one lost after is
+/// removed by its disconnect handler).
+async fn confirmed(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) {
+    chat.locals.add(&socket);
 }
 
 /// Puts `socket` in `room` — unless it went meanwhile (after a wait for Redis): socketioxide
