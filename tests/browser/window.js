@@ -40,13 +40,21 @@ async function bot(nick) {
   let next = 1;
   return {
     async say(count) {
-      const sent = [];
-      for (let i = 0; i < count; i++, next++) {
-        // The ack is node-style: [null, {id, ts}] when stored, [error] when refused.
-        sent.push(new Promise((ok, fail) => socket.timeout(20000).emit('user message', `line ${next}`,
-          { key: `k${next}` }, (timeout, error, meta) => (timeout || error ? fail(timeout || error) : ok(meta)))));
+      // At most IN_FLIGHT lines unacknowledged: the acks of thousands sent at once would pile
+      // up past the server's per-connection queue (MAX_BUFFERED_PACKETS, 2,048) whenever this
+      // process is slow to read them on a busy machine, and the server rightly closes a reader
+      // that slow (CI saw it once the server stored and acked faster).
+      const IN_FLIGHT = 250;
+      while (count > 0) {
+        const sent = [];
+        for (let i = 0; i < Math.min(count, IN_FLIGHT); i++, next++) {
+          // The ack is node-style: [null, {id, ts}] when stored, [error] when refused.
+          sent.push(new Promise((ok, fail) => socket.timeout(20000).emit('user message', `line ${next}`,
+            { key: `k${next}` }, (timeout, error, meta) => (timeout || error ? fail(timeout || error) : ok(meta)))));
+        }
+        count -= sent.length;
+        await Promise.all(sent);
       }
-      await Promise.all(sent);
     },
     said: () => next - 1,
     close: () => socket.close(),
