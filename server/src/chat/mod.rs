@@ -326,7 +326,9 @@ impl Chat {
     pub fn metrics_snapshot(&self) -> crate::metrics::Snapshot {
         use socketioxide::TransportType;
         let mut now = crate::metrics::Snapshot::default();
-        for socket in self.io.get().map(everyone).unwrap_or_default() {
+        // Counted from the list a `general` line goes to (so that the gauge shows at once if
+        // that list ever kept a connection that went, or missed one that came).
+        for socket in self.locals.all().iter() {
             match socket.transport_type() {
                 TransportType::Websocket => now.websocket += 1,
                 TransportType::Polling => now.polling += 1,
