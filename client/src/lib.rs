@@ -11,6 +11,8 @@ pub mod state;
 pub mod text;
 pub mod timeline;
 
+#[cfg(all(target_arch = "wasm32", feature = "leak-probe"))]
+mod alloc_probe;
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]

@@ -7,6 +7,7 @@
 //! clock changes only the times whose words change.
 
 use leptos::prelude::*;
+use leptos::reactive::graph::{Subscriber, ToAnySubscriber};
 use wasm_bindgen::JsCast;
 
 use super::keyed::keyed_list;
@@ -239,13 +240,20 @@ fn render_row(chat: Chat, row: Row, context: RowContext) -> AnyView {
 /// The line's time: short ("5 minutes ago", "14:05"), the full date on hover. Only a line
 /// younger than an hour follows the clock, and its text changes only when its words do.
 fn time(chat: Chat, at: i64, lang: Lang) -> impl IntoView {
-    let label = Memo::new(move |_| {
+    let label = ArcMemo::new(move |_| {
         if chat.clock.get_untracked() - at >= HOUR_MS {
             browser::time_of_day(at, lang)
         } else {
             browser::short(at, chat.clock.get(), lang)
         }
     });
+    // When the row goes, its label leaves the clock's subscribers: a signal keeps a subscriber
+    // that was dropped (and its allocation) until that subscriber removes itself, which
+    // reactive_graph 0.2.16 leaves to the subscriber. Without this, every line that passed
+    // through the window stayed in the clock's list: ~220 bytes of wasm memory per line,
+    // forever (tests/browser/window.js checks it).
+    let leaving = label.clone();
+    on_cleanup(move || leaving.clear_sources(&leaving.to_any_subscriber()));
     view! {
         <time datetime=browser::iso(at) title=browser::full(at, lang)>
             {move || label.get()}

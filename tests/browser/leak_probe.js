@@ -1,0 +1,83 @@
+// What the page's wasm memory keeps while it follows a busy chat (not a test: a probe, run by
+// scripts/leak-probe.sh on a page built with the counting allocator, client/src/alloc_probe.rs).
+// A bot says PER lines ROUNDS times; after each round the page's wasm memory and its live
+// blocks by size are printed. With TRACE=MIN-MAX, the JS stacks of the live blocks of those
+// sizes are printed at the end (a size class that grows with the lines, traced, names its code).
+// Usage: node leak_probe.js <chat-server binary> <port> <probe page dir> <PER> <ROUNDS> [MIN-MAX]
+'use strict';
+const { spawn } = require('node:child_process');
+const { chromium } = require('playwright-core');
+const { io } = require('socket.io-client');
+
+const [bin, port, pageDir, perArg, roundsArg, trace] = process.argv.slice(2);
+const PER = Number(perArg);
+const ROUNDS = Number(roundsArg);
+const base = `http://127.0.0.1:${port}`;
+setTimeout(() => { console.error('leak_probe: timed out'); process.exit(1); }, 900000).unref();
+
+async function startServer() {
+  const env = {
+    ...process.env, PORT: port, CHAT_BIND: '127.0.0.1', CHAT_LOG: 'warn', CHAT_PAGE_DIR: pageDir,
+    CHAT_MESSAGE_BURST: '100000', CHAT_MESSAGES_PER_SECOND: '100000', CHAT_MAX_CONNECTIONS_PER_ADDRESS: '0',
+    CHAT_HISTORY_SYNC: 'off',
+  };
+  const server = spawn(bin, [], { env, stdio: 'inherit' });
+  for (let i = 0; i < 200; i++) {
+    try { if ((await fetch(`${base}/healthz`)).ok) return server; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('server did not start');
+}
+
+(async () => {
+  const server = await startServer();
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  try {
+    const socket = io(base, { transports: ['websocket'], reconnection: false });
+    await new Promise((ok, fail) => { socket.once('connect', ok); socket.once('connect_error', fail); });
+    const taken = await socket.timeout(5000).emitWithAck('nickname', 'Bob');
+    if (taken !== false) throw new Error(`the bot did not get its nickname: ${JSON.stringify(taken)}`);
+    let said = 0;
+    // At most 250 lines unacknowledged (see window.js: the server closes a reader that slow).
+    const say = async (count) => {
+      while (count > 0) {
+        const batch = Math.min(count, 250);
+        await Promise.all(Array.from({ length: batch }, () => {
+          said += 1;
+          return socket.timeout(20000).emitWithAck('user message', `line ${said}`, { key: `k${said}` });
+        }));
+        count -= batch;
+      }
+    };
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.addInitScript(() => { Error.stackTraceLimit = 60; });
+    await page.addInitScript(() => addEventListener('TrunkApplicationStarted', (e) => { window.__wasm = e.detail.wasm; }));
+    await page.goto(base);
+    await page.waitForSelector('#chat.connected', { timeout: 10000 });
+    await page.fill('#nick', 'Reader');
+    await page.press('#nick', 'Enter');
+    await page.waitForSelector('#chat.nickname-set', { timeout: 5000 });
+    const followed = (n) => page.waitForFunction((n) => {
+      const texts = [...document.querySelectorAll('#lines p.user .text')].map((e) => e.textContent);
+      return texts[texts.length - 1] === `line ${n}`;
+    }, n, { timeout: 60000 });
+    if (trace) {
+      const [min, max] = trace.split('-').map(Number);
+      await page.evaluate(([min, max]) => window.wasmBindings.leak_probe_trace(min, max), [min, max]);
+    }
+    for (let r = 0; r < ROUNDS; r++) {
+      await say(PER);
+      await followed(said);
+      const [wasm, live] = await page.evaluate(() => [window.__wasm.memory.buffer.byteLength, window.wasmBindings.leak_probe()]);
+      console.log(`after ${said} lines: wasm memory ${wasm} bytes; live ${live}`);
+    }
+    if (trace) console.log(await page.evaluate(() => window.wasmBindings.leak_probe_stacks()));
+    socket.close();
+  } catch (e) {
+    console.log(`leak_probe: ${e.stack || e}`);
+    process.exitCode = 1;
+  }
+  await browser.close();
+  server.kill('SIGTERM');
+})();
