@@ -5,7 +5,8 @@
 # runs tests/browser/leak_probe.js: a headless Chromium page follows a bot's lines and prints,
 # every PER lines (default 2,000) for ROUNDS rounds (default 5), the wasm memory and its live
 # blocks by size. TRACE=MIN-MAX (bytes) also prints the JS stacks of the live blocks of those
-# sizes: a class that grows with the lines, traced, names the code that keeps it.
+# sizes: a class that grows with the lines, traced, names the code that keeps it. CHURN=1: each
+# round PER people come and go instead of lines.
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$ROOT"
 ensure_test_tools

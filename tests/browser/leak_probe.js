@@ -3,6 +3,7 @@
 // A bot says PER lines ROUNDS times; after each round the page's wasm memory and its live
 // blocks by size are printed. With TRACE=MIN-MAX, the JS stacks of the live blocks of those
 // sizes are printed at the end (a size class that grows with the lines, traced, names its code).
+// With CHURN=1 in the environment, each round PER people come (named) and go instead.
 // Usage: node leak_probe.js <chat-server binary> <port> <probe page dir> <PER> <ROUNDS> [MIN-MAX]
 'use strict';
 const { spawn } = require('node:child_process');
@@ -66,9 +67,27 @@ async function startServer() {
       const [min, max] = trace.split('-').map(Number);
       await page.evaluate(([min, max]) => window.wasmBindings.leak_probe_trace(min, max), [min, max]);
     }
+    // CHURN=1: instead of lines, PER people come (named), then go, 20 at a time.
+    let came = 0;
+    const churn = async (count) => {
+      for (let i = 0; i < count; i += 20) {
+        await Promise.all(Array.from({ length: Math.min(20, count - i) }, async () => {
+          came += 1;
+          const guest = io(base, { transports: ['websocket'], reconnection: false, forceNew: true });
+          await new Promise((ok, fail) => { guest.once('connect', ok); guest.once('connect_error', fail); });
+          await guest.timeout(5000).emitWithAck('nickname', `guest${came}`);
+          guest.close();
+        }));
+      }
+      await page.waitForFunction(() => document.querySelectorAll('#online li').length <= 3, null, { timeout: 30000 }).catch(() => {});
+    };
     for (let r = 0; r < ROUNDS; r++) {
-      await say(PER);
-      await followed(said);
+      if (process.env.CHURN) {
+        await churn(PER);
+      } else {
+        await say(PER);
+        await followed(said);
+      }
       const [wasm, live] = await page.evaluate(() => [window.__wasm.memory.buffer.byteLength, window.wasmBindings.leak_probe()]);
       console.log(`after ${said} lines: wasm memory ${wasm} bytes; live ${live}`);
     }
