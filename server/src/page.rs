@@ -72,17 +72,20 @@ pub fn routes(page_dir: Option<&Path>) -> Router {
     }))
 }
 
-/// The page's Content-Security-Policy: exactly what the wasm page needs. trunk puts the
-/// module that starts the wasm inline in index.html, so that one script is allowed by its hash.
+/// The page's Content-Security-Policy: exactly what the wasm page needs. index.html's inline
+/// scripts (the one that opens the WebSocket early, and the module trunk writes to start the
+/// wasm) are allowed by their hashes, in the two forms they are written in.
 pub fn content_security_policy(index_html: &str) -> String {
     let mut scripts = String::new();
-    let mut rest = index_html;
-    while let Some(start) = rest.find("<script type=\"module\">") {
-        let body = &rest[start + "<script type=\"module\">".len()..];
-        let Some(end) = body.find("</script>") else { break };
-        let digest = Sha256::digest(&body.as_bytes()[..end]);
-        scripts.push_str(&format!(" 'sha256-{}'", BASE64.encode(digest)));
-        rest = &body[end..];
+    for opening in ["<script type=\"module\">", "<script>"] {
+        let mut rest = index_html;
+        while let Some(start) = rest.find(opening) {
+            let body = &rest[start + opening.len()..];
+            let Some(end) = body.find("</script>") else { break };
+            let digest = Sha256::digest(&body.as_bytes()[..end]);
+            scripts.push_str(&format!(" 'sha256-{}'", BASE64.encode(digest)));
+            rest = &body[end..];
+        }
     }
     format!(
         "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'{scripts}; style-src 'self'; \
@@ -254,6 +257,9 @@ mod tests {
         assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval' 'sha256-"));
         assert!(!csp.contains("unsafe-inline"));
         assert!(super::content_security_policy("").contains("script-src 'self' 'wasm-unsafe-eval';"));
+        let both =
+            super::content_security_policy("<script>early()</script><script type=\"module\">init()</script>");
+        assert_eq!(both.matches("'sha256-").count(), 2, "{both}");
     }
 
     #[test]

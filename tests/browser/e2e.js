@@ -326,6 +326,38 @@ const tests = {
     await ana.close(); await bob.close();
   },
 
+  async 'the page joins on the WebSocket index.html opened while its code loaded'(browser) {
+    // Every WebSocket the page creates, and whether the wasm created it (its stack says so).
+    const record = () => {
+      window.__sockets = [];
+      const Native = window.WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(...args) {
+          super(...args);
+          window.__sockets.push({ socket: this, fromWasm: /wasm/.test(new Error().stack) });
+        }
+      };
+    };
+    const sockets = (page) => page.evaluate(() => ({
+      early: typeof window.__chatEarlySocket,
+      made: window.__sockets.map((s) => ({ fromWasm: s.fromWasm, open: s.socket.readyState === 1 })),
+    }));
+    const page = await browser.newPage();
+    await page.addInitScript(record);
+    await visit(page);
+    await join(page, 'Early');
+    // One WebSocket, index.html's (the CSP allows its script), taken over by the page: the
+    // wasm opened none of its own. Without the script, or without the takeover, there are others.
+    assert.deepEqual(await sockets(page), { early: 'undefined', made: [{ fromWasm: false, open: true }] });
+    // Long-polling asked for: no WebSocket at all.
+    const poll = await browser.newPage();
+    await poll.addInitScript(record);
+    await visit(poll, '/?transport=polling');
+    assert.deepEqual((await sockets(poll)).made, []);
+    assert.deepEqual([...page.errors, ...poll.errors], []);
+    await page.close(); await poll.close();
+  },
+
   async 'a mention notifies while the tab is hidden, once asked for'(browser) {
     const page = await browser.newPage();
     page.errors = [];

@@ -174,6 +174,7 @@ async fn run(inner: Rc<Inner>) {
 async fn session(inner: &Rc<Inner>, reconnect: bool) -> Result<(), String> {
     let (handshake, mut reader, mut writer, kind) = open(inner).await?;
     let heartbeat = Duration::from_millis(handshake.ping_interval + handshake.ping_timeout);
+    let connect_sent = reader.connect_sent();
 
     // Reading and writing run as their own tasks, joined to this one by channels.
     let (in_tx, mut inbound) = mpsc::unbounded::<Result<Vec<EngineIo>, String>>();
@@ -208,7 +209,9 @@ async fn session(inner: &Rc<Inner>, reconnect: bool) -> Result<(), String> {
     });
     let _closer = done_tx; // dropping it (when this function returns) stops the writer
 
-    let _ = out_tx.unbounded_send(EngineIo::Message(SocketIo::Connect(None).encode()).encode());
+    if !connect_sent {
+        let _ = out_tx.unbounded_send(EngineIo::Message(SocketIo::Connect(None).encode()).encode());
+    }
     let mut joined = false;
     let result = loop {
         let next = select! {

@@ -2,12 +2,16 @@
 //! fetch) when the WebSocket cannot connect. Each opens with the engine.io handshake and splits
 //! into a reading half and a writing half, so that reading never blocks writing.
 
+use std::collections::VecDeque;
+
 use chat_shared::protocol::PRESENCE_CHANGES_QUERY;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use gloo_net::http::Request;
 use gloo_net::websocket::Message;
 use gloo_net::websocket::futures::WebSocket;
+use js_sys::{Array, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::RequestCache;
 
 use super::codec::{EngineIo, Handshake};
@@ -19,8 +23,16 @@ pub enum TransportKind {
 }
 
 pub enum Reader {
-    Ws(SplitStream<WebSocket>),
-    Polling { url: String },
+    Ws {
+        stream: SplitStream<WebSocket>,
+        /// What index.html's early WebSocket received before the page took it over, to read first.
+        early: VecDeque<String>,
+        /// index.html's early WebSocket sent the socket.io CONNECT already.
+        connect_sent: bool,
+    },
+    Polling {
+        url: String,
+    },
 }
 
 pub enum Writer {
@@ -34,24 +46,76 @@ fn changes_query() -> String {
     format!("{name}={value}")
 }
 
-/// Opens a WebSocket to `base` (e.g. `http://host:3000`) and reads the handshake.
+/// Opens a WebSocket to `base` (e.g. `http://host:3000`) and reads the handshake; the first
+/// connection takes over the WebSocket index.html opened while the page's code loaded, when it
+/// is still good and goes to the same address.
 pub async fn open_websocket(base: &str) -> Result<(Handshake, Reader, Writer), String> {
     let url = format!(
         "{}/socket.io/?EIO=4&transport=websocket&{}",
         base.replacen("http", "ws", 1),
         changes_query()
     );
-    let ws = WebSocket::open(&url).map_err(|e| e.to_string())?;
+    let early = early_websocket(&url);
+    let (ws, mut received, connect_sent) = match early {
+        Some(early) => (early.ws, early.received, early.connect_sent),
+        None => (WebSocket::open(&url).map_err(|e| e.to_string())?, VecDeque::new(), false),
+    };
     let (sink, mut stream) = ws.split();
-    let first = match stream.next().await {
-        Some(Ok(Message::Text(t))) => t,
-        Some(Ok(Message::Bytes(_))) => return Err("binary handshake".into()),
-        Some(Err(e)) => return Err(e.to_string()),
-        None => return Err("closed before the handshake".into()),
+    let first = match received.pop_front() {
+        Some(handshake) => handshake,
+        None => match stream.next().await {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Bytes(_))) => return Err("binary handshake".into()),
+            Some(Err(e)) => return Err(e.to_string()),
+            None => return Err("closed before the handshake".into()),
+        },
     };
     match EngineIo::decode(&first).map_err(|e| e.to_string())? {
-        EngineIo::Open(h) => Ok((h, Reader::Ws(stream), Writer::Ws(sink))),
+        EngineIo::Open(h) => Ok((h, Reader::Ws { stream, early: received, connect_sent }, Writer::Ws(sink))),
         _ => Err("expected the handshake, got another packet".to_owned()),
+    }
+}
+
+/// Where index.html leaves the WebSocket it opens before the page's code has loaded, so that
+/// the handshake and the socket.io CONNECT are done by the time the wasm starts: `{ws,
+/// received, failed, connectSent}` (the messages received so far; whether it failed or closed;
+/// whether it sent the CONNECT, which it does on the engine.io handshake).
+const EARLY_SOCKET: &str = "__chatEarlySocket";
+
+/// index.html's early WebSocket, taken over.
+struct Early {
+    ws: WebSocket,
+    received: VecDeque<String>,
+    connect_sent: bool,
+}
+
+/// Takes index.html's early WebSocket (once: later connections open their own) with what it
+/// received; None, closing it, if it failed, goes elsewhere than `url`, or received binary.
+fn early_websocket(url: &str) -> Option<Early> {
+    let window = web_sys::window()?;
+    let key = JsValue::from_str(EARLY_SOCKET);
+    let early = Reflect::get(&window, &key).ok().filter(JsValue::is_object)?;
+    let _ = Reflect::delete_property(&window, &key);
+    let field = |name: &str| Reflect::get(&early, &JsValue::from_str(name)).ok();
+    let ws: web_sys::WebSocket = field("ws")?.dyn_into().ok()?;
+    let flag = |name: &str| field(name).and_then(|f| f.as_bool());
+    let received: Option<VecDeque<String>> = field("received")
+        .and_then(|r| r.dyn_into::<Array>().ok())
+        .and_then(|r| r.iter().map(|m| m.as_string()).collect());
+    let usable =
+        flag("failed") == Some(false) && ws.url() == url && ws.ready_state() <= web_sys::WebSocket::OPEN;
+    match received {
+        Some(received) if usable => {
+            ws.set_onmessage(None);
+            ws.set_onerror(None);
+            ws.set_onclose(None);
+            let connect_sent = flag("connectSent") == Some(true);
+            WebSocket::try_from(ws).ok().map(|ws| Early { ws, received, connect_sent })
+        }
+        _ => {
+            let _ = ws.close();
+            None
+        }
     }
 }
 
@@ -78,10 +142,18 @@ async fn get_text(url: &str) -> Result<String, String> {
 }
 
 impl Reader {
+    /// Whether the socket.io CONNECT went out already (index.html's early WebSocket sends it).
+    pub fn connect_sent(&self) -> bool {
+        matches!(self, Self::Ws { connect_sent: true, .. })
+    }
+
     /// The next packets from the server; an error when the transport is gone.
     pub async fn recv(&mut self) -> Result<Vec<EngineIo>, String> {
         match self {
-            Self::Ws(stream) => loop {
+            Self::Ws { stream, early, .. } => loop {
+                if let Some(t) = early.pop_front() {
+                    return EngineIo::decode(&t).map(|p| vec![p]).map_err(|e| e.to_string());
+                }
                 match stream.next().await {
                     Some(Ok(Message::Text(t))) => {
                         return EngineIo::decode(&t).map(|p| vec![p]).map_err(|e| e.to_string());
