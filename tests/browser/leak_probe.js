@@ -3,7 +3,8 @@
 // A bot says PER lines ROUNDS times; after each round the page's wasm memory and its live
 // blocks by size are printed. With TRACE=MIN-MAX, the JS stacks of the live blocks of those
 // sizes are printed at the end (a size class that grows with the lines, traced, names its code).
-// With CHURN=1 in the environment, each round PER people come (named) and go instead.
+// With CHURN=1 in the environment, each round PER people come (named) and go instead, 20 at a
+// time, each staying STAY ms (default 0), after a bot filled the window of lines.
 // Usage: node leak_probe.js <chat-server binary> <port> <probe page dir> <PER> <ROUNDS> [MIN-MAX]
 'use strict';
 const { spawn } = require('node:child_process');
@@ -76,11 +77,19 @@ async function startServer() {
           const guest = io(base, { transports: ['websocket'], reconnection: false, forceNew: true });
           await new Promise((ok, fail) => { guest.once('connect', ok); guest.once('connect_error', fail); });
           await guest.timeout(5000).emitWithAck('nickname', `guest${came}`);
+          // Long enough for the page to show them (STAY ms, default 0: gone at once).
+          await new Promise((r) => setTimeout(r, Number(process.env.STAY || 0)));
           guest.close();
         }));
       }
       await page.waitForFunction(() => document.querySelectorAll('#online li').length <= 3, null, { timeout: 30000 }).catch(() => {});
     };
+    // Churning: the window of lines filled first, so that the announcements of the comings and
+    // goings take the place of older lines instead of adding to the page's memory.
+    if (process.env.CHURN) {
+      await say(600);
+      await followed(said);
+    }
     for (let r = 0; r < ROUNDS; r++) {
       if (process.env.CHURN) {
         await churn(PER);

@@ -426,14 +426,8 @@ pub fn moderated_text(lang: Lang, m: &Moderated) -> String {
     }
 }
 
-/// The badge of a name with a role where the reader is (the chat's moderator, the room's owner
-/// or moderator), following roles and language (for the online list).
-pub fn role_badge(chat: Chat, nick: String) -> impl IntoView {
-    move || chat.read(Part::Online, |s| s.role_of(&nick)).map(|role| badge(role, chat.t()))
-}
-
 /// The badge of a role.
-fn badge(role: Role, t: &'static Texts) -> impl IntoView + use<> {
+pub fn badge(role: Role, t: &'static Texts) -> impl IntoView + use<> {
     let (class, label) = match role {
         Role::Moderator => ("role moderator", t.role_moderator),
         Role::Owner => ("role owner", t.role_owner),
