@@ -198,6 +198,8 @@ impl ServerEvent {
 }
 
 /// The request path of socket.io (engine.io's default, which the server sets explicitly).
+/// index.html's early WebSocket writes it out too: change both (the page takes that socket
+/// over only when its address is the one it would open; e2e.js checks it does).
 pub const SOCKET_IO_PATH: &str = "/socket.io";
 
 /// Whether a request for `path` is a socket.io request: the server's engine.io answers
@@ -220,6 +222,7 @@ pub fn is_socket_io_endpoint(path: &str) -> bool {
 /// a `presence` event per change (coalesced), and neither `nicknames` nor an `announcement`
 /// for arrivals and departures. Without it a client gets what the original sent: an `announcement` per person
 /// and the whole map again after every change (which costs O(N²) when N people arrive).
+/// index.html's early WebSocket writes it out too (see [`SOCKET_IO_PATH`]).
 pub const PRESENCE_CHANGES_QUERY: (&str, &str) = ("presence", "changes");
 
 /// `online`: a part of everyone online: `["Ana", "Bo"]`. A client that asked for changes gets

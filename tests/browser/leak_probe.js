@@ -82,7 +82,8 @@ async function startServer() {
           guest.close();
         }));
       }
-      await page.waitForFunction(() => document.querySelectorAll('#online li').length <= 3, null, { timeout: 30000 }).catch(() => {});
+      // Until the page shows only the bot and the reader again.
+      await page.waitForFunction(() => document.querySelectorAll('#nicknames b').length <= 2, null, { timeout: 30000 });
     };
     // Churning: the window of lines filled first, so that the announcements of the comings and
     // goings take the place of older lines instead of adding to the page's memory.

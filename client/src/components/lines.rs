@@ -222,7 +222,7 @@ fn render_row(chat: Chat, row: Row, context: RowContext) -> AnyView {
     let lang = context.lang;
     match row {
         Row::Day { at, .. } => {
-            let label = Memo::new(move |_| browser::day_label(at, chat.clock.get(), lang));
+            let label = row_memo(move || browser::day_label(at, chat.clock.get(), lang));
             view! {
                 <div class="day">
                     <span>{move || label.get()}</span>
@@ -240,25 +240,30 @@ fn render_row(chat: Chat, row: Row, context: RowContext) -> AnyView {
 /// The line's time: short ("5 minutes ago", "14:05"), the full date on hover. Only a line
 /// younger than an hour follows the clock, and its text changes only when its words do.
 fn time(chat: Chat, at: i64, lang: Lang) -> impl IntoView {
-    let label = ArcMemo::new(move |_| {
+    let label = row_memo(move || {
         if chat.clock.get_untracked() - at >= HOUR_MS {
             browser::time_of_day(at, lang)
         } else {
             browser::short(at, chat.clock.get(), lang)
         }
     });
-    // When the row goes, its label leaves the clock's subscribers: a signal keeps a subscriber
-    // that was dropped (and its allocation) until that subscriber removes itself, which
-    // reactive_graph 0.2.16 leaves to the subscriber. Without this, every line that passed
-    // through the window stayed in the clock's list: ~220 bytes of wasm memory per line,
-    // forever (tests/browser/window.js checks it).
-    let leaving = label.clone();
-    on_cleanup(move || leaving.clear_sources(&leaving.to_any_subscriber()));
     view! {
         <time datetime=browser::iso(at) title=browser::full(at, lang)>
             {move || label.get()}
         </time>
     }
+}
+
+/// A memo for a row that reads long-lived state (the clock): when the row goes, the memo leaves
+/// the subscribers of what it read. A signal keeps a subscriber that was dropped (and its
+/// allocation) until that subscriber removes itself, which reactive_graph 0.2.16 leaves to the
+/// subscriber: without this, every line that passed through the window stayed in the clock's
+/// list, ~220 bytes of wasm memory per line, forever (tests/browser/window.js checks it).
+fn row_memo<T: PartialEq + Send + Sync + 'static>(f: impl Fn() -> T + Send + Sync + 'static) -> ArcMemo<T> {
+    let memo = ArcMemo::new(move |_| f());
+    let leaving = memo.clone();
+    on_cleanup(move || leaving.clear_sources(&leaving.to_any_subscriber()));
+    memo
 }
 
 /// A message's text: plain text nodes and http(s) links, never HTML.

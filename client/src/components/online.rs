@@ -18,7 +18,7 @@ use crate::text::name_colour;
 /// rendered anew (when who the reader is, a role, the menu or the language changes), so that it
 /// reads nothing reactive. A pill that read the page's state would stay, after its person left,
 /// in the subscriber lists of what it read (reactive_graph 0.2.16 keeps a dropped subscriber
-/// until it removes itself): ~500 bytes of wasm memory per visitor, forever.
+/// until it removes itself), for as long as the page is open (docs/benchmarks.md).
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Pill {
     name: String,

@@ -110,7 +110,13 @@ fn early_websocket(url: &str) -> Option<Early> {
             ws.set_onerror(None);
             ws.set_onclose(None);
             let connect_sent = flag("connectSent") == Some(true);
-            WebSocket::try_from(ws).ok().map(|ws| Early { ws, received, connect_sent })
+            match WebSocket::try_from(ws.clone()) {
+                Ok(ws) => Some(Early { ws, received, connect_sent }),
+                Err(_) => {
+                    let _ = ws.close();
+                    None
+                }
+            }
         }
         _ => {
             let _ = ws.close();
