@@ -7,7 +7,7 @@
 // time, each staying STAY ms (default 0), after a bot filled the window of lines.
 // Usage: node leak_probe.js <chat-server binary> <port> <probe page dir> <PER> <ROUNDS> [MIN-MAX]
 'use strict';
-const { spawn } = require('node:child_process');
+const { startBusyServer } = require('./busy_server');
 const { chromium } = require('playwright-core');
 const { io } = require('socket.io-client');
 
@@ -17,19 +17,7 @@ const ROUNDS = Number(roundsArg);
 const base = `http://127.0.0.1:${port}`;
 setTimeout(() => { console.error('leak_probe: timed out'); process.exit(1); }, 900000).unref();
 
-async function startServer() {
-  const env = {
-    ...process.env, PORT: port, CHAT_BIND: '127.0.0.1', CHAT_LOG: 'warn', CHAT_PAGE_DIR: pageDir,
-    CHAT_MESSAGE_BURST: '100000', CHAT_MESSAGES_PER_SECOND: '100000', CHAT_MAX_CONNECTIONS_PER_ADDRESS: '0',
-    CHAT_HISTORY_SYNC: 'off',
-  };
-  const server = spawn(bin, [], { env, stdio: 'inherit' });
-  for (let i = 0; i < 200; i++) {
-    try { if ((await fetch(`${base}/healthz`)).ok) return server; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('server did not start');
-}
+const startServer = () => startBusyServer(bin, port, { CHAT_PAGE_DIR: pageDir });
 
 (async () => {
   const server = await startServer();

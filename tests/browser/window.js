@@ -8,7 +8,7 @@
 // fill the history quickly). Exits 0 when all checks pass.
 'use strict';
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
+const { startBusyServer } = require('./busy_server');
 const { chromium } = require('playwright-core');
 const { io } = require('socket.io-client');
 
@@ -17,19 +17,7 @@ const MAX = Number(maxArg);
 const base = `http://127.0.0.1:${port}`;
 setTimeout(() => { console.error('window: timed out'); process.exit(1); }, 240000).unref();
 
-async function startServer() {
-  const env = {
-    ...process.env, PORT: port, CHAT_BIND: '127.0.0.1', CHAT_LOG: process.env.CHAT_TEST_LOG || 'warn',
-    CHAT_MESSAGE_BURST: '100000', CHAT_MESSAGES_PER_SECOND: '100000', CHAT_MAX_CONNECTIONS_PER_ADDRESS: '0',
-    CHAT_HISTORY_SYNC: 'off',
-  };
-  const server = spawn(bin, [], { env, stdio: 'inherit' });
-  for (let i = 0; i < 200; i++) {
-    try { if ((await fetch(`${base}/healthz`)).ok) return server; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('server did not start');
-}
+const startServer = () => startBusyServer(bin, port);
 
 // A socket.io client named `nick`; `say(count)` says the next `count` numbered lines.
 async function bot(nick) {
