@@ -9,7 +9,8 @@
 # round PER people come and go instead of lines.
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$ROOT"
-ensure_test_tools
+ensure_page_tools
+apt_install chromium
 build_page   # dist/: its CSS and index.html are reused
 out=target/leak-probe
 say "building the page with the counting allocator into $out"

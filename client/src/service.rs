@@ -83,8 +83,13 @@ pub struct Chat {
 impl Chat {
     /// Reads `part` of the state (the caller re-runs when that part changes).
     pub fn read<R>(&self, part: Part, f: impl FnOnce(&ChatState) -> R) -> R {
-        self.parts[part as usize].track();
+        self.track(part);
         self.state.with_value(f)
+    }
+
+    /// The caller re-runs when `part` changes (what it reads of it, it reads by another part).
+    pub fn track(&self, part: Part) {
+        self.parts[part as usize].track();
     }
 
     /// Reads the state without subscribing to it.

@@ -7,7 +7,7 @@
 // time, each staying STAY ms (default 0), after a bot filled the window of lines.
 // Usage: node leak_probe.js <chat-server binary> <port> <probe page dir> <PER> <ROUNDS> [MIN-MAX]
 'use strict';
-const { startBusyServer } = require('./busy_server');
+const { startBusyServer, busyBot, untilLast } = require('./busy_chat');
 const { chromium } = require('playwright-core');
 const { io } = require('socket.io-client');
 
@@ -24,22 +24,8 @@ const startServer = () => startBusyServer(bin, port, { CHAT_PAGE_DIR: pageDir })
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
   try {
-    const socket = io(base, { transports: ['websocket'], reconnection: false });
-    await new Promise((ok, fail) => { socket.once('connect', ok); socket.once('connect_error', fail); });
-    const taken = await socket.timeout(5000).emitWithAck('nickname', 'Bob');
-    if (taken !== false) throw new Error(`the bot did not get its nickname: ${JSON.stringify(taken)}`);
-    let said = 0;
-    // At most 250 lines unacknowledged (see window.js: the server closes a reader that slow).
-    const say = async (count) => {
-      while (count > 0) {
-        const batch = Math.min(count, 250);
-        await Promise.all(Array.from({ length: batch }, () => {
-          said += 1;
-          return socket.timeout(20000).emitWithAck('user message', `line ${said}`, { key: `k${said}` });
-        }));
-        count -= batch;
-      }
-    };
+    const bob = await busyBot(base, 'Bob');
+    const say = (count) => bob.say(count);
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.addInitScript(() => { Error.stackTraceLimit = 60; });
     await page.addInitScript(() => addEventListener('TrunkApplicationStarted', (e) => { window.__wasm = e.detail.wasm; }));
@@ -48,10 +34,7 @@ const startServer = () => startBusyServer(bin, port, { CHAT_PAGE_DIR: pageDir })
     await page.fill('#nick', 'Reader');
     await page.press('#nick', 'Enter');
     await page.waitForSelector('#chat.nickname-set', { timeout: 5000 });
-    const followed = (n) => page.waitForFunction((n) => {
-      const texts = [...document.querySelectorAll('#lines p.user .text')].map((e) => e.textContent);
-      return texts[texts.length - 1] === `line ${n}`;
-    }, n, { timeout: 60000 });
+    const followed = (n) => untilLast(page, n, 60000);
     if (trace) {
       const [min, max] = trace.split('-').map(Number);
       await page.evaluate(([min, max]) => window.wasmBindings.leak_probe_trace(min, max), [min, max]);
@@ -77,20 +60,20 @@ const startServer = () => startBusyServer(bin, port, { CHAT_PAGE_DIR: pageDir })
     // goings take the place of older lines instead of adding to the page's memory.
     if (process.env.CHURN) {
       await say(600);
-      await followed(said);
+      await followed(bob.said());
     }
     for (let r = 0; r < ROUNDS; r++) {
       if (process.env.CHURN) {
         await churn(PER);
       } else {
         await say(PER);
-        await followed(said);
+        await followed(bob.said());
       }
       const [wasm, live] = await page.evaluate(() => [window.__wasm.memory.buffer.byteLength, window.wasmBindings.leak_probe()]);
-      console.log(`after ${said} lines: wasm memory ${wasm} bytes; live ${live}`);
+      console.log(`after ${bob.said()} lines: wasm memory ${wasm} bytes; live ${live}`);
     }
     if (trace) console.log(await page.evaluate(() => window.wasmBindings.leak_probe_stacks()));
-    socket.close();
+    bob.close();
   } catch (e) {
     console.log(`leak_probe: ${e.stack || e}`);
     process.exitCode = 1;

@@ -8,9 +8,8 @@
 // fill the history quickly). Exits 0 when all checks pass.
 'use strict';
 const assert = require('node:assert/strict');
-const { startBusyServer } = require('./busy_server');
+const { startBusyServer, busyBot, untilLast } = require('./busy_chat');
 const { chromium } = require('playwright-core');
-const { io } = require('socket.io-client');
 
 const [bin, port, maxArg] = process.argv.slice(2);
 const MAX = Number(maxArg);
@@ -19,41 +18,7 @@ setTimeout(() => { console.error('window: timed out'); process.exit(1); }, 24000
 
 const startServer = () => startBusyServer(bin, port);
 
-// A socket.io client named `nick`; `say(count)` says the next `count` numbered lines.
-async function bot(nick) {
-  const socket = io(base, { transports: ['websocket'], reconnection: false });
-  await new Promise((ok, fail) => { socket.once('connect', ok); socket.once('connect_error', fail); });
-  const taken = await socket.timeout(5000).emitWithAck('nickname', nick);
-  assert.equal(taken, false, 'the bot got its nickname');
-  let next = 1;
-  return {
-    async say(count) {
-      // At most IN_FLIGHT lines unacknowledged: the acks of thousands sent at once would pile
-      // up past the server's per-connection queue (MAX_BUFFERED_PACKETS, 2,048) whenever this
-      // process is slow to read them on a busy machine, and the server rightly closes a reader
-      // that slow (CI saw it once the server stored and acked faster).
-      const IN_FLIGHT = 250;
-      while (count > 0) {
-        const sent = [];
-        for (let i = 0; i < Math.min(count, IN_FLIGHT); i++, next++) {
-          // The ack is node-style: [null, {id, ts}] when stored, [error] when refused.
-          sent.push(new Promise((ok, fail) => socket.timeout(20000).emit('user message', `line ${next}`,
-            { key: `k${next}` }, (timeout, error, meta) => (timeout || error ? fail(timeout || error) : ok(meta)))));
-        }
-        count -= sent.length;
-        await Promise.all(sent);
-      }
-    },
-    said: () => next - 1,
-    close: () => socket.close(),
-  };
-}
-
-// Until the page's last line is the bot's line `n`.
-const untilLast = (page, n, timeout = 10000) => page.waitForFunction((n) => {
-  const texts = [...document.querySelectorAll('#lines p.user .text')].map((e) => e.textContent);
-  return texts[texts.length - 1] === `line ${n}`;
-}, n, { timeout });
+const bot = (nick) => busyBot(base, nick);
 
 // The numbers of the bot's lines in the page's DOM, in order.
 const shown = (page) => page.$$eval('#lines p.user .text', (els) => els

@@ -85,7 +85,7 @@ pub fn Lines(chat: Chat) -> impl IntoView {
     });
     let more_before = move || chat.read(Part::Lines, |s| s.window.more_before);
     let menu = Memo::new(move |_| {
-        chat.read(Part::Channels, |_| ());
+        chat.track(Part::Channels);
         let named_in_room =
             chat.read(Part::Me, |s| s.me.nickname.is_some() && s.current.room_name().is_some());
         match (named_in_room, chat.read(Part::Online, ChatState::moderates_here)) {
@@ -95,7 +95,7 @@ pub fn Lines(chat: Chat) -> impl IntoView {
         }
     });
     let roles = Memo::new(move |_| {
-        chat.read(Part::Channels, |_| ());
+        chat.track(Part::Channels);
         chat.read(Part::Online, ChatState::roles_here)
     });
     let scroll_to_bottom = move || {

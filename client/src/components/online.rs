@@ -43,8 +43,8 @@ pub fn OnlineList(chat: Chat) -> impl IntoView {
     let in_room = move || chat.read(Part::Channels, |s| matches!(s.current, ChannelId::Room(_)));
     let pills = move || {
         let lang = chat.lang.get();
-        chat.read(Part::Me, |_| ());
-        chat.read(Part::Channels, |_| ());
+        chat.track(Part::Me);
+        chat.track(Part::Channels);
         chat.read(Part::Online, |s| {
             let names: Vec<&str> = match s.current {
                 ChannelId::Room(_) => s.room_people.iter().map(String::as_str).collect(),
