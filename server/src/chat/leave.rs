@@ -21,8 +21,9 @@ pub async fn handle(
     State(chat): State<Chat>,
 ) {
     tracing::debug!(conn = %LogId::of(socket.id), %reason, "disconnected");
-    chat.locals.remove(socket.id);
+    // Gone first, then out of the locals: `Locals::add` checks in the other order.
     session.mark_gone();
+    chat.locals.remove(socket.id);
     // A connection whose nickname was taken over has none (and the roster agrees).
     let Some(nick) = session.nickname() else { return };
     let nick = &nick;

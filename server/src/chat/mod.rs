@@ -40,7 +40,7 @@ use chat_shared::protocol::{
 use chat_shared::{ChatError, ErrorCode, Nickname};
 use serde::Serialize;
 use socketioxide::SocketIo;
-use socketioxide::extract::{SocketRef, State};
+use socketioxide::extract::{Extension, SocketRef, State};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Sid;
 
@@ -595,9 +595,13 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
 
 /// The connection is confirmed (socketioxide runs this after `prepare` and after sending the
 /// connect packet; a connection refused or lost before never gets here, and one lost after is
-/// removed by its disconnect handler).
-async fn confirmed(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) {
-    chat.locals.add(&socket);
+/// removed by its disconnect handler — which may also have run already: see `Locals::add`).
+async fn confirmed(
+    socket: SocketRef<ChatAdapter>,
+    Extension(session): Extension<Arc<Session>>,
+    State(chat): State<Chat>,
+) {
+    chat.locals.add(&socket, &session);
 }
 
 /// Puts `socket` in `room` — unless it went meanwhile (after a wait for Redis): socketioxide
