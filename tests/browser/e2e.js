@@ -108,6 +108,8 @@ const tests = {
     const count = Number((await page.textContent('#online-count')).split(' ')[0]);
     assert.ok(count >= 1, `someone is here: ${count}`);
     assert.ok(await page.isVisible('#join'), 'a button beside the field, for a phone without Enter');
+    // The field has the focus: typing a name is the first thing to do.
+    await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'nick', null, { timeout: 5000 });
     await page.fill('#nick', 'Tapper');
     await page.click('#join');
     await page.waitForSelector('#chat.nickname-set', { timeout: 5000 });

@@ -27,13 +27,19 @@ pub fn NicknameForm(chat: Chat) -> impl IntoView {
     let pending = move || chat.read(Part::Me, |s| s.me.requested.is_some());
     let length = move || value.with(|v| v.trim().chars().count());
     Effect::new(move || {
-        // Focus the field once the page is connected and asks for a nickname.
+        // Focus the field once the page is connected and asks for a nickname: in the next
+        // frame, whose layout is due anyway. Focusing here forced a layout of the page as it
+        // was while it started (20-30 ms at startup on a 2-core VM), before the connected
+        // page was styled and laid out again for that frame.
         let connected = chat.read(Part::Connection, |s| s.connection != Connection::Connecting);
-        if connected
-            && chat.read(Part::Me, |s| s.me.nickname.is_none())
-            && let Some(el) = input.get()
-        {
-            let _ = el.focus();
+        if connected && chat.read(Part::Me, |s| s.me.nickname.is_none()) && input.get().is_some() {
+            request_animation_frame(move || {
+                if chat.peek(|s| s.me.nickname.is_none())
+                    && let Some(el) = input.get_untracked()
+                {
+                    let _ = el.focus();
+                }
+            });
         }
     });
     view! {
