@@ -6,7 +6,8 @@
 # every PER lines (default 2,000) for ROUNDS rounds (default 5), the wasm memory and its live
 # blocks by size. TRACE=MIN-MAX (bytes) also prints the JS stacks of the live blocks of those
 # sizes: a class that grows with the lines, traced, names the code that keeps it. CHURN=1: each
-# round PER people come and go instead of lines.
+# round PER people come and go instead of lines; SWITCH=1: the page switches PER times between
+# two channels instead.
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$ROOT"
 ensure_page_tools

@@ -4,7 +4,9 @@
 // blocks by size are printed. With TRACE=MIN-MAX, the JS stacks of the live blocks of those
 // sizes are printed at the end (a size class that grows with the lines, traced, names its code).
 // With CHURN=1 in the environment, each round PER people come (named) and go instead, 20 at a
-// time, each staying STAY ms (default 0), after a bot filled the window of lines.
+// time, each staying STAY ms (default 0), after a bot filled the window of lines. With SWITCH=1,
+// each round the reader switches PER times between `general` (filled by the bot first) and a
+// room, so that the lines view and what it reads are made and dropped PER times.
 // Usage: node leak_probe.js <chat-server binary> <port> <probe page dir> <PER> <ROUNDS> [MIN-MAX]
 'use strict';
 const { startBusyServer, busyBot, untilLast } = require('./busy_chat');
@@ -56,15 +58,35 @@ const startServer = () => startBusyServer(bin, port, { CHAT_PAGE_DIR: pageDir })
       // Until the page shows only the bot and the reader again.
       await page.waitForFunction(() => document.querySelectorAll('#nicknames b').length <= 2, null, { timeout: 30000 });
     };
+    // SWITCH=1: PER switches between general and the room `side` (joined above).
+    const switches = async (count) => {
+      for (let i = 0; i < count; i++) {
+        const to = i % 2 === 0 ? 'side' : 'general';
+        await page.evaluate((t) => { location.hash = `#/r/${t}`; }, to);
+        await page.waitForFunction((t) => document.querySelector('#channel-title').textContent === `# ${t}`, to, { timeout: 10000 });
+        // Not faster than a person could: each switch asks for a page of history, and a
+        // connection refused 200 times in 10 s for its rate is closed as a flooder.
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      await page.waitForFunction(() => document.querySelector('#channel-title').textContent === '# general');
+      await new Promise((r) => setTimeout(r, 500)); // the last history page in
+    };
     // Churning: the window of lines filled first, so that the announcements of the comings and
     // goings take the place of older lines instead of adding to the page's memory.
-    if (process.env.CHURN) {
+    if (process.env.CHURN || process.env.SWITCH) {
       await say(600);
       await followed(bob.said());
+    }
+    if (process.env.SWITCH) {
+      await page.fill('#room-name', 'side');
+      await page.press('#room-name', 'Enter');
+      await page.waitForFunction(() => document.querySelector('#channel-title').textContent === '# side', null, { timeout: 10000 });
     }
     for (let r = 0; r < ROUNDS; r++) {
       if (process.env.CHURN) {
         await churn(PER);
+      } else if (process.env.SWITCH) {
+        await switches(PER);
       } else {
         await say(PER);
         await followed(bob.said());

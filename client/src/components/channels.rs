@@ -174,11 +174,19 @@ pub fn ChannelHead(chat: Chat, open: RwSignal<bool>) -> impl IntoView {
             </button>
             <h2 id="channel-title">{move || current().label()}</h2>
             <p id="channel-topic">{topic}</p>
-            <Show when=move || matches!(current(), ChannelId::Room(_))>
-                <button type="button" id="leave-room" on:click=move |_| chat.leave_room()>
-                    {move || chat.t().leave_room}
-                </button>
-            </Show>
+            // Made anew on each visit of a room: its label is a value (a reactive text inside it
+            // would stay subscribed to the language for good once the button went).
+            {move || {
+                matches!(current(), ChannelId::Room(_))
+                    .then(|| {
+                        let label = chat.t().leave_room;
+                        view! {
+                            <button type="button" id="leave-room" on:click=move |_| chat.leave_room()>
+                                {label}
+                            </button>
+                        }
+                    })
+            }}
             {rules_menu(chat)}
         </div>
     }

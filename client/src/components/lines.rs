@@ -51,6 +51,12 @@ enum LineMenu {
 
 #[component]
 pub fn Lines(chat: Chat) -> impl IntoView {
+    // This view is made anew for each channel: what in it reads the language reads it through
+    // this memo, which goes with it (see `scoped_memo`); read from the page's signal directly,
+    // each visit of a channel left a few subscribers in the signal's list for good (~50 bytes
+    // a switch: leak_probe.js with SWITCH=1).
+    let lang = Memo::from(scoped_memo(move || chat.lang.get()));
+    let t = move || lang.get().texts();
     let list = NodeRef::<leptos::html::Div>::new();
     // The last line shown when the reader scrolled up (None: at the bottom)...
     let anchor = RwSignal::new(None::<u64>);
@@ -148,7 +154,7 @@ pub fn Lines(chat: Chat) -> impl IntoView {
             node_ref=list
             role="log"
             aria-live="polite"
-            aria-label=move || chat.t().messages
+            aria-label=move || t().messages
             tabindex="0"
             on:wheel=move |_| reader_scrolled()
             on:touchmove=move |_| reader_scrolled()
@@ -178,12 +184,12 @@ pub fn Lines(chat: Chat) -> impl IntoView {
         >
             <Show when=more_before>
                 <button type="button" class="load-older" on:click=move |_| load_older()>
-                    {move || chat.t().load_older}
+                    {move || t().load_older}
                 </button>
             </Show>
             {keyed_list(
                 move || {
-                    let (lang, menu) = (chat.lang.get(), menu.get());
+                    let (lang, menu) = (lang.get(), menu.get());
                     roles.with(|roles| {
                         chat.read(Part::Lines, |s| rows(s.window.lines(), browser::day_of, marker.get()))
                             .into_iter()
@@ -211,7 +217,7 @@ pub fn Lines(chat: Chat) -> impl IntoView {
                 {move || {
                     let newer = chat.read(Part::Lines, |s| s.window.newer as usize);
                     let count = after_anchor.get().map_or(newer, |(_, n)| n);
-                    format!("↓ {count} · {}", chat.t().jump_to_newest)
+                    format!("↓ {count} · {}", t().jump_to_newest)
                 }}
             </button>
         </Show>
@@ -222,7 +228,7 @@ fn render_row(chat: Chat, row: Row, context: RowContext) -> AnyView {
     let lang = context.lang;
     match row {
         Row::Day { at, .. } => {
-            let label = row_memo(move || browser::day_label(at, chat.clock.get(), lang));
+            let label = scoped_memo(move || browser::day_label(at, chat.clock.get(), lang));
             view! {
                 <div class="day">
                     <span>{move || label.get()}</span>
@@ -240,7 +246,7 @@ fn render_row(chat: Chat, row: Row, context: RowContext) -> AnyView {
 /// The line's time: short ("5 minutes ago", "14:05"), the full date on hover. Only a line
 /// younger than an hour follows the clock, and its text changes only when its words do.
 fn time(chat: Chat, at: i64, lang: Lang) -> impl IntoView {
-    let label = row_memo(move || {
+    let label = scoped_memo(move || {
         if chat.clock.get_untracked() - at >= HOUR_MS {
             browser::time_of_day(at, lang)
         } else {
@@ -254,12 +260,16 @@ fn time(chat: Chat, at: i64, lang: Lang) -> impl IntoView {
     }
 }
 
-/// A memo for a row that reads long-lived state (the clock): when the row goes, the memo leaves
-/// the subscribers of what it read. A signal keeps a subscriber that was dropped (and its
-/// allocation) until that subscriber removes itself, which reactive_graph 0.2.16 leaves to the
-/// subscriber: without this, every line that passed through the window stayed in the clock's
-/// list, ~220 bytes of wasm memory per line, forever (tests/browser/window.js checks it).
-fn row_memo<T: PartialEq + Send + Sync + 'static>(f: impl Fn() -> T + Send + Sync + 'static) -> ArcMemo<T> {
+/// A memo for a view that goes (a row, a channel's lines) and reads long-lived state (the
+/// clock, the language): when the view goes, the memo leaves the subscribers of what it read,
+/// and what in the view read the memo goes with it. A signal or memo keeps a subscriber that
+/// was dropped (and its allocation) until that subscriber removes itself, which reactive_graph
+/// 0.2.16 leaves to the subscriber: without this, every line that passed through the window
+/// stayed in the clock's list, ~220 bytes of wasm memory per line, forever
+/// (tests/browser/window.js checks it).
+fn scoped_memo<T: PartialEq + Send + Sync + 'static>(
+    f: impl Fn() -> T + Send + Sync + 'static,
+) -> ArcMemo<T> {
     let memo = ArcMemo::new(move |_| f());
     let leaving = memo.clone();
     on_cleanup(move || leaving.clear_sources(&leaving.to_any_subscriber()));
