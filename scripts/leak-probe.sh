@@ -6,8 +6,8 @@
 # every PER lines (default 2,000) for ROUNDS rounds (default 5), the wasm memory and its live
 # blocks by size. TRACE=MIN-MAX (bytes) also prints the JS stacks of the live blocks of those
 # sizes: a class that grows with the lines, traced, names the code that keeps it. CHURN=1: each
-# round PER people come and go instead of lines; SWITCH=1: the page switches PER times between
-# two channels instead.
+# round PER people come and go instead of lines; SWITCH=1: the page switches PER times (default
+# 200, ~1 minute a round) between two channels instead.
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$ROOT"
 ensure_page_tools
@@ -27,4 +27,4 @@ port=$((20000 + RANDOM % 10000))
 data="$(mktemp -d)"
 trap 'rm -rf "$data"' EXIT
 CHAT_DATA_DIR="$data" node tests/browser/leak_probe.js target/release/chat-server "$port" "$out" \
-  "${PER:-2000}" "${ROUNDS:-5}" "${TRACE:-}"
+  "${PER:-$([ -n "${SWITCH:-}" ] && echo 200 || echo 2000)}" "${ROUNDS:-5}" "${TRACE:-}"

@@ -92,7 +92,7 @@ const startServer = () => startBusyServer(bin, port, { CHAT_PAGE_DIR: pageDir })
         await followed(bob.said());
       }
       const [wasm, live] = await page.evaluate(() => [window.__wasm.memory.buffer.byteLength, window.wasmBindings.leak_probe()]);
-      console.log(`after ${bob.said()} lines: wasm memory ${wasm} bytes; live ${live}`);
+      console.log(`after ${process.env.SWITCH ? `${(r + 1) * PER} switches` : process.env.CHURN ? `${came} visitors` : `${bob.said()} lines`}: wasm memory ${wasm} bytes; live ${live}`);
     }
     if (trace) console.log(await page.evaluate(() => window.wasmBindings.leak_probe_stacks()));
     bob.close();

@@ -136,6 +136,8 @@ fn Entry(chat: Chat, channel: ChannelId, open: RwSignal<bool>) -> impl IntoView 
 #[component]
 pub fn ChannelHead(chat: Chat, open: RwSignal<bool>) -> impl IntoView {
     let current = move || chat.read(Part::Channels, |s| s.current.clone());
+    // Whether the open channel is a room (the channels part changes with every badge).
+    let in_room = Memo::new(move |_| matches!(current(), ChannelId::Room(_)));
     let topic = move || chat.read(Part::Channels, ChatState::topic);
     let unread_elsewhere = move || {
         chat.read(Part::Channels, |s| {
@@ -177,7 +179,8 @@ pub fn ChannelHead(chat: Chat, open: RwSignal<bool>) -> impl IntoView {
             // Made anew on each visit of a room: its label is a value (a reactive text inside it
             // would stay subscribed to the language for good once the button went).
             {move || {
-                matches!(current(), ChannelId::Room(_))
+                in_room
+                    .get()
                     .then(|| {
                         let label = chat.t().leave_room;
                         view! {

@@ -34,7 +34,12 @@ pub fn NicknameForm(chat: Chat) -> impl IntoView {
         let connected = chat.read(Part::Connection, |s| s.connection != Connection::Connecting);
         if connected && chat.read(Part::Me, |s| s.me.nickname.is_none()) && input.get().is_some() {
             request_animation_frame(move || {
+                // Not taken from another field the reader is in (the key form's): this effect
+                // runs again on every change of the connection or of who the reader is.
+                let elsewhere =
+                    document().active_element().is_some_and(|e| e.tag_name() != "BODY" && e.id() != "nick");
                 if chat.peek(|s| s.me.nickname.is_none())
+                    && !elsewhere
                     && let Some(el) = input.get_untracked()
                 {
                     let _ = el.focus();

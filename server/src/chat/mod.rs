@@ -426,8 +426,8 @@ impl Chat {
         speaker: &Speaker,
         rooms: Vec<chat_shared::RoomName>,
     ) {
-        join_if_connected(socket, direct::owner_room(speaker.tenure.as_str()));
-        join_if_connected(socket, moderation::act::nick_room(speaker.nickname.key().as_str()));
+        join_if_connected(socket, session, direct::owner_room(speaker.tenure.as_str()));
+        join_if_connected(socket, session, moderation::act::nick_room(speaker.nickname.key().as_str()));
         self.rejoin(socket, session, rooms);
         // A takeover that came while it was granted (in a cluster, between the roster's
         // adopting the nickname and now) found no nickname to sign out: it is signed out now.
@@ -606,9 +606,11 @@ async fn confirmed(
 
 /// Puts `socket` in `room` — unless it went meanwhile (after a wait for Redis): socketioxide
 /// does not check, and a gone socket's id would stay in the room for good. Whether it did.
-fn join_if_connected(socket: &SocketRef<ChatAdapter>, room: String) -> bool {
+/// `socket.connected()` alone does not tell (see `Locals::add`): the leave marks the session
+/// gone before socketioxide takes the socket out of its rooms (after the leave handler).
+fn join_if_connected(socket: &SocketRef<ChatAdapter>, session: &Session, room: String) -> bool {
     socket.join(room.clone());
-    if !socket.connected() {
+    if !socket.connected() || session.is_gone() {
         socket.leave(room);
         return false;
     }

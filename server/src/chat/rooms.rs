@@ -244,7 +244,7 @@ pub(super) fn join_now(
     session: &super::session::Session,
     name: RoomName,
 ) {
-    if super::join_if_connected(socket, members_room(&name)) {
+    if super::join_if_connected(socket, session, members_room(&name)) {
         if let Some(speaker) = session.speaker() {
             mark(chat, &name, &speaker, true);
         }
