@@ -58,17 +58,20 @@ const startServer = () => startBusyServer(bin, port, { CHAT_PAGE_DIR: pageDir })
       // Until the page shows only the bot and the reader again.
       await page.waitForFunction(() => document.querySelectorAll('#nicknames b').length <= 2, null, { timeout: 30000 });
     };
+    // Until the page shows `channel` open.
+    const showing = (channel) => page.waitForFunction(
+      (c) => document.querySelector('#channel-title').textContent === `# ${c}`, channel, { timeout: 10000 });
     // SWITCH=1: PER switches between general and the room `side` (joined above).
     const switches = async (count) => {
       for (let i = 0; i < count; i++) {
         const to = i % 2 === 0 ? 'side' : 'general';
         await page.evaluate((t) => { location.hash = `#/r/${t}`; }, to);
-        await page.waitForFunction((t) => document.querySelector('#channel-title').textContent === `# ${t}`, to, { timeout: 10000 });
+        await showing(to);
         // Not faster than a person could: each switch asks for a page of history, and a
         // connection refused 200 times in 10 s for its rate is closed as a flooder.
         await new Promise((r) => setTimeout(r, 150));
       }
-      await page.waitForFunction(() => document.querySelector('#channel-title').textContent === '# general');
+      await showing('general');
       await new Promise((r) => setTimeout(r, 500)); // the last history page in
     };
     // Churning: the window of lines filled first, so that the announcements of the comings and
@@ -80,7 +83,7 @@ const startServer = () => startBusyServer(bin, port, { CHAT_PAGE_DIR: pageDir })
     if (process.env.SWITCH) {
       await page.fill('#room-name', 'side');
       await page.press('#room-name', 'Enter');
-      await page.waitForFunction(() => document.querySelector('#channel-title').textContent === '# side', null, { timeout: 10000 });
+      await showing('side');
     }
     for (let r = 0; r < ROUNDS; r++) {
       if (process.env.CHURN) {

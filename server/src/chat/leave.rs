@@ -21,7 +21,7 @@ pub async fn handle(
     State(chat): State<Chat>,
 ) {
     tracing::debug!(conn = %LogId::of(socket.id), %reason, "disconnected");
-    // Gone first, then out of the locals: `Locals::add` checks in the other order.
+    // Gone first, then out of the locals: `has_left` relies on this order.
     session.mark_gone();
     chat.locals.remove(socket.id);
     // A connection whose nickname was taken over has none (and the roster agrees).

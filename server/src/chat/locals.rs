@@ -26,18 +26,14 @@ struct Inner {
 
 impl Locals {
     /// Adds `socket` (call it once its disconnect handler is set: that removes it), unless it
-    /// already went. Its disconnect handler may have run before this insert, and
-    /// `socket.connected()` does not tell: socketioxide 0.18.9 sets the flag after sending the
-    /// connect packet, and a transport closed in between has its flag cleared first and set
-    /// again after (the socket then stayed here for good, holding its admission ticket; seen
-    /// once in CI as a place never given back). The leave marks the session gone before it
-    /// removes the socket, so one of the two checks below sees it.
+    /// already went (its disconnect handler may have run before this insert: see
+    /// `super::has_left`).
     pub fn add(&self, socket: &SocketRef<ChatAdapter>, session: &Session) {
         let mut inner = self.lock();
         inner.by_id.insert(socket.id, socket.clone());
         inner.list = None;
         drop(inner);
-        if !socket.connected() || session.is_gone() {
+        if super::has_left(socket, session) {
             self.remove(socket.id);
         }
     }

@@ -441,7 +441,7 @@ impl Chat {
     /// no nickname stays held by nobody (its lease would be renewed for as long as this
     /// instance runs).
     async fn free_if_gone(&self, socket: &SocketRef<ChatAdapter>, session: &Session) {
-        if socket.connected() && !session.is_gone() {
+        if !has_left(socket, session) {
             return;
         }
         if let Some(nick) = session.nickname() {
@@ -595,7 +595,7 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
 
 /// The connection is confirmed (socketioxide runs this after `prepare` and after sending the
 /// connect packet; a connection refused or lost before never gets here, and one lost after is
-/// removed by its disconnect handler — which may also have run already: see `Locals::add`).
+/// removed by its disconnect handler — which may also have run already: see `has_left`).
 async fn confirmed(
     socket: SocketRef<ChatAdapter>,
     Extension(session): Extension<Arc<Session>>,
@@ -604,13 +604,22 @@ async fn confirmed(
     chat.locals.add(&socket, &session);
 }
 
+/// Whether `socket` went (its leave began). `socket.connected()` alone does not tell:
+/// socketioxide 0.18.9 sets it after sending the connect packet, so a transport closed in
+/// between has it cleared by the close and set again after (seen once in CI: a gone socket
+/// kept in `Locals` with its admission ticket). The leave marks the session gone before it
+/// takes the socket out of anything (and socketioxide takes it out of its rooms after the
+/// leave), so whoever adds a socket somewhere and then asks this either sees it gone or was
+/// first and gets it taken out.
+pub(super) fn has_left(socket: &SocketRef<ChatAdapter>, session: &Session) -> bool {
+    !socket.connected() || session.is_gone()
+}
+
 /// Puts `socket` in `room` — unless it went meanwhile (after a wait for Redis): socketioxide
 /// does not check, and a gone socket's id would stay in the room for good. Whether it did.
-/// `socket.connected()` alone does not tell (see `Locals::add`): the leave marks the session
-/// gone before socketioxide takes the socket out of its rooms (after the leave handler).
 fn join_if_connected(socket: &SocketRef<ChatAdapter>, session: &Session, room: String) -> bool {
     socket.join(room.clone());
-    if !socket.connected() || session.is_gone() {
+    if has_left(socket, session) {
         socket.leave(room);
         return false;
     }
