@@ -8,12 +8,15 @@
 # all four with chat-server's ratio to the best peer (paste it into docs/benchmarks.md with the
 # date). chat-server runs with durability on (the default) and its rate limits lifted.
 # SHORT=1 runs each scenario briefly (a smoke run); SERVERS="ours naive" picks servers
-# (default: ours naive bun node).
+# (default: ours naive bun node); SCENARIOS="memory" picks scenarios (default: latency capacity
+# joinstorm memory).
 source "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 install_node_reference
 install_bun_peer
 servers="${SERVERS:-ours naive bun node}"
+scenarios=" ${SCENARIOS:-latency capacity joinstorm memory} "
+wanted() { [[ "$scenarios" == *" $1 "* ]]; }
 secs="${SECONDS_PER_RUN:-10}"
 if [ -n "${SHORT:-}" ]; then secs=2; fi
 
@@ -75,13 +78,21 @@ if [ -n "${SHORT:-}" ]; then
   done
 else
   for server in $servers; do
-    run "$server" "latency" fanout --clients 1000 --senders 10 --rate 100 --seconds "$secs"
-    capacity "$server" 100 2000 4000 6000 8000 10000 12000 16000 20000 24000 32000
-    capacity "$server" 1000 100 200 400 600 800 1000 1200 1600 2000 2400
-    run "$server" "join storm 1000" joinstorm --clients 1000
-    run "$server" "join storm 10000" joinstorm --clients 10000
-    run "$server" "memory" memory --clients 5000
-    run "$server" "memory original" memory --clients 1000 --original 1
+    if wanted latency; then
+      run "$server" "latency" fanout --clients 1000 --senders 10 --rate 100 --seconds "$secs"
+    fi
+    if wanted capacity; then
+      capacity "$server" 100 2000 4000 6000 8000 10000 12000 16000 20000 24000 32000
+      capacity "$server" 1000 100 200 400 600 800 1000 1200 1600 2000 2400
+    fi
+    if wanted joinstorm; then
+      run "$server" "join storm 1000" joinstorm --clients 1000
+      run "$server" "join storm 10000" joinstorm --clients 10000
+    fi
+    if wanted memory; then
+      run "$server" "memory" memory --clients 5000
+      run "$server" "memory original" memory --clients 1000 --original 1
+    fi
   done
 fi
 node "$ROOT/scripts/bench-table.js" "$results"

@@ -90,9 +90,22 @@ pub struct MessageRate {
     pub burst: u32,
 }
 
-/// The chat's shared state, handed to every handler (socketioxide state).
+/// The chat's shared state, handed to every handler (socketioxide state). One pointer: each
+/// connection's 19 event handlers hold a clone (a copy of every field was ~270 bytes a
+/// handler, ~5 KiB a connection: docs/benchmarks.md).
 #[derive(Clone)]
-pub struct Chat {
+pub struct Chat(Arc<ChatState>);
+
+impl std::ops::Deref for Chat {
+    type Target = ChatState;
+
+    fn deref(&self) -> &ChatState {
+        &self.0
+    }
+}
+
+/// What [`Chat`] shares.
+pub struct ChatState {
     roster: Arc<Roster>,
     nicknames_changed: NicknamesChanged,
     journal: Arc<Journal>,
@@ -151,7 +164,7 @@ impl Chat {
         let locals = Arc::new(locals::Locals::default());
         let journal =
             Arc::new(Journal::start(history.clone(), settings.retention, elsewhere.clone(), locals.clone()));
-        let chat = Self {
+        let chat = Self(Arc::new(ChatState {
             roster,
             nicknames_changed,
             journal,
@@ -171,7 +184,7 @@ impl Chat {
             presence,
             shutting_down: Arc::default(),
             moderation: Arc::new(moderation::Moderation::new(moderation)),
-        };
+        }));
         if let Some(takeovers) = takeovers {
             chat.sign_out_on(takeovers);
         }
