@@ -132,6 +132,11 @@ impl ClientEvent {
         Self::ModerationLog,
     ];
 
+    /// The event called `name`, if a client may send it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.name() == name)
+    }
+
     pub const fn name(self) -> &'static str {
         match self {
             Self::Nickname => "nickname",
@@ -374,6 +379,16 @@ mod tests {
     use super::*;
     use crate::error::ErrorCode;
     use serde_json::json;
+
+    #[test]
+    fn a_client_event_is_found_by_its_name_and_only_by_it() {
+        for event in ClientEvent::ALL {
+            assert_eq!(ClientEvent::from_name(event.name()), Some(event));
+        }
+        assert_eq!(ClientEvent::from_name("announcement"), None, "a server's event");
+        assert_eq!(ClientEvent::from_name("Nickname"), None);
+        assert_eq!(ClientEvent::from_name(""), None);
+    }
 
     #[test]
     fn socket_io_paths_are_engine_ios_own() {

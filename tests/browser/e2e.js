@@ -451,6 +451,10 @@ const tests = {
     // As a reader does (the page follows the newest line unless the reader scrolls away).
     await bob.hover('#lines');
     await bob.mouse.wheel(0, -5000);
+    // The wheel returns before the page has scrolled (late on a loaded machine: CI once sent
+    // the next line while the page was still at the bottom, and it followed that line).
+    await bob.waitForFunction(() => { const l = document.querySelector('#lines'); return l.scrollHeight - l.scrollTop - l.clientHeight > 100; });
+    await bob.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     await say(ana, 'while you were up');
     await lineWith(bob, 'while you were up');
     await bob.waitForSelector('#jump');

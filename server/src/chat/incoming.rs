@@ -5,6 +5,8 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use chat_shared::protocol::ClientEvent;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use socketioxide::ParserError;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
@@ -55,15 +57,16 @@ impl Incoming {
     }
 }
 
-/// Adapts a chat handler to a socketioxide handler that runs inline.
+/// The one socketioxide handler of a connection: finds the chat handler of each event by its
+/// name and runs it inline. Events no client may send are ignored (as socketioxide ignores an
+/// event nobody registered).
 pub struct InOrder {
     chat: Chat,
-    handler: fn(&Chat, Incoming),
 }
 
 impl InOrder {
-    pub fn new(chat: Chat, handler: fn(&Chat, Incoming)) -> Self {
-        Self { chat, handler }
+    pub fn new(chat: Chat) -> Self {
+        Self { chat }
     }
 }
 
@@ -72,6 +75,8 @@ pub struct Inline(PhantomData<()>);
 
 impl MessageHandler<ChatAdapter, Inline> for InOrder {
     fn call(&self, socket: Arc<Socket<ChatAdapter>>, args: Value, ack_id: Option<i64>) {
+        let Some(event) = event_of(&args) else { return };
+        let handler = super::handler_of(event);
         // One lookup of the session per event, shared by the handler and the flood check.
         let session = socket.extensions.get::<Arc<Session>>();
         // A connection the server is closing (a flooder, a slow reader) costs nothing more:
@@ -81,7 +86,7 @@ impl MessageHandler<ChatAdapter, Inline> for InOrder {
             return;
         }
         let flooding = session.clone();
-        (self.handler)(&self.chat, Incoming { socket: socket.clone(), session, args, ack_id });
+        handler(&self.chat, Incoming { socket: socket.clone(), session, args, ack_id });
         // A client that keeps going far past its rate limit is closed, and its address may
         // not come back for a while.
         if let Some(flooder) = flooding.filter(|s| s.flooding())
@@ -93,5 +98,45 @@ impl MessageHandler<ChatAdapter, Inline> for InOrder {
             crate::metrics::flood_closed();
             self.chat.admission.penalize(flooder.address);
         }
+    }
+}
+
+/// The event a packet's arguments (`["name", ...]`) name, if a client may send it. Reads only
+/// the name (socketioxide's `Event` extractor would scan the whole payload again and copy the
+/// name): an escaped name cannot be borrowed and is no event of ours, as socketioxide refuses it.
+fn event_of(args: &Value) -> Option<ClientEvent> {
+    let rest = args.as_str()?.trim_start().strip_prefix('[')?;
+    let name = <&str>::deserialize(&mut serde_json::Deserializer::from_str(rest)).ok()?;
+    ClientEvent::from_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(json: &str) -> Value {
+        Value::Str(json.to_owned().into(), None)
+    }
+
+    #[test]
+    fn the_event_is_read_from_the_name_alone() {
+        assert_eq!(event_of(&args(r#"["nickname","ada"]"#)), Some(ClientEvent::Nickname));
+        assert_eq!(event_of(&args(r#"["user message"]"#)), Some(ClientEvent::UserMessage));
+        assert_eq!(
+            event_of(&args(r#" [ "moderation log" , {"x": [1, 2]} ]"#)),
+            Some(ClientEvent::ModerationLog)
+        );
+        // The rest is not read: what follows the name is the handler's to judge.
+        assert_eq!(event_of(&args(r#"["typing", not json"#)), Some(ClientEvent::Typing));
+    }
+
+    #[test]
+    fn what_names_no_event_of_ours_is_none() {
+        assert_eq!(event_of(&args(r#"["announcement","x"]"#)), None, "a server's event");
+        assert_eq!(event_of(&args(r#"["nick\u0061me","ada"]"#)), None, "escaped");
+        assert_eq!(event_of(&args(r#"[1,"nickname"]"#)), None);
+        assert_eq!(event_of(&args(r#"{"nickname":1}"#)), None);
+        assert_eq!(event_of(&args("[]")), None);
+        assert_eq!(event_of(&args("")), None);
     }
 }

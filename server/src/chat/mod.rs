@@ -90,9 +90,8 @@ pub struct MessageRate {
     pub burst: u32,
 }
 
-/// The chat's shared state, handed to every handler (socketioxide state). One pointer: each
-/// connection's 19 event handlers hold a clone (a copy of every field was ~270 bytes a
-/// handler, ~5 KiB a connection: docs/benchmarks.md).
+/// The chat's shared state, handed to every handler. One pointer: every connection's handler
+/// holds a clone (a copy of every field was ~270 bytes, docs/benchmarks.md).
 #[derive(Clone)]
 pub struct Chat(Arc<ChatState>);
 
@@ -578,32 +577,36 @@ async fn prepare(socket: SocketRef<ChatAdapter>, State(chat): State<Chat>) -> Re
     if !wants_changes {
         socket.join(ANNOUNCED_ROOM);
     }
-    for event in ClientEvent::ALL {
-        let handler: fn(&Chat, Incoming) = match event {
-            ClientEvent::Nickname => nickname::handle,
-            ClientEvent::UserMessage => message::handle,
-            ClientEvent::History => history::handle,
-            ClientEvent::Resume => resume::handle,
-            ClientEvent::Typing => typing::handle,
-            ClientEvent::ForgetMe => forget::handle,
-            ClientEvent::About => about::handle,
-            ClientEvent::Rooms => rooms::list,
-            ClientEvent::CreateRoom => rooms::create,
-            ClientEvent::JoinRoom => rooms::join,
-            ClientEvent::LeaveRoom => rooms::leave,
-            ClientEvent::RoomMessage => rooms::message,
-            ClientEvent::RoomPeople => rooms::people,
-            ClientEvent::DirectMessage => direct::send,
-            ClientEvent::Conversations => direct::list,
-            ClientEvent::Moderate => moderation::act::moderate,
-            ClientEvent::Report => moderation::act::report,
-            ClientEvent::Roles => moderation::act::roles,
-            ClientEvent::ModerationLog => moderation::act::log,
-        };
-        socket.on(event.name(), InOrder::new(chat.clone(), handler));
-    }
+    // One handler for every event (it dispatches on the name): one registration per event was
+    // a boxed handler each and a map of them in every connection (docs/benchmarks.md).
+    socket.on_fallback(InOrder::new(chat.clone()));
     socket.on_disconnect(leave::handle);
     Ok(())
+}
+
+/// The handler of each event a client may send.
+fn handler_of(event: ClientEvent) -> fn(&Chat, Incoming) {
+    match event {
+        ClientEvent::Nickname => nickname::handle,
+        ClientEvent::UserMessage => message::handle,
+        ClientEvent::History => history::handle,
+        ClientEvent::Resume => resume::handle,
+        ClientEvent::Typing => typing::handle,
+        ClientEvent::ForgetMe => forget::handle,
+        ClientEvent::About => about::handle,
+        ClientEvent::Rooms => rooms::list,
+        ClientEvent::CreateRoom => rooms::create,
+        ClientEvent::JoinRoom => rooms::join,
+        ClientEvent::LeaveRoom => rooms::leave,
+        ClientEvent::RoomMessage => rooms::message,
+        ClientEvent::RoomPeople => rooms::people,
+        ClientEvent::DirectMessage => direct::send,
+        ClientEvent::Conversations => direct::list,
+        ClientEvent::Moderate => moderation::act::moderate,
+        ClientEvent::Report => moderation::act::report,
+        ClientEvent::Roles => moderation::act::roles,
+        ClientEvent::ModerationLog => moderation::act::log,
+    }
 }
 
 /// The connection is confirmed (socketioxide runs this after `prepare` and after sending the
