@@ -75,8 +75,6 @@ pub struct Inline(PhantomData<()>);
 
 impl MessageHandler<ChatAdapter, Inline> for InOrder {
     fn call(&self, socket: Arc<Socket<ChatAdapter>>, args: Value, ack_id: Option<i64>) {
-        let Some(event) = event_of(&args) else { return };
-        let handler = super::handler_of(event);
         // One lookup of the session per event, shared by the handler and the flood check.
         let session = socket.extensions.get::<Arc<Session>>();
         // A connection the server is closing (a flooder, a slow reader) costs nothing more:
@@ -85,6 +83,8 @@ impl MessageHandler<ChatAdapter, Inline> for InOrder {
         if session.as_ref().is_some_and(|s| s.closing()) {
             return;
         }
+        let Some(event) = event_of(&args) else { return };
+        let handler = super::handler_of(event);
         let flooding = session.clone();
         handler(&self.chat, Incoming { socket: socket.clone(), session, args, ack_id });
         // A client that keeps going far past its rate limit is closed, and its address may
