@@ -70,7 +70,10 @@ pub async fn run(config: Config) -> io::Result<()> {
     let (router, io, chat, attached) = router(&config, history, metrics.clone(), adapter, redis, moderation);
     attached.await.map_err(|e| io::Error::other(format!("socket.io over Redis: {e}")))?;
     let open = chat.clone();
-    tokio::spawn(crate::allocator::trim_after_departures(move || open.connections()));
+    tokio::spawn(crate::allocator::trim_after_departures(
+        move || open.take_occupancy(),
+        Duration::from_secs(config.resume_grace_secs),
+    ));
     tokio::spawn(async move {
         let mut every = tokio::time::interval(METRICS_UPKEEP_EVERY);
         loop {

@@ -92,9 +92,18 @@ struct AddressRules {
     penalties: Mutex<HashMap<IpAddr, Instant>>,
 }
 
+/// How many connections are open, and the most that were at once in a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Occupancy {
+    pub open: usize,
+    pub peak: usize,
+}
+
 #[derive(Default)]
 struct Counts {
     total: usize,
+    /// The most admitted at once since [`Admission::take_occupancy`] last looked.
+    peak: usize,
     by_address: HashMap<IpAddr, usize>,
     /// IPv6 connections per /48 (see [`network_key`]).
     by_network: HashMap<IpAddr, usize>,
@@ -147,6 +156,15 @@ impl Admission {
         self.lock().total
     }
 
+    /// Connections admitted now and the most at once since the last call (which starts the
+    /// next period): a crowd that came and went between two calls is still seen.
+    pub fn take_occupancy(&self) -> Occupancy {
+        let mut counts = self.lock();
+        let seen = Occupancy { open: counts.total, peak: counts.peak.max(counts.total) };
+        counts.peak = counts.total;
+        seen
+    }
+
     fn count(&self, address: Option<IpAddr>) -> Result<(), Refused> {
         let mut counts = self.lock();
         if self.limits.total > 0 && counts.total >= self.limits.total {
@@ -174,6 +192,7 @@ impl Admission {
             }
         }
         counts.total += 1;
+        counts.peak = counts.peak.max(counts.total);
         drop(counts);
         if self.admits.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY_ADMITS == PRUNE_EVERY_ADMITS - 1
             && let Some(rules) = &self.per_address
@@ -331,6 +350,16 @@ mod tests {
         assert!(unlimited.admit(Some(one)).is_ok(), "per-address rules off");
         drop(held);
         assert_eq!(unlimited.admitted(), 0);
+    }
+
+    #[test]
+    fn occupancy_keeps_the_peak_of_a_crowd_gone_before_the_look() {
+        let a = Arc::new(Admission::new(ConnectionLimits { total: 0, per_address: 0 }));
+        let crowd: Vec<Ticket> = (0..5).map(|_| a.admit(None).expect("admitted")).collect();
+        let _stays = a.admit(None).expect("admitted");
+        drop(crowd);
+        assert_eq!(a.take_occupancy(), Occupancy { open: 1, peak: 6 });
+        assert_eq!(a.take_occupancy(), Occupancy { open: 1, peak: 1 }, "a look starts the next period");
     }
 
     #[test]

@@ -44,8 +44,8 @@ use socketioxide::extract::{Extension, SocketRef, State};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Sid;
 
-pub use admission::ConnectionLimits;
 use admission::{Admission, Refused};
+pub use admission::{ConnectionLimits, Occupancy};
 
 use crate::client_addr::ClientAddress;
 use crate::cluster::{ChatAdapter, Elsewhere, Presence, Redis};
@@ -329,9 +329,9 @@ impl Chat {
         }
     }
 
-    /// Connections open (admitted and not yet gone).
-    pub fn connections(&self) -> usize {
-        self.admission.admitted()
+    /// Connections open, and the most open at once since the last call (for the heap trim).
+    pub fn take_occupancy(&self) -> Occupancy {
+        self.admission.take_occupancy()
     }
 
     /// The gauges `/metrics` reads when scraped: connections by transport, nicknames in use.
