@@ -1,12 +1,16 @@
 //! Gives memory back to the system after a crowd leaves: glibc's malloc keeps what was freed in
-//! its arenas for reuse, so after 1,000 clients left the server stayed at ~100 MB of RSS (from
-//! 12 MB at start); `malloc_trim` returns the free pages (36 MB), docs/benchmarks.md.
+//! its arenas for reuse, so after 5,000 clients left the server stayed at ~300 MB of RSS (from
+//! 12 MB at start); `malloc_trim` returns the free pages (19 MB once their sessions' resume
+//! grace ended), docs/benchmarks.md.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio::time::MissedTickBehavior;
 
 use crate::chat::Occupancy;
 
-/// How often the server looks whether connections went away.
+/// How often the server looks whether connections went away. At most one trim runs per look,
+/// whatever clients do.
 const TRIM_EVERY: Duration = Duration::from_secs(10);
 
 /// How many connections must have gone since the peak before a trim pays: at least this
@@ -16,58 +20,86 @@ const TRIM_AFTER_LEAVING: usize = 100;
 
 /// Runs for the server's life: every [`TRIM_EVERY`], asks [`TrimPolicy`] whether to return
 /// the heap's free pages to the system (off the async workers). `occupancy` tells the
-/// connections open and the most open since it was last asked; `held_after_leaving` is how
-/// long a connection's state outlives it (the resume grace).
+/// connections open and the most open since it was last asked (it must be its only caller);
+/// `held_after_leaving` is how long a connection's state may outlive it (the resume grace).
 pub async fn trim_after_departures(occupancy: impl Fn() -> Occupancy, held_after_leaving: Duration) {
     let mut every = tokio::time::interval(TRIM_EVERY);
+    // After a stall, look once, not once per missed tick.
+    every.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut policy = TrimPolicy::new(held_after_leaving);
     loop {
         every.tick().await;
-        if policy.look(occupancy())
-            && let Err(e) = tokio::task::spawn_blocking(trim).await
-        {
-            tracing::warn!("cannot trim the heap: {e}");
+        if !policy.look(Instant::now(), occupancy()) {
+            continue;
+        }
+        match tokio::task::spawn_blocking(trim).await {
+            Ok(()) => tracing::debug!("returned the heap's free pages to the system (a crowd left)"),
+            Err(e) => tracing::warn!("cannot trim the heap: {e}"),
         }
     }
 }
 
-/// When to trim. A crowd leaving (see [`crowd_left`]) starts a trim at each look until what
-/// the crowd held has surely been freed: a connection's memory goes some time after it is
-/// counted out (its transport closes, its session is kept for the resume grace), and a trim
-/// returns only pages already free. The peak is the most open at once between two looks, not
-/// the count at a look: a crowd that came and went within 10 s was never seen, and 5,000
-/// clients left 283–343 MB of RSS behind with 5 MB of heap in use (docs/benchmarks.md).
+/// When to trim. A crowd leaving (see [`crowd_left`]) starts a short schedule of trims, at
+/// most [`TRIMS_PER_DEPARTURE`] whatever the resume grace: a connection's memory goes some
+/// time after it is counted out (its transport closes; a session dropped without a goodbye is
+/// kept for the resume grace), and a trim returns only pages already free. The peak is the
+/// most open at once between two looks, not the count at a look: a crowd that came and went
+/// within 10 s was never seen, and 5,000 clients left 278–327 MB of RSS behind with 5 MB of
+/// heap in use (docs/benchmarks.md).
 #[derive(Debug)]
 struct TrimPolicy {
     /// The most connections seen since the last crowd left.
     peak: usize,
-    /// Looks left that trim.
-    trims_left: u32,
-    /// How many looks trim after a crowd left: those within the resume grace, and two more
-    /// (the look after the count fell may come before the transports have closed).
-    trims_per_departure: u32,
+    /// How long a dropped session's state is kept after its connection went.
+    grace: Duration,
+    /// The trims still due for the last crowd that left.
+    departure: Option<Departure>,
+}
+
+/// How many trims a crowd leaving starts (see [`TrimPolicy::due_after`]).
+const TRIMS_PER_DEPARTURE: usize = 4;
+
+/// A crowd that left: when it was seen gone, and which of its trims are done.
+#[derive(Debug)]
+struct Departure {
+    seen_at: Instant,
+    trims_done: usize,
 }
 
 impl TrimPolicy {
-    fn new(held_after_leaving: Duration) -> Self {
-        let looks = held_after_leaving.as_millis().div_ceil(TRIM_EVERY.as_millis());
-        Self {
-            peak: 0,
-            trims_left: 0,
-            trims_per_departure: u32::try_from(looks).unwrap_or(u32::MAX).saturating_add(2),
+    fn new(grace: Duration) -> Self {
+        Self { peak: 0, grace, departure: None }
+    }
+
+    /// When the `n`th trim after a departure is due: at the look that sees the crowd gone and
+    /// the next one (transports still closing), and the two looks after the resume grace ended
+    /// (the sessions kept for it are dropped then).
+    fn due_after(&self, n: usize) -> Duration {
+        match n {
+            0 => Duration::ZERO,
+            1 => TRIM_EVERY,
+            2 => self.grace + TRIM_EVERY,
+            _ => self.grace + 2 * TRIM_EVERY,
         }
     }
 
-    /// One look: whether to trim.
-    fn look(&mut self, seen: Occupancy) -> bool {
+    /// One look at `now`: whether to trim.
+    fn look(&mut self, now: Instant, seen: Occupancy) -> bool {
         self.peak = self.peak.max(seen.peak);
         if crowd_left(self.peak, seen.open) {
             self.peak = seen.open;
-            self.trims_left = self.trims_per_departure;
+            self.departure = Some(Departure { seen_at: now, trims_done: 0 });
         }
-        let trim = self.trims_left > 0;
-        self.trims_left = self.trims_left.saturating_sub(1);
-        trim
+        let Some(departure) = &self.departure else { return false };
+        let (seen_at, done) = (departure.seen_at, departure.trims_done);
+        let since = now.saturating_duration_since(seen_at);
+        if since < self.due_after(done) {
+            return false;
+        }
+        // One trim covers every trim that fell due by now (the looks may have stalled).
+        let next = (done..TRIMS_PER_DEPARTURE).find(|&n| self.due_after(n) > since);
+        self.departure = next.map(|trims_done| Departure { seen_at, trims_done });
+        true
     }
 }
 
@@ -91,9 +123,9 @@ fn trim() {}
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
-    use super::{Occupancy, TrimPolicy, crowd_left};
+    use super::{Occupancy, TRIM_EVERY, TrimPolicy, crowd_left};
 
     #[test]
     fn a_trim_waits_for_a_crowd_to_leave_not_for_churn() {
@@ -105,40 +137,79 @@ mod tests {
         assert!(!crowd_left(100, 200), "more connections than the peak");
     }
 
-    /// The looks that trim, for a run of connection counts (each the peak of its period too).
+    /// The looks, one every 10 s, that trim for a run of connection counts (each the peak of
+    /// its period too).
     fn trims(grace_secs: u64, counts: &[usize]) -> Vec<bool> {
         let mut policy = TrimPolicy::new(Duration::from_secs(grace_secs));
-        counts.iter().map(|&open| policy.look(Occupancy { open, peak: open })).collect()
+        let start = Instant::now();
+        (0u32..)
+            .zip(counts)
+            .map(|(i, &open)| policy.look(start + TRIM_EVERY * i, Occupancy { open, peak: open }))
+            .collect()
     }
 
     #[test]
     fn a_crowd_that_came_and_went_between_two_looks_is_seen() {
         let mut policy = TrimPolicy::new(Duration::ZERO);
-        assert!(!policy.look(Occupancy { open: 0, peak: 0 }));
-        assert!(policy.look(Occupancy { open: 0, peak: 5_000 }), "5,000 came and left within a look");
-        assert!(policy.look(Occupancy { open: 0, peak: 0 }), "and the look after");
-        assert!(!policy.look(Occupancy { open: 0, peak: 0 }));
+        let start = Instant::now();
+        let none = Occupancy { open: 0, peak: 0 };
+        assert!(!policy.look(start, none));
+        assert!(
+            policy.look(start + TRIM_EVERY, Occupancy { open: 0, peak: 5_000 }),
+            "5,000 came and left within a look"
+        );
+        assert!(policy.look(start + TRIM_EVERY * 2, none), "and the look after");
+        assert!(policy.look(start + TRIM_EVERY * 3, none), "and once more after the (zero) grace");
+        assert!(!policy.look(start + TRIM_EVERY * 4, none));
     }
 
     #[test]
-    fn a_crowd_leaving_trims_until_past_the_resume_grace() {
-        // 30 s of grace, a look every 10 s: the look that sees them gone and four more (the
-        // last one 40 s later, when their sessions have surely gone).
-        let seen = trims(30, &[5_000, 5_000, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(seen, [false, false, true, true, true, true, true, false, false]);
-        // No grace: the look that sees them gone and the next two (their transports closing).
-        assert_eq!(trims(0, &[1_000, 0, 0, 0, 0]), [false, true, true, false, false]);
+    fn a_crowd_leaving_trims_twice_then_twice_after_the_resume_grace() {
+        // 30 s of grace, a look every 10 s: the look that sees them gone, the next one, and the
+        // two looks after their sessions' grace ended (+40 s, +50 s).
+        let seen = trims(30, &[5_000, 5_000, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(seen, [false, false, true, true, false, false, true, true, false, false]);
+        assert_eq!(trims(0, &[1_000, 0, 0, 0, 0]), [false, true, true, true, false]);
+    }
+
+    #[test]
+    fn a_long_grace_costs_no_more_trims() {
+        // A day of grace: still four trims, not one per look for a day.
+        let counts: Vec<usize> = std::iter::once(5_000).chain(std::iter::repeat_n(0, 8_650)).collect();
+        let seen = trims(86_400, &counts);
+        assert_eq!(seen.iter().filter(|t| **t).count(), 4);
+        assert!(seen[1] && seen[2] && seen[8_642] && seen[8_643]);
+    }
+
+    #[test]
+    fn a_stalled_look_trims_once_for_what_fell_due() {
+        let mut policy = TrimPolicy::new(Duration::from_secs(30));
+        let start = Instant::now();
+        assert!(!policy.look(start, Occupancy { open: 1_000, peak: 1_000 }));
+        assert!(policy.look(start + TRIM_EVERY, Occupancy { open: 0, peak: 1_000 }));
+        // The next look comes two minutes late: one trim, and the schedule is over.
+        let none = Occupancy { open: 0, peak: 0 };
+        assert!(policy.look(start + Duration::from_secs(130), none));
+        assert!(!policy.look(start + Duration::from_secs(140), none));
     }
 
     #[test]
     fn a_crowd_still_leaving_starts_the_trims_again() {
         let seen = trims(0, &[5_000, 2_000, 2_000, 2_000, 0, 0, 0, 0]);
-        assert_eq!(seen, [false, true, true, false, true, true, false, false]);
+        assert_eq!(seen, [false, true, true, true, true, true, true, false]);
     }
 
     #[test]
     fn churn_never_trims() {
         let counts: Vec<usize> = (0..100).map(|i| 1_000 + (i % 7) * 10).collect();
         assert!(trims(30, &counts).iter().all(|t| !t));
+        // Nor does a handful coming and going between looks.
+        let mut policy = TrimPolicy::new(Duration::from_secs(30));
+        let start = Instant::now();
+        let mut at = start;
+        for _ in 0..100 {
+            at += TRIM_EVERY;
+            assert!(!policy.look(at, Occupancy { open: 1_000, peak: 1_090 }));
+        }
     }
 }

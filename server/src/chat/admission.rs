@@ -5,7 +5,8 @@
 //! a rate of new connections, a message rate shared by all its connections, and a penalty
 //! after a flood, so that reconnecting or opening many connections does not multiply what one
 //! client may do. A connection over a limit gets socket.io's connect error with the reason,
-//! and nothing else is affected.
+//! and nothing else is affected. It also tells the heap trim how many are open and the most at
+//! once since it last asked ([`Occupancy`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -329,7 +329,8 @@ impl Chat {
         }
     }
 
-    /// Connections open, and the most open at once since the last call (for the heap trim).
+    /// Connections open, and the most open at once since the last call (for the heap trim, which
+    /// must be its only caller: a call starts the next period).
     pub fn take_occupancy(&self) -> Occupancy {
         self.admission.take_occupancy()
     }
