@@ -5,7 +5,7 @@
 set -euo pipefail
 
 TRUNK_VERSION=0.21.14
-WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen crate pin in Cargo.toml
+WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen crate pin in Cargo.toml (and scripts/page-floor/Cargo.toml)
 BINARYEN_NPM_VERSION=132       # wasm-opt; never Debian's binaryen (it silently breaks the wasm)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -33,14 +33,14 @@ pub async fn trim_after_departures(occupancy: impl Fn() -> Occupancy, held_after
             continue;
         }
         match tokio::task::spawn_blocking(trim).await {
-            Ok(()) => tracing::debug!("returned the heap's free pages to the system (a crowd left)"),
+            Ok(()) => tracing::debug!("heap trimmed after a crowd left"),
             Err(e) => tracing::warn!("cannot trim the heap: {e}"),
         }
     }
 }
 
 /// When to trim. A crowd leaving (see [`crowd_left`]) starts a short schedule of trims, at
-/// most [`TRIMS_PER_DEPARTURE`] whatever the resume grace: a connection's memory goes some
+/// most [`TRIMS_PER_DEPARTURE`] whatever the resume grace (three with no grace): a connection's memory goes some
 /// time after it is counted out (its transport closes; a session dropped without a goodbye is
 /// kept for the resume grace), and a trim returns only pages already free. The peak is the
 /// most open at once between two looks, not the count at a look: a crowd that came and went
@@ -92,7 +92,9 @@ impl TrimPolicy {
         }
         let Some(departure) = &self.departure else { return false };
         let (seen_at, done) = (departure.seen_at, departure.trims_done);
-        let since = now.saturating_duration_since(seen_at);
+        // Looks wake a little late, each by its own amount: half a look of slack makes "the
+        // next look" the next look, not sometimes the one after.
+        let since = now.saturating_duration_since(seen_at) + TRIM_EVERY / 2;
         if since < self.due_after(done) {
             return false;
         }
@@ -179,6 +181,29 @@ mod tests {
         let seen = trims(86_400, &counts);
         assert_eq!(seen.iter().filter(|t| **t).count(), 4);
         assert!(seen[1] && seen[2] && seen[8_642] && seen[8_643]);
+    }
+
+    #[test]
+    fn looks_that_wake_late_keep_the_schedule() {
+        let mut policy = TrimPolicy::new(Duration::from_secs(30));
+        let start = Instant::now();
+        let late = |i: u32, ms: u64| start + TRIM_EVERY * i + Duration::from_millis(ms);
+        let none = Occupancy { open: 0, peak: 0 };
+        assert!(!policy.look(late(0, 0), Occupancy { open: 5_000, peak: 5_000 }));
+        assert!(policy.look(late(1, 7), none), "the look that sees them gone (7 ms late)");
+        assert!(policy.look(late(2, 1), none), "the next look, though it woke less late");
+        assert!(!policy.look(late(3, 9), none));
+        assert!(!policy.look(late(4, 2), none));
+        assert!(policy.look(late(5, 3), none), "the look after the grace");
+        assert!(policy.look(late(6, 0), none), "and the one after it, not folded into it");
+        assert!(!policy.look(late(7, 8), none));
+    }
+
+    #[test]
+    fn a_crowd_leaving_while_trims_are_due_starts_them_again() {
+        // 3,000 leave, then 2,000 more a look later: the grace counts from the second departure.
+        let seen = trims(30, &[5_000, 2_000, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(seen, [false, true, true, true, false, false, true, true, false]);
     }
 
     #[test]

@@ -18,10 +18,10 @@ fn main() {
     if let Some(ws) = &ws {
         let on_message =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                if let Some(text) = ev.data().as_string() {
-                    if let Ok(line) = serde_json::from_str::<Line>(&text) {
-                        set_lines.update(|all| all.push(line));
-                    }
+                if let Some(text) = ev.data().as_string()
+                    && let Ok(line) = serde_json::from_str::<Line>(&text)
+                {
+                    set_lines.update(|all| all.push(line));
                 }
             });
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
