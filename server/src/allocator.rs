@@ -39,13 +39,13 @@ pub async fn trim_after_departures(occupancy: impl Fn() -> Occupancy, held_after
     }
 }
 
-/// When to trim. A crowd leaving (see [`crowd_left`]) starts a short schedule of trims, at
-/// most [`TRIMS_PER_DEPARTURE`] whatever the resume grace (three with no grace): a connection's memory goes some
-/// time after it is counted out (its transport closes; a session dropped without a goodbye is
-/// kept for the resume grace), and a trim returns only pages already free. The peak is the
-/// most open at once between two looks, not the count at a look: a crowd that came and went
-/// within 10 s was never seen, and 5,000 clients left 278–327 MB of RSS behind with 5 MB of
-/// heap in use (docs/benchmarks.md).
+/// When to trim. A crowd leaving (see [`crowd_left`]) starts a short schedule of trims, at most
+/// [`TRIMS_PER_DEPARTURE`] whatever the resume grace (three with no grace): a connection's
+/// memory goes some time after it is counted out (its transport closes; a session dropped
+/// without a goodbye is kept for the resume grace), and a trim returns only pages already free.
+/// The peak is the most open at once between two looks, not the count at a look: a crowd that
+/// came and went within 10 s was never seen, and 5,000 clients left 278–327 MB of RSS behind
+/// with 5 MB of heap in use (docs/benchmarks.md).
 #[derive(Debug)]
 struct TrimPolicy {
     /// The most connections seen since the last crowd left.

@@ -1,12 +1,12 @@
 //! Admission: at most so many connections in total and per client address, counted from the
 //! namespace connect for as long as socketioxide keeps the connection's socket (a [`Ticket`] in
-//! its extensions gives the place back when the socket is dropped, whichever way it ends:
-//! a disconnect, or a transport that went before the connect completed); and, per address (while per-address limits are on),
-//! a rate of new connections, a message rate shared by all its connections, and a penalty
-//! after a flood, so that reconnecting or opening many connections does not multiply what one
-//! client may do. A connection over a limit gets socket.io's connect error with the reason,
-//! and nothing else is affected. It also tells the heap trim how many are open and the most at
-//! once since it last asked ([`Occupancy`]).
+//! its extensions gives the place back when the socket is dropped, whichever way it ends: a
+//! disconnect, or a transport that went before the connect completed); and, per address (while
+//! per-address limits are on), a rate of new connections, a message rate shared by all its
+//! connections, and a penalty after a flood, so that reconnecting or opening many connections
+//! does not multiply what one client may do. A connection over a limit gets socket.io's connect
+//! error with the reason, and nothing else is affected. It also tells the heap trim how many
+//! are open and the most at once since it last asked ([`Occupancy`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
