@@ -56,7 +56,7 @@ struct TrimPolicy {
     departure: Option<Departure>,
 }
 
-/// How many trims a crowd leaving starts (see [`TrimPolicy::due_after`]).
+/// How many trims a crowd leaving starts (see [`TrimPolicy::schedule`]).
 const TRIMS_PER_DEPARTURE: usize = 4;
 
 /// A crowd that left: when it was seen gone, and which of its trims are done.
@@ -71,16 +71,11 @@ impl TrimPolicy {
         Self { peak: 0, grace, departure: None }
     }
 
-    /// When the `n`th trim after a departure is due: at the look that sees the crowd gone and
-    /// the next one (transports still closing), and the two looks after the resume grace ended
-    /// (the sessions kept for it are dropped then).
-    fn due_after(&self, n: usize) -> Duration {
-        match n {
-            0 => Duration::ZERO,
-            1 => TRIM_EVERY,
-            2 => self.grace + TRIM_EVERY,
-            _ => self.grace + 2 * TRIM_EVERY,
-        }
+    /// When each trim after a departure is due, from the look that saw the crowd gone: at that
+    /// look and the next one (transports still closing), and at the two looks after the resume
+    /// grace ended (the sessions kept for it are dropped then).
+    fn schedule(&self) -> [Duration; TRIMS_PER_DEPARTURE] {
+        [Duration::ZERO, TRIM_EVERY, self.grace + TRIM_EVERY, self.grace + 2 * TRIM_EVERY]
     }
 
     /// One look at `now`: whether to trim.
@@ -95,11 +90,12 @@ impl TrimPolicy {
         // Looks wake a little late, each by its own amount: half a look of slack makes "the
         // next look" the next look, not sometimes the one after.
         let since = now.saturating_duration_since(seen_at) + TRIM_EVERY / 2;
-        if since < self.due_after(done) {
+        let schedule = self.schedule();
+        if since < schedule[done] {
             return false;
         }
         // One trim covers every trim that fell due by now (the looks may have stalled).
-        let next = (done..TRIMS_PER_DEPARTURE).find(|&n| self.due_after(n) > since);
+        let next = (done..TRIMS_PER_DEPARTURE).find(|&n| schedule[n] > since);
         self.departure = next.map(|trims_done| Departure { seen_at, trims_done });
         true
     }
