@@ -30,11 +30,11 @@ pub fn App() -> impl IntoView {
             <ConnectingOverlay chat />
             <div id="body">
                 <Channels chat open=drawer />
-                                <div id="conversation" inert=move || drawer.get()>
+                <div id="conversation" inert=move || drawer.get()>
                     <ChannelHead chat open=drawer />
                     <div id="messages">
                         <OnlineList chat />
-                                                {move || {
+                        {move || {
                             channel.track();
                             view! { <Lines chat /> }
                         }}
