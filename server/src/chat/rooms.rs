@@ -338,7 +338,8 @@ pub fn leave(chat: &Chat, mut req: Incoming) {
 
 /// `room people` ({room}, ack): the nicknames in a room now, sorted (anyone connected may ask;
 /// a history request for the rates). Alone: the named connections in it. In a cluster: who
-/// Redis says is in it, each checked against who holds that nickname now.
+/// Redis says is in it, each checked against who holds that nickname now; for `general`,
+/// every nickname in use in the cluster.
 pub fn people(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
@@ -353,8 +354,27 @@ pub fn people(chat: &Chat, mut req: Incoming) {
         Ok(name) => name,
         Err(e) => return reply.answer::<Vec<String>>(ClientEvent::RoomPeople, Err(e)),
     };
-    match chat.redis_rooms.clone().filter(|_| !name.is_general()) {
-        None => {
+    match (name.is_general(), chat.presence.clone(), chat.redis_rooms.clone()) {
+        // `general` in a cluster: everyone named on every instance (what `nicknames` lists).
+        (true, Some(presence), _) => {
+            tokio::spawn(async move {
+                let named = presence.names().await.map_err(|e| {
+                    tracing::warn!("cannot read who is online in the cluster: {e}");
+                    ChatError::new(ErrorCode::Unavailable)
+                });
+                reply.answer(ClientEvent::RoomPeople, named.map(sorted));
+            });
+        }
+        (false, _, Some(redis)) => {
+            tokio::spawn(async move {
+                let present = redis.present(name.as_str(), crate::cluster::NICK).await.map_err(|e| {
+                    tracing::warn!(room = %name, "cannot read who is in a room: {e}");
+                    ChatError::new(ErrorCode::Unavailable)
+                });
+                reply.answer(ClientEvent::RoomPeople, present.map(sorted));
+            });
+        }
+        _ => {
             let sockets = match name.is_general() {
                 true => socket.broadcast().sockets(),
                 false => socket.within(members_room(&name)).sockets(),
@@ -367,15 +387,6 @@ pub fn people(chat: &Chat, mut req: Incoming) {
                 here.extend(session.nickname().map(|n| n.to_string()));
             }
             reply.answer(ClientEvent::RoomPeople, Ok(sorted(here)))
-        }
-        Some(redis) => {
-            tokio::spawn(async move {
-                let present = redis.present(name.as_str(), crate::cluster::NICK).await.map_err(|e| {
-                    tracing::warn!(room = %name, "cannot read who is in a room: {e}");
-                    ChatError::new(ErrorCode::Unavailable)
-                });
-                reply.answer(ClientEvent::RoomPeople, present.map(sorted));
-            });
         }
     }
 }
