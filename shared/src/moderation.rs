@@ -81,6 +81,18 @@ pub enum Action {
 }
 
 impl Action {
+    /// The room the action is about (`None`: `general`, or the whole chat).
+    pub fn room(&self) -> Option<&str> {
+        match self {
+            Self::Delete { room, .. }
+            | Self::Purge { room, .. }
+            | Self::Mute { room, .. }
+            | Self::Unmute { room, .. } => room.as_deref(),
+            Self::Rules { room, .. } | Self::RoomModerator { room, .. } => Some(room),
+            Self::Kick { .. } | Self::Ban { .. } | Self::Unban { .. } | Self::CloseReport { .. } => None,
+        }
+    }
+
     /// The action's name, as on the wire (for the audit log and metrics).
     pub fn name(&self) -> &'static str {
         match self {

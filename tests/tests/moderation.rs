@@ -196,6 +196,20 @@ async fn moderators_delete_purge_mute_kick_and_ban_and_nobody_else_can() {
     assert_eq!(bo.event("moderated").await[0]["sanction"], json!("unmuted"));
     say(&mut bo, "sorry", 92).await;
 
+    // Muted, a room's owner cannot speak through moderation either (a reason, a topic).
+    assert_eq!(ask(&mut cy, "create room", &[json!({"name": "nook"})], 80).await[0], Value::Null);
+    let mute_cy = json!({"action": "mute", "nickname": "Cy", "minutes": 5, "reason": "shouting"});
+    assert_eq!(moderate(&mut mo, mute_cy, 98).await[0], Value::Null);
+    assert_eq!(cy.event("moderated").await[0]["sanction"], json!("muted"));
+    let harass = json!({"action": "mute", "nickname": "Bo", "minutes": 1, "room": "nook", "reason": "words"});
+    assert_eq!(code(&moderate(&mut cy, harass.clone(), 81).await), "muted");
+    let topic = json!({"action": "rules", "room": "nook", "topic": "more words"});
+    assert_eq!(code(&moderate(&mut cy, topic, 82).await), "muted");
+    assert_eq!(moderate(&mut mo, json!({"action": "unmute", "nickname": "Cy"}), 99).await[0], Value::Null);
+    assert_eq!(cy.event("moderated").await[0]["sanction"], json!("unmuted"));
+    assert_eq!(moderate(&mut cy, harass, 83).await[0], Value::Null, "unmuted, it moderates its room again");
+    assert_eq!(bo.event("moderated").await[0]["room"], json!("nook"));
+
     // Kick: disconnected now, told why first.
     let ack = moderate(&mut mo, json!({"action": "kick", "nickname": "Bo", "reason": "cool off"}), 93).await;
     assert_eq!(ack[0], Value::Null);
@@ -217,12 +231,15 @@ async fn moderators_delete_purge_mute_kick_and_ban_and_nobody_else_can() {
     assert_eq!(moderate(&mut mo, json!({"action": "unban", "nickname": "Dee"}), 95).await[0], Value::Null);
     assert_eq!(ask(&mut again, "nickname", &[json!("Dee")], 2).await, vec![json!(false)]);
 
-    // Ban with the address: that address cannot connect; another can.
+    // Ban with the address: that address cannot connect; another can. A connection it opened
+    // before the ban (unnamed here) goes too, so that it cannot take another name.
+    let mut lurker = WireClient::try_connect_from(port, [127, 0, 0, 7]).await.expect("not banned yet");
     let ack =
         moderate(&mut mo, json!({"action": "ban", "nickname": "Dee", "minutes": 1, "address": true}), 96)
             .await;
     assert_eq!(ack[0], Value::Null);
     assert!(again.closed_within(Duration::from_secs(3)).await, "banned");
+    assert!(lurker.closed_within(Duration::from_secs(3)).await, "its address is banned");
     assert!(WireClient::try_connect_from(port, [127, 0, 0, 7]).await.is_err(), "the address is banned");
     assert!(WireClient::try_connect_from(port, [127, 0, 0, 8]).await.is_ok(), "another address is not");
     assert_eq!(moderate(&mut mo, json!({"action": "unban", "nickname": "Dee"}), 97).await[0], Value::Null);

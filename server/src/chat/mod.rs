@@ -295,6 +295,11 @@ impl Chat {
         self.io.get().and_then(|io| io.of("/")).and_then(|ns| ns.get_socket(sid))
     }
 
+    /// Every connection on this instance.
+    fn sockets(&self) -> Vec<SocketRef<ChatAdapter>> {
+        self.io.get().and_then(|io| io.of("/")).map(|ns| ns.sockets()).unwrap_or_default()
+    }
+
     /// Waits until every accepted message is stored and delivered.
     pub async fn flush(&self) {
         if !self.journal.flush().await {

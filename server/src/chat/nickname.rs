@@ -82,7 +82,11 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         .and_then(|()| req.arg::<ClaimRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload)))
         .and_then(|claim| wanted(&session, claim))
         .and_then(|wanted| match &wanted {
-            Wanted::New(nick, _) => chat.moderation.refuse_banned(nick).map(|()| wanted),
+            Wanted::New(nick, _) => chat
+                .moderation
+                .refuse_banned(nick)
+                .and_then(|()| chat.moderation.refuse_banned_address(session.address))
+                .map(|()| wanted),
             Wanted::Again => Ok(wanted),
         });
     let reply = req.reply();

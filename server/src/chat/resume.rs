@@ -32,7 +32,8 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         .and_then(|token| match session.is_named() {
             true => Err(ChatError::new(ErrorCode::AlreadyNamed)),
             false => Ok(Token::presented(&token)),
-        });
+        })
+        .and_then(|presented| chat.moderation.refuse_banned_address(session.address).map(|()| presented));
     let reply = req.reply();
     let (presented, (next, next_hash)) = match presented
         .and_then(|p| Ok((p, Token::issue().ok_or_else(|| ChatError::new(ErrorCode::Unavailable))?)))

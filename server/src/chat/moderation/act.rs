@@ -110,6 +110,7 @@ pub fn moderate(chat: &Chat, mut req: Incoming) {
     let prepared = session.allow_moderation().and_then(|()| {
         let speaker = chat.speaker(&session, socket.id)?;
         let action = req.arg::<Action>().map_err(|_| bad())?;
+        chat.moderation.may_moderate(&speaker, action.room())?;
         Ok((speaker, action))
     });
     let reply = req.reply();
@@ -705,7 +706,7 @@ async fn read_log(chat: &Chat, speaker: &Speaker) -> Result<ModerationLog, ChatE
 
 /// Brings the bans to this instance's connections: records the address of each banned
 /// nickname held here that bans its address too, and disconnects every connection here that
-/// holds a banned nickname (telling it why first, if it was not told yet).
+/// holds a banned nickname or comes from a banned address (telling it why first).
 pub async fn enforce_bans(chat: &Chat) {
     let moderation = &chat.moderation;
     if let Err(e) = moderation.refresh().await {
@@ -727,11 +728,29 @@ pub async fn enforce_bans(chat: &Chat) {
     if recorded && let Err(e) = moderation.refresh().await {
         tracing::warn!("cannot read the moderation state: {e}");
     }
+    let mut closed = std::collections::HashSet::new();
     for (nick, sid) in chat.roster.connected() {
         let Some(penalty) = moderation.ban_of(nick.key().as_str()) else { continue };
         let Some(socket) = chat.socket(sid) else { continue };
         tracing::info!(conn = %LogId::of(sid), nickname = %nick, "closed: its nickname is banned");
         banished(&socket, &penalty);
+        closed.insert(sid);
+    }
+    // A banned address loses every connection here, named or not: one it opened before the
+    // ban (unnamed, or under another name) must not carry on.
+    if moderation.any_address_ban() {
+        for socket in chat.sockets() {
+            if closed.contains(&socket.id) {
+                continue;
+            }
+            let Some(address) = crate::chat::session::Session::of(&socket).and_then(|s| s.address) else {
+                continue;
+            };
+            let key = crate::client_addr::address_key(address).to_string();
+            let Some(penalty) = moderation.address_ban(&key) else { continue };
+            tracing::info!(conn = %LogId::of(socket.id), "closed: its address is banned");
+            banished(&socket, &penalty);
+        }
     }
 }
 

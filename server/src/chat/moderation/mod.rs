@@ -265,6 +265,20 @@ impl Moderation {
         everywhere.into_iter().chain(here).map(|p| p.until).filter(|until| *until > now).max()
     }
 
+    /// Whether `speaker` may moderate now: not banned, and not muted chat-wide or in `room`
+    /// (a moderation request carries words to others: a reason, a topic).
+    pub fn may_moderate(&self, speaker: &Speaker, room: Option<&str>) -> Result<(), ChatError> {
+        let now = now_ms();
+        let key = speaker.nickname.key();
+        if let Some(until) = self.banned(key.as_str()) {
+            return Err(ChatError::with_limit(ErrorCode::Banned, seconds_left(until, now)));
+        }
+        match self.muted_until(key.as_str(), room, now) {
+            Some(until) => Err(ChatError::with_limit(ErrorCode::Muted, seconds_left(until, now))),
+            None => Ok(()),
+        }
+    }
+
     /// Whether `speaker` may say something in `channel` now (not muted, the room not locked
     /// to it, its slow mode's wait over); a line that may be said counts for slow mode.
     pub fn may_post(&self, speaker: &Speaker, channel: &Channel) -> Result<(), ChatError> {
@@ -322,8 +336,41 @@ impl Moderation {
 
     /// Whether this address (its key, see `client_addr::address_key`) is banned.
     pub fn address_banned(&self, address: &str) -> bool {
+        self.address_ban(address).is_some()
+    }
+
+    /// The ban of this address (its key), if it is banned now: the penalty of the nickname it
+    /// was banned with.
+    pub fn address_ban(&self, address: &str) -> Option<Penalty> {
         let now = now_ms();
-        self.state().address_bans.get(address).is_some_and(|(_, until)| *until > now)
+        let state = self.state();
+        let (key, until) = state.address_bans.get(address).filter(|(_, until)| *until > now)?;
+        let penalty = state.bans.get(key).cloned();
+        Some(penalty.unwrap_or_else(|| Penalty {
+            nickname: key.clone(),
+            until: *until,
+            reason: String::new(),
+            by: String::new(),
+            address: true,
+        }))
+    }
+
+    /// Whether any address is banned (now or until the next refresh drops it).
+    pub fn any_address_ban(&self) -> bool {
+        !self.state().address_bans.is_empty()
+    }
+
+    /// Refuses a claim (`nickname`, `resume`) from a banned address: a connection opened before
+    /// its address was banned is closed at the next enforcement, and must not name itself
+    /// meanwhile.
+    pub fn refuse_banned_address(&self, address: Option<std::net::IpAddr>) -> Result<(), ChatError> {
+        let Some(address) = address else { return Ok(()) };
+        match self.address_ban(&crate::client_addr::address_key(address).to_string()) {
+            Some(penalty) => {
+                Err(ChatError::with_limit(ErrorCode::Banned, seconds_left(penalty.until, now_ms())))
+            }
+            None => Ok(()),
+        }
     }
 
     /// The bans that ban an address too, which no address was recorded for yet (the instance
