@@ -49,7 +49,10 @@ impl Metrics {
             "Chat messages stored and delivered (resends of a stored key not counted)."
         );
         describe_counter!(MESSAGES_REJECTED, "Chat messages refused, by reason (the error code sent back).");
-        describe_counter!(DELIVERIES, "user message events queued to recipients (one per recipient).");
+        describe_counter!(
+            DELIVERIES,
+            "Lines (user, room and direct messages) queued to recipients (one per recipient)."
+        );
         describe_counter!(
             QUEUE_FULL,
             "Connections closed because their outgoing queue was full (slow readers)."

@@ -157,6 +157,15 @@ pub const TYPING_PER_SECOND: u32 = 2;
 pub const ADDRESS_TYPING_BURST: u32 = 20;
 /// ...refilled at this many per second (many connections must not multiply the rate).
 pub const ADDRESS_TYPING_PER_SECOND: u32 = 10;
+/// All of an address's connections together may claim a nickname (`nickname`), take one back
+/// (`resume`) or give one up (`forget me`) at this many a minute, after a burst as large as
+/// `CHAT_MAX_CONNECTIONS_PER_ADDRESS` (a whole NAT coming back after a restart resumes at
+/// once): each claim and each departure is announced to everyone, so many connections must not
+/// multiply the per-connection attempt rate.
+pub const ADDRESS_CLAIMS_PER_MINUTE: u32 = 60;
+/// ...and a burst of at least this many (one connection's own burst of nickname attempts),
+/// however low the connection limit per address is set.
+pub const ADDRESS_CLAIMS_BURST_MIN: u32 = 20;
 /// A page says it stopped typing after this long without a keystroke...
 pub const TYPING_IDLE: Duration = Duration::from_millis(1_500);
 /// ...repeats that it is typing this often while it still is...
@@ -207,6 +216,11 @@ pub const SANCTION_MAX_MINUTES: u32 = 30 * 24 * 60;
 /// Mutes standing at once in one room, or chat-wide: past it a new mute is refused
 /// `rate_limited` (a room's owner cannot fill the store with mutes of made-up names).
 pub const SANCTIONS_MAX: usize = 1_000;
+
+/// Moderators one room may have (named by its owner or the chat's moderators; the owner is not
+/// counted): every role is read by every instance every 2 s and listed in `roles`, which every
+/// page asks for. A grant past it is refused `rate_limited` with `limit` = this.
+pub const ROOM_MODERATORS_MAX: usize = 20;
 
 /// The slowest slow mode a room can have: one line per this many seconds per person.
 pub const SLOW_MODE_MAX_SECS: u32 = 3_600;

@@ -284,6 +284,36 @@ async fn connections_are_limited_per_address_and_in_total() {
     assert!(refused.contains("the server is full"), "{refused}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn nickname_claims_share_one_budget_per_address() {
+    // Each claim (and each "forget me") is announced to everyone: 30 connections from one
+    // address, three attempts each (a claim, then two more that are refused anyway), within
+    // their own bursts of 20 but 90 in all, where the address has a burst of 30 (its connection
+    // limit), then one a second.
+    let server = ChatServer::start_with(&[], &[("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "30")]);
+    let mut clients = Vec::new();
+    for _ in 0..30 {
+        clients.push(WireClient::try_connect_from(server.port, [127, 0, 0, 5]).await.expect("admitted"));
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        for k in 0..3 {
+            c.emit("nickname", &[json!(format!("C{i}x{k}"))], Some(k + 1)).await;
+        }
+    }
+    let mut limited = 0;
+    for c in clients.iter_mut() {
+        for k in 0..3 {
+            let ack = c.ack(k + 1).await;
+            if ack.get(1).and_then(|e| e["code"].as_str()) == Some("rate_limited") {
+                limited += 1;
+            }
+        }
+    }
+    assert!(limited >= 55, "the address's burst of 30 (plus refill), not 90: {limited} refused");
+    // Another address has its own.
+    let (_other, _) = WireClient::join_from(server.port, "Elsewhere", [127, 0, 0, 6]).await;
+}
+
 /// Round-trip times (ms) of `n` lines from `a` to `b`, one at a time.
 async fn round_trips(a: &mut WireClient, b: &mut WireClient, n: u64, tag: &str) -> Vec<f64> {
     let mut times = Vec::new();

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use chat_shared::limits::ROOM_MODERATORS_MAX;
 use chat_tests::redis::RedisServer;
 use chat_tests::server::binary;
 use chat_tests::{ChatServer, WireClient};
@@ -310,6 +311,17 @@ async fn a_rooms_owner_sets_slow_mode_locks_it_and_names_its_moderators() {
     assert_eq!(moderate(&mut ana, name("Kim", true), 13).await[0], Value::Null);
     let roles = ask(&mut bo, "roles", &[], 14).await;
     assert_eq!(roles[1]["rooms"][0]["moderators"], json!(["Kim"]));
+    // At most ROOM_MODERATORS_MAX named per room: one more is refused, naming one again is not.
+    let mut helpers = Vec::new();
+    for i in 1..ROOM_MODERATORS_MAX as u64 {
+        let helper = format!("Helper{i}");
+        helpers.push(WireClient::own(port, &helper, json!({"own": true})).await.0);
+        assert_eq!(moderate(&mut ana, name(&helper, true), 100 + i).await[0], Value::Null);
+    }
+    let (_extra, _) = WireClient::own(port, "OneTooMany", json!({"own": true})).await;
+    let refused = moderate(&mut ana, name("OneTooMany", true), 200).await;
+    assert_eq!((code(&refused), refused[0]["limit"].clone()), ("rate_limited", json!(ROOM_MODERATORS_MAX)));
+    assert_eq!(moderate(&mut ana, name("Kim", true), 201).await[0], Value::Null, "named again");
 
     // Locked: only its moderators post. A room's moderator moderates that room only, and
     // cannot sanction its owner.

@@ -17,9 +17,10 @@ use std::time::Instant;
 
 use chat_shared::ChatError;
 use chat_shared::limits::{
-    ADDRESS_CONNECTS_PER_MINUTE, ADDRESS_HISTORY_BURST, ADDRESS_HISTORY_PER_SECOND, ADDRESS_MESSAGE_BURST,
-    ADDRESS_MESSAGES_PER_SECOND, ADDRESS_NEW_OWNERS_BURST, ADDRESS_NEW_OWNERS_PER_HOUR, ADDRESS_TYPING_BURST,
-    ADDRESS_TYPING_PER_SECOND, FLOOD_PENALTY, NETWORK_ADDRESSES,
+    ADDRESS_CLAIMS_BURST_MIN, ADDRESS_CLAIMS_PER_MINUTE, ADDRESS_CONNECTS_PER_MINUTE, ADDRESS_HISTORY_BURST,
+    ADDRESS_HISTORY_PER_SECOND, ADDRESS_MESSAGE_BURST, ADDRESS_MESSAGES_PER_SECOND, ADDRESS_NEW_OWNERS_BURST,
+    ADDRESS_NEW_OWNERS_PER_HOUR, ADDRESS_TYPING_BURST, ADDRESS_TYPING_PER_SECOND, FLOOD_PENALTY,
+    NETWORK_ADDRESSES,
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -89,6 +90,7 @@ struct AddressRules {
     typing: DefaultKeyedRateLimiter<IpAddr>,
     history: DefaultKeyedRateLimiter<IpAddr>,
     new_owners: DefaultKeyedRateLimiter<IpAddr>,
+    claims: DefaultKeyedRateLimiter<IpAddr>,
     /// Addresses a flooder was closed from, and until when they are refused.
     penalties: Mutex<HashMap<IpAddr, Instant>>,
 }
@@ -132,6 +134,10 @@ impl Admission {
                 new_owners: RateLimiter::keyed(
                     Quota::per_hour(nonzero(ADDRESS_NEW_OWNERS_PER_HOUR))
                         .allow_burst(nonzero(ADDRESS_NEW_OWNERS_BURST)),
+                ),
+                claims: RateLimiter::keyed(
+                    Quota::per_minute(nonzero(ADDRESS_CLAIMS_PER_MINUTE))
+                        .allow_burst(burst.max(nonzero(ADDRESS_CLAIMS_BURST_MIN))),
                 ),
                 penalties: Mutex::default(),
             });
@@ -258,6 +264,13 @@ impl Admission {
         rules.history.check_key(&address_key(addr)).map_err(rate_limited)
     }
 
+    /// Whether `address` may claim, resume or give up one more nickname now (all its
+    /// connections together: each is announced to everyone).
+    pub fn allow_claim(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
+        let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
+        rules.claims.check_key(&address_key(addr)).map_err(rate_limited)
+    }
+
     /// Whether `address` may create one more owned nickname now (else the claim is ephemeral).
     pub fn allow_new_owner(&self, address: Option<IpAddr>) -> bool {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return true };
@@ -312,6 +325,10 @@ impl AddressRules {
     fn prune(&self) {
         self.connects.retain_recent();
         self.messages.retain_recent();
+        self.typing.retain_recent();
+        self.history.retain_recent();
+        self.new_owners.retain_recent();
+        self.claims.retain_recent();
         let now = Instant::now();
         lock(&self.penalties).retain(|_, until| *until > now);
     }

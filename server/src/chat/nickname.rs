@@ -78,7 +78,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
     let wanted = session
-        .allow_nickname_attempt()
+        .allow_claim(|| chat.admission.allow_claim(session.address))
         .and_then(|()| req.arg::<ClaimRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload)))
         .and_then(|claim| wanted(&session, claim))
         .and_then(|wanted| match &wanted {

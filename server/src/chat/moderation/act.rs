@@ -7,7 +7,7 @@
 
 use chat_shared::limits::{
     HISTORY_PAGE_MAX, MODERATION_FLUSH_TIMEOUT, MODERATION_LOG_PAGE, MODERATION_REASON_MAX_CHARS,
-    PURGE_SCAN_LINES, SANCTION_MAX_MINUTES, SANCTIONS_MAX, SLOW_MODE_MAX_SECS,
+    PURGE_SCAN_LINES, ROOM_MODERATORS_MAX, SANCTION_MAX_MINUTES, SANCTIONS_MAX, SLOW_MODE_MAX_SECS,
 };
 use chat_shared::moderation::{
     Action, AuditEntry, Done, Filed, LineDeleted, Moderated, ModerationLog, Report, ReportRequest, Roles,
@@ -326,6 +326,10 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
             require(moderation.owns_room(speaker, &room) || moderation.is_moderator(speaker))?;
             let nick = Nickname::parse(&nickname)?;
             if grant {
+                let (named, already) = moderation.room_moderators(&room, nick.key().as_str());
+                if named >= ROOM_MODERATORS_MAX && !already {
+                    return Err(ChatError::with_limit(ErrorCode::RateLimited, ROOM_MODERATORS_MAX));
+                }
                 let found = chat.ownerships(&[&nick]).await?.into_iter().next().flatten();
                 let Some((tenure, nickname)) = found else {
                     return Err(ChatError::new(ErrorCode::NoSuchOwner));

@@ -244,6 +244,12 @@ impl Moderation {
     }
 
     /// How many mutes stand in `scope` (a room, or [`EVERYWHERE`]).
+    /// How many moderators `room` has named, and whether the nickname with `key` is one.
+    fn room_moderators(&self, room: &str, key: &str) -> (usize, bool) {
+        let state = self.state();
+        state.room_moderators.get(room).map_or((0, false), |m| (m.len(), m.contains_key(key)))
+    }
+
     fn mutes_in(&self, scope: &str) -> usize {
         self.state().mutes.keys().filter(|(s, _)| s == scope).count()
     }
