@@ -157,11 +157,11 @@ pub const TYPING_PER_SECOND: u32 = 2;
 pub const ADDRESS_TYPING_BURST: u32 = 20;
 /// ...refilled at this many per second (many connections must not multiply the rate).
 pub const ADDRESS_TYPING_PER_SECOND: u32 = 10;
-/// All of an address's connections together may claim a nickname (`nickname`), take one back
-/// (`resume`) or give one up (`forget me`) at this many a minute, after a burst as large as
-/// `CHAT_MAX_CONNECTIONS_PER_ADDRESS` (a whole NAT coming back after a restart resumes at
-/// once): each claim and each departure is announced to everyone, so many connections must not
-/// multiply the per-connection attempt rate.
+/// All of an address's connections together may claim a new nickname (`nickname`) at this many
+/// a minute, after a burst as large as `CHAT_MAX_CONNECTIONS_PER_ADDRESS` (a whole NAT claiming
+/// again after a restart fits): each claim, and the departure that may follow it, is announced
+/// to everyone, so many connections must not multiply the per-connection attempt rate
+/// (`resume` announces nothing and is not counted here).
 pub const ADDRESS_CLAIMS_PER_MINUTE: u32 = 60;
 /// ...and a burst of at least this many (one connection's own burst of nickname attempts),
 /// however low the connection limit per address is set.

@@ -210,6 +210,15 @@ async fn moderators_delete_purge_mute_kick_and_ban_and_nobody_else_can() {
     assert_eq!(cy.event("moderated").await[0]["sanction"], json!("unmuted"));
     assert_eq!(moderate(&mut cy, harass, 83).await[0], Value::Null, "unmuted, it moderates its room again");
     assert_eq!(bo.event("moderated").await[0]["room"], json!("nook"));
+    // Muted in its room only: refused there however the room is spelt.
+    let mute_in_nook = json!({"action": "mute", "nickname": "Cy", "minutes": 5, "room": "nook"});
+    assert_eq!(moderate(&mut mo, mute_in_nook, 100).await[0], Value::Null);
+    assert_eq!(cy.event("moderated").await[0]["room"], json!("nook"));
+    let spelt_otherwise = json!({"action": "rules", "room": " NOOK", "topic": "more words"});
+    assert_eq!(code(&moderate(&mut cy, spelt_otherwise, 84).await), "muted", "the room's name as parsed");
+    let unmute_in_nook = json!({"action": "unmute", "nickname": "Cy", "room": "nook"});
+    assert_eq!(moderate(&mut mo, unmute_in_nook, 101).await[0], Value::Null);
+    assert_eq!(cy.event("moderated").await[0]["sanction"], json!("unmuted"));
 
     // Kick: disconnected now, told why first.
     let ack = moderate(&mut mo, json!({"action": "kick", "nickname": "Bo", "reason": "cool off"}), 93).await;

@@ -264,8 +264,8 @@ impl Admission {
         rules.history.check_key(&address_key(addr)).map_err(rate_limited)
     }
 
-    /// Whether `address` may claim, resume or give up one more nickname now (all its
-    /// connections together: each is announced to everyone).
+    /// Whether `address` may claim one more nickname now (all its connections together: each
+    /// claim is announced to everyone, and so is the departure that may follow it).
     pub fn allow_claim(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
         rules.claims.check_key(&address_key(addr)).map_err(rate_limited)

@@ -12,9 +12,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
     let reply = req.reply();
-    let speaker = session
-        .allow_claim(|| chat.admission.allow_claim(session.address))
-        .and_then(|()| chat.speaker(&session, socket.id));
+    let speaker = session.allow_nickname_attempt().and_then(|()| chat.speaker(&session, socket.id));
     let forgotten = speaker.and_then(|speaker| {
         let nick = speaker.nickname.clone();
         let (held, owned) = chat

@@ -29,7 +29,7 @@ mod session;
 mod typing;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -118,8 +118,8 @@ pub struct ChatState {
     rooms: Arc<rooms::Rooms>,
     /// The rooms of each ownership, alone (in a cluster: Redis).
     memberships: Arc<memberships::Memberships>,
-    /// In a cluster: how many are online in it, as the nicknames task last read it.
-    online_in_cluster: Arc<AtomicU64>,
+    /// In a cluster: who is online in it, as the nicknames task last read it.
+    online_in_cluster: Arc<nicknames::ClusterOnline>,
     /// The rooms in Redis (None: alone, `rooms` is everything).
     redis_rooms: Option<crate::cluster::RedisRooms>,
     message_rate: MessageRate,
@@ -154,7 +154,7 @@ impl Chat {
         let redis_rooms = redis.as_ref().map(|r| crate::cluster::RedisRooms::new(r.client.clone()));
         let presence =
             redis.map(|r| Presence::new(r.client, r.instance, settings.grace, settings.reservation));
-        let online_in_cluster = Arc::new(AtomicU64::new(0));
+        let online_in_cluster = Arc::new(nicknames::ClusterOnline::default());
         let (nicknames_changed, task) = nicknames::coalescer(
             roster.clone(),
             presence.clone().map(|p| (p, elsewhere.clone())),

@@ -78,13 +78,14 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
     let wanted = session
-        .allow_claim(|| chat.admission.allow_claim(session.address))
+        .allow_nickname_attempt()
         .and_then(|()| req.arg::<ClaimRequest>().map_err(|_| ChatError::new(ErrorCode::BadPayload)))
         .and_then(|claim| wanted(&session, claim))
         .and_then(|wanted| match &wanted {
-            Wanted::New(nick, _) => chat
-                .moderation
-                .refuse_banned(nick)
+            // A new claim is announced to everyone: it is also charged to the address.
+            Wanted::New(nick, _) => session
+                .allow_address_claim(|| chat.admission.allow_claim(session.address))
+                .and_then(|()| chat.moderation.refuse_banned(nick))
                 .and_then(|()| chat.moderation.refuse_banned_address(session.address))
                 .map(|()| wanted),
             Wanted::Again => Ok(wanted),

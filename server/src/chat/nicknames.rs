@@ -6,7 +6,7 @@
 //! other instances changed it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use chat_shared::limits::{NICKNAMES_INTERVAL_PER_USER, NICKNAMES_MIN_INTERVAL, PRESENCE_INTERVAL};
@@ -30,12 +30,33 @@ impl NicknamesChanged {
     }
 }
 
+/// Who is online in the cluster, as the nicknames task last read it from Redis (at most a lease
+/// renewal old; at once for a change on this instance): for `about` and `room people`, which
+/// anyone may ask for and must not make Redis read every name each time.
+#[derive(Default)]
+pub struct ClusterOnline(RwLock<Arc<Vec<String>>>);
+
+impl ClusterOnline {
+    /// Every nickname in use in the cluster.
+    pub fn names(&self) -> Arc<Vec<String>> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub fn count(&self) -> u64 {
+        self.names().len() as u64
+    }
+
+    fn set(&self, names: Vec<String>) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(names);
+    }
+}
+
 /// The task that sends the map (started by the app once socket.io is built).
 pub struct NicknamesTask {
     changed: Arc<Notify>,
     roster: Arc<Roster>,
-    /// In a cluster: how many are online in it, as last read (for `about`).
-    online: Arc<AtomicU64>,
+    /// In a cluster: who is online in it, as last read.
+    online: Arc<ClusterOnline>,
     /// In a cluster: the cluster's presence, and the users on the other instances.
     cluster: Option<(Presence, Elsewhere)>,
 }
@@ -43,7 +64,7 @@ pub struct NicknamesTask {
 pub fn coalescer(
     roster: Arc<Roster>,
     cluster: Option<(Presence, Elsewhere)>,
-    online: Arc<AtomicU64>,
+    online: Arc<ClusterOnline>,
 ) -> (NicknamesChanged, NicknamesTask) {
     let changed = Arc::new(Notify::new());
     (NicknamesChanged(changed.clone()), NicknamesTask { changed, roster, online, cluster })
@@ -84,8 +105,8 @@ impl NicknamesTask {
                                 continue;
                             }
                         };
+                        self.online.set(names.clone());
                         let map: Nicknames = names.into_iter().map(|n| (n.clone(), n)).collect();
-                        self.online.store(map.len() as u64, Ordering::Relaxed);
                         let changed = changed_here || map != last_sent;
                         // Every time: a connection named since (or whose notice was missed
                         // while Redis did not answer) gets its first list.

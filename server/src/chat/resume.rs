@@ -27,7 +27,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
     let presented = session
-        .allow_claim(|| chat.admission.allow_claim(session.address))
+        .allow_nickname_attempt()
         .and_then(|()| req.arg::<String>().map_err(|_| ChatError::new(ErrorCode::BadPayload)))
         .and_then(|token| match session.is_named() {
             true => Err(ChatError::new(ErrorCode::AlreadyNamed)),

@@ -339,7 +339,7 @@ pub fn leave(chat: &Chat, mut req: Incoming) {
 /// `room people` ({room}, ack): the nicknames in a room now, sorted (anyone connected may ask;
 /// a history request for the rates). Alone: the named connections in it. In a cluster: who
 /// Redis says is in it, each checked against who holds that nickname now; for `general`,
-/// every nickname in use in the cluster.
+/// every nickname in use in the cluster as the nicknames task last read it.
 pub fn people(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let socket = req.socket();
@@ -354,16 +354,12 @@ pub fn people(chat: &Chat, mut req: Incoming) {
         Ok(name) => name,
         Err(e) => return reply.answer::<Vec<String>>(ClientEvent::RoomPeople, Err(e)),
     };
-    match (name.is_general(), chat.presence.clone(), chat.redis_rooms.clone()) {
-        // `general` in a cluster: everyone named on every instance (what `nicknames` lists).
-        (true, Some(presence), _) => {
-            tokio::spawn(async move {
-                let named = presence.names().await.map_err(|e| {
-                    tracing::warn!("cannot read who is online in the cluster: {e}");
-                    ChatError::new(ErrorCode::Unavailable)
-                });
-                reply.answer(ClientEvent::RoomPeople, named.map(sorted));
-            });
+    match (name.is_general(), chat.presence.is_some(), chat.redis_rooms.clone()) {
+        // `general` in a cluster: everyone named on every instance (what `nicknames` lists, as
+        // the nicknames task last read it).
+        (true, true, _) => {
+            let named = chat.online_in_cluster.names().as_ref().clone();
+            reply.answer(ClientEvent::RoomPeople, Ok(sorted(named)))
         }
         (false, _, Some(redis)) => {
             tokio::spawn(async move {

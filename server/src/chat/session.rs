@@ -193,10 +193,13 @@ impl Session {
         self.check(&self.nickname_attempts)
     }
 
-    /// One more claim, resume or "forget me" from this connection, if its nickname attempt
-    /// rate and `shared` (its address's claim rate) allow it.
-    pub fn allow_claim(&self, shared: impl FnOnce() -> Result<(), ChatError>) -> Result<(), ChatError> {
-        self.record(check(&self.nickname_attempts).and_then(|()| shared()))
+    /// One more new nickname claim, if `shared` (its address's claim rate) allows it; a
+    /// refusal counts towards the flood rule as the others do.
+    pub fn allow_address_claim(
+        &self,
+        shared: impl FnOnce() -> Result<(), ChatError>,
+    ) -> Result<(), ChatError> {
+        self.record(shared())
     }
 
     /// One more history request from this connection, if its own rate and `shared` (its

@@ -326,6 +326,7 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
             require(moderation.owns_room(speaker, &room) || moderation.is_moderator(speaker))?;
             let nick = Nickname::parse(&nickname)?;
             if grant {
+                let _one_grant_at_a_time = moderation.role_grants.lock().await;
                 let (named, already) = moderation.room_moderators(&room, nick.key().as_str());
                 if named >= ROOM_MODERATORS_MAX && !already {
                     return Err(ChatError::with_limit(ErrorCode::RateLimited, ROOM_MODERATORS_MAX));
@@ -747,9 +748,13 @@ pub async fn enforce_bans(chat: &Chat) {
             if closed.contains(&socket.id) {
                 continue;
             }
-            let Some(address) = crate::chat::session::Session::of(&socket).and_then(|s| s.address) else {
+            let Some(session) = crate::chat::session::Session::of(&socket) else { continue };
+            // The chat's moderators cannot be sanctioned: one behind the same NAT (or the one
+            // who banned) keeps its connection.
+            if session.speaker().is_some_and(|s| moderation.is_moderator(&s)) {
                 continue;
-            };
+            }
+            let Some(address) = session.address else { continue };
             let key = crate::client_addr::address_key(address).to_string();
             let Some(penalty) = moderation.address_ban(&key) else { continue };
             tracing::info!(conn = %LogId::of(socket.id), "closed: its address is banned");

@@ -153,6 +153,9 @@ pub struct Moderation {
     /// A room's rules are read, changed and written back one change at a time (on this
     /// instance).
     pub(super) rules_changes: tokio::sync::Mutex<()>,
+    /// A room's moderators are counted and named one grant at a time (on this instance), so
+    /// that a burst of grants cannot pass the cap together.
+    pub(super) role_grants: tokio::sync::Mutex<()>,
 }
 
 impl Moderation {
@@ -163,6 +166,7 @@ impl Moderation {
             reads: AtomicU64::new(0),
             last_post: Mutex::default(),
             rules_changes: tokio::sync::Mutex::new(()),
+            role_grants: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -243,13 +247,13 @@ impl Moderation {
         self.state().owners.get(room).cloned()
     }
 
-    /// How many mutes stand in `scope` (a room, or [`EVERYWHERE`]).
     /// How many moderators `room` has named, and whether the nickname with `key` is one.
     fn room_moderators(&self, room: &str, key: &str) -> (usize, bool) {
         let state = self.state();
         state.room_moderators.get(room).map_or((0, false), |m| (m.len(), m.contains_key(key)))
     }
 
+    /// How many mutes stand in `scope` (a room, or [`EVERYWHERE`]).
     fn mutes_in(&self, scope: &str) -> usize {
         self.state().mutes.keys().filter(|(s, _)| s == scope).count()
     }
@@ -279,7 +283,10 @@ impl Moderation {
         if let Some(until) = self.banned(key.as_str()) {
             return Err(ChatError::with_limit(ErrorCode::Banned, seconds_left(until, now)));
         }
-        match self.muted_until(key.as_str(), room, now) {
+        // Mutes are kept under the room's name as parsed ("Nook" and " nook" are "nook"); a
+        // name that does not parse is refused by the action itself.
+        let room = room.and_then(|r| chat_shared::RoomName::parse(r).ok());
+        match self.muted_until(key.as_str(), room.as_ref().map(chat_shared::RoomName::as_str), now) {
             Some(until) => Err(ChatError::with_limit(ErrorCode::Muted, seconds_left(until, now))),
             None => Ok(()),
         }
