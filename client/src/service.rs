@@ -216,6 +216,15 @@ impl Chat {
                     notify::show(&t.mentioned_you.replace("{nick}", &from), &text);
                 }
             }
+            SideEffect::ClaimLater(claim, ms) => {
+                let chat = *self;
+                Timeout::new(u32::try_from(ms).unwrap_or(u32::MAX), move || {
+                    if chat.peek(|s| s.me.reclaiming) {
+                        chat.claim(claim);
+                    }
+                })
+                .forget();
+            }
             SideEffect::ReconnectWithin(ms) => {
                 self.socket.with_value(|s| s.reconnect_within(Duration::from_millis(ms)))
             }

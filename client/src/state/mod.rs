@@ -415,6 +415,9 @@ impl Changed {
 pub enum SideEffect {
     /// Ask the server for this nickname.
     Claim(Claim),
+    /// Ask for it again after this many ms, if the page is still taking it back then (the
+    /// address's claims were used up for a moment).
+    ClaimLater(Claim, u64),
     /// Ask the server to forget the nickname and its ownership.
     ForgetMe,
     /// Ask the server what the chat is and how many are online.

@@ -1,6 +1,7 @@
 //! The reducer: `apply(state, event, now)` is the only code that changes the page's state. It
 //! returns what changed and the side effects to run, as data; it runs none itself.
 
+use chat_shared::ErrorCode;
 use chat_shared::limits::{PRESENCE_LINES_MAX, TYPING_EXPIRY};
 use chat_shared::moderation::RoomRules;
 use chat_shared::protocol::{MessageMeta, NicknameAck, RoomInfo, Typing};
@@ -183,6 +184,17 @@ impl Reducer<'_> {
                 me.error = None;
                 self.changed(Part::Me);
                 self.effect(SideEffect::SendOutbox);
+            }
+            ChatEvent::NicknameAnswered(NicknameAck::Rejected(e))
+                if self.state.me.reclaiming && e.code == ErrorCode::RateLimited =>
+            {
+                // Not taken, only too many claims from this address just now: the name stays
+                // shown and is asked for again when the server says.
+                if let Some(nickname) = self.state.me.nickname.clone() {
+                    let wait_ms = e.limit.unwrap_or(1).max(1) * 1000;
+                    let claim = self.claim_of(nickname);
+                    self.effect(SideEffect::ClaimLater(claim, wait_ms));
+                }
             }
             ChatEvent::NicknameAnswered(NicknameAck::Rejected(e)) => {
                 let me = &mut self.state.me;

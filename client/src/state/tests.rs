@@ -166,6 +166,14 @@ fn a_reconnect_keeps_lines_says_so_once_resumes_history_and_takes_the_nickname_b
     let taken = ChatError::new(ErrorCode::NicknameTaken);
     apply(&mut refused, ChatEvent::NicknameAnswered(NicknameAck::Rejected(taken)), 0);
     assert_eq!(refused.me.nickname, None, "taken meanwhile: asks for a new one");
+    // Refused for the address's claim rate only: kept, and asked for again when the server says.
+    let mut limited = s.clone();
+    apply(&mut limited, ChatEvent::ResumeRefused, 0);
+    let busy = ChatError::with_limit(ErrorCode::RateLimited, 3);
+    let out = apply(&mut limited, ChatEvent::NicknameAnswered(NicknameAck::Rejected(busy)), 0);
+    let again = Claim { nickname: "Ana".into(), owner_secret: None };
+    assert_eq!(out.effects, [SideEffect::ClaimLater(again, 3_000)]);
+    assert_eq!((limited.me.nickname.as_deref(), limited.me.reclaiming), (Some("Ana"), true));
 
     let out = apply(&mut s, grant("Ana", "t2"), 0);
     assert_eq!((s.me.nickname.as_deref(), s.me.reclaiming), (Some("Ana"), false));
