@@ -276,6 +276,27 @@ async fn moderators_delete_purge_mute_kick_and_ban_and_nobody_else_can() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_address_ban_closes_its_other_connections_but_not_a_moderators() {
+    // Mo moderates from the same address (a NAT) as a troll and a bystander.
+    let server = ChatServer::start();
+    let port = server.port;
+    let nat = [127, 0, 0, 9];
+    let mut mo = WireClient::try_connect_from(port, nat).await.expect("admitted");
+    assert_eq!(ask(&mut mo, "nickname", &[json!("Mo"), json!({"own": true})], 1).await, vec![json!(false)]);
+    assert!(moderators(&["add", "Mo"], &server.data_dir, None).0);
+    until_moderator(&mut mo, "Mo", true, 10).await;
+    let (mut troll, _) = WireClient::join_from(port, "Troll", nat).await;
+    let mut bystander = WireClient::try_connect_from(port, nat).await.expect("admitted");
+    let ban =
+        json!({"action": "ban", "nickname": "Troll", "minutes": 5, "address": true, "reason": "enough"});
+    assert_eq!(moderate(&mut mo, ban, 30).await[0], Value::Null);
+    assert!(troll.closed_within(Duration::from_secs(3)).await, "banned");
+    assert!(bystander.closed_within(Duration::from_secs(3)).await, "the same address");
+    // The moderator (who cannot be sanctioned) keeps its connection and lifts the ban.
+    assert_eq!(moderate(&mut mo, json!({"action": "unban", "nickname": "Troll"}), 31).await[0], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_rooms_owner_sets_slow_mode_locks_it_and_names_its_moderators() {
     let server = ChatServer::start();
     let port = server.port;
