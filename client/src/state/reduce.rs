@@ -191,7 +191,7 @@ impl Reducer<'_> {
                 // Not taken, only too many claims from this address just now: the name stays
                 // shown and is asked for again when the server says.
                 if let Some(nickname) = self.state.me.nickname.clone() {
-                    let wait_ms = e.limit.unwrap_or(1).max(1) * 1000;
+                    let wait_ms = e.limit.unwrap_or(1).max(1).saturating_mul(1000);
                     let claim = self.claim_of(nickname);
                     self.effect(SideEffect::ClaimLater(claim, wait_ms));
                 }
