@@ -2,7 +2,7 @@
 //! that the load generator cannot rot: seconds, not a measurement (nothing here is timed).
 
 use chat_tests::ChatServer;
-use chat_tests::fanout::{Fanout, join_storm, memory, run};
+use chat_tests::fanout::{Fanout, FanoutReport, join_storm, memory, run};
 
 fn server() -> ChatServer {
     ChatServer::start_with(
@@ -66,6 +66,19 @@ async fn the_benchmark_scenarios_run() {
 /// load generator's fan-out runs against it and every line reaches every other client.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_naive_peer_runs() {
+    let mut report = naive_fanout().await;
+    if report.failed_joins > 0 {
+        // The naive port (a peer, not our server) once left a join unanswered on a busy CI
+        // machine (1 of 12, in ~30 runs): once more, against a fresh one.
+        eprintln!("the naive peer dropped {} joins; once more: {report:?}", report.failed_joins);
+        report = naive_fanout().await;
+    }
+    assert!(report.sent >= 10, "{report:?}");
+    assert_eq!((report.delivered, report.lost), (report.sent * 11, 0), "{report:?}");
+}
+
+/// Starts naive-chat on a free port, runs a small fan-out against it, and stops it.
+async fn naive_fanout() -> FanoutReport {
     let port = chat_tests::server::free_port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_naive-chat"))
         .env("PORT", port.to_string())
@@ -93,6 +106,5 @@ async fn the_naive_peer_runs() {
     .await;
     let _ = child.kill();
     let _ = child.wait();
-    assert!(report.sent >= 10, "{report:?}");
-    assert_eq!((report.delivered, report.lost), (report.sent * 11, 0), "{report:?}");
+    report
 }
