@@ -163,6 +163,12 @@ impl Admission {
         self.lock().total
     }
 
+    /// Whether a connection admitted from this address (its key, see
+    /// `client_addr::address_key`) is open now.
+    pub fn connected_from(&self, address: IpAddr) -> bool {
+        self.lock().by_address.contains_key(&address)
+    }
+
     /// Connections admitted now and the most at once since the last call (which starts the
     /// next period): a crowd that came and went between two calls is still seen.
     pub fn take_occupancy(&self) -> Occupancy {
@@ -368,6 +374,19 @@ mod tests {
         assert!(unlimited.admit(Some(one)).is_ok(), "per-address rules off");
         drop(held);
         assert_eq!(unlimited.admitted(), 0);
+    }
+
+    #[test]
+    fn knows_which_addresses_have_connections_open() {
+        let a = Arc::new(Admission::new(ConnectionLimits { total: 0, per_address: 0 }));
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let key = crate::client_addr::address_key(v6);
+        assert!(!a.connected_from(key));
+        let ticket = a.admit(Some(v6)).expect("admitted");
+        assert!(a.connected_from(key), "counted by its /64");
+        assert!(!a.connected_from("10.0.0.1".parse().unwrap()));
+        drop(ticket);
+        assert!(!a.connected_from(key), "gone with its last connection");
     }
 
     #[test]

@@ -34,11 +34,11 @@ impl NicknamesChanged {
 /// renewal old; at once for a change on this instance): for `about` and `room people`, which
 /// anyone may ask for and must not make Redis read every name each time.
 #[derive(Default)]
-pub struct ClusterOnline(RwLock<Arc<Vec<String>>>);
+pub struct ClusterOnline(RwLock<Arc<Nicknames>>);
 
 impl ClusterOnline {
-    /// Every nickname in use in the cluster.
-    pub fn names(&self) -> Arc<Vec<String>> {
+    /// Every nickname in use in the cluster (the map `nicknames` sends).
+    pub fn names(&self) -> Arc<Nicknames> {
         self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
@@ -46,8 +46,8 @@ impl ClusterOnline {
         self.names().len() as u64
     }
 
-    fn set(&self, names: Vec<String>) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(names);
+    fn set(&self, names: Arc<Nicknames>) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = names;
     }
 }
 
@@ -90,7 +90,7 @@ impl NicknamesTask {
             }
             Some((presence, elsewhere)) => {
                 tokio::spawn(async move {
-                    let mut last_sent = Nicknames::new();
+                    let mut last_sent = Arc::new(Nicknames::new());
                     let mut renew = tokio::time::interval(RENEW_EVERY);
                     loop {
                         let changed_here = tokio::select! {
@@ -105,8 +105,9 @@ impl NicknamesTask {
                                 continue;
                             }
                         };
-                        self.online.set(names.clone());
-                        let map: Nicknames = names.into_iter().map(|n| (n.clone(), n)).collect();
+                        let map: Arc<Nicknames> =
+                            Arc::new(names.into_iter().map(|n| (n.clone(), n)).collect());
+                        self.online.set(map.clone());
                         let changed = changed_here || map != last_sent;
                         // Every time: a connection named since (or whose notice was missed
                         // while Redis did not answer) gets its first list.

@@ -358,7 +358,7 @@ pub fn people(chat: &Chat, mut req: Incoming) {
         // `general` in a cluster: everyone named on every instance (what `nicknames` lists, as
         // the nicknames task last read it).
         (true, true, _) => {
-            let named = chat.online_in_cluster.names().as_ref().clone();
+            let named: Vec<String> = chat.online_in_cluster.names().keys().cloned().collect();
             reply.answer(ClientEvent::RoomPeople, Ok(sorted(named)))
         }
         (false, _, Some(redis)) => {

@@ -276,16 +276,6 @@ impl Roster {
         }
     }
 
-    /// The nicknames this instance's connections hold now, with their connections.
-    pub fn connected(&self) -> Vec<(Nickname, Sid)> {
-        let inner = self.lock();
-        let connected = inner.names.values().filter_map(|e| match e.holder {
-            Holder::Connected(sid) => Some((e.held.nickname.clone(), sid)),
-            Holder::Away { .. } => None,
-        });
-        connected.collect()
-    }
-
     /// Every nickname this instance holds (connected or away).
     pub fn held(&self) -> Vec<Held> {
         self.lock().names.values().map(|e| e.held.clone()).collect()

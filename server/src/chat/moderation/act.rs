@@ -733,33 +733,47 @@ pub async fn enforce_bans(chat: &Chat) {
     if recorded && let Err(e) = moderation.refresh().await {
         tracing::warn!("cannot read the moderation state: {e}");
     }
+    // Looked up by ban, not by connection: bans are few, and most stand for long.
     let mut closed = std::collections::HashSet::new();
-    for (nick, sid) in chat.roster.connected() {
-        let Some(penalty) = moderation.ban_of(nick.key().as_str()) else { continue };
-        let Some(socket) = chat.socket(sid) else { continue };
+    for penalty in moderation.bans() {
+        let Ok(nick) = Nickname::parse(&penalty.nickname) else { continue };
+        let Some((sid, socket)) =
+            chat.roster.connection(&nick).and_then(|sid| Some((sid, chat.socket(sid)?)))
+        else {
+            continue;
+        };
         tracing::info!(conn = %LogId::of(sid), nickname = %nick, "closed: its nickname is banned");
         banished(&socket, &penalty);
         closed.insert(sid);
     }
     // A banned address loses every connection here, named or not: one it opened before the
-    // ban (unnamed, or under another name) must not carry on.
-    if moderation.any_address_ban() {
-        for socket in chat.sockets() {
-            if closed.contains(&socket.id) {
-                continue;
-            }
-            let Some(session) = crate::chat::session::Session::of(&socket) else { continue };
-            // The chat's moderators cannot be sanctioned: one behind the same NAT (or the one
-            // who banned) keeps its connection.
-            if session.speaker().is_some_and(|s| moderation.is_moderator(&s)) {
-                continue;
-            }
-            let Some(address) = session.address else { continue };
-            let key = crate::client_addr::address_key(address).to_string();
-            let Some(penalty) = moderation.address_ban(&key) else { continue };
-            tracing::info!(conn = %LogId::of(socket.id), "closed: its address is banned");
-            banished(&socket, &penalty);
+    // ban (unnamed, or under another name) must not carry on. The connections are walked only
+    // while a banned address has one here (what admission counts).
+    let present: std::collections::HashSet<std::net::IpAddr> = moderation
+        .banned_addresses()
+        .into_iter()
+        .filter(|&address| chat.admission.connected_from(address))
+        .collect();
+    if present.is_empty() {
+        return;
+    }
+    for socket in chat.sockets() {
+        if closed.contains(&socket.id) {
+            continue;
         }
+        let Some(session) = crate::chat::session::Session::of(&socket) else { continue };
+        let Some(address) = session.address.map(crate::client_addr::address_key) else { continue };
+        if !present.contains(&address) {
+            continue;
+        }
+        // The chat's moderators cannot be sanctioned: one behind the same NAT (or the one
+        // who banned) keeps its connection.
+        if session.speaker().is_some_and(|s| moderation.is_moderator(&s)) {
+            continue;
+        }
+        let Some(penalty) = moderation.address_ban(&address.to_string()) else { continue };
+        tracing::info!(conn = %LogId::of(socket.id), "closed: its address is banned");
+        banished(&socket, &penalty);
     }
 }
 

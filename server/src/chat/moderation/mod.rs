@@ -368,9 +368,12 @@ impl Moderation {
         }))
     }
 
-    /// Whether any address is banned (now or until the next refresh drops it).
-    pub fn any_address_ban(&self) -> bool {
-        !self.state().address_bans.is_empty()
+    /// The addresses banned now (their keys, see `client_addr::address_key`).
+    pub fn banned_addresses(&self) -> Vec<std::net::IpAddr> {
+        let now = now_ms();
+        let state = self.state();
+        let banned = state.address_bans.iter().filter(|(_, (_, until))| *until > now);
+        banned.filter_map(|(address, _)| address.parse().ok()).collect()
     }
 
     /// Refuses a claim (`nickname`, `resume`) from a banned address: a connection opened before
@@ -403,6 +406,12 @@ impl Moderation {
     fn addresses_banned_with(&self, key: &str) -> Vec<String> {
         let state = self.state();
         state.address_bans.iter().filter(|(_, (by, _))| by == key).map(|(a, _)| a.clone()).collect()
+    }
+
+    /// The nicknames banned now, with their bans.
+    pub fn bans(&self) -> Vec<Penalty> {
+        let now = now_ms();
+        self.state().bans.values().filter(|p| p.until > now).cloned().collect()
     }
 
     /// The ban of the nickname with this key, if it is banned now.
