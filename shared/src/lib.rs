@@ -19,3 +19,4 @@ pub use error::{ChatError, ErrorCode};
 pub use message::MessageText;
 pub use nickname::{Nickname, NicknameKey};
 pub use room::RoomName;
+pub use text::refused_in_line;

@@ -206,6 +206,13 @@ async fn moderators_delete_purge_mute_kick_and_ban_and_nobody_else_can() {
     assert_eq!(code(&moderate(&mut cy, harass.clone(), 81).await), "muted");
     let topic = json!({"action": "rules", "room": "nook", "topic": "more words"});
     assert_eq!(code(&moderate(&mut cy, topic, 82).await), "muted");
+    // Nor through a new room's name and topic (shown to everyone).
+    let loud = json!({"name": "loud", "topic": "more words"});
+    assert_eq!(code(&ask(&mut cy, "create room", &[loud], 85).await), "muted");
+    assert_eq!(code(&ask(&mut bo, "join room", &[json!({"room": "loud"})], 86).await), "room_not_found");
+    // A reason cannot reorder what is shown around it (bidi controls, as in messages).
+    let reversed = json!({"action": "mute", "nickname": "Bo", "minutes": 1, "reason": "see \u{202E}txt.exe"});
+    assert_eq!(code(&moderate(&mut mo, reversed, 97).await), "bad_payload");
     assert_eq!(moderate(&mut mo, json!({"action": "unmute", "nickname": "Cy"}), 99).await[0], Value::Null);
     assert_eq!(cy.event("moderated").await[0]["sanction"], json!("unmuted"));
     assert_eq!(moderate(&mut cy, harass, 83).await[0], Value::Null, "unmuted, it moderates its room again");

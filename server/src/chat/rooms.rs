@@ -163,6 +163,8 @@ pub fn create(chat: &Chat, mut req: Incoming) {
         let request = req.arg::<CreateRoom>().map_err(|_| ChatError::new(ErrorCode::BadPayload))?;
         let name = RoomName::parse(&request.name)?;
         let topic = topic_of(&request.topic)?;
+        // A room's name and topic are shown to everyone: not from one who may not speak.
+        chat.moderation.may_speak(&speaker, None)?;
         // Only a creation that would succeed costs one of the connection's creations.
         if chat.rooms.info(&name).is_some() {
             return Err(ChatError::new(ErrorCode::RoomExists));
@@ -265,13 +267,14 @@ fn mark(chat: &Chat, room: &RoomName, speaker: &super::session::Speaker, entered
     });
 }
 
-/// A topic: trimmed, at most [`ROOM_TOPIC_MAX_CHARS`] chars, no control chars.
+/// A topic: trimmed, at most [`ROOM_TOPIC_MAX_CHARS`] chars, no control or bidi chars
+/// ([`chat_shared::refused_in_line`]).
 pub(super) fn topic_of(raw: &str) -> Result<String, ChatError> {
     let topic = raw.trim();
     if topic.chars().count() > ROOM_TOPIC_MAX_CHARS {
         return Err(ChatError::with_limit(ErrorCode::RoomNameInvalid, ROOM_TOPIC_MAX_CHARS));
     }
-    if topic.chars().any(char::is_control) {
+    if topic.chars().any(chat_shared::refused_in_line) {
         return Err(ChatError::new(ErrorCode::RoomNameInvalid));
     }
     Ok(topic.to_owned())

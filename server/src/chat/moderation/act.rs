@@ -63,13 +63,14 @@ fn require(allowed: bool) -> Result<(), ChatError> {
     if allowed { Ok(()) } else { Err(ChatError::new(ErrorCode::NotModerator)) }
 }
 
-/// A reason as given: at most [`MODERATION_REASON_MAX_CHARS`] chars, no control characters.
+/// A reason as given: at most [`MODERATION_REASON_MAX_CHARS`] chars, no control or bidi
+/// characters ([`chat_shared::refused_in_line`]).
 fn reason(raw: &str) -> Result<String, ChatError> {
     let reason = raw.trim();
     if reason.chars().count() > MODERATION_REASON_MAX_CHARS {
         return Err(ChatError::with_limit(ErrorCode::BadPayload, MODERATION_REASON_MAX_CHARS));
     }
-    if reason.chars().any(char::is_control) {
+    if reason.chars().any(chat_shared::refused_in_line) {
         return Err(bad());
     }
     Ok(reason.to_owned())
@@ -110,7 +111,7 @@ pub fn moderate(chat: &Chat, mut req: Incoming) {
     let prepared = session.allow_moderation().and_then(|()| {
         let speaker = chat.speaker(&session, socket.id)?;
         let action = req.arg::<Action>().map_err(|_| bad())?;
-        chat.moderation.may_moderate(&speaker, action.room())?;
+        chat.moderation.may_speak(&speaker, action.room())?;
         Ok((speaker, action))
     });
     let reply = req.reply();

@@ -275,9 +275,10 @@ impl Moderation {
         everywhere.into_iter().chain(here).map(|p| p.until).filter(|until| *until > now).max()
     }
 
-    /// Whether `speaker` may moderate now: not banned, and not muted chat-wide or in `room`
-    /// (a moderation request carries words to others: a reason, a topic).
-    pub fn may_moderate(&self, speaker: &Speaker, room: Option<&str>) -> Result<(), ChatError> {
+    /// Whether `speaker` may have its words shown to others outside a line now: not banned,
+    /// and not muted chat-wide or in `room` (a moderation request carries a reason or a topic,
+    /// a new room its name and topic).
+    pub fn may_speak(&self, speaker: &Speaker, room: Option<&str>) -> Result<(), ChatError> {
         let now = now_ms();
         let key = speaker.nickname.key();
         if let Some(until) = self.banned(key.as_str()) {
