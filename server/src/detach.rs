@@ -5,11 +5,12 @@
 //! per connection (heaptrack: 16 KiB of the 37 KiB an idle connection held). Copied, they take
 //! a few hundred bytes. A socket.io request keeps only the headers engine.io and the chat read
 //! (the client address and the origin were checked before), within
-//! [`SOCKET_IO_HEADERS_MAX_BYTES`]: a client cannot make its connection hold more.
+//! [`SOCKET_IO_HEADERS_MAX_BYTES`], and its URI within [`SOCKET_IO_URI_MAX_BYTES`]: a client
+//! cannot make its connection hold more.
 
 use axum::extract::{OriginalUri, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
-use chat_shared::limits::SOCKET_IO_HEADERS_MAX_BYTES;
+use chat_shared::limits::{SOCKET_IO_HEADERS_MAX_BYTES, SOCKET_IO_URI_MAX_BYTES};
 use chat_shared::protocol::is_socket_io_path;
 
 /// The headers a socket.io request keeps: what engine.io reads for the WebSocket handshake
@@ -29,9 +30,13 @@ const SOCKET_IO_HEADERS: &[HeaderName] = &[
 ];
 
 /// The same request, with its URI and headers in their own small allocations; a socket.io
-/// request whose kept headers exceed [`SOCKET_IO_HEADERS_MAX_BYTES`] is refused (431).
+/// request whose kept headers exceed [`SOCKET_IO_HEADERS_MAX_BYTES`] is refused (431), one
+/// whose URI exceeds [`SOCKET_IO_URI_MAX_BYTES`] too (414).
 pub async fn request(mut req: Request) -> Result<Request, StatusCode> {
     let socket_io = is_socket_io_path(req.uri().path());
+    if socket_io && req.uri().path_and_query().map_or(0, |pq| pq.as_str().len()) > SOCKET_IO_URI_MAX_BYTES {
+        return Err(StatusCode::URI_TOO_LONG);
+    }
     let mut headers = HeaderMap::with_capacity(req.headers().len());
     let mut kept_bytes = 0;
     for (name, value) in req.headers() {

@@ -199,6 +199,11 @@ pub const HISTORY_PAGE_MAX_BYTES: usize = 64 * 1024;
 /// connection could pin up to hyper's ~400 KB of headers.
 pub const SOCKET_IO_HEADERS_MAX_BYTES: usize = 8 * 1024;
 
+/// A socket.io request's URI (path and query) is at most this long, or it is refused (HTTP
+/// 414): socketioxide keeps it for the life of the connection, and the engine.io query a
+/// client sends is ~100 bytes (`EIO`, `transport`, `sid`, `t`, `presence`).
+pub const SOCKET_IO_URI_MAX_BYTES: usize = 2 * 1024;
+
 /// A log line that clients can cause (a refused connection, a failed read during an outage) is
 /// written at most once per this interval, saying how often it happened meanwhile.
 pub const LOG_THROTTLE: Duration = Duration::from_secs(10);

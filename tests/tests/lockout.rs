@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use chat_shared::limits::SOCKET_IO_URI_MAX_BYTES;
 use chat_tests::wire::Inbound;
 use chat_tests::{ChatServer, WireClient};
 use serde_json::json;
@@ -254,4 +255,29 @@ async fn junk_request_headers_are_not_kept_for_the_life_of_a_connection() {
         other => panic!("an oversized kept header is refused: {:?}", other.map(|(_, r)| r.status())),
     }
     drop(held);
+}
+
+/// Nor a long query: socketioxide keeps the URI as long as the connection lasts, so a
+/// socket.io request with one longer than `SOCKET_IO_URI_MAX_BYTES` is refused on both
+/// transports, and the page's files are not concerned.
+#[tokio::test]
+async fn a_long_query_is_refused_before_it_is_kept() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let server = ChatServer::start();
+    let junk = "j".repeat(SOCKET_IO_URI_MAX_BYTES);
+    let url = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket&x={junk}", server.port);
+    match tokio_tungstenite::connect_async(url.into_client_request().expect("a request")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 414),
+        other => panic!("a long query is refused: {:?}", other.map(|(_, r)| r.status())),
+    }
+    let polling = format!("{}/socket.io/?EIO=4&transport=polling&x={junk}", server.url());
+    assert_eq!(reqwest::get(polling).await.expect("an answer").status().as_u16(), 414);
+    let page = reqwest::get(format!("{}/?x={junk}", server.url())).await.expect("an answer");
+    assert_eq!(page.status().as_u16(), 200, "the page is not a socket.io request");
+    let fine = format!("{}/socket.io/?EIO=4&transport=polling&x={}", server.url(), "j".repeat(1024));
+    assert_eq!(
+        reqwest::get(fine).await.expect("an answer").status().as_u16(),
+        200,
+        "a query within the limit"
+    );
 }
