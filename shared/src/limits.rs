@@ -218,9 +218,20 @@ pub const MODERATION_REASON_MAX_CHARS: usize = 200;
 /// The longest mute or ban, in minutes (30 days).
 pub const SANCTION_MAX_MINUTES: u32 = 30 * 24 * 60;
 
-/// Mutes standing at once in one room, or chat-wide: past it a new mute is refused
-/// `rate_limited` (a room's owner cannot fill the store with mutes of made-up names).
+/// Mutes standing at once chat-wide: past it a new mute is refused `rate_limited` (with
+/// `limit` = this).
 pub const SANCTIONS_MAX: usize = 1_000;
+
+/// Mutes standing at once in one room (its owner and moderators mute there): past it a new one
+/// is refused `rate_limited` (with `limit` = this). Every instance reads every mute every 2 s
+/// and again after each moderation action: a room's owner cannot fill the store with mutes of
+/// made-up names.
+pub const ROOM_MUTES_MAX: usize = 100;
+
+/// Mutes standing at once in all rooms together (the chat-wide ones not counted): past it a new
+/// room mute is refused `rate_limited` (with `limit` = this), however many rooms there are
+/// (`CHAT_ROOMS_MAX` may be 10,000). The chat's moderators still mute chat-wide.
+pub const ROOM_MUTES_TOTAL_MAX: usize = 5_000;
 
 /// Moderators one room may have (named by its owner or the chat's moderators; the owner is not
 /// counted): every role is read by every instance every 2 s and listed in `roles`, which every

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use chat_shared::limits::ROOM_MODERATORS_MAX;
+use chat_shared::limits::{ROOM_MODERATORS_MAX, ROOM_MUTES_MAX};
 use chat_tests::redis::RedisServer;
 use chat_tests::server::binary;
 use chat_tests::{ChatServer, WireClient};
@@ -388,6 +388,19 @@ async fn a_rooms_owner_sets_slow_mode_locks_it_and_names_its_moderators() {
     assert!(!rooms.is_empty() && rooms.iter().all(|r| *r == "den"), "{log:?}");
     assert_eq!(moderate(&mut ana, name("Kim", false), 24).await[0], Value::Null);
     assert_eq!(code(&ask(&mut kim, "room message", &[line("still?")], 25).await), "room_locked");
+
+    // At most ROOM_MUTES_MAX mutes stand in a room (Bo's is one): its moderators cannot fill
+    // the store every instance reads with mutes of made-up names; a standing one may be renewed.
+    let ghost =
+        |i: usize| json!({"action": "mute", "nickname": format!("Ghost{i}"), "minutes": 5, "room": "den"});
+    let crew = helpers.len();
+    for i in 1..ROOM_MUTES_MAX {
+        let helper = &mut helpers[i % crew];
+        assert_eq!(moderate(helper, ghost(i), 300 + i as u64).await[0], Value::Null, "mute {i}");
+    }
+    let refused = moderate(&mut helpers[0], ghost(ROOM_MUTES_MAX), 500).await;
+    assert_eq!((code(&refused), refused[0]["limit"].clone()), ("rate_limited", json!(ROOM_MUTES_MAX)));
+    assert_eq!(moderate(&mut helpers[0], ghost(1), 501).await[0], Value::Null, "renewed");
 }
 
 #[tokio::test(flavor = "multi_thread")]

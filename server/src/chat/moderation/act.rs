@@ -7,7 +7,7 @@
 
 use chat_shared::limits::{
     HISTORY_PAGE_MAX, MODERATION_FLUSH_TIMEOUT, MODERATION_LOG_PAGE, MODERATION_REASON_MAX_CHARS,
-    PURGE_SCAN_LINES, ROOM_MODERATORS_MAX, SANCTION_MAX_MINUTES, SANCTIONS_MAX, SLOW_MODE_MAX_SECS,
+    PURGE_SCAN_LINES, ROOM_MODERATORS_MAX, SANCTION_MAX_MINUTES, SLOW_MODE_MAX_SECS,
 };
 use chat_shared::moderation::{
     Action, AuditEntry, Done, Filed, LineDeleted, Moderated, ModerationLog, Report, ReportRequest, Roles,
@@ -177,11 +177,11 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
             let nick = Nickname::parse(&nickname)?;
             let scope = sanction_scope(chat, speaker, room.as_deref(), &nick).await?;
             let (reason, until) = (reason(&raw)?, until(minutes)?);
-            let standing = moderation.mutes_in(&scope);
-            if standing >= SANCTIONS_MAX
+            let _one_grant_at_a_time = moderation.capped_grants.lock().await;
+            if let Some(cap) = moderation.mute_cap_reached(&scope)
                 && moderation.muted_until(nick.key().as_str(), Some(&scope), now_ms()).is_none()
             {
-                return Err(ChatError::with_limit(ErrorCode::RateLimited, SANCTIONS_MAX));
+                return Err(ChatError::with_limit(ErrorCode::RateLimited, cap));
             }
             let penalty = Penalty {
                 nickname: nick.to_string(),
@@ -327,7 +327,7 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
             require(moderation.owns_room(speaker, &room) || moderation.is_moderator(speaker))?;
             let nick = Nickname::parse(&nickname)?;
             if grant {
-                let _one_grant_at_a_time = moderation.role_grants.lock().await;
+                let _one_grant_at_a_time = moderation.capped_grants.lock().await;
                 let (named, already) = moderation.room_moderators(&room, nick.key().as_str());
                 if named >= ROOM_MODERATORS_MAX && !already {
                     return Err(ChatError::with_limit(ErrorCode::RateLimited, ROOM_MODERATORS_MAX));

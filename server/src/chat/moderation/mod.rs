@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
-use chat_shared::limits::MODERATION_REFRESH;
+use chat_shared::limits::{MODERATION_REFRESH, ROOM_MUTES_MAX, ROOM_MUTES_TOTAL_MAX, SANCTIONS_MAX};
 use chat_shared::moderation::{Roles, RoomRoles, RoomRules};
 use chat_shared::room::GENERAL;
 use chat_shared::{ChatError, ErrorCode};
@@ -144,18 +144,23 @@ fn seconds_left(until: i64, now: i64) -> usize {
 
 pub struct Moderation {
     store: Store,
-    /// The state, and the number of the read it came from (a slower, older read never
-    /// replaces a newer one).
-    state: RwLock<(u64, State)>,
-    reads: AtomicU64,
+    state: RwLock<State>,
+    /// Refreshes asked for so far (each request is numbered in turn).
+    asked: AtomicU64,
+    /// One reload at a time; it holds the number of the last request the last reload answered
+    /// (a reload begun after a request was made answers it: every moderation action asks for
+    /// one, and a burst of them from many connections costs one or two reloads, not one each).
+    reloading: tokio::sync::Mutex<u64>,
+    /// Reloads done (for tests: requests share them).
+    reloads: AtomicU64,
     /// When each (room, nickname key) last posted, for slow mode (ms).
     last_post: Mutex<HashMap<(String, String), i64>>,
     /// A room's rules are read, changed and written back one change at a time (on this
     /// instance).
     pub(super) rules_changes: tokio::sync::Mutex<()>,
-    /// A room's moderators are counted and named one grant at a time (on this instance), so
-    /// that a burst of grants cannot pass the cap together.
-    pub(super) role_grants: tokio::sync::Mutex<()>,
+    /// Capped grants (a room's moderators, mutes) are counted and written one at a time (on
+    /// this instance), so that a burst of them cannot pass the cap together.
+    pub(super) capped_grants: tokio::sync::Mutex<()>,
 }
 
 impl Moderation {
@@ -163,10 +168,12 @@ impl Moderation {
         Self {
             store,
             state: RwLock::default(),
-            reads: AtomicU64::new(0),
+            asked: AtomicU64::new(0),
+            reloading: tokio::sync::Mutex::new(0),
+            reloads: AtomicU64::new(0),
             last_post: Mutex::default(),
             rules_changes: tokio::sync::Mutex::new(()),
-            role_grants: tokio::sync::Mutex::new(()),
+            capped_grants: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -174,30 +181,31 @@ impl Moderation {
         &self.store
     }
 
-    fn state(&self) -> impl std::ops::Deref<Target = State> + '_ {
-        struct Read<'a>(std::sync::RwLockReadGuard<'a, (u64, State)>);
-        impl std::ops::Deref for Read<'_> {
-            type Target = State;
-            fn deref(&self) -> &State {
-                &self.0.1
-            }
-        }
-        Read(self.state.read().unwrap_or_else(|p| p.into_inner()))
+    fn state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reads the state from the store again.
+    /// Reads the state from the store again: what is stored when this is called is in the
+    /// state when it returns. Calls made while a reload runs share the next one.
     pub async fn refresh(&self) -> Result<(), store::StoreError> {
-        let read = self.reads.fetch_add(1, Ordering::Relaxed) + 1;
+        let mine = self.asked.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut answered = self.reloading.lock().await;
+        if *answered >= mine {
+            return Ok(());
+        }
+        // Every request made so far was made before this reload begins.
+        let upto = self.asked.load(Ordering::SeqCst);
+        self.reloads.fetch_add(1, Ordering::Relaxed);
         let now = now_ms();
         let records = self.store.records(now).await?;
         let deleted = self.store.read(Log::Deleted, Log::Deleted.kept()).await?;
-        let fresh = State::read(records, deleted);
-        {
-            let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-            if state.0 < read {
-                *state = (read, fresh);
-            }
-        }
+        // Parsing thousands of records is work for the blocking pool, not a chat worker.
+        let fresh = tokio::task::spawn_blocking(move || State::read(records, deleted))
+            .await
+            .map_err(|e| store::StoreError(e.to_string()))?;
+        *self.state.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        *answered = upto;
+        drop(answered);
         let mut last_post = self.last_post.lock().unwrap_or_else(|p| p.into_inner());
         let slowest = i64::from(chat_shared::limits::SLOW_MODE_MAX_SECS) * 1000;
         last_post.retain(|_, at| now - *at < slowest);
@@ -253,9 +261,20 @@ impl Moderation {
         state.room_moderators.get(room).map_or((0, false), |m| (m.len(), m.contains_key(key)))
     }
 
-    /// How many mutes stand in `scope` (a room, or [`EVERYWHERE`]).
-    fn mutes_in(&self, scope: &str) -> usize {
-        self.state().mutes.keys().filter(|(s, _)| s == scope).count()
+    /// Whether a new mute in `scope` (a room, or [`EVERYWHERE`]) would pass a cap
+    /// ([`SANCTIONS_MAX`] chat-wide, [`ROOM_MUTES_MAX`] in a room, [`ROOM_MUTES_TOTAL_MAX`] in
+    /// all rooms): the cap it would pass, if any.
+    fn mute_cap_reached(&self, scope: &str) -> Option<usize> {
+        let state = self.state();
+        let in_scope = state.mutes.keys().filter(|(s, _)| s == scope).count();
+        if scope == EVERYWHERE {
+            return (in_scope >= SANCTIONS_MAX).then_some(SANCTIONS_MAX);
+        }
+        if in_scope >= ROOM_MUTES_MAX {
+            return Some(ROOM_MUTES_MAX);
+        }
+        let in_rooms = state.mutes.keys().filter(|(s, _)| s != EVERYWHERE).count();
+        (in_rooms >= ROOM_MUTES_TOTAL_MAX).then_some(ROOM_MUTES_TOTAL_MAX)
     }
 
     /// Every role granted (each counts only while its ownership lasts).
@@ -508,12 +527,68 @@ mod tests {
         }
     }
 
+    #[test]
+    fn mutes_are_capped_chat_wide_per_room_and_in_all_rooms() {
+        let mute = |scope: &str, who: String| {
+            let penalty = Penalty {
+                nickname: who.clone(),
+                until: i64::MAX,
+                reason: String::new(),
+                by: "Mo".into(),
+                address: false,
+            };
+            record(Kind::Mute, scope, &who, penalty)
+        };
+        let full_room: Vec<Record> = (0..ROOM_MUTES_MAX).map(|i| mute("den", format!("g{i}"))).collect();
+        let m = moderation(full_room);
+        assert_eq!(m.mute_cap_reached("den"), Some(ROOM_MUTES_MAX));
+        assert_eq!(m.mute_cap_reached("nook"), None);
+        assert_eq!(m.mute_cap_reached(EVERYWHERE), None);
+        let rooms = ROOM_MUTES_TOTAL_MAX / (ROOM_MUTES_MAX - 1) + 1;
+        let spread: Vec<Record> =
+            (0..ROOM_MUTES_TOTAL_MAX).map(|i| mute(&format!("r{}", i % rooms), format!("g{i}"))).collect();
+        let m = moderation(spread);
+        assert_eq!(m.mute_cap_reached("nook"), Some(ROOM_MUTES_TOTAL_MAX), "every room's mutes count");
+        assert_eq!(m.mute_cap_reached(EVERYWHERE), None, "chat-wide mutes have their own cap");
+        let chat_wide: Vec<Record> = (0..SANCTIONS_MAX).map(|i| mute(EVERYWHERE, format!("g{i}"))).collect();
+        let m = moderation(chat_wide);
+        assert_eq!(m.mute_cap_reached(EVERYWHERE), Some(SANCTIONS_MAX));
+        assert_eq!(m.mute_cap_reached("den"), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_refreshes_shares_reloads_and_each_sees_what_was_stored_before() {
+        let store = Store::open_sqlite(std::path::Path::new(":memory:")).unwrap();
+        let m = std::sync::Arc::new(Moderation::new(store));
+        let burst: Vec<_> = (0..50)
+            .map(|_| {
+                let m = m.clone();
+                tokio::spawn(async move { m.refresh().await })
+            })
+            .collect();
+        for request in burst {
+            request.await.unwrap().unwrap();
+        }
+        let reloads = m.reloads.load(Ordering::Relaxed);
+        assert!(reloads < 10, "50 requests at once cost {reloads} reloads");
+        let penalty = Penalty {
+            nickname: "Bo".into(),
+            until: i64::MAX,
+            reason: String::new(),
+            by: "Mo".into(),
+            address: false,
+        };
+        m.store.put(record(Kind::Mute, EVERYWHERE, "Bo", &penalty)).await.unwrap();
+        m.refresh().await.unwrap();
+        assert!(m.muted_until(Nickname::parse("Bo").unwrap().key().as_str(), None, now_ms()).is_some());
+    }
+
     fn moderation(records: Vec<Record>) -> Moderation {
         let m = Moderation::new(Store::Sqlite(std::sync::Arc::new(Mutex::new(
             rusqlite::Connection::open_in_memory().unwrap(),
         ))));
         *m.state.write().unwrap() =
-            (1, State::read(records, vec![(1, "rust\n7".into()), (2, "general\n9".into())]));
+            State::read(records, vec![(1, "rust\n7".into()), (2, "general\n9".into())]);
         m
     }
 
