@@ -192,6 +192,12 @@ pub const HISTORY_QUEUE_LINE_OVERHEAD: usize = 256;
 /// page as big as a typical 500-line one while a page of the largest lines holds ~8.
 pub const HISTORY_PAGE_MAX_BYTES: usize = 64 * 1024;
 
+/// The most names one `room people` answer lists (the first in order): 500 of the longest
+/// names (32 chars of 4 bytes) are about [`HISTORY_PAGE_MAX_BYTES`], so that a client that
+/// asks and never reads holds the server no more than with history pages. The page asks for
+/// rooms' people only (`general`'s come with `nicknames`/`online`).
+pub const ROOM_PEOPLE_MAX: usize = 500;
+
 /// The request headers a socket.io connection keeps for its whole life (socketioxide holds
 /// the request's parts as long as the connection lives), in bytes: only those engine.io and
 /// the chat read are kept (host, origin, the WebSocket handshake's, content type and length);

@@ -252,6 +252,16 @@ async fn rooms_follow_their_owner(ports: [u16; 3], mut between: impl AsyncFnMut(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(people[1], json!(["Ana", "Bo"]), "{people:?}");
+    // `general`'s people are everyone named, the asker too (as `nicknames` lists them).
+    let mut everyone = Vec::new();
+    for id in 200..240 {
+        everyone = ask(&mut bo, "room people", &[json!({"room": "general"})], id).await;
+        if everyone[1] == json!(["Ana", "Bo"]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(everyone[1], json!(["Ana", "Bo"]), "{everyone:?}");
     let people = ask(&mut bo, "room people", &[json!({"room": "games"})], 31).await;
     assert_eq!(people[1], json!(["Bo"]), "Ana left games: {people:?}");
     assert_eq!(code(&ask(&mut bo, "room people", &[json!({"room": "nowhere"})], 32).await), "room_not_found");

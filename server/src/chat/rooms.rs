@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use chat_shared::limits::ROOM_TOPIC_MAX_CHARS;
+use chat_shared::limits::{ROOM_PEOPLE_MAX, ROOM_TOPIC_MAX_CHARS};
 use chat_shared::protocol::{ClientEvent, CreateRoom, RoomInfo, RoomRequest, RoomSend};
 use chat_shared::room::GENERAL;
 use chat_shared::{ChatError, ErrorCode, RoomName};
@@ -357,14 +357,17 @@ pub fn people(chat: &Chat, mut req: Incoming) {
         Ok(name) => name,
         Err(e) => return reply.answer::<Vec<String>>(ClientEvent::RoomPeople, Err(e)),
     };
-    match (name.is_general(), chat.presence.is_some(), chat.redis_rooms.clone()) {
-        // `general` in a cluster: everyone named on every instance (what `nicknames` lists, as
-        // the nicknames task last read it).
-        (true, true, _) => {
-            let named: Vec<String> = chat.online_in_cluster.names().keys().cloned().collect();
+    match (name.is_general(), chat.redis_rooms.clone()) {
+        // `general`: everyone named, as `nicknames` lists them (in a cluster, as the nicknames
+        // task last read them): no walk over the connections.
+        (true, _) => {
+            let named = match chat.presence {
+                Some(_) => chat.online_in_cluster.names().keys().cloned().collect(),
+                None => chat.roster.names(),
+            };
             reply.answer(ClientEvent::RoomPeople, Ok(sorted(named)))
         }
-        (false, _, Some(redis)) => {
+        (false, Some(redis)) => {
             tokio::spawn(async move {
                 let present = redis.present(name.as_str(), crate::cluster::NICK).await.map_err(|e| {
                     tracing::warn!(room = %name, "cannot read who is in a room: {e}");
@@ -373,26 +376,24 @@ pub fn people(chat: &Chat, mut req: Incoming) {
                 reply.answer(ClientEvent::RoomPeople, present.map(sorted));
             });
         }
-        _ => {
-            let sockets = match name.is_general() {
-                true => socket.broadcast().sockets(),
-                false => socket.within(members_room(&name)).sockets(),
-            };
-            let mut here: Vec<String> = sockets
+        (false, None) => {
+            let here: Vec<String> = socket
+                .within(members_room(&name))
+                .sockets()
                 .iter()
                 .filter_map(|s| super::session::Session::of(s)?.nickname().map(|n| n.to_string()))
                 .collect();
-            if name.is_general() {
-                here.extend(session.nickname().map(|n| n.to_string()));
-            }
             reply.answer(ClientEvent::RoomPeople, Ok(sorted(here)))
         }
     }
 }
 
+/// Names in order (case aside), without repeats, at most [`ROOM_PEOPLE_MAX`] of them: the
+/// answer stays within a history page's bytes whatever the crowd.
 fn sorted(mut names: Vec<String>) -> Vec<String> {
-    names.sort_by_key(|n| n.to_lowercase());
+    names.sort_by_cached_key(|n| (chat_shared::lowercase(n), n.clone()));
     names.dedup();
+    names.truncate(ROOM_PEOPLE_MAX);
     names
 }
 
@@ -434,4 +435,19 @@ pub fn readable(
         return Err(ChatError::new(ErrorCode::NotInRoom));
     }
     Ok(Some(room.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn people_are_listed_in_order_once_and_at_most_room_people_max() {
+        let names = ["bo", "Ana", "Bo", "ana", "Ana", "Cy"].map(String::from).to_vec();
+        assert_eq!(sorted(names), ["Ana", "ana", "Bo", "bo", "Cy"]);
+        let crowd: Vec<String> = (0..ROOM_PEOPLE_MAX + 10).rev().map(|i| format!("n{i:04}")).collect();
+        let listed = sorted(crowd);
+        assert_eq!(listed.len(), ROOM_PEOPLE_MAX);
+        assert_eq!((listed[0].as_str(), listed[ROOM_PEOPLE_MAX - 1].as_str()), ("n0000", "n0499"));
+    }
 }
