@@ -107,6 +107,9 @@ pub enum ServerEvent {
     /// `room rules` ({room, slow_secs, locked, topic}): a room's rules changed. See
     /// [`crate::moderation::RoomRules`].
     RoomRules,
+    /// `room presence` ({room, nickname, present}): someone came into a room this connection
+    /// is in, or went. See [`RoomPresence`].
+    RoomPresence,
 }
 
 impl ClientEvent {
@@ -163,7 +166,7 @@ impl ClientEvent {
 }
 
 impl ServerEvent {
-    pub const ALL: [ServerEvent; 15] = [
+    pub const ALL: [ServerEvent; 16] = [
         Self::UserMessage,
         Self::Announcement,
         Self::Nicknames,
@@ -179,6 +182,7 @@ impl ServerEvent {
         Self::LineDeleted,
         Self::Moderated,
         Self::RoomRules,
+        Self::RoomPresence,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -198,6 +202,7 @@ impl ServerEvent {
             Self::LineDeleted => "line deleted",
             Self::Moderated => "moderated",
             Self::RoomRules => "room rules",
+            Self::RoomPresence => "room presence",
         }
     }
 }
@@ -812,6 +817,16 @@ pub struct Typing {
     /// The room it is about (absent: `general`, as the original's clients expect).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<String>,
+}
+
+/// `room presence`: `nickname` came into `room` (`present`: it joined, or its connection came
+/// back into it) or went (it left the room, or its connection went), sent to the room's other
+/// members. A page keeps the list `room people` gave it up to date with these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomPresence {
+    pub room: String,
+    pub nickname: String,
+    pub present: bool,
 }
 
 /// `typing` as a client sends it: `(bool)` for `general`, or `(bool, {"room": "…"})` for a room

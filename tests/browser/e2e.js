@@ -524,6 +524,8 @@ const tests = {
     // In a room the online list shows who is in it.
     await bo.waitForFunction(() => document.querySelector('#online-label').textContent === 'In this room:'
       && document.querySelector('#nicknames').textContent.includes('RoomAna'));
+    // ...and stays true as people come and go: Ana's list gains RoomBo without asking again.
+    await ana.waitForFunction(() => document.querySelector('#nicknames').textContent.includes('RoomBo'));
     assert.ok(!(await cy.textContent('#lines')).includes('knitting'), 'general does not show a room');
     // A link to a room that does not exist creates nothing: the page says so and stays.
     await cy.goto(`${base}/#/r/nowhere`);

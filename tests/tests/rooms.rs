@@ -311,3 +311,41 @@ async fn an_owned_nicknames_rooms_come_back_on_another_instance() {
     })
     .await;
 }
+
+/// A room's people stay true on the page without asking again: its other members hear `room
+/// presence` when someone joins, leaves or goes; neither the one who came nor anyone outside the
+/// room hears it. `ports`: where Ana (who creates the room), Bo and Cy (outside) connect.
+async fn presence_in_a_room(ports: [u16; 3]) {
+    let (mut ana, _) = WireClient::join(ports[0], "Ana").await;
+    let (mut bo, _) = WireClient::join(ports[1], "Bo").await;
+    let (mut cy, _) = WireClient::join(ports[2], "Cy").await;
+    assert_eq!(ask(&mut ana, "create room", &[json!({"name": "den"})], 1).await[0], Value::Null);
+    let bo_is = |present| json!({"room": "den", "nickname": "Bo", "present": present});
+    assert_eq!(ask(&mut bo, "join room", &[json!({"room": "den"})], 1).await[0], Value::Null);
+    assert_eq!(ana.event("room presence").await[0], bo_is(true));
+    assert_eq!(ask(&mut bo, "leave room", &[json!({"room": "den"})], 2).await[0], Value::Null);
+    assert_eq!(ana.event("room presence").await[0], bo_is(false));
+    assert_eq!(ask(&mut bo, "join room", &[json!({"room": "den"})], 3).await[0], Value::Null);
+    assert_eq!(ana.event("room presence").await[0], bo_is(true));
+    assert!(
+        bo.events_within("room presence", Duration::from_millis(300)).await.is_empty(),
+        "not told of itself"
+    );
+    bo.close().await;
+    assert_eq!(ana.event("room presence").await[0], bo_is(false), "its connection went");
+    assert!(cy.events_within("room presence", Duration::from_millis(300)).await.is_empty(), "not a member");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rooms_members_hear_who_comes_and_goes() {
+    let server = ChatServer::start();
+    presence_in_a_room([server.port; 3]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rooms_members_hear_who_comes_and_goes_on_every_instance() {
+    let redis = RedisServer::start();
+    let servers: Vec<ChatServer> =
+        (0..3).map(|_| ChatServer::start_with(&[], &[("CHAT_REDIS_URL", redis.url().as_str())])).collect();
+    presence_in_a_room([servers[0].port, servers[1].port, servers[2].port]).await;
+}

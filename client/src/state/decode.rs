@@ -34,6 +34,7 @@ pub fn decode(event: ServerEvent, args: &[Value]) -> Option<ChatEvent> {
         ServerEvent::LineDeleted => arg(args, 0).map(ChatEvent::LineDeleted),
         ServerEvent::Moderated => arg(args, 0).map(ChatEvent::Moderated),
         ServerEvent::RoomRules => arg(args, 0).map(ChatEvent::RoomRules),
+        ServerEvent::RoomPresence => arg(args, 0).map(ChatEvent::RoomPresence),
     }
 }
 

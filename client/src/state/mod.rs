@@ -18,7 +18,7 @@ use chat_shared::ErrorCode;
 use chat_shared::moderation::{LineDeleted, Moderated, ModerationLog, Roles, RoomRules};
 use chat_shared::protocol::{
     About, Conversation, DirectLine, GoingAway, HistoryPage, MessageMeta, NicknameAck, PresenceChange,
-    RoomInfo, RoomLine, SessionGrant, SignedOut, Typing,
+    RoomInfo, RoomLine, RoomPresence, SessionGrant, SignedOut, Typing,
 };
 
 pub use channel::{Badge, ChannelId, ChannelMap};
@@ -361,6 +361,8 @@ pub enum ChatEvent {
         room: String,
         names: Vec<String>,
     },
+    /// Someone came into a room the reader is in, or went (the server's `room presence`).
+    RoomPresence(RoomPresence),
     /// The reader scrolled to the top of the lines (or pressed "load older").
     ScrolledToTop,
     /// The reader is at the bottom of the lines (`true`: following the newest) or not.

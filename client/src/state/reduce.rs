@@ -4,7 +4,7 @@
 use chat_shared::ErrorCode;
 use chat_shared::limits::{PRESENCE_LINES_MAX, TYPING_EXPIRY};
 use chat_shared::moderation::RoomRules;
-use chat_shared::protocol::{MessageMeta, NicknameAck, RoomInfo, Typing};
+use chat_shared::protocol::{MessageMeta, NicknameAck, RoomInfo, RoomPresence, Typing};
 
 use super::window::{Placed, Window};
 use super::{
@@ -625,6 +625,26 @@ impl Reducer<'_> {
                     self.state.room_people = names;
                     self.changed(Part::Online);
                 }
+            }
+            ChatEvent::RoomPresence(RoomPresence { room, nickname, present }) => {
+                if self.state.current != ChannelId::Room(room) {
+                    return;
+                }
+                let people = &mut self.state.room_people;
+                // In the server's order (case aside), each name once.
+                let key = chat_shared::lowercase(&nickname);
+                let at = people.partition_point(|n| {
+                    (chat_shared::lowercase(n), n.as_str()) < (key.clone(), nickname.as_str())
+                });
+                let listed = people.get(at) == Some(&nickname);
+                match (present, listed) {
+                    (true, false) => people.insert(at, nickname),
+                    (false, true) => {
+                        people.remove(at);
+                    }
+                    _ => return,
+                }
+                self.changed(Part::Online);
             }
             ChatEvent::Unread { channel, count } => {
                 if channel != self.state.current && count > 0 {

@@ -1,7 +1,8 @@
 //! The reducer's unit tests: what each event changes, and the side effects it asks for.
 
 use chat_shared::protocol::{
-    HistoryMessage, HistoryPage, MessageMeta, NicknameAck, PresenceChange, ServerEvent, SessionGrant, Typing,
+    HistoryMessage, HistoryPage, MessageMeta, NicknameAck, PresenceChange, RoomPresence, ServerEvent,
+    SessionGrant, Typing,
 };
 use chat_shared::{ChatError, ErrorCode};
 use serde_json::json;
@@ -577,6 +578,23 @@ fn rooms_and_direct_conversations_each_have_a_window_a_badge_and_an_address() {
     assert!(s.room_people.is_empty());
     apply(&mut s, ChatEvent::RoomPeople { room: "crafts".into(), names: vec!["Ana".into(), "Bo".into()] }, 0);
     assert_eq!(s.room_people, ["Ana", "Bo"]);
+    // ...and keeps it up to date as people come and go (in order, each once; another room's
+    // comings and goings are not this list's).
+    let presence = |room: &str, nickname: &str, present| {
+        ChatEvent::RoomPresence(RoomPresence { room: room.into(), nickname: nickname.into(), present })
+    };
+    for event in [
+        presence("crafts", "amy", true),
+        presence("crafts", "Cy", true),
+        presence("crafts", "Cy", true),
+        presence("games", "Dee", true),
+        presence("crafts", "Zed", false),
+    ] {
+        apply(&mut s, event, 0);
+    }
+    assert_eq!(s.room_people, ["amy", "Ana", "Bo", "Cy"]);
+    apply(&mut s, presence("crafts", "Ana", false), 0);
+    assert_eq!(s.room_people, ["amy", "Bo", "Cy"]);
     assert_eq!((s.current.clone(), s.badges.get(&crafts)), (crafts.clone(), None));
     assert_eq!(s.topic(), "crafts talk");
     apply(

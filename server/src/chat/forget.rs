@@ -28,6 +28,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
             chat.ownership_ended(&speaker.tenure);
         }
         super::typing::stopped(chat, &socket, &session, &nick);
+        super::rooms::went(chat, &socket, &session, &nick);
         if owned.is_some() {
             chat.record_disown(&nick);
         }

@@ -29,6 +29,7 @@ pub async fn handle(
     let nick = &nick;
     if chat.roster.holds(nick, socket.id) {
         super::typing::stopped(&chat, &socket, &session, nick);
+        super::rooms::went(&chat, &socket, &session, nick);
     }
     let deliberate =
         matches!(reason, DisconnectReason::ClientNSDisconnect | DisconnectReason::TransportClose);

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use chat_shared::limits::{ROOM_PEOPLE_MAX, ROOM_TOPIC_MAX_CHARS};
-use chat_shared::protocol::{ClientEvent, CreateRoom, RoomInfo, RoomRequest, RoomSend};
+use chat_shared::protocol::{
+    ClientEvent, CreateRoom, RoomInfo, RoomPresence, RoomRequest, RoomSend, ServerEvent,
+};
 use chat_shared::room::GENERAL;
 use chat_shared::{ChatError, ErrorCode, RoomName};
 
@@ -247,11 +249,44 @@ pub(super) fn join_now(
     name: RoomName,
 ) {
     if super::join_if_connected(socket, session, members_room(&name)) {
-        if let Some(speaker) = session.speaker() {
-            mark(chat, &name, &speaker, true);
+        let speaker = session.speaker();
+        if let Some(speaker) = &speaker {
+            mark(chat, &name, speaker, true);
         }
-        session.join_room(name);
+        if session.join_room(name.clone())
+            && let Some(speaker) = &speaker
+        {
+            announce(chat, socket, &name, &speaker.nickname, true);
+        }
     }
+}
+
+/// `nickname` is no longer spoken through `socket` (it went, or forgot its name): the other
+/// members of each of its rooms are told it went.
+pub(super) fn went(
+    chat: &Chat,
+    socket: &socketioxide::extract::SocketRef<crate::cluster::ChatAdapter>,
+    session: &super::session::Session,
+    nickname: &chat_shared::Nickname,
+) {
+    for room in session.rooms() {
+        announce(chat, socket, &room, nickname, false);
+    }
+}
+
+/// Tells `room`'s other members, here and on the other instances, that `nickname` (speaking
+/// through `socket`) came into it or went (`room presence`).
+pub(super) fn announce(
+    chat: &Chat,
+    socket: &socketioxide::extract::SocketRef<crate::cluster::ChatAdapter>,
+    room: &RoomName,
+    nickname: &chat_shared::Nickname,
+    present: bool,
+) {
+    let notice = RoomPresence { room: room.to_string(), nickname: nickname.to_string(), present };
+    let members = members_room(room);
+    super::fanout::to_each(socket.to(members.clone()).sockets(), ServerEvent::RoomPresence, &notice);
+    chat.elsewhere.send_to(members, ServerEvent::RoomPresence, notice);
 }
 
 /// In a cluster: records in Redis that `speaker` is in `room` (`entered`) or left it.
@@ -326,12 +361,16 @@ pub fn leave(chat: &Chat, mut req: Incoming) {
         let name = RoomName::parse(&request.room)?;
         let info = chat.rooms.info(&name).ok_or_else(|| ChatError::new(ErrorCode::RoomNotFound))?;
         if !name.is_general() {
-            if let Some(speaker) = session.speaker() {
-                chat.remember(&speaker, &name, false);
-                mark(chat, &name, &speaker, false);
+            let speaker = session.speaker();
+            if let Some(speaker) = &speaker {
+                chat.remember(speaker, &name, false);
+                mark(chat, &name, speaker, false);
             }
             if session.leave_room(&name) {
                 socket.leave(members_room(&name));
+                if let Some(speaker) = &speaker {
+                    announce(chat, &socket, &name, &speaker.nickname, false);
+                }
             }
         }
         Ok(RoomInfo { joined: name.is_general(), ..info })

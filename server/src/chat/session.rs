@@ -231,6 +231,11 @@ impl Session {
         self.room_set().insert(room)
     }
 
+    /// The rooms it is in (besides `general`).
+    pub fn rooms(&self) -> Vec<RoomName> {
+        self.room_set().iter().cloned().collect()
+    }
+
     /// It left `room` (false if it was not in it).
     pub fn leave_room(&self, room: &RoomName) -> bool {
         self.room_set().remove(room)
