@@ -38,8 +38,11 @@ use crate::storage;
 /// Where the chosen language and the notification opt-in are kept (localStorage).
 const LANG_PREF: &str = "chat.lang";
 const NOTIFY_PREF: &str = "chat.notify";
-/// How often the page asks who is in the open room.
-const ROOM_PEOPLE_EVERY_MS: u32 = 15_000;
+/// How often the page asks who is in the open room again (`room presence` keeps it up to date
+/// between: this mends what a notice lost in a race between two instances got wrong).
+const ROOM_PEOPLE_EVERY_MS: u32 = 60_000;
+/// How often the page asks who moderates (roles change from the operator's command line too).
+const ROLES_EVERY_MS: u32 = 15_000;
 /// How often the clock for "5 minutes ago" moves (a label changes once a minute at most).
 const CLOCK_EVERY_MS: u32 = 20_000;
 
@@ -819,12 +822,13 @@ fn watch_the_tab(chat: Chat) {
     })
     .forget();
     Interval::new(CLOCK_EVERY_MS, move || chat.clock.set(now_ms())).forget();
-    // Who is in the open room, now and then (comings and goings in a room are not pushed).
     Interval::new(ROOM_PEOPLE_EVERY_MS, move || {
         if let ChannelId::Room(room) = chat.peek(|s| s.current.clone()) {
             chat.fetch_room_people(room);
         }
-        // Roles change from the operator's command line too: asked for now and then.
+    })
+    .forget();
+    Interval::new(ROLES_EVERY_MS, move || {
         if chat.peek(|s| s.me.nickname.is_some()) {
             chat.fetch_roles();
         }

@@ -279,7 +279,8 @@ fn file_arguments(
     Ok(args)
 }
 
-/// A setting's text: trimmed, not empty, at most `MAX` chars, no control or bidi characters.
+/// A setting's text: trimmed, not empty, at most `MAX` chars, no control characters (the
+/// operator's own words: marks such as U+200F that Hebrew or Arabic text needs stay allowed).
 fn text_of<const MAX: usize>(raw: &str) -> Result<String, String> {
     let text = raw.trim();
     if text.is_empty() {
@@ -288,8 +289,8 @@ fn text_of<const MAX: usize>(raw: &str) -> Result<String, String> {
     if text.chars().count() > MAX {
         return Err(format!("longer than {MAX} characters"));
     }
-    if text.chars().any(chat_shared::refused_in_line) {
-        return Err("has control or bidi-control characters".to_owned());
+    if text.chars().any(char::is_control) {
+        return Err("has control characters".to_owned());
     }
     Ok(text.to_owned())
 }

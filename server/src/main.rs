@@ -4,6 +4,7 @@ mod allocator;
 mod app;
 mod chat;
 mod client_addr;
+mod clock;
 mod cluster;
 mod config;
 mod detach;

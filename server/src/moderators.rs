@@ -8,8 +8,8 @@ use chat_shared::moderation::AuditEntry;
 use crate::chat::moderation::Role;
 use crate::chat::moderation::act::{OPERATOR, write_audit};
 use crate::chat::moderation::store::{EVERYWHERE, Kind, Record, Store};
+use crate::clock::now_ms;
 use crate::config::{Config, ModeratorsAction};
-use crate::history::now_ms;
 
 /// Where the ownerships are read from.
 enum Owners {

@@ -35,8 +35,8 @@ pub(crate) fn refused_in_message(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c) || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
-/// Refused in a one-line text shown to others (a room's topic, a moderation or report reason,
-/// the chat's name): every control char, and what a message refuses (bidi controls, line and
+/// Refused in a one-line text a client sends for others to read (a room's topic, a moderation
+/// or report reason): every control char, and what a message refuses (bidi controls, line and
 /// paragraph separators), so that it cannot reorder what is shown around it.
 pub fn refused_in_line(c: char) -> bool {
     c.is_control() || refused_in_message(c)

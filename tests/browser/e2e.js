@@ -524,8 +524,9 @@ const tests = {
     // In a room the online list shows who is in it.
     await bo.waitForFunction(() => document.querySelector('#online-label').textContent === 'In this room:'
       && document.querySelector('#nicknames').textContent.includes('RoomAna'));
-    // ...and stays true as people come and go: Ana's list gains RoomBo without asking again.
-    await ana.waitForFunction(() => document.querySelector('#nicknames').textContent.includes('RoomBo'));
+    // ...and stays true as people come and go: Ana's list gains RoomBo without asking again
+    // (the page asks again only every 60 s, and this page is younger than that).
+    await ana.waitForFunction(() => document.querySelector('#nicknames').textContent.includes('RoomBo'), null, { timeout: 5000 });
     assert.ok(!(await cy.textContent('#lines')).includes('knitting'), 'general does not show a room');
     // A link to a room that does not exist creates nothing: the page says so and stays.
     await cy.goto(`${base}/#/r/nowhere`);

@@ -631,15 +631,19 @@ impl Reducer<'_> {
                     return;
                 }
                 let people = &mut self.state.room_people;
-                // In the server's order (case aside), each name once.
-                let key = chat_shared::lowercase(&nickname);
-                let at = people.partition_point(|n| {
-                    (chat_shared::lowercase(n), n.as_str()) < (key.clone(), nickname.as_str())
-                });
-                let listed = people.get(at) == Some(&nickname);
-                match (present, listed) {
-                    (true, false) => people.insert(at, nickname),
-                    (false, true) => {
+                // Each name once (looked for by name: the server's lower case may differ from
+                // the browser's), at its place in the server's order (case aside).
+                match (present, people.iter().position(|n| *n == nickname)) {
+                    (true, None) => {
+                        let lower = chat_shared::lowercase(&nickname);
+                        let at = people.partition_point(|n| {
+                            (chat_shared::lowercase(n).as_str(), n.as_str())
+                                < (lower.as_str(), nickname.as_str())
+                        });
+                        people.insert(at, nickname);
+                        people.truncate(chat_shared::limits::ROOM_PEOPLE_MAX);
+                    }
+                    (false, Some(at)) => {
                         people.remove(at);
                     }
                     _ => return,

@@ -3,7 +3,7 @@
 //! the nicknames task last read it: at most a lease renewal old). Anyone connected may ask; it
 //! counts as a history request for the rate limits.
 
-use chat_shared::protocol::{About, Answer, ClientEvent};
+use chat_shared::protocol::{About, ClientEvent};
 
 use super::Chat;
 use super::incoming::Incoming;
@@ -12,7 +12,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let Some(session) = req.session() else { return };
     let reply = req.reply();
     if let Err(e) = session.allow_history(|| chat.admission.allow_history(session.address)) {
-        return reply.send(ClientEvent::About, &Answer::<About>(Err(e.clone())), Some(&e));
+        return reply.answer::<About>(ClientEvent::About, Err(e));
     }
     // Read, not counted: `about` comes with every page's connect.
     let online = match &chat.presence {
@@ -20,5 +20,5 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         Some(_) => chat.online_in_cluster.count(),
     };
     let about = About { name: chat.about.name.clone(), about: chat.about.about.clone(), online };
-    reply.send(ClientEvent::About, &Answer(Ok(about)), None);
+    reply.answer(ClientEvent::About, Ok(about));
 }

@@ -106,7 +106,7 @@ pub struct Tenure(Arc<str>);
 impl Tenure {
     pub fn new() -> Self {
         // Without randomness, the time: unique enough to scope idempotency keys.
-        Self(random_hex::<8>().unwrap_or_else(|| format!("{:x}", crate::history::now_ms())).into())
+        Self(random_hex::<8>().unwrap_or_else(|| format!("{:x}", crate::clock::now_ms())).into())
     }
 
     /// A tenure read back from the store or Redis.

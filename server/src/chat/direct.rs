@@ -7,7 +7,7 @@
 //! holding the name is in, on whichever instance), and wait in the history for the next visit.
 
 use chat_shared::limits::CONVERSATIONS_MAX;
-use chat_shared::protocol::{Answer, ClientEvent, Conversation, DirectSend};
+use chat_shared::protocol::{ClientEvent, Conversation, DirectSend};
 use chat_shared::{ChatError, ErrorCode, Nickname};
 use sha2::{Digest, Sha256};
 
@@ -45,7 +45,7 @@ impl Chat {
     ) -> Result<Vec<Option<(Tenure, String)>>, ChatError> {
         match &self.presence {
             None => {
-                let now = crate::history::now_ms();
+                let now = crate::clock::now_ms();
                 Ok(nicks.iter().map(|n| self.roster.ownership(n, now)).collect())
             }
             Some(presence) => presence.ownerships(nicks).await.map_err(|e| {
@@ -156,8 +156,7 @@ pub fn list(chat: &Chat, mut req: Incoming) {
 }
 
 fn answer(reply: super::reply::Reply, listed: Result<Vec<Conversation>, ChatError>) {
-    let refusal = listed.as_ref().err().cloned();
-    reply.send(ClientEvent::Conversations, &Answer(listed), refusal.as_ref());
+    reply.answer(ClientEvent::Conversations, listed);
 }
 
 async fn conversations(chat: &Chat, speaker: &Speaker) -> Result<Vec<Conversation>, ChatError> {

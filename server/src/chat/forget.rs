@@ -3,7 +3,7 @@
 //! another). Only the connection that holds the nickname can do it.
 
 use chat_shared::ChatError;
-use chat_shared::protocol::{Answer, ClientEvent, Forgotten};
+use chat_shared::protocol::{ClientEvent, Forgotten};
 
 use super::incoming::Incoming;
 use super::{ANNOUNCED_ROOM, Chat, LogId};
@@ -37,7 +37,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     });
     match forgotten {
         Ok((held, nick)) => {
-            reply.send(ClientEvent::ForgetMe, &Answer(Ok(Forgotten { nickname: nick.to_string() })), None);
+            reply.answer(ClientEvent::ForgetMe, Ok(Forgotten { nickname: nick.to_string() }));
             let chat = chat.clone();
             tokio::spawn(async move {
                 if let Some(presence) = &chat.presence
@@ -51,8 +51,6 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                 }
             });
         }
-        Err(error) => {
-            reply.send(ClientEvent::ForgetMe, &Answer::<Forgotten>(Err(error.clone())), Some(&error))
-        }
+        Err(error) => reply.answer::<Forgotten>(ClientEvent::ForgetMe, Err(error)),
     }
 }

@@ -2,7 +2,7 @@
 //! `general`, of a room this connection is in, or of its owner's direct messages with another
 //! owner, read off the handler's thread (reads never wait for the writer: WAL).
 
-use chat_shared::protocol::{Answer, ClientEvent, HistoryPage, HistoryRequest};
+use chat_shared::protocol::{ClientEvent, HistoryPage, HistoryRequest};
 use chat_shared::{ChatError, ErrorCode};
 
 use super::incoming::Incoming;
@@ -54,7 +54,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
 }
 
 fn refuse(reply: Reply, e: ChatError) {
-    reply.send(ClientEvent::History, &Answer::<HistoryPage>(Err(e.clone())), Some(&e));
+    reply.answer::<HistoryPage>(ClientEvent::History, Err(e));
 }
 
 /// Reads the page `request` asks for (its `room` is a history key by now) and answers it, with
@@ -69,7 +69,6 @@ fn read(chat: &Chat, request: HistoryRequest, deleted: Vec<u64>, reply: Reply, c
             ChatError::new(ErrorCode::Unavailable)
         });
         let page = page.map(|page| HistoryPage { deleted, ..page });
-        let refusal = page.as_ref().err().cloned();
-        reply.send(ClientEvent::History, &Answer(page), refusal.as_ref());
+        reply.answer(ClientEvent::History, page);
     });
 }

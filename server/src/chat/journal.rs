@@ -1,6 +1,8 @@
 //! The one writer of the history: accepted messages arrive here in the order the server took
 //! them, are committed in batches (one durable sync for many messages: group commit), and only
-//! then delivered to the others and acknowledged to their senders. At most
+//! then delivered to the others and acknowledged to their senders (delivery.rs, run on this
+//! writer's thread: one wake per recipient from here measured faster than a hand-over to the
+//! runtime, docs/benchmarks.md). At most
 //! [`HISTORY_QUEUE_BYTES`] of lines wait for it: past that (a stalled store), a line is
 //! refused at once (`unavailable`), so that a stall costs bounded memory.
 
@@ -10,19 +12,15 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chat_shared::limits::{HISTORY_QUEUE_BYTES, HISTORY_QUEUE_LINE_OVERHEAD, STORE_BATCH_MAX};
-use chat_shared::protocol::{
-    Answer, ClientEvent, DirectLine, MessageMeta, RoomLine, ServerEvent, StampedMessage,
-};
 use chat_shared::{ChatError, ErrorCode};
-use serde_json::value::{RawValue, to_raw_value};
 use socketioxide::extract::SocketRef;
 use tokio::sync::watch;
 
-use super::fanout;
+use super::delivery;
 use super::locals::Locals;
 use super::reply::Reply;
 use crate::cluster::{ChatAdapter, Elsewhere};
-use crate::history::{Appended, Channel, History, NewMessage, ReservationChange, Retention};
+use crate::history::{Channel, History, NewMessage, ReservationChange, Retention};
 use crate::metrics;
 
 /// How often retention is applied.
@@ -112,12 +110,15 @@ impl Journal {
     pub fn submit(&self, pending: Pending) {
         let cost = pending.cost();
         if !admit(&self.queued, cost) {
-            return refuse(pending, ChatError::with_limit(ErrorCode::Unavailable, HISTORY_QUEUE_BYTES));
+            return delivery::refuse(
+                pending,
+                ChatError::with_limit(ErrorCode::Unavailable, HISTORY_QUEUE_BYTES),
+            );
         }
         self.sent.fetch_add(1, Ordering::SeqCst);
         if let Err(mpsc::SendError(Job::Store(p))) = self.jobs.send(Job::Store(pending)) {
             self.queued.fetch_sub(cost, Ordering::AcqRel);
-            refuse(p, ChatError::new(ErrorCode::Unavailable));
+            delivery::refuse(p, ChatError::new(ErrorCode::Unavailable));
         }
     }
 
@@ -194,14 +195,14 @@ impl Writer {
         match stored {
             Ok(stored) => {
                 for (pending, appended) in batch.into_iter().zip(stored) {
-                    deliver(pending, appended, &self.elsewhere, &self.locals);
+                    delivery::deliver(pending, appended, &self.elsewhere, &self.locals);
                 }
             }
             Err(e) => {
                 tracing::error!("cannot store {} message(s): {e}", batch.len());
                 metrics::history_failed();
                 for p in batch {
-                    refuse(p, ChatError::new(ErrorCode::Unavailable));
+                    delivery::refuse(p, ChatError::new(ErrorCode::Unavailable));
                 }
             }
         }
@@ -223,88 +224,6 @@ impl Writer {
     }
 }
 
-/// A stored message goes to its audience (unless it was a resend), then its ack to the sender.
-fn deliver(pending: Pending, appended: Appended, elsewhere: &Elsewhere, locals: &Locals) {
-    let m = &appended.message;
-    let meta = MessageMeta { id: m.id, ts: m.ts };
-    let event = client_event(&pending.message.channel);
-    if appended.new {
-        let delivered = match &pending.message.channel {
-            Channel::General => {
-                let sender = pending.socket.id;
-                let everyone = locals.all();
-                let others = everyone.iter().filter(|s| s.id != sender);
-                let stamped = StampedMessage(&m.from, &m.text, meta);
-                // Each argument is encoded once for every recipient (socketioxide would escape
-                // the text again for each one).
-                let delivered = match encoded(&stamped) {
-                    Ok(args) => fanout::to_each(others, ServerEvent::UserMessage, &args),
-                    Err(_) => fanout::to_each(others, ServerEvent::UserMessage, &stamped),
-                };
-                elsewhere.send(ServerEvent::UserMessage, (m.from.clone(), m.text.clone(), meta));
-                delivered
-            }
-            Channel::Room(room) => {
-                let line = RoomLine {
-                    room: room.to_string(),
-                    from: m.from.clone(),
-                    text: m.text.clone(),
-                    id: m.id,
-                    ts: m.ts,
-                };
-                let members = super::rooms::members_room(room);
-                let delivered = fanout::to_each_encoded(
-                    pending.socket.to(members.clone()).sockets(),
-                    ServerEvent::RoomMessage,
-                    &line,
-                );
-                elsewhere.send_to(members, ServerEvent::RoomMessage, line);
-                delivered
-            }
-            Channel::Direct(direct) => {
-                let line = DirectLine {
-                    from: direct.from.nickname.clone(),
-                    to: direct.to.nickname.clone(),
-                    text: m.text.clone(),
-                    id: m.id,
-                    ts: m.ts,
-                };
-                let addressee = super::direct::owner_room(&direct.to.tenure);
-                let delivered = fanout::to_each_encoded(
-                    pending.socket.to(addressee.clone()).sockets(),
-                    ServerEvent::DirectMessage,
-                    &line,
-                );
-                elsewhere.send_to(addressee, ServerEvent::DirectMessage, line);
-                delivered
-            }
-        };
-        metrics::message_accepted();
-        metrics::delivered(delivered);
-    }
-    pending.reply.send(event, &Answer(Ok(meta)), None);
-}
-
-/// The event a line of `channel` was sent with (its ack or refusal answers it).
-fn client_event(channel: &Channel) -> ClientEvent {
-    match channel {
-        Channel::General => ClientEvent::UserMessage,
-        Channel::Room(_) => ClientEvent::RoomMessage,
-        Channel::Direct(_) => ClientEvent::DirectMessage,
-    }
-}
-
-/// The three arguments of a `user message`, as JSON.
-fn encoded(m: &StampedMessage<'_>) -> serde_json::Result<(Box<RawValue>, Box<RawValue>, Box<RawValue>)> {
-    Ok((to_raw_value(m.0)?, to_raw_value(m.1)?, to_raw_value(&m.2)?))
-}
-
-fn refuse(pending: Pending, error: ChatError) {
-    metrics::message_rejected(error.code);
-    let event = client_event(&pending.message.channel);
-    pending.reply.send(event, &Answer::<MessageMeta>(Err(error.clone())), Some(&error));
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicUsize;
@@ -314,7 +233,7 @@ mod tests {
     use chat_shared::protocol::{HistoryPage, HistoryRequest};
 
     use super::*;
-    use crate::history::{HistoryError, Reservation};
+    use crate::history::{Appended, HistoryError, Reservation};
 
     /// A store whose writes wait until the test lets them through (a stalled disk or Redis),
     /// and that panics on a reservation for "boom" (a writer that dies).

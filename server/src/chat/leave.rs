@@ -11,8 +11,8 @@ use socketioxide::socket::DisconnectReason;
 
 use super::session::Session;
 use super::{Chat, LogId};
+use crate::clock::now_ms;
 use crate::cluster::ChatAdapter;
-use crate::history::now_ms;
 
 pub async fn handle(
     socket: SocketRef<ChatAdapter>,

@@ -3,7 +3,7 @@
 //! to everyone else signed with that nickname, and acks the sender with its id and timestamp.
 
 use chat_shared::limits::MESSAGE_KEY_MAX_CHARS;
-use chat_shared::protocol::{Answer, ClientEvent, MessageMeta, SendRequest};
+use chat_shared::protocol::{ClientEvent, MessageMeta, SendRequest};
 use chat_shared::{ChatError, ErrorCode, MessageText};
 use socketioxide::extract::SocketRef;
 
@@ -86,7 +86,7 @@ pub fn hand_over(
         Err(error) => {
             tracing::debug!(conn = %LogId::of(socket.id), code = ?error.code, "message refused");
             crate::metrics::message_rejected(error.code);
-            reply.send(event, &Answer::<MessageMeta>(Err(error.clone())), Some(&error));
+            reply.answer::<MessageMeta>(event, Err(error));
         }
     }
 }

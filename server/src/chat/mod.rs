@@ -7,6 +7,7 @@
 mod about;
 mod admission;
 mod credentials;
+mod delivery;
 mod direct;
 mod fanout;
 mod forget;
@@ -397,7 +398,7 @@ impl Chat {
             });
             return;
         }
-        let until = crate::history::now_ms().saturating_add(self.reservation.as_millis() as i64);
+        let until = crate::clock::now_ms().saturating_add(self.reservation.as_millis() as i64);
         if let Some(owned) = self.roster.touch_owned(nick, until) {
             self.record_ownership(&owned);
         }

@@ -93,7 +93,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     let reply = req.reply();
     match (wanted, &chat.presence) {
         (Ok(Wanted::New(nick, claim)), None) => {
-            let now = crate::history::now_ms();
+            let now = crate::clock::now_ms();
             let known = match &claim {
                 OwnerClaim::Secret(secret) => chat.roster.owns_any(&OwnerHash::presented(secret)),
                 OwnerClaim::Nobody | OwnerClaim::New => false,

@@ -5,7 +5,7 @@
 //! holder at a time. In a cluster the token works on any instance (its owner's instance may
 //! have died): Redis moves the nickname and tells the instance it was taken from.
 
-use chat_shared::protocol::{Answer, ClientEvent, SessionGrant};
+use chat_shared::protocol::{ClientEvent, SessionGrant};
 use chat_shared::{ChatError, ErrorCode};
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
@@ -48,7 +48,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                     chat.sign_out(previous);
                 }
                 let held = &resumed.held;
-                let ownership = chat.roster.ownership(&held.nickname, crate::history::now_ms());
+                let ownership = chat.roster.ownership(&held.nickname, crate::clock::now_ms());
                 let speaker = held.speaker(ownership.is_some_and(|(tenure, _)| tenure == held.tenure));
                 let rooms = chat.remembered_here(&speaker);
                 take(chat, &session, &socket, held, speaker, rooms, next)
@@ -115,14 +115,14 @@ fn take(
 }
 
 fn answer(chat: &Chat, conn: &Sid, reply: Reply, resumed: Result<SessionGrant, ChatError>) {
-    let refusal = resumed.as_ref().err().cloned();
     let conn = LogId::of(*conn);
     match &resumed {
         Ok(grant) => tracing::info!(%conn, nickname = %grant.nickname, "resumed"),
         Err(e) => tracing::debug!(%conn, code = ?e.code, "resume refused"),
     }
-    reply.send(ClientEvent::Resume, &Answer(resumed), refusal.as_ref());
-    if refusal.is_none() {
+    let granted = resumed.is_ok();
+    reply.answer(ClientEvent::Resume, resumed);
+    if granted {
         // The resumed connection needs the list too.
         chat.nicknames_changed.notify();
     }

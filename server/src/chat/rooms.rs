@@ -176,7 +176,7 @@ pub fn create(chat: &Chat, mut req: Incoming) {
             name: name.to_string(),
             topic,
             created_by: speaker.nickname.to_string(),
-            created_at: crate::history::now_ms(),
+            created_at: crate::clock::now_ms(),
         };
         Ok((speaker, name, stored))
     });
@@ -248,15 +248,21 @@ pub(super) fn join_now(
     session: &super::session::Session,
     name: RoomName,
 ) {
-    if super::join_if_connected(socket, session, members_room(&name)) {
-        let speaker = session.speaker();
-        if let Some(speaker) = &speaker {
-            mark(chat, &name, speaker, true);
-        }
-        if session.join_room(name.clone())
-            && let Some(speaker) = &speaker
-        {
-            announce(chat, socket, &name, &speaker.nickname, true);
+    // In the session's rooms before the check that it is still here: a leave that runs from
+    // here on tells the room it went (`went`).
+    let newly = session.join_room(name.clone());
+    if !super::join_if_connected(socket, session, members_room(&name)) {
+        session.leave_room(&name);
+        return;
+    }
+    let Some(speaker) = session.speaker() else { return };
+    mark(chat, &name, &speaker, true);
+    if newly {
+        announce(chat, socket, &name, &speaker.nickname, true);
+        // A leave that ran between the check and this notice told the room before it: told
+        // again after it, so that the room does not keep someone who went.
+        if super::has_left(socket, session) {
+            announce(chat, socket, &name, &speaker.nickname, false);
         }
     }
 }

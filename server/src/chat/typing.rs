@@ -4,7 +4,7 @@
 //! count towards flooding). A typist who drops (or is signed out, or forgets its name) is
 //! relayed as stopped, in `general` and in each room where it was typing.
 
-use chat_shared::protocol::{Answer, ClientEvent, ServerEvent, Typing, TypingRequest};
+use chat_shared::protocol::{ClientEvent, ServerEvent, Typing, TypingRequest};
 use chat_shared::{ChatError, ErrorCode, Nickname, RoomName};
 use socketioxide::extract::SocketRef;
 
@@ -48,14 +48,14 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
             let members = super::rooms::members_room(&room);
             super::fanout::to_each(socket.to(members.clone()).sockets(), ServerEvent::Typing, &notice);
             chat.elsewhere.send_to(members, ServerEvent::Typing, notice);
-            reply.send(ClientEvent::Typing, &Answer(Ok(())), None);
+            reply.answer(ClientEvent::Typing, Ok(()));
         }
         Ok((notice, None)) => {
             session.set_typing(notice.typing);
             chat.to_all(socket.broadcast().sockets(), ServerEvent::Typing, notice);
-            reply.send(ClientEvent::Typing, &Answer(Ok(())), None);
+            reply.answer(ClientEvent::Typing, Ok(()));
         }
-        Err(error) => reply.send(ClientEvent::Typing, &Answer::<()>(Err(error.clone())), Some(&error)),
+        Err(error) => reply.answer::<()>(ClientEvent::Typing, Err(error)),
     }
 }
 

@@ -8,7 +8,7 @@ use chat_shared::limits::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, HISTORY_PAGE_M
 use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 
 pub use redis::{DIRECT_PEERS_PREFIX, DIRECTS_PREFIX, RedisHistory};
-pub use sqlite::{SqliteHistory, now_ms};
+pub use sqlite::SqliteHistory;
 
 /// A message to store.
 #[derive(Debug, Clone)]

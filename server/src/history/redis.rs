@@ -349,7 +349,7 @@ impl History for RedisHistory {
     fn prune(&self, retention: Retention) -> Result<u64, HistoryError> {
         let cutoff = match retention.max_age_secs {
             0 => 0,
-            secs => super::now_ms() - (secs as i64) * 1000,
+            secs => crate::clock::now_ms() - (secs as i64) * 1000,
         };
         // `general`, then every room: the limits apply to each room's history.
         let mut rooms: Vec<String> = self.run(

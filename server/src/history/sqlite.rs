@@ -3,10 +3,11 @@
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::clock::now_ms;
 
 use super::{
     Appended, Channel, DirectThread, History, HistoryError, NewMessage, Ownership, Party, Reservation,
@@ -107,10 +108,6 @@ const PRUNE_AGE: &str = "DELETE FROM messages WHERE ts < ?1";
 
 fn err(e: impl std::fmt::Display) -> HistoryError {
     HistoryError(e.to_string())
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl SqliteHistory {

@@ -25,8 +25,9 @@ use super::{Penalty, Role};
 use crate::chat::incoming::Incoming;
 use crate::chat::session::Speaker;
 use crate::chat::{Chat, LogId};
+use crate::clock::now_ms;
 use crate::cluster::ChatAdapter;
-use crate::history::{Channel, now_ms};
+use crate::history::Channel;
 
 /// The socket.io room of the connection that holds a nickname (by its key), on any instance.
 pub fn nick_room(key: &str) -> String {
@@ -177,9 +178,9 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
             let nick = Nickname::parse(&nickname)?;
             let scope = sanction_scope(chat, speaker, room.as_deref(), &nick).await?;
             let (reason, until) = (reason(&raw)?, until(minutes)?);
-            let _one_grant_at_a_time = moderation.capped_grants.lock().await;
+            let one_grant_at_a_time = moderation.capped_grants.lock().await;
             if let Some(cap) = moderation.mute_cap_reached(&scope)
-                && moderation.muted_until(nick.key().as_str(), Some(&scope), now_ms()).is_none()
+                && !moderation.mute_stands(&scope, nick.key().as_str())
             {
                 return Err(ChatError::with_limit(ErrorCode::RateLimited, cap));
             }
@@ -191,6 +192,7 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
                 address: false,
             };
             put(chat, Kind::Mute, &scope, nick.key().as_str(), &penalty, Some(until)).await?;
+            drop(one_grant_at_a_time);
             let room = (scope != EVERYWHERE).then_some(scope);
             tell(
                 chat,
@@ -327,15 +329,15 @@ async fn act(chat: &Chat, speaker: &Speaker, action: Action) -> Result<Done, Cha
             require(moderation.owns_room(speaker, &room) || moderation.is_moderator(speaker))?;
             let nick = Nickname::parse(&nickname)?;
             if grant {
+                let found = chat.ownerships(&[&nick]).await?.into_iter().next().flatten();
+                let Some((tenure, nickname)) = found else {
+                    return Err(ChatError::new(ErrorCode::NoSuchOwner));
+                };
                 let _one_grant_at_a_time = moderation.capped_grants.lock().await;
                 let (named, already) = moderation.room_moderators(&room, nick.key().as_str());
                 if named >= ROOM_MODERATORS_MAX && !already {
                     return Err(ChatError::with_limit(ErrorCode::RateLimited, ROOM_MODERATORS_MAX));
                 }
-                let found = chat.ownerships(&[&nick]).await?.into_iter().next().flatten();
-                let Some((tenure, nickname)) = found else {
-                    return Err(ChatError::new(ErrorCode::NoSuchOwner));
-                };
                 let role = Role { nickname, tenure: tenure.as_str().to_owned() };
                 put(chat, Kind::RoomModerator, &room, nick.key().as_str(), &role, None).await?;
             } else {

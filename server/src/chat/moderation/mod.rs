@@ -19,7 +19,8 @@ use chat_shared::{ChatError, ErrorCode};
 use serde::{Deserialize, Serialize};
 
 use super::session::Speaker;
-use crate::history::{Channel, now_ms};
+use crate::clock::now_ms;
+use crate::history::Channel;
 use store::{EVERYWHERE, Kind, Log, Record, Store};
 
 /// A role's holder: the nickname, and the tenure of the ownership it was granted to (a later
@@ -259,6 +260,13 @@ impl Moderation {
     fn room_moderators(&self, room: &str, key: &str) -> (usize, bool) {
         let state = self.state();
         state.room_moderators.get(room).map_or((0, false), |m| (m.len(), m.contains_key(key)))
+    }
+
+    /// Whether a mute of the nickname with this key stands in exactly `scope` (renewing it
+    /// adds nothing: no cap refuses it).
+    fn mute_stands(&self, scope: &str, key: &str) -> bool {
+        let now = now_ms();
+        self.state().mutes.get(&(scope.to_owned(), key.to_owned())).is_some_and(|p| p.until > now)
     }
 
     /// Whether a new mute in `scope` (a room, or [`EVERYWHERE`]) would pass a cap
@@ -539,9 +547,13 @@ mod tests {
             };
             record(Kind::Mute, scope, &who, penalty)
         };
-        let full_room: Vec<Record> = (0..ROOM_MUTES_MAX).map(|i| mute("den", format!("g{i}"))).collect();
+        let mut full_room: Vec<Record> = (0..ROOM_MUTES_MAX).map(|i| mute("den", format!("g{i}"))).collect();
+        full_room.push(mute(EVERYWHERE, "Loud".into()));
         let m = moderation(full_room);
         assert_eq!(m.mute_cap_reached("den"), Some(ROOM_MUTES_MAX));
+        let key = |name: &str| Nickname::parse(name).unwrap().key().as_str().to_owned();
+        assert!(m.mute_stands("den", &key("g7")), "renewing a mute in the room passes the cap");
+        assert!(!m.mute_stands("den", &key("Loud")), "a chat-wide mute is not one in the room");
         assert_eq!(m.mute_cap_reached("nook"), None);
         assert_eq!(m.mute_cap_reached(EVERYWHERE), None);
         let rooms = ROOM_MUTES_TOTAL_MAX / (ROOM_MUTES_MAX - 1) + 1;
