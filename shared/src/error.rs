@@ -28,8 +28,11 @@ pub enum ErrorCode {
     /// The nickname belongs to someone else (an owned nickname, kept for its owner while
     /// unused for up to the reservation time): only its owner's secret claims it.
     NicknameOwned,
-    /// A room name that breaks the rules (see `RoomName`), or a topic too long.
+    /// A room name that breaks the rules (see `RoomName`).
     RoomNameInvalid,
+    /// A room's topic that breaks the rules: longer than `ROOM_TOPIC_MAX_CHARS` (`limit`), or
+    /// with control chars, bidi controls or line separators (see `refused_in_line`).
+    TopicInvalid,
     RoomNotFound,
     RoomExists,
     /// The chat holds as many rooms as it may (`ROOMS_MAX`).
@@ -77,7 +80,7 @@ impl ChatError {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 30] = [
         Self::NicknameEmpty,
         Self::NicknameTooLong,
         Self::NicknameInvalidChar,
@@ -95,6 +98,7 @@ impl ErrorCode {
         Self::SignedInElsewhere,
         Self::NicknameOwned,
         Self::RoomNameInvalid,
+        Self::TopicInvalid,
         Self::RoomNotFound,
         Self::RoomExists,
         Self::TooManyRooms,
@@ -134,6 +138,7 @@ impl ErrorCode {
             Self::SignedInElsewhere => "signed_in_elsewhere",
             Self::NicknameOwned => "nickname_owned",
             Self::RoomNameInvalid => "room_name_invalid",
+            Self::TopicInvalid => "topic_invalid",
             Self::RoomNotFound => "room_not_found",
             Self::RoomExists => "room_exists",
             Self::TooManyRooms => "too_many_rooms",
@@ -169,6 +174,7 @@ impl ErrorCode {
             Self::SignedInElsewhere => "You are signed in from another tab",
             Self::NicknameOwned => "That nickname belongs to someone else",
             Self::RoomNameInvalid => "Room names are one word of letters, digits, - or _",
+            Self::TopicInvalid => "A topic is one line of at most 200 characters",
             Self::RoomNotFound => "There is no such room",
             Self::RoomExists => "That room exists already",
             Self::TooManyRooms => "The chat has as many rooms as it may",

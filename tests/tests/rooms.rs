@@ -145,10 +145,10 @@ async fn room_limits_are_refused_with_clear_codes() {
         );
     }
     let long_topic = json!({"name": "topical", "topic": "t".repeat(201)});
-    assert_eq!(code(&ask(&mut ana, "create room", &[long_topic], 3).await), "room_name_invalid");
+    assert_eq!(code(&ask(&mut ana, "create room", &[long_topic], 3).await), "topic_invalid");
     for tricky in ["fix \u{202E}gpj.exe", "line\u{2028}break", "tab\there"] {
         let topic = json!({"name": "topical", "topic": tricky});
-        assert_eq!(code(&ask(&mut ana, "create room", &[topic], 3).await), "room_name_invalid", "{tricky:?}");
+        assert_eq!(code(&ask(&mut ana, "create room", &[topic], 3).await), "topic_invalid", "{tricky:?}");
     }
     assert_eq!(code(&ask(&mut ana, "create room", &[json!({"name": "general"})], 4).await), "room_exists");
     assert_eq!(code(&ask(&mut ana, "create room", &[json!(42)], 5).await), "bad_payload");

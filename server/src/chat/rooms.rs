@@ -313,10 +313,10 @@ fn mark(chat: &Chat, room: &RoomName, speaker: &super::session::Speaker, entered
 pub(super) fn topic_of(raw: &str) -> Result<String, ChatError> {
     let topic = raw.trim();
     if topic.chars().count() > ROOM_TOPIC_MAX_CHARS {
-        return Err(ChatError::with_limit(ErrorCode::RoomNameInvalid, ROOM_TOPIC_MAX_CHARS));
+        return Err(ChatError::with_limit(ErrorCode::TopicInvalid, ROOM_TOPIC_MAX_CHARS));
     }
     if topic.chars().any(chat_shared::refused_in_line) {
-        return Err(ChatError::new(ErrorCode::RoomNameInvalid));
+        return Err(ChatError::new(ErrorCode::TopicInvalid));
     }
     Ok(topic.to_owned())
 }
