@@ -187,14 +187,7 @@ async fn rooms_work_across_instances_and_survive_the_loss_of_one() {
     assert_eq!(ask(&mut cy, "join room", &[json!({"room": "ops"})], 3).await[0], Value::Null);
     // `general` is everyone named, on every instance (as the instance last read it: the others'
     // names within a lease renewal).
-    let mut everyone = Vec::new();
-    for id in 100..150 {
-        everyone = ask(&mut bo, "room people", &[json!({"room": "general"})], id).await;
-        if everyone[1] == json!(["Ana", "Bo", "Cy", "Dee"]) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let everyone = people_once(&mut bo, "general", json!(["Ana", "Bo", "Cy", "Dee"]), 100..150).await;
     assert_eq!(everyone[1], json!(["Ana", "Bo", "Cy", "Dee"]), "{everyone:?}");
 
     let said =
@@ -216,6 +209,26 @@ async fn rooms_work_across_instances_and_survive_the_loss_of_one() {
     assert_eq!(resent[1]["id"], again[1]["id"], "a resend is the same line");
     assert_eq!(texts(&cy.history(json!({"room": "ops"}), 6).await), ["paged", "ack"]);
     assert!(!texts(&cy.history(json!({}), 7).await).contains(&"paged".to_owned()), "not in general");
+}
+
+/// `room people` for `room`, asked (with the ack ids `ids`, 100 ms apart) until it lists
+/// `expected` or the ids run out (other instances learn of a change within a moment): the last
+/// answer.
+async fn people_once(
+    c: &mut WireClient,
+    room: &str,
+    expected: Value,
+    ids: std::ops::Range<u64>,
+) -> Vec<Value> {
+    let mut people = Vec::new();
+    for id in ids {
+        people = ask(c, "room people", &[json!({"room": room})], id).await;
+        if people[1] == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    people
 }
 
 /// The rooms of an owned nickname come back wherever its owner claims it next. `ports`: where
@@ -243,24 +256,10 @@ async fn rooms_follow_their_owner(ports: [u16; 3], mut between: impl AsyncFnMut(
         .collect();
     assert_eq!(joined, ["general", "crafts"], "{listed:?}");
     // Who is in each room now (on every instance: Redis learns it just after the join).
-    let mut people = Vec::new();
-    for id in 100..120 {
-        people = ask(&mut bo, "room people", &[json!({"room": "crafts"})], id).await;
-        if people[1] == json!(["Ana", "Bo"]) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let people = people_once(&mut bo, "crafts", json!(["Ana", "Bo"]), 100..120).await;
     assert_eq!(people[1], json!(["Ana", "Bo"]), "{people:?}");
     // `general`'s people are everyone named, the asker too (as `nicknames` lists them).
-    let mut everyone = Vec::new();
-    for id in 200..240 {
-        everyone = ask(&mut bo, "room people", &[json!({"room": "general"})], id).await;
-        if everyone[1] == json!(["Ana", "Bo"]) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let everyone = people_once(&mut bo, "general", json!(["Ana", "Bo"]), 200..240).await;
     assert_eq!(everyone[1], json!(["Ana", "Bo"]), "{everyone:?}");
     let people = ask(&mut bo, "room people", &[json!({"room": "games"})], 31).await;
     assert_eq!(people[1], json!(["Bo"]), "Ana left games: {people:?}");

@@ -44,13 +44,7 @@ pub(super) fn deliver(pending: Pending, appended: Appended, elsewhere: &Elsewher
                     ts: m.ts,
                 };
                 let members = super::rooms::members_room(room);
-                let delivered = fanout::to_each_encoded(
-                    pending.socket.to(members.clone()).sockets(),
-                    ServerEvent::RoomMessage,
-                    &line,
-                );
-                elsewhere.send_to(members, ServerEvent::RoomMessage, line);
-                delivered
+                to_room(&pending, members, ServerEvent::RoomMessage, line, elsewhere)
             }
             Channel::Direct(direct) => {
                 let line = DirectLine {
@@ -61,19 +55,27 @@ pub(super) fn deliver(pending: Pending, appended: Appended, elsewhere: &Elsewher
                     ts: m.ts,
                 };
                 let addressee = super::direct::owner_room(&direct.to.tenure);
-                let delivered = fanout::to_each_encoded(
-                    pending.socket.to(addressee.clone()).sockets(),
-                    ServerEvent::DirectMessage,
-                    &line,
-                );
-                elsewhere.send_to(addressee, ServerEvent::DirectMessage, line);
-                delivered
+                to_room(&pending, addressee, ServerEvent::DirectMessage, line, elsewhere)
             }
         };
         metrics::message_accepted();
         metrics::delivered(delivered);
     }
     pending.reply.answer(event, Ok(meta));
+}
+
+/// Sends a line to the socket.io room `room` here (its sender aside; encoded once for all) and
+/// on the other instances; how many got it here.
+fn to_room<T: serde::Serialize + Send + Sync + 'static>(
+    pending: &Pending,
+    room: String,
+    event: ServerEvent,
+    line: T,
+    elsewhere: &Elsewhere,
+) -> usize {
+    let delivered = fanout::to_each_encoded(pending.socket.to(room.clone()).sockets(), event, &line);
+    elsewhere.send_to(room, event, line);
+    delivered
 }
 
 /// The event a line of `channel` was sent with (its ack or refusal answers it).

@@ -544,6 +544,19 @@ impl Chat {
         fanout::to_each(local, event, &data);
         self.elsewhere.send(event, data);
     }
+
+    /// Sends `event` to the members of the socket.io room `room` (a chat room's members, an
+    /// owner's connections) here but `from`, and on the other instances.
+    fn to_room<T: Serialize + Send + Sync + 'static>(
+        &self,
+        from: &SocketRef<ChatAdapter>,
+        room: String,
+        event: ServerEvent,
+        data: T,
+    ) {
+        fanout::to_each(from.to(room.clone()).sockets(), event, &data);
+        self.elsewhere.send_to(room, event, data);
+    }
 }
 
 /// A new connection on the chat namespace: give it a session and its event handlers. This is

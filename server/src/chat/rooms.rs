@@ -290,9 +290,7 @@ pub(super) fn announce(
     present: bool,
 ) {
     let notice = RoomPresence { room: room.to_string(), nickname: nickname.to_string(), present };
-    let members = members_room(room);
-    super::fanout::to_each(socket.to(members.clone()).sockets(), ServerEvent::RoomPresence, &notice);
-    chat.elsewhere.send_to(members, ServerEvent::RoomPresence, notice);
+    chat.to_room(socket, members_room(room), ServerEvent::RoomPresence, notice);
 }
 
 /// In a cluster: records in Redis that `speaker` is in `room` (`entered`) or left it.

@@ -45,9 +45,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         Ok((notice, Some(room))) => {
             // A room's typists: its members here and on the other instances.
             session.set_typing_in(&room, notice.typing);
-            let members = super::rooms::members_room(&room);
-            super::fanout::to_each(socket.to(members.clone()).sockets(), ServerEvent::Typing, &notice);
-            chat.elsewhere.send_to(members, ServerEvent::Typing, notice);
+            chat.to_room(&socket, super::rooms::members_room(&room), ServerEvent::Typing, notice);
             reply.answer(ClientEvent::Typing, Ok(()));
         }
         Ok((notice, None)) => {
@@ -68,8 +66,6 @@ pub fn stopped(chat: &Chat, from: &SocketRef<ChatAdapter>, session: &Session, ni
     }
     for room in session.take_typing_rooms() {
         let notice = Typing { nickname: nickname.to_string(), typing: false, room: Some(room.to_string()) };
-        let members = super::rooms::members_room(&room);
-        super::fanout::to_each(from.to(members.clone()).sockets(), ServerEvent::Typing, &notice);
-        chat.elsewhere.send_to(members, ServerEvent::Typing, notice);
+        chat.to_room(from, super::rooms::members_room(&room), ServerEvent::Typing, notice);
     }
 }
