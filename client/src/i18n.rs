@@ -657,4 +657,15 @@ mod tests {
             assert_ne!(lang.texts().error_text(code), code.describe(), "{lang:?}");
         }
     }
+
+    /// The topic's limit is written out in the texts (they are `&'static str`): a change of
+    /// `ROOM_TOPIC_MAX_CHARS` must change them too.
+    #[test]
+    fn the_topics_limit_written_in_every_language_is_the_shared_one() {
+        let limit = chat_shared::limits::ROOM_TOPIC_MAX_CHARS.to_string();
+        for lang in [Lang::En, Lang::Nl, Lang::Ko] {
+            let text = lang.texts().error_text(ErrorCode::TopicInvalid);
+            assert!(text.contains(&limit), "{lang:?}: {text}");
+        }
+    }
 }

@@ -217,6 +217,12 @@ async fn moderators_delete_purge_mute_kick_and_ban_and_nobody_else_can() {
     assert_eq!(cy.event("moderated").await[0]["sanction"], json!("unmuted"));
     assert_eq!(moderate(&mut cy, harass, 83).await[0], Value::Null, "unmuted, it moderates its room again");
     assert_eq!(bo.event("moderated").await[0]["room"], json!("nook"));
+    // A topic set through the rules obeys the rule of a topic given at creation.
+    let reversed_topic = json!({"action": "rules", "room": "nook", "topic": "fix \u{202E}gpj.exe"});
+    assert_eq!(code(&moderate(&mut cy, reversed_topic, 110).await), "topic_invalid");
+    let long_topic = json!({"action": "rules", "room": "nook", "topic": "t".repeat(201)});
+    let refused = moderate(&mut cy, long_topic, 111).await;
+    assert_eq!((code(&refused), &refused[0]["limit"]), ("topic_invalid", &json!(200)));
     // Muted in its room only: refused there however the room is spelt.
     let mute_in_nook = json!({"action": "mute", "nickname": "Cy", "minutes": 5, "room": "nook"});
     assert_eq!(moderate(&mut mo, mute_in_nook, 100).await[0], Value::Null);
