@@ -637,6 +637,29 @@ mod tests {
         assert!(m.refuse_banned(&bo.nickname).is_ok());
     }
 
+    /// Until an instance's next sweep closes a banned address's connections (in a cluster, up to
+    /// 2 s), `nickname` and `resume` from that address are refused by this check.
+    #[test]
+    fn a_banned_address_is_refused_a_name_until_its_ban_ends_and_its_neighbours_are_not() {
+        let ban = |until: i64| Record {
+            kind: Kind::AddressBan,
+            scope: "troll".into(),
+            target: "10.0.0.9".into(),
+            value: String::new(),
+            expires_at: Some(until),
+        };
+        let troll = "10.0.0.9".parse().ok();
+        let m = moderation(vec![ban(now_ms() + 60_000)]);
+        let refused = m.refuse_banned_address(troll).err().map(|e| (e.code, e.limit.is_some()));
+        assert_eq!(refused, Some((ErrorCode::Banned, true)), "with the seconds left");
+        assert!(m.refuse_banned_address("10.0.0.10".parse().ok()).is_ok(), "the next address");
+        assert!(m.refuse_banned_address(None).is_ok(), "no address known (a test socket)");
+        let v6 = moderation(vec![Record { target: "2001:db8:1:2::".into(), ..ban(now_ms() + 60_000) }]);
+        assert!(v6.refuse_banned_address("2001:db8:1:2:ffff::1".parse().ok()).is_err(), "the same /64");
+        assert!(v6.refuse_banned_address("2001:db8:1:3::1".parse().ok()).is_ok(), "another /64");
+        assert!(moderation(vec![ban(now_ms() - 1)]).refuse_banned_address(troll).is_ok(), "ended");
+    }
+
     #[test]
     fn mutes_locks_and_slow_mode_refuse_posts_but_not_the_rooms_moderators() {
         let far = now_ms() + 60_000;
