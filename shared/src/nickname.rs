@@ -141,6 +141,9 @@ mod tests {
         assert_eq!(code("evil\u{202E}txt"), ErrorCode::NicknameInvalidChar);
         assert_eq!(code("a\u{200B}b"), ErrorCode::NicknameInvalidChar);
         assert_eq!(code("\u{3164}"), ErrorCode::NicknameInvalidChar);
+        // The blank Braille pattern looks like a space: `System` + it would pass for `System`.
+        assert_eq!(code("System\u{2800}"), ErrorCode::NicknameInvalidChar);
+        assert_eq!(code("Ana\u{2800}\u{2800}Bel"), ErrorCode::NicknameInvalidChar);
         assert_eq!(code("System"), ErrorCode::NicknameReserved);
         assert_eq!(code("ＳＹＳＴＥＭ"), ErrorCode::NicknameReserved);
         assert_eq!(code("me"), ErrorCode::NicknameReserved);
@@ -183,6 +186,18 @@ mod tests {
         ] {
             assert_eq!(code(fake), ErrorCode::NicknameReserved, "{fake}");
         }
+    }
+
+    /// What the skeleton turns into spaces is trimmed and collapsed in the key, as the shown
+    /// name's spaces are (a char that does so and is not refused would otherwise make a new
+    /// name of `Ana` with a blank after it).
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn a_key_has_no_space_at_its_ends_nor_two_in_a_row() {
+        assert_eq!(normalize::key("Ana\u{2800}"), normalize::key("Ana"));
+        assert_eq!(normalize::key("\u{2800}Ana"), normalize::key("Ana"));
+        assert_eq!(normalize::key("Ana\u{2800} Bel"), normalize::key("Ana Bel"));
+        assert_ne!(normalize::key("Ana Bel"), normalize::key("AnaBel"), "one space stays one");
     }
 
     #[test]

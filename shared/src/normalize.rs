@@ -35,12 +35,17 @@ mod imp {
     /// - the second skeleton, on the small letters, catches what only small letters imitate
     ///   (`rn` for `m`: `Srnith` is `Smith`).
     ///
+    /// Last, spaces are trimmed and runs of them collapsed, as the shown name's are: a char
+    /// the skeleton turns into a space (U+2800 is one, refused in names since) must not make
+    /// `System` + blank a name of its own.
+    ///
     /// The result is only ever compared, never shown (`Kim` has the key `klrn`).
     pub fn key(s: &str) -> String {
         let capitals: String =
             nfkc(s).chars().flat_map(char::to_lowercase).flat_map(char::to_uppercase).collect();
         let small: String = skeleton(&capitals).flat_map(char::to_lowercase).collect();
-        skeleton(&small).collect()
+        let twice: String = skeleton(&small).collect();
+        twice.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 }
 

@@ -71,6 +71,10 @@ async fn look_alikes_of_reserved_nicknames_are_reserved() {
     ] {
         refused(&mallory, fake, "nickname_reserved").await;
     }
+    // A blank that is not whitespace (the blank Braille pattern) after or between words.
+    for padded in ["System\u{2800}", "me\u{2800}", "Ana\u{2800}\u{2800}Bel"] {
+        refused(&mallory, padded, "nickname_invalid_char").await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
