@@ -72,9 +72,15 @@ pub struct Config {
     #[arg(long, env = "CHAT_ROOMS_MAX", default_value_t = chat_shared::limits::ROOMS_MAX, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     pub rooms_max: usize,
 
-    /// Messages the history keeps (older ones are dropped); 0 keeps every message.
-    #[arg(long, env = "CHAT_HISTORY_MAX_MESSAGES", default_value_t = 10_000)]
+    /// Messages each history keeps (`general`, each room, each direct conversation; older ones
+    /// are dropped); 0 keeps every message.
+    #[arg(long, env = "CHAT_HISTORY_MAX_MESSAGES", default_value_t = chat_shared::limits::HISTORY_MAX_MESSAGES)]
     pub history_max_messages: u64,
+
+    /// Messages all the histories keep together (alone; the longest are cut first, so that a
+    /// flood in one room cannot empty the others); 0: no total.
+    #[arg(long, env = "CHAT_HISTORY_MAX_TOTAL_MESSAGES", default_value_t = chat_shared::limits::HISTORY_MAX_TOTAL_MESSAGES)]
+    pub history_max_total_messages: u64,
 
     /// Days the history keeps a message; 0 keeps them forever.
     #[arg(long, env = "CHAT_HISTORY_MAX_AGE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=36_500))]
@@ -217,6 +223,7 @@ impl Config {
             },
             retention: Retention {
                 max_messages: self.history_max_messages,
+                max_total: self.history_max_total_messages,
                 max_age_secs: self.history_max_age_days * 24 * 3600,
             },
         }

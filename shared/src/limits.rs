@@ -123,6 +123,15 @@ pub const PRESENCE_LINES_MAX: usize = 3;
 /// Names nobody may take, because the page uses them for itself (compared as nickname keys).
 pub const RESERVED_NICKNAMES: &[&str] = &["system", "me", "server", "admin", "moderator"];
 
+/// Lines each history keeps by default (`general`, each room, each direct conversation: a flood
+/// in one cannot push another's lines out); `CHAT_HISTORY_MAX_MESSAGES`.
+pub const HISTORY_MAX_MESSAGES: u64 = 10_000;
+
+/// Lines all the histories keep together by default, alone (`CHAT_HISTORY_MAX_TOTAL_MESSAGES`):
+/// past it the longest histories are cut first, all to one level, so that the short ones keep
+/// every line.
+pub const HISTORY_MAX_TOTAL_MESSAGES: u64 = 200_000;
+
 /// Messages `history` returns when the request names no limit...
 pub const HISTORY_PAGE_DEFAULT: u32 = 100;
 /// ...and at most, whatever it names.

@@ -534,3 +534,49 @@ async fn history_requests_share_one_budget_per_address() {
     let (mut other, _) = WireClient::join_from(server.port, "Elsewhere", [127, 0, 0, 8]).await;
     assert!(other.history(json!({"limit": 1}), 300).await["messages"].is_array(), "another address");
 }
+
+/// A flood in a room of one's own (nobody else reads it) cannot push `general`'s lines out of
+/// the history: each history keeps its own `CHAT_HISTORY_MAX_MESSAGES` (before, the limit
+/// counted every room's lines together, and 10,000 lines in a private room emptied the rest).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_in_a_room_of_ones_own_leaves_the_other_histories_alone() {
+    let env = [("CHAT_HISTORY_MAX_MESSAGES", "5"), ("CHAT_MESSAGE_BURST", "40")];
+    let mut server = chat_tests::ChatServer::start_with(&[], &env);
+    let (mut ana, _) = WireClient::join(server.port, "Ana").await;
+    for i in 0..3u64 {
+        ana.emit("user message", &[json!(format!("general {i}"))], Some(i + 1)).await;
+        assert_eq!(ana.ack(i + 1).await[0], Value::Null);
+    }
+    let (mut mallory, _) = WireClient::join(server.port, "Mallory").await;
+    mallory.emit("create room", &[json!({"name": "mine"})], Some(1)).await;
+    assert_eq!(mallory.ack(1).await[0], Value::Null);
+    for i in 0..12u64 {
+        mallory
+            .emit("room message", &[json!({"room": "mine", "text": format!("flood {i}")})], Some(i + 2))
+            .await;
+        assert_eq!(mallory.ack(i + 2).await[0], Value::Null);
+    }
+    // Retention is applied after a writer's first job, then once a minute: a restart and a
+    // join make it run now.
+    server.restart();
+    // (New names: the old ones stay reserved for their resume.)
+    let (mut mallory, _) = WireClient::join(server.port, "Mallory2").await;
+    let (mut ana, _) = WireClient::join(server.port, "Ana2").await;
+    let deadline = Instant::now() + PATIENCE;
+    let texts = |page: &[Value]| -> Vec<String> {
+        let lines = page.get(1).and_then(|p| p["messages"].as_array().cloned()).unwrap_or_default();
+        lines.iter().filter_map(|m| m["text"].as_str().map(str::to_owned)).collect()
+    };
+    mallory.emit("join room", &[json!({"room": "mine"})], Some(1)).await;
+    assert_eq!(mallory.ack(1).await[0], Value::Null);
+    for id in 2.. {
+        mallory.emit("history", &[json!({"room": "mine"})], Some(id)).await;
+        if texts(&mallory.ack(id).await).len() == 5 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the room's history cut to 5");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ana.emit("history", &[json!({})], Some(1)).await;
+    assert_eq!(texts(&ana.ack(1).await), ["general 0", "general 1", "general 2"], "general untouched");
+}

@@ -288,7 +288,7 @@ mod tests {
     fn journal() -> (Journal, Arc<Stalled>, mpsc::Sender<()>) {
         let (go, wait) = mpsc::channel();
         let store = Arc::new(Stalled { go: Mutex::new(wait), reserved: Mutex::new(Vec::new()) });
-        let none = Retention { max_messages: 0, max_age_secs: 0 };
+        let none = Retention { max_messages: 0, max_age_secs: 0, max_total: 0 };
         let elsewhere = Elsewhere::new(None, Arc::new(OnceLock::new()));
         (Journal::start(store.clone(), none, elsewhere, Arc::default()), store, go)
     }

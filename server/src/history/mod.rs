@@ -105,10 +105,30 @@ pub struct Appended {
 /// How much history to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
-    /// Keep at most this many messages (0: no count limit).
+    /// Each history (`general`, a room, a conversation) keeps at most this many messages (0: no
+    /// count limit).
     pub max_messages: u64,
+    /// All of them together keep at most this many (0: no total), the longest cut first: see
+    /// [`level`]. Applied alone (SQLite); a cluster's Redis is bounded by its `maxmemory`.
+    pub max_total: u64,
     /// Drop messages older than this many seconds (0: no age limit).
     pub max_age_secs: u64,
+}
+
+/// The most lines each history may keep so that histories of these `sizes` keep at most `total`
+/// together, the longest cut first (all of them to this one level, the shorter ones whole);
+/// None when they fit already.
+pub fn level(sizes: &mut [u64], total: u64) -> Option<u64> {
+    sizes.sort_unstable();
+    let mut left = total;
+    for (i, &size) in sizes.iter().enumerate() {
+        let sharing = (sizes.len() - i) as u64;
+        if size.saturating_mul(sharing) > left {
+            return Some(left / sharing);
+        }
+        left -= size;
+    }
+    None
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -306,6 +326,20 @@ mod tests {
 
     fn line(id: u64, text: &str) -> Result<HistoryMessage, ()> {
         Ok(HistoryMessage { id, ts: 0, from: "Ana".into(), text: text.into() })
+    }
+
+    #[test]
+    fn the_level_cuts_the_longest_histories_first_and_keeps_the_short_ones_whole() {
+        assert_eq!(level(&mut [5, 100, 100], 1_000), None, "they fit");
+        assert_eq!(level(&mut [100, 5, 100], 65), Some(30), "5 whole, then 30 each");
+        assert_eq!(level(&mut [10, 10], 20), None, "exactly");
+        assert_eq!(level(&mut [10, 10], 19), Some(9));
+        assert_eq!(level(&mut [], 0), None);
+        assert_eq!(level(&mut [1, u64::MAX], 10), Some(9), "no overflow");
+        let mut sizes = [3, 7, 40, 1_000, 90_000];
+        let cap = level(&mut sizes, 2_000).unwrap();
+        let kept: u64 = sizes.iter().map(|&n| n.min(cap)).sum();
+        assert!(kept <= 2_000 && kept + 2 > 2_000, "{cap}: {kept}");
     }
 
     #[test]

@@ -252,17 +252,36 @@ impl History for SqliteHistory {
     fn prune(&self, retention: Retention) -> Result<u64, HistoryError> {
         let conn = self.writer();
         let mut dropped = 0;
-        if retention.max_messages > 0 {
-            dropped += conn
-                .execute(
-                    "DELETE FROM messages WHERE id <= (SELECT MAX(id) FROM messages) - ?1",
-                    params![retention.max_messages as i64],
-                )
-                .map_err(err)? as u64;
-        }
         if retention.max_age_secs > 0 {
             let cutoff = now_ms() - (retention.max_age_secs as i64) * 1000;
             dropped += conn.execute(PRUNE_AGE, params![cutoff]).map_err(err)? as u64;
+        }
+        if retention.max_messages == 0 && retention.max_total == 0 {
+            return Ok(dropped);
+        }
+        // Each history's size (through the `(room, id)` index), then the one cap for all.
+        let sizes: Vec<(String, u64)> = {
+            let mut stmt =
+                conn.prepare_cached("SELECT room, COUNT(*) FROM messages GROUP BY room").map_err(err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+                .map_err(err)?;
+            rows.collect::<Result<_, _>>().map_err(err)?
+        };
+        let each = (retention.max_messages > 0).then_some(retention.max_messages);
+        let shared = match retention.max_total {
+            0 => None,
+            total => super::level(&mut sizes.iter().map(|(_, n)| *n).collect::<Vec<_>>(), total),
+        };
+        let Some(cap) = each.into_iter().chain(shared).min() else { return Ok(dropped) };
+        for (room, _) in sizes.iter().filter(|(_, n)| *n > cap) {
+            dropped += conn
+                .execute(
+                    "DELETE FROM messages WHERE room = ?1 AND id <= (
+                         SELECT id FROM messages WHERE room = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                    params![room, cap as i64],
+                )
+                .map_err(err)? as u64;
         }
         Ok(dropped)
     }
@@ -449,12 +468,46 @@ mod tests {
         assert_eq!(resume.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![3, 4]);
         assert!(!resume.gap);
 
-        assert_eq!(h.prune(Retention { max_messages: 2, max_age_secs: 0 }).unwrap(), 2);
+        assert_eq!(h.prune(Retention { max_messages: 2, max_age_secs: 0, max_total: 0 }).unwrap(), 2);
         let after_prune =
             h.page(&HistoryRequest { after: Some(1), limit: Some(1), ..Default::default() }).unwrap();
         assert!(after_prune.gap, "message 2 is gone");
         assert_eq!(after_prune.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![4], "the recent tail");
         assert!(!after_prune.more);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A flood in one room (a room of one's own, a conversation between one's own names) cannot
+    /// push `general`'s lines out: each history keeps its own, and a total cuts the longest first.
+    #[test]
+    fn each_history_keeps_its_own_lines_and_a_total_cuts_the_longest_first() {
+        let (h, dir) = store();
+        let lines = |channel: Channel, n: u64| -> Vec<NewMessage> {
+            (0..n)
+                .map(|i| NewMessage { channel: channel.clone(), text: i.to_string(), ..msg("", None) })
+                .collect()
+        };
+        let room = |name: &str| Channel::Room(chat_shared::RoomName::parse(name).unwrap());
+        h.append(&lines(Channel::General, 5)).unwrap();
+        h.append(&lines(room("flood"), 100)).unwrap();
+        h.append(&lines(room("busy"), 100)).unwrap();
+        let sizes = || -> Vec<(String, i64)> {
+            let conn = h.reader();
+            let mut stmt =
+                conn.prepare("SELECT room, COUNT(*) FROM messages GROUP BY room ORDER BY room").unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+        };
+        let each = Retention { max_messages: 50, max_age_secs: 0, max_total: 0 };
+        assert_eq!(h.prune(each).unwrap(), 100);
+        assert_eq!(sizes(), [("busy".into(), 50), ("flood".into(), 50), ("general".into(), 5)]);
+        let total = Retention { max_messages: 0, max_age_secs: 0, max_total: 65 };
+        assert_eq!(h.prune(total).unwrap(), 40);
+        assert_eq!(sizes(), [("busy".into(), 30), ("flood".into(), 30), ("general".into(), 5)]);
+        let flood = h.page(&HistoryRequest { room: Some("flood".into()), ..Default::default() }).unwrap();
+        let texts: Vec<&str> = flood.messages.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!((texts.first(), texts.last()), (Some(&"70"), Some(&"99")), "the newest stay");
+        let general = h.page(&HistoryRequest::default()).unwrap();
+        assert_eq!(general.messages.len(), 5, "general untouched");
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -609,12 +662,18 @@ mod tests {
         let later = h.append(&[msg("z", None)]).unwrap();
         assert!(later[0].message.ts >= stored[1].message.ts);
 
-        assert_eq!(h.prune(Retention { max_messages: 0, max_age_secs: 2 * 24 * 3600 }).unwrap(), 50);
+        assert_eq!(
+            h.prune(Retention { max_messages: 0, max_age_secs: 2 * 24 * 3600, max_total: 0 }).unwrap(),
+            50
+        );
         assert_eq!(count(&h), 34);
         let oldest: i64 = h.reader().query_row("SELECT MIN(ts) FROM messages", [], |r| r.get(0)).unwrap();
         assert_eq!(oldest, now - day / 2, "the recent lines stay");
-        assert_eq!(h.prune(Retention { max_messages: 0, max_age_secs: 2 * 24 * 3600 }).unwrap(), 0);
-        assert_eq!(h.prune(Retention { max_messages: 4, max_age_secs: 0 }).unwrap(), 30);
+        assert_eq!(
+            h.prune(Retention { max_messages: 0, max_age_secs: 2 * 24 * 3600, max_total: 0 }).unwrap(),
+            0
+        );
+        assert_eq!(h.prune(Retention { max_messages: 4, max_age_secs: 0, max_total: 0 }).unwrap(), 30);
         let newest = h.page(&HistoryRequest::default()).unwrap();
         assert_eq!(
             newest.messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
@@ -680,7 +739,7 @@ mod tests {
             h.append(&[msg("a", None)]).unwrap();
         };
         let prune_nothing = || {
-            h.prune(Retention { max_messages: 0, max_age_secs: 3600 }).unwrap();
+            h.prune(Retention { max_messages: 0, max_age_secs: 3600, max_total: 0 }).unwrap();
         };
         h.writer().execute_batch("DROP INDEX messages_ts").unwrap();
         let (c0, p0) = (median(&commit), median(&prune_nothing));
