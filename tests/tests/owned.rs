@@ -195,3 +195,69 @@ async fn an_address_owns_a_bounded_number_of_new_nicknames() {
     assert_eq!(other.ack(1).await, vec![json!(false)]);
     assert!(other.event("session").await[0]["owner_secret"].is_string(), "another address owns its own");
 }
+
+/// Stored rows of `table` (alone: the chat's SQLite file, read beside the running server).
+fn rows(server: &ChatServer, table: &str) -> i64 {
+    let db = rusqlite::Connection::open(server.data_dir.join("chat.sqlite3")).expect("open the chat's file");
+    db.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).expect("count rows")
+}
+
+/// Waits until `counted` is `want`.
+async fn until(want: i64, what: &str, counted: impl Fn() -> i64) {
+    for _ in 0..100 {
+        if counted() == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(counted(), want, "{what}");
+}
+
+/// Ana (owned) is in a room of her own and wrote to Bo; her rooms and conversations are kept
+/// with her ownership. The client connections, and Ana's secret.
+async fn ana_with_a_room_and_a_conversation(port: u16) -> (WireClient, WireClient, String) {
+    let (mut ana, _, grant) = claim(port, "Ana", Some(json!({"own": true}))).await;
+    let (bo, _, _) = claim(port, "Bo", Some(json!({"own": true}))).await;
+    ana.emit("create room", &[json!({"name": "den"})], Some(2)).await;
+    assert_eq!(ana.ack(2).await[0], Value::Null);
+    ana.emit("direct message", &[json!({"to": "Bo", "text": "hi"})], Some(3)).await;
+    assert_eq!(ana.ack(3).await[0], Value::Null);
+    (ana, bo, secret_of(&grant))
+}
+
+/// Moving the secret to another name ends the first ownership, as "forget me" does: its rooms
+/// and its list of conversations go from storage instead of staying there for good (a loop of
+/// moves and joins grew them without end).
+#[tokio::test(flavor = "multi_thread")]
+async fn owning_another_nickname_drops_the_first_ones_rooms_and_conversations() {
+    let server = ChatServer::start();
+    let (ana, _bo, secret) = ana_with_a_room_and_a_conversation(server.port).await;
+    until(1, "Ana's room kept", || rows(&server, "memberships")).await;
+    until(2, "both sides' conversation lists", || rows(&server, "directs")).await;
+    ana.close().await;
+    let (_, ack, _) = claim(server.port, "Anna", Some(json!({"owner": secret}))).await;
+    assert_eq!(ack, vec![json!(false)]);
+    until(0, "the released ownership's room", || rows(&server, "memberships")).await;
+    until(1, "Bo's list stays", || rows(&server, "directs")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn owning_another_nickname_drops_the_first_ones_rooms_and_conversations_in_a_cluster() {
+    let redis = RedisServer::start();
+    let servers = instances(&redis, 2);
+    let keys = |pattern: &str| -> i64 {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string(), "--scan", "--pattern", pattern])
+            .output()
+            .expect("run redis-cli");
+        String::from_utf8_lossy(&out.stdout).lines().count() as i64
+    };
+    let (ana, _bo, secret) = ana_with_a_room_and_a_conversation(servers[0].port).await;
+    until(1, "Ana's room kept", || keys("chat:member-of:*")).await;
+    until(2, "both sides' conversation lists", || keys("chat:directs:*")).await;
+    ana.close().await;
+    let (_, ack, _) = claim(servers[1].port, "Anna", Some(json!({"owner": secret}))).await;
+    assert_eq!(ack, vec![json!(false)]);
+    until(0, "the released ownership's room", || keys("chat:member-of:*")).await;
+    until(1, "Bo's list stays", || keys("chat:directs:*")).await;
+}

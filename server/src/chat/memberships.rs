@@ -121,8 +121,8 @@ impl Chat {
         });
     }
 
-    /// The ownership `tenure` ended ("forget me"): it is in no room any more, and its list of
-    /// direct conversations is gone.
+    /// The ownership `tenure` ended ("forget me", or its secret moved to another name): it is in
+    /// no room any more, and its list of direct conversations is gone.
     pub(super) fn ownership_ended(&self, tenure: &Tenure) {
         let Some(redis) = self.redis_rooms.clone() else {
             self.memberships.forget(tenure);

@@ -224,6 +224,11 @@ impl Chat {
             Ok(rooms) => rooms.into_iter().for_each(|r| self.rooms.restore(r)),
             Err(e) => tracing::error!("cannot read the rooms: {e}"),
         }
+        match self.history.drop_ended_ownerships() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "dropped the rooms and conversations of ended ownerships"),
+            Err(e) => tracing::warn!("cannot drop the rooms of ended ownerships: {e}"),
+        }
         match self.history.memberships() {
             Ok(found) => found.into_iter().for_each(|(tenure, room)| self.memberships.restore(tenure, &room)),
             Err(e) => tracing::error!("cannot read the rooms of owned nicknames: {e}"),

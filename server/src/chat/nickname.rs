@@ -111,7 +111,10 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
                             chat.sign_out(previous);
                         }
                         if let Some(released) = &owned.released {
+                            // The secret moved on: the name it owned before is free, and that
+                            // ownership's rooms and conversations end with it (as on "forget me").
                             chat.record_disown(&released.nickname);
+                            chat.ownership_ended(&released.tenure);
                         }
                         chat.record_ownership(&owned.owned);
                         let arrival = if owned.was_online { Arrival::Back } else { Arrival::New };
@@ -185,6 +188,9 @@ async fn claim_in_cluster(
     let fresh = !known;
     Ok(match presence.claim_owned(&held, &owner).await? {
         Ok(owned) => {
+            if let Some(released) = &owned.released {
+                chat.ownership_ended(released);
+            }
             let held = Held { tenure: owned.tenure, ..held };
             if let Some(previous) = chat.roster.adopt(held.clone(), socket.id) {
                 chat.sign_out(previous);

@@ -83,10 +83,12 @@ return now
 /// takeover channel prefix, instance, owner prefix. A claim as an owner: its own nickname is
 /// taken from whoever holds it (their token marked moved, their instance told), with the
 /// ownership's tenure; a free one becomes its (and the one it owned before is free); someone
-/// else's, or one held without ownership, is refused. JSON: {result, tenure, was_online}.
+/// else's, or one held without ownership, is refused. JSON: {result, tenure, was_online,
+/// released} (released: the tenure of the ownership the secret gave up, or "").
 const OWN_CLAIM: &str = r#"
 local owned = redis.call('GET', KEYS[4])
 local tenure = ARGV[7]
+local released = ''
 if owned then
   local o = cjson.decode(owned)
   if o.owner ~= ARGV[5] then return cjson.encode({result = 'owned'}) end
@@ -96,7 +98,13 @@ else
   local before = redis.call('GET', KEYS[5])
   if before and before ~= ARGV[3] then
     local b = redis.call('GET', ARGV[11] .. before)
-    if b and cjson.decode(b).owner == ARGV[5] then redis.call('DEL', ARGV[11] .. before) end
+    if b then
+      local was = cjson.decode(b)
+      if was.owner == ARGV[5] then
+        redis.call('DEL', ARGV[11] .. before)
+        released = was.tenure or ''
+      end
+    end
   end
 end
 local was_online = 0
@@ -116,7 +124,7 @@ redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
 redis.call('SET', KEYS[4], cjson.encode({nickname = ARGV[4], owner = ARGV[5], tenure = tenure}), 'PX', ARGV[6])
 redis.call('SET', KEYS[5], ARGV[3], 'PX', ARGV[6])
-return cjson.encode({result = 'ok', tenure = tenure, was_online = was_online})
+return cjson.encode({result = 'ok', tenure = tenure, was_online = was_online, released = released})
 "#;
 
 /// KEYS: owner key. ARGV: reservation ms, "owned by" prefix. Renews an ownership's
@@ -240,6 +248,8 @@ struct OwnClaimAnswer {
     tenure: String,
     #[serde(default)]
     was_online: u8,
+    #[serde(default)]
+    released: String,
 }
 
 /// A claim's outcome in the cluster.
@@ -258,6 +268,8 @@ pub enum Claim {
 pub struct OwnedClaim {
     pub tenure: Tenure,
     pub was_online: bool,
+    /// The ownership the secret gave up for this name (it owned another before), if any.
+    pub released: Option<Tenure>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -355,7 +367,12 @@ impl Presence {
         let answer: OwnClaimAnswer = self.run(OWN_CLAIM, keys, args).await?;
         Ok(match answer.result.as_str() {
             "ok" => {
-                Ok(OwnedClaim { tenure: Tenure::stored(&answer.tenure), was_online: answer.was_online == 1 })
+                let released = Some(answer.released).filter(|t| !t.is_empty()).map(|t| Tenure::stored(&t));
+                Ok(OwnedClaim {
+                    tenure: Tenure::stored(&answer.tenure),
+                    was_online: answer.was_online == 1,
+                    released,
+                })
             }
             "owned" => Err(Claim::Owned),
             _ => Err(Claim::Taken),

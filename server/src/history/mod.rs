@@ -166,6 +166,13 @@ pub trait History: Send + Sync + 'static {
     /// Which rooms each ownership is in (recorded through `reserve`): (tenure, room) pairs.
     fn memberships(&self) -> Result<Vec<(String, String)>, HistoryError>;
 
+    /// Drops the rooms and conversation lists of ownerships that ended without a "forget me"
+    /// (their reservation ran out); called at start, before [`History::memberships`]. How many
+    /// rows went. (Redis: those keys expire by themselves.)
+    fn drop_ended_ownerships(&self) -> Result<u64, HistoryError> {
+        Ok(0)
+    }
+
     /// The direct conversations of the owner whose tenure is `tenure` (`append` keeps this
     /// list for both sides of every direct message), the newest first, at most `limit`.
     fn directs(&self, tenure: &str, limit: usize) -> Result<Vec<DirectThread>, HistoryError>;

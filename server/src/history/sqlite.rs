@@ -366,6 +366,20 @@ impl History for SqliteHistory {
         .map_err(err)
     }
 
+    fn drop_ended_ownerships(&self) -> Result<u64, HistoryError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction().map_err(err)?;
+        let mut dropped = 0;
+        for table in ["memberships", "directs"] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE tenure NOT IN (SELECT tenure FROM owners WHERE expires_at > ?1)"
+            );
+            dropped += tx.execute(&sql, params![now_ms()]).map_err(err)? as u64;
+        }
+        tx.commit().map_err(err)?;
+        Ok(dropped)
+    }
+
     fn memberships(&self) -> Result<Vec<(String, String)>, HistoryError> {
         let conn = self.reader();
         let mut stmt = conn.prepare("SELECT tenure, room FROM memberships").map_err(err)?;
@@ -529,6 +543,50 @@ mod tests {
         assert_eq!(h.owners().unwrap(), vec![later]);
         h.reserve(&[ReservationChange::Disown("ana".into())]).unwrap();
         assert!(h.owners().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// At start, the rooms and conversation lists of ownerships that ran out (no "forget me"
+    /// dropped them) go; a live ownership's stay.
+    #[test]
+    fn the_rooms_and_conversations_of_ended_ownerships_go_at_start() {
+        let (h, dir) = store();
+        let owner = |key: &str, tenure: &str, expires_at| {
+            ReservationChange::Own(Ownership {
+                nickname: key.into(),
+                nickname_key: key.into(),
+                owner_hash: key.into(),
+                tenure: tenure.into(),
+                expires_at,
+            })
+        };
+        let member = |tenure: &str| ReservationChange::Member {
+            tenure: tenure.into(),
+            room: "den".into(),
+            joined: true,
+        };
+        h.reserve(&[
+            owner("ana", "live", i64::MAX),
+            owner("old", "ran-out", 1),
+            member("live"),
+            member("ran-out"),
+            member("forgotten"),
+        ])
+        .unwrap();
+        {
+            let conn = h.writer();
+            for (tenure, peer) in [("live", "ran-out"), ("ran-out", "live"), ("forgotten", "live")] {
+                conn.execute(
+                    "INSERT INTO directs (tenure, peer_tenure, peer_nickname, last_id, last_ts) VALUES (?1, ?2, 'x', 1, 1)",
+                    params![tenure, peer],
+                )
+                .unwrap();
+            }
+        }
+        assert_eq!(h.drop_ended_ownerships().unwrap(), 4);
+        assert_eq!(h.memberships().unwrap(), vec![("live".to_owned(), "den".to_owned())]);
+        assert_eq!(h.directs("live", 10).unwrap().len(), 1, "its list, with the ended peer in it");
+        assert_eq!(h.drop_ended_ownerships().unwrap(), 0);
         let _ = std::fs::remove_dir_all(dir);
     }
 
