@@ -580,3 +580,43 @@ async fn a_flood_in_a_room_of_ones_own_leaves_the_other_histories_alone() {
     ana.emit("history", &[json!({})], Some(1)).await;
     assert_eq!(texts(&ana.ack(1).await), ["general 0", "general 1", "general 2"], "general untouched");
 }
+
+/// In a cluster, retention visits every conversation in batches (one Redis call per hundred:
+/// it used to be two per conversation, on the writer's thread) and forgets the conversations
+/// whose every line aged out. 250 conversations (three batches) with an old line each, one with
+/// a new line: after a start only the new one is left.
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_retention_visits_every_conversation_and_forgets_the_emptied_ones() {
+    let redis = RedisServer::start();
+    let day_ms: u64 = 24 * 3600 * 1000;
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64;
+    let mut script = String::new();
+    for i in 0..=250u64 {
+        let ts = if i == 250 { now_ms } else { now_ms - 3 * day_ms };
+        let stream = format!("chat:room:@dm:t{i}:messages");
+        script.push_str(&format!("XADD {stream} {}-0 ts {ts} from Ana text old\n", i + 1));
+        script.push_str(&format!("SADD chat:direct-threads @dm:t{i}\n"));
+    }
+    script.push_str("SET chat:next-id 251\n");
+    let mut cli = Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run redis-cli");
+    cli.stdin.take().expect("stdin").write_all(script.as_bytes()).expect("write the commands");
+    assert!(cli.wait().expect("redis-cli").success());
+    assert_eq!(redis_cli(&redis, &["SCARD", "chat:direct-threads"]), "251");
+    let env = [("CHAT_REDIS_URL", redis.url()), ("CHAT_HISTORY_MAX_AGE_DAYS", "2".to_owned())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let _server = LoggedServer::start(&env).await;
+    let deadline = Instant::now() + PATIENCE;
+    while redis_cli(&redis, &["SCARD", "chat:direct-threads"]) != "1" {
+        assert!(Instant::now() < deadline, "the emptied conversations forgotten");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(redis_cli(&redis, &["SMEMBERS", "chat:direct-threads"]), "@dm:t250");
+    assert_eq!(redis_cli(&redis, &["EXISTS", "chat:room:@dm:t0:messages"]), "0", "its stream too");
+    assert_eq!(redis_cli(&redis, &["XLEN", "chat:room:@dm:t250:messages"]), "1", "the new line stays");
+}

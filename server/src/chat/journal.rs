@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chat_shared::limits::{HISTORY_QUEUE_BYTES, HISTORY_QUEUE_LINE_OVERHEAD, STORE_BATCH_MAX};
 use chat_shared::{ChatError, ErrorCode};
@@ -22,9 +22,6 @@ use super::reply::Reply;
 use crate::cluster::{ChatAdapter, Elsewhere};
 use crate::history::{Channel, History, NewMessage, ReservationChange, Retention};
 use crate::metrics;
-
-/// How often retention is applied.
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// A message accepted from `socket`, waiting to be stored.
 pub struct Pending {
@@ -87,6 +84,7 @@ impl Journal {
         elsewhere: Elsewhere,
         locals: Arc<Locals>,
     ) -> Self {
+        crate::history::pruner::start(Arc::downgrade(&history), retention);
         let (jobs, rx) = mpsc::channel();
         let (done, finished) = watch::channel(0);
         let queued = Arc::new(AtomicUsize::new(0));
@@ -96,7 +94,7 @@ impl Journal {
         let runtime = tokio::runtime::Handle::try_current().ok();
         let spawned = std::thread::Builder::new().name("history-writer".into()).spawn(move || {
             let _inside = runtime.as_ref().map(tokio::runtime::Handle::enter);
-            Writer { history, retention, elsewhere, locals, last_prune: None }.run(rx, &taken, &done)
+            Writer { history, elsewhere, locals }.run(rx, &taken, &done)
         });
         if let Err(e) = spawned {
             // Without a writer every submit fails and is answered `unavailable`.
@@ -148,15 +146,13 @@ impl Journal {
 
 struct Writer {
     history: Arc<dyn History>,
-    retention: Retention,
     elsewhere: Elsewhere,
     /// The connections here (everyone a `general` line goes to).
     locals: Arc<Locals>,
-    last_prune: Option<Instant>,
 }
 
 impl Writer {
-    fn run(mut self, rx: mpsc::Receiver<Job>, queued: &AtomicUsize, finished: &watch::Sender<u64>) {
+    fn run(self, rx: mpsc::Receiver<Job>, queued: &AtomicUsize, finished: &watch::Sender<u64>) {
         let mut done = 0;
         while let Ok(first) = rx.recv() {
             let mut batch = Vec::new();
@@ -183,7 +179,6 @@ impl Writer {
                 metrics::history_failed();
             }
             finished.send_replace(done);
-            self.prune_now_and_then();
         }
     }
 
@@ -204,21 +199,6 @@ impl Writer {
                 for p in batch {
                     delivery::refuse(p, ChatError::new(ErrorCode::Unavailable));
                 }
-            }
-        }
-    }
-
-    fn prune_now_and_then(&mut self) {
-        if self.last_prune.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
-            return;
-        }
-        self.last_prune = Some(Instant::now());
-        match self.history.prune(self.retention) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(dropped = n, "history retention applied"),
-            Err(e) => {
-                tracing::warn!("cannot apply history retention: {e}");
-                metrics::history_failed();
             }
         }
     }
@@ -288,7 +268,7 @@ mod tests {
     fn journal() -> (Journal, Arc<Stalled>, mpsc::Sender<()>) {
         let (go, wait) = mpsc::channel();
         let store = Arc::new(Stalled { go: Mutex::new(wait), reserved: Mutex::new(Vec::new()) });
-        let none = Retention { max_messages: 0, max_age_secs: 0, max_total: 0 };
+        let none = Retention::EVERYTHING;
         let elsewhere = Elsewhere::new(None, Arc::new(OnceLock::new()));
         (Journal::start(store.clone(), none, elsewhere, Arc::default()), store, go)
     }

@@ -1,6 +1,7 @@
 //! Stored messages: the `History` trait (what the chat needs of a message store) and its
 //! implementations: embedded (SQLite) and for a cluster (Redis).
 
+pub mod pruner;
 mod redis;
 mod sqlite;
 
@@ -113,6 +114,11 @@ pub struct Retention {
     pub max_total: u64,
     /// Drop messages older than this many seconds (0: no age limit).
     pub max_age_secs: u64,
+}
+
+impl Retention {
+    /// No limit at all.
+    pub const EVERYTHING: Self = Self { max_messages: 0, max_age_secs: 0, max_total: 0 };
 }
 
 /// The most lines each history may keep so that histories of these `sizes` keep at most `total`
