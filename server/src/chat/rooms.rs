@@ -256,7 +256,7 @@ pub(super) fn join_now(
         return;
     }
     let Some(speaker) = session.speaker() else { return };
-    mark(chat, &name, &speaker, true);
+    mark(chat, &name, socket.id, &speaker.nickname, Some(&speaker.tenure));
     if newly {
         announce(chat, socket, &name, &speaker.nickname, true);
         // A leave that ran between the check and this notice told the room before it: told
@@ -277,6 +277,7 @@ pub(super) fn went(
 ) {
     for room in session.rooms() {
         announce(chat, socket, &room, nickname, false);
+        mark(chat, &room, socket.id, nickname, None);
     }
 }
 
@@ -293,14 +294,21 @@ pub(super) fn announce(
     chat.to_room(socket, members_room(room), ServerEvent::RoomPresence, notice);
 }
 
-/// In a cluster: records in Redis that `speaker` is in `room` (`entered`) or left it.
-fn mark(chat: &Chat, room: &RoomName, speaker: &super::session::Speaker, entered: bool) {
+/// In a cluster: records in Redis that `nickname` is in `room` through connection `conn`
+/// (`tenure`: the one it is held under), or that `conn` left it or went (None).
+fn mark(
+    chat: &Chat,
+    room: &RoomName,
+    conn: socketioxide::socket::Sid,
+    nickname: &chat_shared::Nickname,
+    tenure: Option<&super::Tenure>,
+) {
     let Some(redis) = chat.redis_rooms.clone() else { return };
-    let (room, key) = (room.to_string(), speaker.nickname.key().as_str().to_owned());
-    let (nickname, tenure) = (speaker.nickname.to_string(), speaker.tenure.as_str().to_owned());
+    let (room, key, conn) = (room.to_string(), nickname.key().as_str().to_owned(), conn.to_string());
+    let entry = tenure.map(|t| (nickname.to_string(), t.as_str().to_owned()));
     tokio::spawn(async move {
-        let entry = entered.then_some((nickname.as_str(), tenure.as_str()));
-        if let Err(e) = redis.mark(&room, &key, entry).await {
+        let entry = entry.as_ref().map(|(n, t)| (n.as_str(), t.as_str()));
+        if let Err(e) = redis.mark(&room, &key, &conn, entry).await {
             tracing::warn!(%room, "cannot record who is in a room: {e}");
         }
     });
@@ -368,7 +376,7 @@ pub fn leave(chat: &Chat, mut req: Incoming) {
             let speaker = session.speaker();
             if let Some(speaker) = &speaker {
                 chat.remember(speaker, &name, false);
-                mark(chat, &name, speaker, false);
+                mark(chat, &name, socket.id, &speaker.nickname, None);
             }
             if session.leave_room(&name) {
                 socket.leave(members_room(&name));

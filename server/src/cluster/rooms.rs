@@ -46,7 +46,8 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return cjson.encode(rooms)
 "#;
 
-/// The prefix of a room's hash of who is in it (nickname key → `[nickname, tenure]`).
+/// The prefix of a room's hash of who is in it (nickname key → `[nickname, tenure, the
+/// connection that wrote it]`).
 const IN_ROOM: &str = "chat:in-room:";
 
 /// KEYS: a room's "in it" hash. ARGV: the nickname prefix (`chat:nick:`). The nicknames of
@@ -150,18 +151,30 @@ impl RedisRooms {
         super::eval(&self.client, script, keys, Vec::new()).await.map(|_| ())
     }
 
-    /// `nickname` (key `key`, held under `tenure`) is in `room` (`entered`) or left it.
-    pub async fn mark(&self, room: &str, key: &str, entry: Option<(&str, &str)>) -> Result<(), String> {
+    /// The nickname with key `key` is in `room` through connection `conn` (`entry`: its
+    /// nickname and tenure), or that connection left the room or went (None): then the entry
+    /// goes only if `conn` wrote it, so that a late removal cannot undo a resume's newer entry.
+    pub async fn mark(
+        &self,
+        room: &str,
+        key: &str,
+        conn: &str,
+        entry: Option<(&str, &str)>,
+    ) -> Result<(), String> {
         let keys = vec![format!("{IN_ROOM}{room}")];
         match entry {
             Some((nickname, tenure)) => {
-                let value = serde_json::to_string(&(nickname, tenure)).map_err(|e| e.to_string())?;
+                let value = serde_json::to_string(&(nickname, tenure, conn)).map_err(|e| e.to_string())?;
                 let script = "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 'ok'";
                 super::eval(&self.client, script, keys, vec![key.to_owned(), value]).await.map(|_| ())
             }
             None => {
-                let script = "redis.call('HDEL', KEYS[1], ARGV[1]) return 'ok'";
-                super::eval(&self.client, script, keys, vec![key.to_owned()]).await.map(|_| ())
+                let script = r#"
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v and cjson.decode(v)[3] == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 'ok'"#;
+                let args = vec![key.to_owned(), conn.to_owned()];
+                super::eval(&self.client, script, keys, args).await.map(|_| ())
             }
         }
     }
