@@ -57,7 +57,8 @@ pub async fn run(config: Config) -> io::Result<()> {
         Some(url) => {
             let (adapter, redis) = cluster::connect(url).await.map_err(io::Error::other)?;
             tracing::info!(redis = %without_password(url), instance = %redis.instance, "clustered over Redis");
-            let history = RedisHistory::new(redis.client.clone(), tokio::runtime::Handle::current());
+            let runtime = tokio::runtime::Handle::current();
+            let history = RedisHistory::new(redis.client.clone(), runtime, config.reservation());
             (adapter, Arc::new(history), Some(redis))
         }
         None => (cluster::alone(), open_history(&config)?, None),

@@ -78,9 +78,10 @@ pub struct Config {
     pub history_max_messages: u64,
 
     /// Messages all the histories keep together (alone; the longest are cut first, so that a
-    /// flood in one room cannot empty the others); 0: no total.
-    #[arg(long, env = "CHAT_HISTORY_MAX_TOTAL_MESSAGES", default_value_t = chat_shared::limits::HISTORY_MAX_TOTAL_MESSAGES)]
-    pub history_max_total_messages: u64,
+    /// flood in one room cannot empty the others); 0: no total. Unset: 200,000, or the
+    /// per-history limit if that is larger (0 if it is 0: a history kept whole stays whole).
+    #[arg(long, env = "CHAT_HISTORY_MAX_TOTAL_MESSAGES")]
+    pub history_max_total_messages: Option<u64>,
 
     /// Days the history keeps a message; 0 keeps them forever.
     #[arg(long, env = "CHAT_HISTORY_MAX_AGE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=36_500))]
@@ -210,11 +211,29 @@ impl Config {
         Self::from_arg_matches(&matches)
     }
 
+    /// The total the histories keep together: as set, else [`HISTORY_MAX_TOTAL_MESSAGES`] or
+    /// the per-history limit if larger (before the limit was per history, it was the total: a
+    /// server upgraded with it set keeps at least as much), and none when histories are kept
+    /// whole.
+    ///
+    /// [`HISTORY_MAX_TOTAL_MESSAGES`]: chat_shared::limits::HISTORY_MAX_TOTAL_MESSAGES
+    fn history_max_total(&self) -> u64 {
+        self.history_max_total_messages.unwrap_or(match self.history_max_messages {
+            0 => 0,
+            each => each.max(chat_shared::limits::HISTORY_MAX_TOTAL_MESSAGES),
+        })
+    }
+
+    /// How long an owned nickname stays its owner's after its last use.
+    pub fn reservation(&self) -> Duration {
+        Duration::from_secs(u64::from(self.nickname_reservation_days) * 24 * 3600)
+    }
+
     pub fn chat_settings(&self) -> ChatSettings {
         ChatSettings {
             about: crate::chat::AboutChat { name: self.chat_name.clone(), about: self.chat_about.clone() },
             grace: Duration::from_secs(self.resume_grace_secs),
-            reservation: Duration::from_secs(u64::from(self.nickname_reservation_days) * 24 * 3600),
+            reservation: self.reservation(),
             rooms_max: self.rooms_max,
             message_rate: MessageRate { per_second: self.messages_per_second, burst: self.message_burst },
             connections: ConnectionLimits {
@@ -223,7 +242,7 @@ impl Config {
             },
             retention: Retention {
                 max_messages: self.history_max_messages,
-                max_total: self.history_max_total_messages,
+                max_total: self.history_max_total(),
                 max_age_secs: self.history_max_age_days * 24 * 3600,
             },
         }
@@ -319,6 +338,18 @@ mod tests {
         let result = Config::try_load(all).map_err(|e| e.to_string());
         let _ = std::fs::remove_file(path);
         result
+    }
+
+    /// An upgrade never keeps less than before: the per-history limit used to be the total, and
+    /// 0 (keep everything) still keeps everything.
+    #[test]
+    fn the_history_total_is_never_below_what_was_kept_before() {
+        let total = |args: &[&str]| load("", args).expect("valid").chat_settings().retention.max_total;
+        assert_eq!(total(&[]), 200_000);
+        assert_eq!(total(&["--history-max-messages", "0"]), 0, "everything, as before");
+        assert_eq!(total(&["--history-max-messages", "1000000"]), 1_000_000, "the old total");
+        assert_eq!(total(&["--history-max-messages", "0", "--history-max-total-messages", "5000"]), 5_000);
+        assert_eq!(total(&["--history-max-total-messages", "0"]), 0);
     }
 
     #[test]

@@ -13,6 +13,9 @@ use crate::PATIENCE;
 
 pub struct WireClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The engine.io session id of its handshake (a bearer secret, which the server must not
+    /// store or log).
+    sid: String,
 }
 
 /// A socket.io packet the server sent, after the engine.io `4` prefix.
@@ -103,11 +106,20 @@ impl WireClient {
         let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
             .await
             .expect("websocket connect");
-        let mut c = Self { ws };
+        let mut c = Self { ws, sid: String::new() };
         match c.next_text(PATIENCE).await {
-            Some(t) if t.starts_with("0{") => c,
+            Some(t) if t.starts_with("0{") => {
+                let open: Value = serde_json::from_str(&t[1..]).expect("an engine.io open packet");
+                c.sid = open["sid"].as_str().expect("a session id").to_owned();
+                c
+            }
             other => panic!("expected engine.io open packet, got {other:?}"),
         }
+    }
+
+    /// The engine.io session id of its handshake.
+    pub fn sid(&self) -> &str {
+        &self.sid
     }
 
     pub async fn send_raw(&mut self, text: &str) {

@@ -317,8 +317,8 @@ async fn redis_idempotency_keys_go_with_the_lines_retention_drops() {
     }
     assert_eq!(redis_cli(&redis, &["ZCARD", "chat:keys"]), "20", "one key per keyed line");
     assert_eq!(redis_cli(&redis, &["KEYS", "chat:key:*"]), "", "no key of its own per line");
-    // Retention is applied by a writer after its first job, then at most once a minute:
-    // another instance's, when someone joins it.
+    // Retention is applied at an instance's start, then once a minute: another instance's
+    // start applies it now.
     let second = LoggedServer::start(&env).await;
     let (_bo, _) = WireClient::join(second.port, "Bo").await;
     let deadline = Instant::now() + PATIENCE;
@@ -556,8 +556,7 @@ async fn a_flood_in_a_room_of_ones_own_leaves_the_other_histories_alone() {
             .await;
         assert_eq!(mallory.ack(i + 2).await[0], Value::Null);
     }
-    // Retention is applied after a writer's first job, then once a minute: a restart and a
-    // join make it run now.
+    // Retention is applied at start, then once a minute: a restart applies it now.
     server.restart();
     // (New names: the old ones stay reserved for their resume.)
     let (mut mallory, _) = WireClient::join(server.port, "Mallory2").await;

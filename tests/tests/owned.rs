@@ -245,19 +245,51 @@ async fn owning_another_nickname_drops_the_first_ones_rooms_and_conversations() 
 async fn owning_another_nickname_drops_the_first_ones_rooms_and_conversations_in_a_cluster() {
     let redis = RedisServer::start();
     let servers = instances(&redis, 2);
-    let keys = |pattern: &str| -> i64 {
+    let cli = |args: &[&str]| -> String {
         let out = std::process::Command::new("redis-cli")
-            .args(["-p", &redis.port.to_string(), "--scan", "--pattern", pattern])
+            .args(["-p", &redis.port.to_string()])
+            .args(args)
             .output()
             .expect("run redis-cli");
-        String::from_utf8_lossy(&out.stdout).lines().count() as i64
+        String::from_utf8_lossy(&out.stdout).into_owned()
     };
+    let named = |pattern: &str| -> Vec<String> {
+        cli(&["--scan", "--pattern", pattern]).lines().map(str::to_owned).collect()
+    };
+    let keys = |pattern: &str| named(pattern).len() as i64;
     let (ana, _bo, secret) = ana_with_a_room_and_a_conversation(servers[0].port).await;
     until(1, "Ana's room kept", || keys("chat:member-of:*")).await;
     until(2, "both sides' conversation lists", || keys("chat:directs:*")).await;
+    // The lists live as long as an ownership (a reservation time), so that one that ran out
+    // leaves none behind.
+    for key in [named("chat:directs:*"), named("chat:direct-peers:*"), named("chat:dm-keys:*")].concat() {
+        let ttl: i64 = cli(&["PTTL", &key]).trim().parse().expect("a PTTL");
+        assert!(ttl > 0, "{key} expires: {ttl}");
+    }
     ana.close().await;
     let (_, ack, _) = claim(servers[1].port, "Anna", Some(json!({"owner": secret}))).await;
     assert_eq!(ack, vec![json!(false)]);
     until(0, "the released ownership's room", || keys("chat:member-of:*")).await;
     until(1, "Bo's list stays", || keys("chat:directs:*")).await;
+}
+
+/// A tab still holding the name whose ownership its secret gave up (another tab claimed
+/// another name with it) keeps the name, but its rooms are no longer kept: the ended
+/// ownership's rooms do not come back through it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tab_still_holding_a_released_name_is_not_kept_in_rooms() {
+    let server = ChatServer::start();
+    let (mut ana, _, grant) = claim(server.port, "Ana", Some(json!({"own": true}))).await;
+    ana.emit("create room", &[json!({"name": "den"})], Some(2)).await;
+    assert_eq!(ana.ack(2).await[0], Value::Null);
+    until(1, "Ana's room kept", || rows(&server, "memberships")).await;
+    let (_anna, ack, _) = claim(server.port, "Anna", Some(json!({"owner": secret_of(&grant)}))).await;
+    assert_eq!(ack, vec![json!(false)]);
+    until(0, "the released ownership's room", || rows(&server, "memberships")).await;
+    ana.emit("create room", &[json!({"name": "nook"})], Some(3)).await;
+    assert_eq!(ana.ack(3).await[0], Value::Null, "it still speaks as Ana");
+    ana.emit("join room", &[json!({"room": "den"})], Some(4)).await;
+    assert_eq!(ana.ack(4).await[0], Value::Null);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rows(&server, "memberships"), 0, "not kept for an ownership that ended");
 }

@@ -365,6 +365,13 @@ async fn a_dropped_connection_leaves_a_rooms_people_on_every_instance() {
     assert_eq!(ask(&mut bo, "join room", &[json!({"room": "den"})], 2).await[0], Value::Null);
     let both = json!(["Ana", "Bo"]);
     assert_eq!(people_once(&mut ana, "den", both.clone(), 10..60).await.get(1), Some(&both));
+    // The entry names Bo's connection, not by its session id (a bearer secret).
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "HGETALL", "chat:in-room:den"])
+        .output()
+        .expect("run redis-cli");
+    let entries = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(entries.contains("Bo") && !entries.contains(bo.sid()), "{entries}");
     bo.drop_abruptly();
     let alone = json!(["Ana"]);
     let dropped = people_once(&mut ana, "den", alone.clone(), 60..110).await;

@@ -98,13 +98,18 @@ impl Chat {
         }
     }
 
-    /// `speaker` joined (or left) `room`: kept with its ownership, if it is an owner.
+    /// `speaker` joined (or left) `room`: kept with its ownership, if it is an owner — and the
+    /// ownership still lasts (its secret may have claimed another name since, from another
+    /// tab: the rooms of an ownership that ended are not kept again).
     pub(super) fn remember(&self, speaker: &Speaker, room: &RoomName, joined: bool) {
         if !speaker.owned || room.is_general() {
             return;
         }
         let Some(redis) = self.redis_rooms.clone() else {
-            if self.memberships.set(&speaker.tenure, room, joined) {
+            let now = crate::clock::now_ms();
+            let lasts =
+                self.roster.ownership(&speaker.nickname, now).is_some_and(|(t, _)| t == speaker.tenure);
+            if lasts && self.memberships.set(&speaker.tenure, room, joined) {
                 self.journal.reserve(ReservationChange::Member {
                     tenure: speaker.tenure.as_str().to_owned(),
                     room: room.to_string(),
@@ -114,8 +119,9 @@ impl Chat {
             return;
         };
         let (tenure, room, reservation) = (speaker.tenure.clone(), room.to_string(), self.reservation_ms());
+        let key = speaker.nickname.key();
         tokio::spawn(async move {
-            if let Err(e) = redis.remember(tenure.as_str(), &room, joined, reservation).await {
+            if let Err(e) = redis.remember(key.as_str(), tenure.as_str(), &room, joined, reservation).await {
                 tracing::warn!(%room, "cannot keep an owned nickname's room: {e}");
             }
         });

@@ -263,12 +263,14 @@ pub(super) fn join_now(
         // again after it, so that the room does not keep someone who went.
         if super::has_left(socket, session) {
             announce(chat, socket, &name, &speaker.nickname, false);
+            mark(chat, &name, socket.id, &speaker.nickname, None);
         }
     }
 }
 
 /// `nickname` is no longer spoken through `socket` (it went, or forgot its name): the other
-/// members of each of its rooms are told it went.
+/// members of each of its rooms are told it went, and in a cluster its entries in the rooms'
+/// Redis lists of who is in them go.
 pub(super) fn went(
     chat: &Chat,
     socket: &socketioxide::extract::SocketRef<crate::cluster::ChatAdapter>,
@@ -304,7 +306,9 @@ fn mark(
     tenure: Option<&super::Tenure>,
 ) {
     let Some(redis) = chat.redis_rooms.clone() else { return };
-    let (room, key, conn) = (room.to_string(), nickname.key().as_str().to_owned(), conn.to_string());
+    // Named as logs name it: the session id itself is a bearer secret (see `LogId`).
+    let (room, key, conn) =
+        (room.to_string(), nickname.key().as_str().to_owned(), LogId::of(conn).to_string());
     let entry = tenure.map(|t| (nickname.to_string(), t.as_str().to_owned()));
     tokio::spawn(async move {
         let entry = entry.as_ref().map(|(n, t)| (n.as_str(), t.as_str()));

@@ -33,8 +33,9 @@ pub struct Speaker {
     pub nickname: Nickname,
     pub tenure: Tenure,
     /// It holds the nickname as its owner (the tenure is the ownership's): its rooms are kept
-    /// with the ownership. An ownership does not end under its holder except by its `forget
-    /// me`, which unnames the connection.
+    /// with the ownership. An ownership ends under its holder by its `forget me`, which
+    /// unnames the connection, or when its secret claims another name elsewhere (another tab):
+    /// the holder keeps the name, and its rooms are no longer kept (`Chat::remember` checks).
     pub owned: bool,
 }
 

@@ -27,6 +27,11 @@ pub const NICK: &str = "chat:nick:";
 const TOKEN: &str = "chat:token:";
 const ONLINE: &str = "chat:online";
 const OWNER: &str = "chat:owner:";
+
+/// The key of the ownership of the nickname with key `key` (JSON: nickname, owner, tenure).
+pub(super) fn owner_key(key: &str) -> String {
+    format!("{OWNER}{key}")
+}
 const OWNED_BY: &str = "chat:ownedby:";
 /// The pub/sub channel of an instance (suffix: its id) on which it hears which of its
 /// nicknames were resumed elsewhere (the message: a [`Takeover`]).

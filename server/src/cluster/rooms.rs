@@ -29,20 +29,24 @@ return '[' .. table.concat(all, ',') .. ']'
 /// The prefix of an ownership's set of rooms.
 const MEMBER_OF: &str = "chat:member-of:";
 
-/// KEYS: an ownership's rooms. ARGV: "1" (joined) or "0" (left), the room, the reservation in
-/// ms (the set lives as long as the ownership).
+/// KEYS: an ownership's rooms, the nickname's ownership. ARGV: "1" (joined) or "0" (left), the
+/// room, the reservation in ms (the set lives as long as the ownership), the ownership's
+/// tenure. Nothing when that ownership ended (its secret claimed another name since).
 const REMEMBER: &str = r#"
+local owner = redis.call('GET', KEYS[2])
+if not owner or cjson.decode(owner).tenure ~= ARGV[4] then return 'ended' end
 if ARGV[1] == '1' then redis.call('SADD', KEYS[1], ARGV[2]) else redis.call('SREM', KEYS[1], ARGV[2]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 'ok'
 "#;
 
-/// KEYS: an ownership's rooms. ARGV: the reservation in ms. Its rooms (JSON), kept for
-/// another reservation time.
+/// KEYS: an ownership's rooms, its conversation list and peers. ARGV: the reservation in ms.
+/// Its rooms (JSON); they and its conversations are kept for another reservation time (read at
+/// each claim and resume of the name).
 const MEMBER_OF_ALL: &str = r#"
+for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, ARGV[1]) end
 local rooms = redis.call('SMEMBERS', KEYS[1])
 if #rooms == 0 then return '[]' end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return cjson.encode(rooms)
 "#;
 
@@ -118,28 +122,37 @@ impl RedisRooms {
         })
     }
 
-    /// Records that the ownership `tenure` joined (or left) `room`.
+    /// Records that the ownership `tenure` of the nickname with key `key` joined (or left)
+    /// `room`, unless that ownership ended.
     pub async fn remember(
         &self,
+        key: &str,
         tenure: &str,
         room: &str,
         joined: bool,
         reservation_ms: u64,
     ) -> Result<(), String> {
         let joined = if joined { "1" } else { "0" };
-        let args = vec![joined.to_owned(), room.to_owned(), reservation_ms.to_string()];
-        super::eval(&self.client, REMEMBER, vec![format!("{MEMBER_OF}{tenure}")], args).await.map(|_| ())
+        let keys = vec![format!("{MEMBER_OF}{tenure}"), super::presence::owner_key(key)];
+        let args = vec![joined.to_owned(), room.to_owned(), reservation_ms.to_string(), tenure.to_owned()];
+        super::eval(&self.client, REMEMBER, keys, args).await.map(|_| ())
     }
 
-    /// The rooms the ownership `tenure` is in (their set then lives another reservation time).
+    /// The rooms the ownership `tenure` is in (they and its conversation list then live another
+    /// reservation time).
     pub async fn member_of(&self, tenure: &str, reservation_ms: u64) -> Result<Vec<String>, String> {
-        let keys = vec![format!("{MEMBER_OF}{tenure}")];
+        use crate::history::{DIRECT_PEERS_PREFIX, DIRECTS_PREFIX};
+        let keys = vec![
+            format!("{MEMBER_OF}{tenure}"),
+            format!("{DIRECTS_PREFIX}{tenure}"),
+            format!("{DIRECT_PEERS_PREFIX}{tenure}"),
+        ];
         let answer = super::eval(&self.client, MEMBER_OF_ALL, keys, vec![reservation_ms.to_string()]).await?;
         serde_json::from_str(&answer).map_err(|e| format!("answered {answer:?}: {e}"))
     }
 
-    /// The ownership `tenure` ended ("forget me"): it is in no room, and its list of direct
-    /// conversations is gone.
+    /// The ownership `tenure` ended ("forget me", or its secret claimed another name): it is in
+    /// no room, and its list of direct conversations is gone.
     pub async fn ownership_ended(&self, tenure: &str) -> Result<(), String> {
         use crate::history::{DIRECT_PEERS_PREFIX, DIRECTS_PREFIX};
         let keys = vec![
@@ -151,9 +164,13 @@ impl RedisRooms {
         super::eval(&self.client, script, keys, Vec::new()).await.map(|_| ())
     }
 
-    /// The nickname with key `key` is in `room` through connection `conn` (`entry`: its
-    /// nickname and tenure), or that connection left the room or went (None): then the entry
-    /// goes only if `conn` wrote it, so that a late removal cannot undo a resume's newer entry.
+    /// The nickname with key `key` is in `room` through connection `conn` (its [`LogId`]:
+    /// never the session id, a bearer secret) (`entry`: its nickname and tenure), or that
+    /// connection left the room or went (None): then the entry goes only if `conn` wrote it (or
+    /// an older version, which did not say), so that a late removal cannot undo a resume's
+    /// newer entry.
+    ///
+    /// [`LogId`]: crate::chat::LogId
     pub async fn mark(
         &self,
         room: &str,
@@ -171,7 +188,10 @@ impl RedisRooms {
             None => {
                 let script = r#"
 local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v and cjson.decode(v)[3] == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+if v then
+  local by = cjson.decode(v)[3]
+  if by == nil or by == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+end
 return 'ok'"#;
                 let args = vec![key.to_owned(), conn.to_owned()];
                 super::eval(&self.client, script, keys, args).await.map(|_| ())

@@ -64,12 +64,15 @@ const DIRECT_KEYS_PREFIX: &str = "chat:dm-keys:";
 const DIRECT_KEYS_KEPT: usize = 1_000;
 
 /// KEYS: the set of every conversation. ARGV: (thread, from's tenure, from, to's tenure, to,
-/// id, ts, the sender's keys) per direct message stored; then the lists' prefixes and how
-/// many keys to keep. Puts the conversation at the top of both sides' lists unless a newer
-/// line got there first (another instance may list out of order), and bounds the sender's keys.
+/// id, ts, the sender's keys) per direct message stored; then the lists' prefixes, how many
+/// keys to keep, and how long the lists live (ms: an ownership's reservation time). Puts the
+/// conversation at the top of both sides' lists unless a newer line got there first (another
+/// instance may list out of order), bounds the sender's keys, and keeps both sides' lists and
+/// the keys for another reservation time (a claim of the name renews its lists too:
+/// `cluster::rooms`), so that an ownership that ran out leaves nothing behind.
 const LIST_DIRECT: &str = r#"
-local n = #ARGV - 3
-local directs, peers, kept = ARGV[n + 1], ARGV[n + 2], tonumber(ARGV[n + 3])
+local n = #ARGV - 4
+local directs, peers, kept, live = ARGV[n + 1], ARGV[n + 2], tonumber(ARGV[n + 3]), ARGV[n + 4]
 for i = 1, n, 8 do
   local thread, ft, from, tt, to, id, ts, keys = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), ARGV[i + 7]
   redis.call('SADD', KEYS[1], thread)
@@ -79,8 +82,11 @@ for i = 1, n, 8 do
       redis.call('ZADD', directs .. side[1], id, side[2])
       redis.call('HSET', peers .. side[1], side[2], cjson.encode({side[3], ts}))
     end
+    redis.call('PEXPIRE', directs .. side[1], live)
+    redis.call('PEXPIRE', peers .. side[1], live)
   end
   redis.call('ZREMRANGEBYRANK', keys, 0, -(kept + 1))
+  redis.call('PEXPIRE', keys, live)
 end
 return '0'
 "#;
@@ -180,21 +186,27 @@ return cjson.encode({m = out, oldest = oldest})
 "#;
 
 /// Histories one [`PRUNE`] call visits: a cluster with 100,000 conversations prunes in 1,000
-/// round trips, not 200,000, each short enough not to hold Redis up.
+/// round trips, not 200,000.
 const PRUNE_BATCH: usize = 100;
 
+/// Lines one [`PRUNE`] call drops one by one for their age, at most (the rest wait for the
+/// next minute): a call stays short enough not to hold Redis up, even the first after the age
+/// limit was lowered.
+const PRUNE_AGED_MAX: usize = 10_000;
+
 /// KEYS: the id counter, the set of every conversation. ARGV: keep at most this many (0: no
-/// limit), drop older than this ts (0: no limit); then (stream, idempotency keys, the
-/// conversation or "") per history. Drops the keys of the lines gone, and a conversation whose
-/// every line is gone (it is no longer visited). How many lines went.
+/// limit), drop older than this ts (0: no limit), drop at most this many for their age; then
+/// (stream, idempotency keys, the conversation or "") per history. Drops the keys of the lines
+/// gone, and a conversation whose every line is gone (it is no longer visited). How many lines
+/// went. (Key names in ARGV: standalone Redis only, as the other scripts.)
 const PRUNE: &str = r#"
 local dropped = 0
-local keep, cutoff = tonumber(ARGV[1]), tonumber(ARGV[2])
-for i = 3, #ARGV, 3 do
+local keep, cutoff, aged = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 4, #ARGV, 3 do
   local stream, keys, thread = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if keep > 0 then dropped = dropped + redis.call('XTRIM', stream, 'MAXLEN', keep) end
   if cutoff > 0 then
-    while true do
+    while aged > 0 do
       local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 100)
       local gone = 0
       for _, e in ipairs(first) do
@@ -203,6 +215,7 @@ for i = 3, #ARGV, 3 do
         if ts and ts < cutoff then redis.call('XDEL', stream, e[1]); gone = gone + 1 else break end
       end
       dropped = dropped + gone
+      aged = aged - gone
       if gone < 100 then break end
     end
   end
@@ -221,6 +234,9 @@ return dropped
 pub struct RedisHistory {
     client: Client,
     runtime: tokio::runtime::Handle,
+    /// How long a conversation list lives after its last line or its owner's last claim (ms):
+    /// the ownerships' reservation time.
+    lists_live_ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -233,9 +249,11 @@ struct Range {
 }
 
 impl RedisHistory {
-    /// Uses `client` (connected) from the blocking threads of `runtime`.
-    pub fn new(client: Client, runtime: tokio::runtime::Handle) -> Self {
-        Self { client, runtime }
+    /// Uses `client` (connected) from the blocking threads of `runtime`; conversation lists
+    /// live `reservation` after their last line or their owner's last claim.
+    pub fn new(client: Client, runtime: tokio::runtime::Handle, reservation: std::time::Duration) -> Self {
+        let lists_live_ms = reservation.as_millis().try_into().unwrap_or(u64::MAX);
+        Self { client, runtime, lists_live_ms }
     }
 
     /// Runs one script (its answer is JSON), from a blocking thread.
@@ -310,9 +328,10 @@ impl History for RedisHistory {
                 DIRECTS_PREFIX.to_owned(),
                 DIRECT_PEERS_PREFIX.to_owned(),
                 DIRECT_KEYS_KEPT.to_string(),
+                self.lists_live_ms.to_string(),
             ]);
         }
-        if listed.len() > 3
+        if listed.len() > 4
             && let Err(e) = self.run::<u8>(LIST_DIRECT, vec![DIRECT_THREADS], listed)
         {
             tracing::warn!("cannot list direct conversations: {e}");
@@ -382,7 +401,8 @@ impl History for RedisHistory {
             .collect();
         let mut dropped = 0;
         for batch in histories.chunks(PRUNE_BATCH) {
-            let mut args = vec![retention.max_messages.to_string(), cutoff.to_string()];
+            let mut args =
+                vec![retention.max_messages.to_string(), cutoff.to_string(), PRUNE_AGED_MAX.to_string()];
             for (history, thread) in batch {
                 let (stream, keys) = room_keys(*history);
                 args.extend([stream, keys, (*thread).to_owned()]);

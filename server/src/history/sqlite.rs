@@ -145,6 +145,40 @@ fn row_to_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryMessage> {
     })
 }
 
+/// Applies `retention` inside `tx`: the age limit, then each history's cap (the per-history
+/// limit, or the level the total cuts the longest histories to, whichever is lower). How many
+/// lines went.
+fn prune_in(tx: &rusqlite::Transaction<'_>, retention: Retention) -> rusqlite::Result<u64> {
+    let mut dropped = 0;
+    if retention.max_age_secs > 0 {
+        let cutoff = now_ms() - (retention.max_age_secs as i64) * 1000;
+        dropped += tx.execute(PRUNE_AGE, params![cutoff])? as u64;
+    }
+    if retention.max_messages == 0 && retention.max_total == 0 {
+        return Ok(dropped);
+    }
+    // Each history's size (through the `(room, id)` index), then the one cap for all.
+    let sizes: Vec<(String, u64)> = {
+        let mut stmt = tx.prepare_cached("SELECT room, COUNT(*) FROM messages GROUP BY room")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let each = (retention.max_messages > 0).then_some(retention.max_messages);
+    let shared = match retention.max_total {
+        0 => None,
+        total => super::level(&mut sizes.iter().map(|(_, n)| *n).collect::<Vec<_>>(), total),
+    };
+    let Some(cap) = each.into_iter().chain(shared).min() else { return Ok(dropped) };
+    for (room, _) in sizes.iter().filter(|(_, n)| *n > cap) {
+        dropped += tx.execute(
+            "DELETE FROM messages WHERE room = ?1 AND id <= (
+                 SELECT id FROM messages WHERE room = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            params![room, cap as i64],
+        )? as u64;
+    }
+    Ok(dropped)
+}
+
 impl History for SqliteHistory {
     fn append(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, HistoryError> {
         let mut conn = self.writer();
@@ -250,39 +284,11 @@ impl History for SqliteHistory {
     }
 
     fn prune(&self, retention: Retention) -> Result<u64, HistoryError> {
-        let conn = self.writer();
-        let mut dropped = 0;
-        if retention.max_age_secs > 0 {
-            let cutoff = now_ms() - (retention.max_age_secs as i64) * 1000;
-            dropped += conn.execute(PRUNE_AGE, params![cutoff]).map_err(err)? as u64;
-        }
-        if retention.max_messages == 0 && retention.max_total == 0 {
-            return Ok(dropped);
-        }
-        // Each history's size (through the `(room, id)` index), then the one cap for all.
-        let sizes: Vec<(String, u64)> = {
-            let mut stmt =
-                conn.prepare_cached("SELECT room, COUNT(*) FROM messages GROUP BY room").map_err(err)?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
-                .map_err(err)?;
-            rows.collect::<Result<_, _>>().map_err(err)?
-        };
-        let each = (retention.max_messages > 0).then_some(retention.max_messages);
-        let shared = match retention.max_total {
-            0 => None,
-            total => super::level(&mut sizes.iter().map(|(_, n)| *n).collect::<Vec<_>>(), total),
-        };
-        let Some(cap) = each.into_iter().chain(shared).min() else { return Ok(dropped) };
-        for (room, _) in sizes.iter().filter(|(_, n)| *n > cap) {
-            dropped += conn
-                .execute(
-                    "DELETE FROM messages WHERE room = ?1 AND id <= (
-                         SELECT id FROM messages WHERE room = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-                    params![room, cap as i64],
-                )
-                .map_err(err)? as u64;
-        }
+        let mut conn = self.writer();
+        // One commit (one sync) for the whole prune: the writer waits for this lock.
+        let tx = conn.transaction().map_err(err)?;
+        let dropped = prune_in(&tx, retention).map_err(err)?;
+        tx.commit().map_err(err)?;
         Ok(dropped)
     }
 
