@@ -45,10 +45,13 @@ pub async fn run(config: Config) -> io::Result<()> {
     let addr = SocketAddr::new(config.bind, config.port);
     let listener =
         listen(addr).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    let per_address = config.max_connections_per_address;
+    let listener =
+        crate::tcp_guard::GuardedListener::new(listener, per_address, config.trusted_proxies.clone());
     // Small frames (acks, lines) must leave at once: without TCP_NODELAY, Nagle's algorithm
     // and the peer's delayed ACK hold some of them back for 40 ms.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
+    let listener = listener.tap_io(|stream| {
+        if let Err(e) = stream.tcp().set_nodelay(true) {
             tracing::warn!("cannot set TCP_NODELAY: {e}");
         }
     });

@@ -2,7 +2,8 @@
 //! connection (the admission counts namespace connects), so nothing else limits how fast an
 //! address opens them; each lives until the connect timeout. While per-address rules are on,
 //! an address may open sessions at [`ADDRESS_HANDSHAKES_PER_MINUTE`] after a burst of twice
-//! its connection limit; over it, the handshake gets HTTP 429 (with `Retry-After`).
+//! its connection limit, and an IPv6 /48 (all its /64s together) at [`NETWORK_ADDRESSES`]
+//! times that; over it, the handshake gets HTTP 429 (with `Retry-After`).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -12,18 +13,18 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chat_shared::limits::ADDRESS_HANDSHAKES_PER_MINUTE;
+use chat_shared::limits::{ADDRESS_HANDSHAKES_PER_MINUTE, NETWORK_ADDRESSES};
 use chat_shared::protocol::is_socket_io_path;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::client_addr::{ClientAddress, address_key};
+use crate::client_addr::{ClientAddress, address_key, network_key};
 
 /// Handshakes this many at most between two prunings of idle addresses.
 const PRUNE_EVERY: u64 = 4096;
 
-/// The per-address handshake rate (None: per-address rules are off).
+/// The per-address handshake rate, and the per-/48 one (None: per-address rules are off).
 pub struct Handshakes {
-    limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    limiter: Option<(DefaultKeyedRateLimiter<IpAddr>, DefaultKeyedRateLimiter<IpAddr>)>,
     seen: std::sync::atomic::AtomicU64,
 }
 
@@ -32,18 +33,26 @@ impl Handshakes {
     pub fn new(per_address: usize) -> Self {
         let burst = u32::try_from(per_address.saturating_mul(2)).ok().and_then(NonZeroU32::new);
         let rate = NonZeroU32::new(ADDRESS_HANDSHAKES_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
-        let limiter = burst.map(|burst| RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst)));
+        let scale = u32::try_from(NETWORK_ADDRESSES).unwrap_or(u32::MAX);
+        let times = |n: NonZeroU32| n.saturating_mul(NonZeroU32::new(scale).unwrap_or(NonZeroU32::MIN));
+        let limiter = burst.map(|burst| {
+            let address = RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst));
+            let network = RateLimiter::keyed(Quota::per_minute(times(rate)).allow_burst(times(burst)));
+            (address, network)
+        });
         Self { limiter, seen: Default::default() }
     }
 
     /// Whether `address` may open one more session now.
     fn allow(&self, address: IpAddr) -> bool {
-        let Some(limiter) = &self.limiter else { return true };
+        let Some((by_address, by_network)) = &self.limiter else { return true };
         let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if n % PRUNE_EVERY == PRUNE_EVERY - 1 {
-            limiter.retain_recent();
+            by_address.retain_recent();
+            by_network.retain_recent();
         }
-        limiter.check_key(&address_key(address)).is_ok()
+        by_address.check_key(&address_key(address)).is_ok()
+            && network_key(address).is_none_or(|network| by_network.check_key(&network).is_ok())
     }
 }
 

@@ -15,6 +15,7 @@ mod metrics;
 mod moderators;
 mod origin;
 mod page;
+mod tcp_guard;
 
 use std::process::ExitCode;
 

@@ -123,6 +123,23 @@ pub const PRESENCE_LINES_MAX: usize = 3;
 /// Names nobody may take, because the page uses them for itself (compared as nickname keys).
 pub const RESERVED_NICKNAMES: &[&str] = &["system", "me", "server", "admin", "moderator"];
 
+/// While per-address limits are on, one client address may hold this many times its socket.io
+/// connection limit in open TCP connections (its pages' HTTP requests besides their sockets;
+/// an IPv6 /48, `NETWORK_ADDRESSES` times that): more are closed as they are accepted, before
+/// HTTP reads a byte. A reverse proxy listed in `CHAT_TRUSTED_PROXIES` is not capped.
+pub const TCP_CONNECTIONS_PER_ADDRESS_FACTOR: usize = 4;
+
+/// A TCP connection that neither sends nor receives a byte for this long is closed (HTTP has
+/// no header timeout of its own here; a socket.io connection is never this quiet: the server
+/// pings every 25 s).
+pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Direct messages one connection may have waiting for their checks in the cluster (Redis is
+/// asked whether both sides still own their names, in order): past it the next one is refused
+/// `unavailable` with this `limit`, so that a stalled Redis cannot make a connection pile up
+/// work at its message rate.
+pub const LANE_JOBS_MAX: usize = 32;
+
 /// Lines each history keeps by default (`general`, each room, each direct conversation: a flood
 /// in one cannot push another's lines out); `CHAT_HISTORY_MAX_MESSAGES`.
 pub const HISTORY_MAX_MESSAGES: u64 = 10_000;

@@ -474,3 +474,39 @@ async fn many_connections_from_one_address_share_one_message_budget() {
     );
     still_serves(&server, "elsewhere").await;
 }
+
+/// A client that does not read holds one `nicknames` map, the newest, not one per change: a
+/// map supersedes the one before (whole maps of 1,000 names are ~22 KB, and 2,048 of them
+/// queued per connection made ~45 MB). Long-polling makes "not reading" exact: nothing is
+/// written until the next GET.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_does_not_read_holds_only_the_newest_nicknames_map() {
+    let server = ChatServer::start();
+    let http = reqwest::Client::new();
+    let base = format!("{}/socket.io/?EIO=4&transport=polling", server.url());
+    let open = http.get(&base).send().await.expect("handshake").text().await.expect("a body");
+    let open: Value = serde_json::from_str(open.trim_start_matches('0')).expect("an open packet");
+    let polling = format!("{base}&sid={}", open["sid"].as_str().expect("a sid"));
+    http.post(&polling).body("40").send().await.expect("connect");
+    let connected = http.get(&polling).send().await.expect("poll").text().await.expect("a body");
+    assert!(connected.starts_with("40"), "{connected}");
+    // Names come and go while it does not poll: a map goes out after each change.
+    let (_ana, _) = WireClient::join(server.port, "Ana").await;
+    for i in 0..6 {
+        let (c, _) = WireClient::join(server.port, &format!("Guest{i}")).await;
+        c.close().await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let (_bo, _) = WireClient::join(server.port, "Bo").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiting = http.get(&polling).send().await.expect("poll").text().await.expect("a body");
+    let maps: Vec<&str> = waiting.split('\u{1e}').filter(|p| p.starts_with("42[\"nicknames\"")).collect();
+    assert_eq!(maps.len(), 1, "only the newest map: {waiting}");
+    assert!(
+        maps[0].contains("\"Ana\"") && maps[0].contains("\"Bo\"") && !maps[0].contains("Guest"),
+        "{}",
+        maps[0]
+    );
+    let announced = waiting.split('\u{1e}').filter(|p| p.starts_with("42[\"announcement\"")).count();
+    assert!(announced > 0, "the announcements are still queued: {waiting}");
+}

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chat_shared::limits::SOCKET_IO_URI_MAX_BYTES;
+use chat_shared::limits::{SOCKET_IO_URI_MAX_BYTES, TCP_CONNECTIONS_PER_ADDRESS_FACTOR};
 use chat_tests::wire::Inbound;
 use chat_tests::{ChatServer, WireClient};
 use serde_json::json;
@@ -280,4 +280,43 @@ async fn a_long_query_is_refused_before_it_is_kept() {
         200,
         "a query within the limit"
     );
+}
+
+/// One address cannot hold the server's sockets with TCP connections that never send a byte
+/// ("slowloris": HTTP has no header timeout here): past `TCP_CONNECTIONS_PER_ADDRESS_FACTOR`
+/// times its connection limit, its new TCP connections are closed as they are accepted; the
+/// ones it holds are still served, other addresses are served, and its places come back as
+/// its connections close. (The idle timeout that ends silent ones: `tcp_guard`'s unit test.)
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_holds_a_bounded_number_of_tcp_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = ChatServer::start_with(&[], &[("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "2")]);
+    let port = server.port;
+    let connect = |ip: [u8; 4]| async move {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.bind((ip, 0).into()).expect("bind a loopback address");
+        socket.connect(([127, 0, 0, 1], port).into()).await.expect("tcp connect")
+    };
+    let healthy = |mut tcp: tokio::net::TcpStream| async move {
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: chat\r\nConnection: close\r\n\r\n").await.ok()?;
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(5), tcp.read_to_string(&mut answer)).await.ok()?.ok()?;
+        Some(answer.starts_with("HTTP/1.1 200"))
+    };
+    let cap = 2 * TCP_CONNECTIONS_PER_ADDRESS_FACTOR;
+    let mut held = Vec::new();
+    for _ in 0..cap {
+        held.push(connect([127, 0, 0, 9]).await);
+    }
+    let mut extra = connect([127, 0, 0, 9]).await;
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(5), extra.read(&mut byte)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "closed at once: {read:?}");
+    assert_eq!(healthy(held.pop().expect("one held")).await, Some(true), "a held connection is served");
+    assert_eq!(healthy(connect([127, 0, 0, 10]).await).await, Some(true), "another address is served");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(healthy(connect([127, 0, 0, 9]).await).await, Some(true), "its places came back");
+    let metrics = reqwest::get(format!("{}/metrics", server.url())).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("chat_connections_refused_total{reason=\"tcp_per_address\"}"), "{metrics}");
 }

@@ -17,7 +17,7 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
     // Read, not counted: `about` comes with every page's connect.
     let online = match &chat.presence {
         None => chat.roster.len() as u64,
-        Some(_) => chat.online_in_cluster.count(),
+        Some(_) => chat.online.count(),
     };
     let about = About { name: chat.about.name.clone(), about: chat.about.about.clone(), online };
     reply.answer(ClientEvent::About, Ok(about));

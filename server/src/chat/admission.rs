@@ -85,14 +85,65 @@ pub struct Admission {
 }
 
 struct AddressRules {
+    /// Each address's rates (an IPv6 address: its /64)...
+    by_address: Rates,
+    /// ...and each IPv6 /48's, [`NETWORK_ADDRESSES`] times as large: a site's 65,536 /64s
+    /// together do what a few addresses may, not 65,536 times as much.
+    by_network: Rates,
+    /// Addresses (and IPv6 /48s) a flooder was closed from, and until when they are refused.
+    penalties: Mutex<HashMap<IpAddr, Instant>>,
+}
+
+/// The rate limits of one tier (addresses, or IPv6 networks), keyed by its keys.
+struct Rates {
     connects: DefaultKeyedRateLimiter<IpAddr>,
     messages: DefaultKeyedRateLimiter<IpAddr>,
     typing: DefaultKeyedRateLimiter<IpAddr>,
     history: DefaultKeyedRateLimiter<IpAddr>,
     new_owners: DefaultKeyedRateLimiter<IpAddr>,
     claims: DefaultKeyedRateLimiter<IpAddr>,
-    /// Addresses a flooder was closed from, and until when they are refused.
-    penalties: Mutex<HashMap<IpAddr, Instant>>,
+}
+
+impl Rates {
+    /// The per-address quotas times `scale` (`connections`: the per-address connection limit,
+    /// the burst of new connections and claims).
+    fn new(connections: NonZeroU32, scale: u32) -> Self {
+        let times = |n: u32| nonzero(n.saturating_mul(scale));
+        let connections = times(connections.get());
+        Self {
+            connects: RateLimiter::keyed(
+                Quota::per_minute(times(ADDRESS_CONNECTS_PER_MINUTE)).allow_burst(connections),
+            ),
+            messages: RateLimiter::keyed(
+                Quota::per_second(times(ADDRESS_MESSAGES_PER_SECOND))
+                    .allow_burst(times(ADDRESS_MESSAGE_BURST)),
+            ),
+            typing: RateLimiter::keyed(
+                Quota::per_second(times(ADDRESS_TYPING_PER_SECOND)).allow_burst(times(ADDRESS_TYPING_BURST)),
+            ),
+            history: RateLimiter::keyed(
+                Quota::per_second(times(ADDRESS_HISTORY_PER_SECOND))
+                    .allow_burst(times(ADDRESS_HISTORY_BURST)),
+            ),
+            new_owners: RateLimiter::keyed(
+                Quota::per_hour(times(ADDRESS_NEW_OWNERS_PER_HOUR))
+                    .allow_burst(times(ADDRESS_NEW_OWNERS_BURST)),
+            ),
+            claims: RateLimiter::keyed(
+                Quota::per_minute(times(ADDRESS_CLAIMS_PER_MINUTE))
+                    .allow_burst(connections.max(times(ADDRESS_CLAIMS_BURST_MIN))),
+            ),
+        }
+    }
+
+    fn prune(&self) {
+        self.connects.retain_recent();
+        self.messages.retain_recent();
+        self.typing.retain_recent();
+        self.history.retain_recent();
+        self.new_owners.retain_recent();
+        self.claims.retain_recent();
+    }
 }
 
 /// How many connections are open, and the most that were at once in a period.
@@ -114,32 +165,14 @@ struct Counts {
 
 impl Admission {
     pub fn new(limits: ConnectionLimits) -> Self {
+        let network_scale = u32::try_from(NETWORK_ADDRESSES).unwrap_or(u32::MAX);
         let per_address =
-            u32::try_from(limits.per_address).ok().and_then(NonZeroU32::new).map(|burst| AddressRules {
-                connects: RateLimiter::keyed(
-                    Quota::per_minute(nonzero(ADDRESS_CONNECTS_PER_MINUTE)).allow_burst(burst),
-                ),
-                messages: RateLimiter::keyed(
-                    Quota::per_second(nonzero(ADDRESS_MESSAGES_PER_SECOND))
-                        .allow_burst(nonzero(ADDRESS_MESSAGE_BURST)),
-                ),
-                typing: RateLimiter::keyed(
-                    Quota::per_second(nonzero(ADDRESS_TYPING_PER_SECOND))
-                        .allow_burst(nonzero(ADDRESS_TYPING_BURST)),
-                ),
-                history: RateLimiter::keyed(
-                    Quota::per_second(nonzero(ADDRESS_HISTORY_PER_SECOND))
-                        .allow_burst(nonzero(ADDRESS_HISTORY_BURST)),
-                ),
-                new_owners: RateLimiter::keyed(
-                    Quota::per_hour(nonzero(ADDRESS_NEW_OWNERS_PER_HOUR))
-                        .allow_burst(nonzero(ADDRESS_NEW_OWNERS_BURST)),
-                ),
-                claims: RateLimiter::keyed(
-                    Quota::per_minute(nonzero(ADDRESS_CLAIMS_PER_MINUTE))
-                        .allow_burst(burst.max(nonzero(ADDRESS_CLAIMS_BURST_MIN))),
-                ),
-                penalties: Mutex::default(),
+            u32::try_from(limits.per_address).ok().and_then(NonZeroU32::new).map(|connections| {
+                AddressRules {
+                    by_address: Rates::new(connections, 1),
+                    by_network: Rates::new(connections, network_scale),
+                    penalties: Mutex::default(),
+                }
             });
         Self {
             limits,
@@ -254,40 +287,46 @@ impl Admission {
     /// Whether `address` may send one more message now (all its connections together).
     pub fn allow_message(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
-        rules.messages.check_key(&address_key(addr)).map_err(rate_limited)
+        rules.check(addr, |r| &r.messages).map_err(rate_limited)
     }
 
     /// Whether `address` may send one more typing notice now (all its connections together).
     pub fn allow_typing(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
-        rules.typing.check_key(&address_key(addr)).map_err(rate_limited)
+        rules.check(addr, |r| &r.typing).map_err(rate_limited)
     }
 
     /// Whether `address` may ask for one more page of history now (all its connections
     /// together: each page may be up to 64 KiB, held until the client reads it).
     pub fn allow_history(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
-        rules.history.check_key(&address_key(addr)).map_err(rate_limited)
+        rules.check(addr, |r| &r.history).map_err(rate_limited)
     }
 
     /// Whether `address` may claim one more nickname now (all its connections together: each
     /// claim is announced to everyone, and so is the departure that may follow it).
     pub fn allow_claim(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
-        rules.claims.check_key(&address_key(addr)).map_err(rate_limited)
+        rules.check(addr, |r| &r.claims).map_err(rate_limited)
     }
 
     /// Whether `address` may create one more owned nickname now (else the claim is ephemeral).
     pub fn allow_new_owner(&self, address: Option<IpAddr>) -> bool {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return true };
-        rules.new_owners.check_key(&address_key(addr)).is_ok()
+        rules.check(addr, |r| &r.new_owners).is_ok()
     }
 
-    /// A flooder was closed: its address may not connect again for [`FLOOD_PENALTY`].
+    /// A flooder was closed: its address (and, for IPv6, its /48: another /64 of the same site
+    /// is the same client) may not connect again for [`FLOOD_PENALTY`].
     pub fn penalize(&self, address: Option<IpAddr>) {
-        if let (Some(rules), Some(addr)) = (&self.per_address, address.map(address_key)) {
-            tracing::warn!(%addr, penalty = ?FLOOD_PENALTY, "address flooded: refusing its new connections");
-            lock(&rules.penalties).insert(addr, Instant::now() + FLOOD_PENALTY);
+        let (Some(rules), Some(addr)) = (&self.per_address, address) else { return };
+        let key = address_key(addr);
+        tracing::warn!(addr = %key, penalty = ?FLOOD_PENALTY, "address flooded: refusing its new connections");
+        let until = Instant::now() + FLOOD_PENALTY;
+        let mut penalties = lock(&rules.penalties);
+        penalties.insert(key, until);
+        if let Some(network) = network_key(addr) {
+            penalties.insert(network, until);
         }
     }
 
@@ -313,28 +352,40 @@ impl Drop for Ticket {
 }
 
 impl AddressRules {
+    /// `addr`: the address's key (see `client_addr::address_key`).
     fn check_connect(&self, addr: IpAddr) -> Result<(), Refused> {
         {
             let mut penalties = lock(&self.penalties);
-            match penalties.get(&addr) {
-                Some(until) if Instant::now() < *until => return Err(Refused::FloodPenalty),
-                Some(_) => {
-                    penalties.remove(&addr);
+            for key in std::iter::once(addr).chain(network_key(addr)) {
+                match penalties.get(&key) {
+                    Some(until) if Instant::now() < *until => return Err(Refused::FloodPenalty),
+                    Some(_) => {
+                        penalties.remove(&key);
+                    }
+                    None => {}
                 }
-                None => {}
             }
         }
-        self.connects.check_key(&addr).map_err(|_| Refused::TooFastFromAddress)
+        self.check(addr, |r| &r.connects).map_err(|_| Refused::TooFastFromAddress)
+    }
+
+    /// Takes one from the limiter `pick` chooses, for `addr`'s key and, for IPv6, its /48's.
+    fn check(
+        &self,
+        addr: IpAddr,
+        pick: impl Fn(&Rates) -> &DefaultKeyedRateLimiter<IpAddr>,
+    ) -> Result<(), governor::NotUntil<governor::clock::QuantaInstant>> {
+        pick(&self.by_address).check_key(&address_key(addr))?;
+        match network_key(addr) {
+            Some(network) => pick(&self.by_network).check_key(&network),
+            None => Ok(()),
+        }
     }
 
     /// Forgets addresses whose limits are back to full and penalties that are over.
     fn prune(&self) {
-        self.connects.retain_recent();
-        self.messages.retain_recent();
-        self.typing.retain_recent();
-        self.history.retain_recent();
-        self.new_owners.retain_recent();
-        self.claims.retain_recent();
+        self.by_address.prune();
+        self.by_network.prune();
         let now = Instant::now();
         lock(&self.penalties).retain(|_, until| *until > now);
     }
@@ -411,7 +462,29 @@ mod tests {
         assert!(a.admit(Some("2001:db8:8::1".parse().unwrap())).is_ok(), "another /48");
         assert!(a.admit(Some("10.0.0.1".parse().unwrap())).is_ok(), "IPv4 has no network tier");
         drop(held);
+        // (The /48's new connections come at 4 × an address's rate, its burst spent: one more
+        // is due within 250 ms.)
+        std::thread::sleep(std::time::Duration::from_millis(300));
         assert!(a.admit(Some(next)).is_ok(), "places in the /48 come back");
+    }
+
+    /// Each /64 of a site is an address, but the site's /64s together get NETWORK_ADDRESSES
+    /// times one address's rates, not 65,536 times: messages, claims, and a flood's penalty.
+    #[test]
+    fn one_ipv6_48_shares_a_few_addresses_worth_of_every_rate() {
+        let a = Arc::new(Admission::new(ConnectionLimits { total: 0, per_address: 2 }));
+        let slash64 = |i: usize| -> IpAddr { format!("2001:db8:9:{i:x}::1").parse().unwrap() };
+        let sent = (0..1_000).filter(|i| a.allow_message(Some(slash64(*i))).is_ok()).count();
+        assert_eq!(sent, ADDRESS_MESSAGE_BURST as usize * NETWORK_ADDRESSES, "the /48's budget");
+        assert!(a.allow_message(Some("2001:db8:a::1".parse().unwrap())).is_ok(), "another /48");
+        let one =
+            (0..1_000).filter(|_| a.allow_message(Some("2001:db8:b::1".parse().unwrap())).is_ok()).count();
+        assert_eq!(one, ADDRESS_MESSAGE_BURST as usize, "one /64 still has its own budget");
+        let v4 = (0..1_000).filter(|_| a.allow_message(Some("10.0.0.7".parse().unwrap())).is_ok()).count();
+        assert_eq!(v4, ADDRESS_MESSAGE_BURST as usize, "IPv4 has no network tier");
+        a.penalize(Some(slash64(1)));
+        assert_eq!(refusal(a.admit(Some(slash64(2)))), Some(Refused::FloodPenalty), "its site");
+        assert!(a.admit(Some("2001:db8:c::1".parse().unwrap())).is_ok(), "another site");
     }
 
     #[test]

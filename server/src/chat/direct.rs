@@ -95,6 +95,9 @@ pub fn send(chat: &Chat, mut req: Incoming) {
         let to = Nickname::parse(&request.to)?;
         // The text and key are checked before anything waits.
         super::message::line(&from, Channel::General, &request.text, request.key.clone())?;
+        if session.lane.full() {
+            return Err(ChatError::with_limit(ErrorCode::Unavailable, chat_shared::limits::LANE_JOBS_MAX));
+        }
         Ok((from, to, request))
     });
     let (_, to, request) = match accepted {

@@ -120,7 +120,7 @@ pub struct ChatState {
     /// The rooms of each ownership, alone (in a cluster: Redis).
     memberships: Arc<memberships::Memberships>,
     /// In a cluster: who is online in it, as the nicknames task last read it.
-    online_in_cluster: Arc<nicknames::ClusterOnline>,
+    online: Arc<nicknames::Online>,
     /// The rooms in Redis (None: alone, `rooms` is everything).
     redis_rooms: Option<crate::cluster::RedisRooms>,
     message_rate: MessageRate,
@@ -155,11 +155,11 @@ impl Chat {
         let redis_rooms = redis.as_ref().map(|r| crate::cluster::RedisRooms::new(r.client.clone()));
         let presence =
             redis.map(|r| Presence::new(r.client, r.instance, settings.grace, settings.reservation));
-        let online_in_cluster = Arc::new(nicknames::ClusterOnline::default());
+        let online = Arc::new(nicknames::Online::default());
         let (nicknames_changed, task) = nicknames::coalescer(
             roster.clone(),
             presence.clone().map(|p| (p, elsewhere.clone())),
-            online_in_cluster.clone(),
+            online.clone(),
         );
         let locals = Arc::new(locals::Locals::default());
         let journal =
@@ -175,7 +175,7 @@ impl Chat {
             about: Arc::new(settings.about.clone()),
             rooms: Arc::new(rooms::Rooms::new(settings.rooms_max)),
             memberships: Arc::default(),
-            online_in_cluster,
+            online,
             redis_rooms,
             message_rate: settings.message_rate,
             admission: Arc::new(Admission::new(settings.connections)),

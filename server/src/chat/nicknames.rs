@@ -30,24 +30,39 @@ impl NicknamesChanged {
     }
 }
 
-/// Who is online in the cluster, as the nicknames task last read it from Redis (at most a lease
-/// renewal old; at once for a change on this instance): for `about` and `room people`, which
-/// anyone may ask for and must not make Redis read every name each time.
+/// Who is online, as the nicknames task last sent it (in a cluster, as it read it from Redis:
+/// at most a lease renewal old, at once for a change on this instance): for `about` and `room
+/// people`, which anyone may ask for and must neither make Redis read every name nor sort
+/// everyone each time.
 #[derive(Default)]
-pub struct ClusterOnline(RwLock<Arc<Nicknames>>);
+pub struct Online(RwLock<Arc<Snapshot>>);
 
-impl ClusterOnline {
-    /// Every nickname in use in the cluster (the map `nicknames` sends).
-    pub fn names(&self) -> Arc<Nicknames> {
+#[derive(Default)]
+struct Snapshot {
+    /// Every nickname in use (the map `nicknames` sends).
+    names: Arc<Nicknames>,
+    /// `general`'s people as `room people` answers them (sorted, at most `ROOM_PEOPLE_MAX`).
+    people: Arc<Vec<String>>,
+}
+
+impl Online {
+    fn get(&self) -> Arc<Snapshot> {
         self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// How many nicknames are in use.
     pub fn count(&self) -> u64 {
-        self.names().len() as u64
+        self.get().names.len() as u64
+    }
+
+    /// `general`'s people, in `room people`'s order and bound.
+    pub fn people(&self) -> Arc<Vec<String>> {
+        self.get().people.clone()
     }
 
     fn set(&self, names: Arc<Nicknames>) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = names;
+        let people = Arc::new(super::rooms::sorted(names.keys().cloned().collect()));
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Snapshot { names, people });
     }
 }
 
@@ -55,8 +70,8 @@ impl ClusterOnline {
 pub struct NicknamesTask {
     changed: Arc<Notify>,
     roster: Arc<Roster>,
-    /// In a cluster: who is online in it, as last read.
-    online: Arc<ClusterOnline>,
+    /// Who is online, as last sent (in a cluster: as last read).
+    online: Arc<Online>,
     /// In a cluster: the cluster's presence, and the users on the other instances.
     cluster: Option<(Presence, Elsewhere)>,
 }
@@ -64,7 +79,7 @@ pub struct NicknamesTask {
 pub fn coalescer(
     roster: Arc<Roster>,
     cluster: Option<(Presence, Elsewhere)>,
-    online: Arc<ClusterOnline>,
+    online: Arc<Online>,
 ) -> (NicknamesChanged, NicknamesTask) {
     let changed = Arc::new(Notify::new());
     (NicknamesChanged(changed.clone()), NicknamesTask { changed, roster, online, cluster })
@@ -77,11 +92,12 @@ impl NicknamesTask {
         match self.cluster {
             None => {
                 tokio::spawn(async move {
-                    let mut last_sent = Nicknames::new();
+                    let mut last_sent = Arc::new(Nicknames::new());
                     loop {
                         // A notify while we send or sleep is kept, so the last change is never missed.
                         self.changed.notified().await;
-                        let map = self.roster.snapshot();
+                        let map = Arc::new(self.roster.snapshot());
+                        self.online.set(map.clone());
                         let pace = publish(&io, &last_sent, &map, true);
                         tokio::time::sleep(pace).await;
                         last_sent = map;
@@ -115,7 +131,11 @@ impl NicknamesTask {
                         if changed_here {
                             // The other instances' tasks see the change at their next
                             // renewal; their connections that take whole maps get it now.
-                            elsewhere.send_to(super::ANNOUNCED_ROOM, ServerEvent::Nicknames, map.clone());
+                            elsewhere.send_latest_to(
+                                super::ANNOUNCED_ROOM,
+                                ServerEvent::Nicknames,
+                                map.clone(),
+                            );
                         }
                         if changed {
                             tokio::time::sleep(pace).await;
@@ -171,7 +191,8 @@ fn publish(io: &SocketIo<ChatAdapter>, last_sent: &Nicknames, map: &Nicknames, m
     if !maps_due {
         maps.clear();
     }
-    let sent_maps = fanout::to_each_encoded(maps, ServerEvent::Nicknames, map);
+    // A map supersedes the one before: a socket holds only the newest it has not read.
+    let sent_maps = fanout::latest_to_each(maps, ServerEvent::Nicknames, map);
     let sent_lists = send_online(lists, map);
     let sent_changes = fanout::to_each_encoded(changes, ServerEvent::Presence, &change);
     tracing::debug!(names = map.len(), sent_maps, sent_lists, sent_changes, "sent who is online");

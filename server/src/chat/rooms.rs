@@ -413,15 +413,9 @@ pub fn people(chat: &Chat, mut req: Incoming) {
         Err(e) => return reply.answer::<Vec<String>>(ClientEvent::RoomPeople, Err(e)),
     };
     match (name.is_general(), chat.redis_rooms.clone()) {
-        // `general`: everyone named, as `nicknames` lists them (in a cluster, as the nicknames
-        // task last read them): no walk over the connections.
-        (true, _) => {
-            let named = match chat.presence {
-                Some(_) => chat.online_in_cluster.names().keys().cloned().collect(),
-                None => chat.roster.names(),
-            };
-            reply.answer(ClientEvent::RoomPeople, Ok(sorted(named)))
-        }
+        // `general`: everyone named, as the nicknames task last sent them (in a cluster, as it
+        // last read them), sorted once per change, not per request.
+        (true, _) => reply.answer(ClientEvent::RoomPeople, Ok(chat.online.people().as_slice())),
         (false, Some(redis)) => {
             tokio::spawn(async move {
                 let present = redis.present(name.as_str(), crate::cluster::NICK).await.map_err(|e| {
@@ -445,7 +439,7 @@ pub fn people(chat: &Chat, mut req: Incoming) {
 
 /// Names in order (case aside), without repeats, at most [`ROOM_PEOPLE_MAX`] of them: the
 /// answer stays within a history page's bytes whatever the crowd.
-fn sorted(mut names: Vec<String>) -> Vec<String> {
+pub(super) fn sorted(mut names: Vec<String>) -> Vec<String> {
     names.sort_by_cached_key(|n| (chat_shared::lowercase(n), n.clone()));
     names.dedup();
     names.truncate(ROOM_PEOPLE_MAX);

@@ -333,11 +333,6 @@ impl Roster {
             .collect()
     }
 
-    /// Every nickname in use here, as shown (held, or reserved for an owner who dropped).
-    pub fn names(&self) -> Vec<String> {
-        self.lock().names.values().map(|e| e.held.nickname.to_string()).collect()
-    }
-
     /// How many nicknames are in use (held, or reserved for an owner who dropped).
     pub fn len(&self) -> usize {
         self.lock().names.len()

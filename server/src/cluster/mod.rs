@@ -217,7 +217,7 @@ impl Elsewhere {
     /// Sends `event` to everyone on the other instances (nothing when alone).
     /// `data` is owned (the sending finishes in a task); a tuple is several arguments.
     pub fn send<T: Serialize + Send + Sync + 'static>(&self, event: ServerEvent, data: T) {
-        self.send_within(None, event, data);
+        self.send_within(None, event, data, false);
     }
 
     /// Sends `event` to the sockets of the other instances that are in `room`.
@@ -227,7 +227,19 @@ impl Elsewhere {
         event: ServerEvent,
         data: T,
     ) {
-        self.send_within(Some(room.into()), event, data);
+        self.send_within(Some(room.into()), event, data, false);
+    }
+
+    /// Like [`Self::send_to`], for a state that supersedes the one before it (the whole
+    /// `nicknames` map): each socket keeps only the newest one it has not written yet (see
+    /// `chat::fanout::latest_to_each`).
+    pub fn send_latest_to<T: Serialize + Send + Sync + 'static>(
+        &self,
+        room: impl Into<String>,
+        event: ServerEvent,
+        data: T,
+    ) {
+        self.send_within(Some(room.into()), event, data, true);
     }
 
     fn send_within<T: Serialize + Send + Sync + 'static>(
@@ -235,6 +247,7 @@ impl Elsewhere {
         to: Option<String>,
         event: ServerEvent,
         data: T,
+        latest: bool,
     ) {
         let (Some(room), Some(io)) = (&self.room, self.io.get()) else { return };
         let (io, room) = (io.clone(), room.clone());
@@ -243,6 +256,7 @@ impl Elsewhere {
                 Some(to) => io.to(to).except(room),
                 None => io.except(room),
             };
+            let others = if latest { others.volatile() } else { others };
             if let Err(e) = others.emit(event.name(), &data).await {
                 tracing::warn!(event = event.name(), "not delivered on every other instance: {e}");
             }
