@@ -12,7 +12,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::serve::{Listener, ListenerExt};
 use axum::{Extension, Router};
-use chat_shared::limits::{CONNECT_TIMEOUT, LISTEN_BACKLOG, MAX_BUFFERED_PACKETS, MAX_PAYLOAD_BYTES};
+use chat_shared::limits::{
+    CONNECT_TIMEOUT, LISTEN_BACKLOG, MAX_BUFFERED_PACKETS, MAX_PAYLOAD_BYTES, PING_INTERVAL, PING_TIMEOUT,
+};
 use chat_shared::protocol::SOCKET_IO_PATH;
 use socketioxide::{ParserConfig, SocketIo};
 use tokio::net::{TcpListener, TcpSocket};
@@ -177,6 +179,9 @@ pub fn router(
         .ws_read_buffer_size(WS_READ_BUFFER_BYTES)
         .ws_max_message_size(MAX_PAYLOAD_BYTES as usize)
         .connect_timeout(CONNECT_TIMEOUT)
+        // Set, not left to engineioxide's defaults: the TCP guard's idle timeout counts on them.
+        .ping_interval(PING_INTERVAL)
+        .ping_timeout(PING_TIMEOUT)
         // The chat has no binary events: a packet with a binary attachment closes its
         // connection at once, instead of socketioxide holding up to 10,000 attachments
         // (10 MB) per connection while it waits for them.

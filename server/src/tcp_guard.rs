@@ -15,7 +15,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::serve::Listener;
-use chat_shared::limits::{NETWORK_ADDRESSES, TCP_CONNECTIONS_PER_ADDRESS_FACTOR, TCP_IDLE_TIMEOUT};
+use chat_shared::limits::{
+    NETWORK_ADDRESSES, TCP_CONNECTIONS_PER_ADDRESS_FACTOR, TCP_CONNECTIONS_PER_ADDRESS_MIN, TCP_IDLE_TIMEOUT,
+};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
@@ -47,10 +49,13 @@ pub struct GuardedListener {
 impl GuardedListener {
     /// `per_address`: the per-address socket.io connection limit (0: per-address limits off);
     /// an address may hold [`TCP_CONNECTIONS_PER_ADDRESS_FACTOR`] times as many TCP connections
-    /// (its page's requests besides its sockets).
+    /// (its page's requests besides its sockets), at least [`TCP_CONNECTIONS_PER_ADDRESS_MIN`].
     pub fn new(tcp: TcpListener, per_address: usize, trusted: Networks) -> Self {
-        let per_address =
-            (per_address > 0).then(|| per_address.saturating_mul(TCP_CONNECTIONS_PER_ADDRESS_FACTOR));
+        let per_address = (per_address > 0).then(|| {
+            per_address
+                .saturating_mul(TCP_CONNECTIONS_PER_ADDRESS_FACTOR)
+                .max(TCP_CONNECTIONS_PER_ADDRESS_MIN)
+        });
         Self { tcp, open: Arc::default(), per_address, trusted, idle: TCP_IDLE_TIMEOUT }
     }
 
@@ -246,8 +251,13 @@ mod tests {
 
     #[tokio::test]
     async fn an_address_holds_a_bounded_number_of_connections_and_gets_them_back() {
-        let guard = listener(1, "10.9.0.0/16");
-        let cap = TCP_CONNECTIONS_PER_ADDRESS_FACTOR;
+        let guard = listener(10, "10.9.0.0/16");
+        let cap = 10 * TCP_CONNECTIONS_PER_ADDRESS_FACTOR;
+        assert_eq!(
+            listener(1, "").per_address,
+            Some(TCP_CONNECTIONS_PER_ADDRESS_MIN),
+            "a browser's worth at least"
+        );
         let one: IpAddr = "10.0.0.1".parse().unwrap();
         let held: Vec<Place> = (0..cap).map(|_| guard.admit(one).expect("within the limit")).collect();
         assert!(guard.admit(one).is_none(), "over it");

@@ -85,7 +85,8 @@ pub const FLOOD_WINDOW: Duration = Duration::from_secs(10);
 /// docs/operations.md, "Security", says why it is kept)...
 pub const FLOOD_PENALTY: Duration = Duration::from_secs(60);
 /// ...an IPv6 /48 (one site: a tunnel broker hands one out for free, 65,536 /64s) may hold
-/// this many times the per-address connection limit, all its /64s together...
+/// this many times the per-address connection limit, all its /64s together, and has this many
+/// times every per-address rate (and a flood's penalty covers it)...
 pub const NETWORK_ADDRESSES: usize = 4;
 /// ...an address may open new connections at this rate per minute, after a burst as large as
 /// its connection limit (reconnecting must not reset the per-connection limits)...
@@ -124,15 +125,23 @@ pub const PRESENCE_LINES_MAX: usize = 3;
 pub const RESERVED_NICKNAMES: &[&str] = &["system", "me", "server", "admin", "moderator"];
 
 /// While per-address limits are on, one client address may hold this many times its socket.io
-/// connection limit in open TCP connections (its pages' HTTP requests besides their sockets;
-/// an IPv6 /48, `NETWORK_ADDRESSES` times that): more are closed as they are accepted, before
-/// HTTP reads a byte. A reverse proxy listed in `CHAT_TRUSTED_PROXIES` is not capped.
+/// connection limit in open TCP connections, and at least [`TCP_CONNECTIONS_PER_ADDRESS_MIN`]
+/// (its pages' HTTP requests besides their sockets: a browser opens up to 6 at once; an IPv6
+/// /48, `NETWORK_ADDRESSES` times that): more are closed as they are accepted, before HTTP
+/// reads a byte. A reverse proxy listed in `CHAT_TRUSTED_PROXIES` is not capped.
 pub const TCP_CONNECTIONS_PER_ADDRESS_FACTOR: usize = 4;
+pub const TCP_CONNECTIONS_PER_ADDRESS_MIN: usize = 32;
+
+/// How often the server pings each engine.io connection, and how long the client has to answer
+/// (socket.io's defaults): a connection that does not answer is closed.
+pub const PING_INTERVAL: Duration = Duration::from_secs(25);
+pub const PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A TCP connection that neither sends nor receives a byte for this long is closed (HTTP has
-/// no header timeout of its own here; a socket.io connection is never this quiet: the server
-/// pings every 25 s).
+/// no header timeout of its own here). A socket.io connection is never this quiet: the server
+/// pings every [`PING_INTERVAL`] and the client answers; a long-poll GET returns by then.
 pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+const _: () = assert!(TCP_IDLE_TIMEOUT.as_secs() > PING_INTERVAL.as_secs() + PING_TIMEOUT.as_secs());
 
 /// Direct messages one connection may have waiting for their checks in the cluster (Redis is
 /// asked whether both sides still own their names, in order): past it the next one is refused

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use chat_shared::limits::{SOCKET_IO_URI_MAX_BYTES, TCP_CONNECTIONS_PER_ADDRESS_FACTOR};
+use chat_shared::limits::{
+    SOCKET_IO_URI_MAX_BYTES, TCP_CONNECTIONS_PER_ADDRESS_FACTOR, TCP_CONNECTIONS_PER_ADDRESS_MIN,
+};
 use chat_tests::wire::Inbound;
 use chat_tests::{ChatServer, WireClient};
 use serde_json::json;
@@ -290,7 +292,7 @@ async fn a_long_query_is_refused_before_it_is_kept() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_address_holds_a_bounded_number_of_tcp_connections() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = ChatServer::start_with(&[], &[("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "2")]);
+    let server = ChatServer::start_with(&[], &[("CHAT_MAX_CONNECTIONS_PER_ADDRESS", "10")]);
     let port = server.port;
     let connect = |ip: [u8; 4]| async move {
         let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
@@ -303,7 +305,7 @@ async fn an_address_holds_a_bounded_number_of_tcp_connections() {
         tokio::time::timeout(Duration::from_secs(5), tcp.read_to_string(&mut answer)).await.ok()?.ok()?;
         Some(answer.starts_with("HTTP/1.1 200"))
     };
-    let cap = 2 * TCP_CONNECTIONS_PER_ADDRESS_FACTOR;
+    let cap = (10 * TCP_CONNECTIONS_PER_ADDRESS_FACTOR).max(TCP_CONNECTIONS_PER_ADDRESS_MIN);
     let mut held = Vec::new();
     for _ in 0..cap {
         held.push(connect([127, 0, 0, 9]).await);

@@ -379,3 +379,17 @@ async fn a_dropped_connection_leaves_a_rooms_people_on_every_instance() {
     let (_bo, _) = WireClient::own(servers[0].port, "Bo", json!({"owner": secret})).await;
     assert_eq!(people_once(&mut ana, "den", both.clone(), 110..160).await.get(1), Some(&both), "back");
 }
+
+/// After a restart, `general`'s people are the names kept for their owners before it (they may
+/// resume), at once: not only once someone's arrival or departure has been sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn generals_people_after_a_restart_are_the_names_kept_for_their_owners() {
+    let mut server = ChatServer::start();
+    let (_ana, _) = WireClient::join(server.port, "Ana").await;
+    server.terminate();
+    assert!(server.wait_exit(Duration::from_secs(20)).is_some(), "stopped");
+    server.restart();
+    let mut asker = WireClient::connect(server.port).await;
+    let people = ask(&mut asker, "room people", &[json!({"room": "general"})], 1).await;
+    assert_eq!(people.get(1), Some(&json!(["Ana"])), "{people:?}");
+}

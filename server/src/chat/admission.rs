@@ -47,8 +47,12 @@ pub enum Refused {
     TooManyFromNetwork,
     #[error("too many new connections from your address: wait a moment")]
     TooFastFromAddress,
+    #[error("too many new connections from your network: wait a moment")]
+    TooFastFromNetwork,
     #[error("your address flooded the chat: wait a minute")]
     FloodPenalty,
+    #[error("your network flooded the chat: wait a minute")]
+    NetworkFloodPenalty,
     #[error("the server is shutting down: try again in a moment")]
     ShuttingDown,
     #[error("a moderator banned your address for now")]
@@ -63,7 +67,9 @@ impl Refused {
             Self::TooManyFromAddress => "per_address",
             Self::TooManyFromNetwork => "per_network",
             Self::TooFastFromAddress => "address_rate",
+            Self::TooFastFromNetwork => "network_rate",
             Self::FloodPenalty => "flood_penalty",
+            Self::NetworkFloodPenalty => "network_flood_penalty",
             Self::ShuttingDown => "shutting_down",
             Self::Banned => "banned",
         }
@@ -91,8 +97,19 @@ struct AddressRules {
     /// together do what a few addresses may, not 65,536 times as much.
     by_network: Rates,
     /// Addresses (and IPv6 /48s) a flooder was closed from, and until when they are refused.
-    penalties: Mutex<HashMap<IpAddr, Instant>>,
+    penalties: Mutex<HashMap<Tier, Instant>>,
 }
+
+/// What a rule counts: an address (an IPv6 /64), or an IPv6 /48 (a /48's key is also its
+/// first /64's: two tiers, not one map of both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Tier {
+    Address(IpAddr),
+    Network(IpAddr),
+}
+
+/// Which tier refused, and when it would allow again.
+type Refusal = (Tier, governor::NotUntil<governor::clock::QuantaInstant>);
 
 /// The rate limits of one tier (addresses, or IPv6 networks), keyed by its keys.
 struct Rates {
@@ -287,27 +304,27 @@ impl Admission {
     /// Whether `address` may send one more message now (all its connections together).
     pub fn allow_message(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
-        rules.check(addr, |r| &r.messages).map_err(rate_limited)
+        rules.check(addr, |r| &r.messages).map_err(|(_, wait)| rate_limited(wait))
     }
 
     /// Whether `address` may send one more typing notice now (all its connections together).
     pub fn allow_typing(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
-        rules.check(addr, |r| &r.typing).map_err(rate_limited)
+        rules.check(addr, |r| &r.typing).map_err(|(_, wait)| rate_limited(wait))
     }
 
     /// Whether `address` may ask for one more page of history now (all its connections
     /// together: each page may be up to 64 KiB, held until the client reads it).
     pub fn allow_history(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
-        rules.check(addr, |r| &r.history).map_err(rate_limited)
+        rules.check(addr, |r| &r.history).map_err(|(_, wait)| rate_limited(wait))
     }
 
     /// Whether `address` may claim one more nickname now (all its connections together: each
     /// claim is announced to everyone, and so is the departure that may follow it).
     pub fn allow_claim(&self, address: Option<IpAddr>) -> Result<(), ChatError> {
         let (Some(rules), Some(addr)) = (&self.per_address, address) else { return Ok(()) };
-        rules.check(addr, |r| &r.claims).map_err(rate_limited)
+        rules.check(addr, |r| &r.claims).map_err(|(_, wait)| rate_limited(wait))
     }
 
     /// Whether `address` may create one more owned nickname now (else the claim is ephemeral).
@@ -324,9 +341,9 @@ impl Admission {
         tracing::warn!(addr = %key, penalty = ?FLOOD_PENALTY, "address flooded: refusing its new connections");
         let until = Instant::now() + FLOOD_PENALTY;
         let mut penalties = lock(&rules.penalties);
-        penalties.insert(key, until);
+        penalties.insert(Tier::Address(key), until);
         if let Some(network) = network_key(addr) {
-            penalties.insert(network, until);
+            penalties.insert(Tier::Network(network), until);
         }
     }
 
@@ -356,28 +373,41 @@ impl AddressRules {
     fn check_connect(&self, addr: IpAddr) -> Result<(), Refused> {
         {
             let mut penalties = lock(&self.penalties);
-            for key in std::iter::once(addr).chain(network_key(addr)) {
-                match penalties.get(&key) {
-                    Some(until) if Instant::now() < *until => return Err(Refused::FloodPenalty),
+            for tier in std::iter::once(Tier::Address(addr)).chain(network_key(addr).map(Tier::Network)) {
+                match penalties.get(&tier) {
+                    Some(until) if Instant::now() < *until => {
+                        return Err(match tier {
+                            Tier::Address(_) => Refused::FloodPenalty,
+                            Tier::Network(_) => Refused::NetworkFloodPenalty,
+                        });
+                    }
                     Some(_) => {
-                        penalties.remove(&key);
+                        penalties.remove(&tier);
                     }
                     None => {}
                 }
             }
         }
-        self.check(addr, |r| &r.connects).map_err(|_| Refused::TooFastFromAddress)
+        self.check(addr, |r| &r.connects).map_err(|(tier, _)| match tier {
+            Tier::Address(_) => Refused::TooFastFromAddress,
+            Tier::Network(_) => Refused::TooFastFromNetwork,
+        })
     }
 
     /// Takes one from the limiter `pick` chooses, for `addr`'s key and, for IPv6, its /48's.
+    /// The address first: when the /48 refuses, the address's one is spent already (one /64
+    /// that abuses its own budget must not drain its neighbours' shared one).
     fn check(
         &self,
         addr: IpAddr,
         pick: impl Fn(&Rates) -> &DefaultKeyedRateLimiter<IpAddr>,
-    ) -> Result<(), governor::NotUntil<governor::clock::QuantaInstant>> {
-        pick(&self.by_address).check_key(&address_key(addr))?;
+    ) -> Result<(), Refusal> {
+        let address = address_key(addr);
+        pick(&self.by_address).check_key(&address).map_err(|wait| (Tier::Address(address), wait))?;
         match network_key(addr) {
-            Some(network) => pick(&self.by_network).check_key(&network),
+            Some(network) => {
+                pick(&self.by_network).check_key(&network).map_err(|wait| (Tier::Network(network), wait))
+            }
             None => Ok(()),
         }
     }
@@ -483,7 +513,8 @@ mod tests {
         let v4 = (0..1_000).filter(|_| a.allow_message(Some("10.0.0.7".parse().unwrap())).is_ok()).count();
         assert_eq!(v4, ADDRESS_MESSAGE_BURST as usize, "IPv4 has no network tier");
         a.penalize(Some(slash64(1)));
-        assert_eq!(refusal(a.admit(Some(slash64(2)))), Some(Refused::FloodPenalty), "its site");
+        assert_eq!(refusal(a.admit(Some(slash64(1)))), Some(Refused::FloodPenalty), "the flooder's /64");
+        assert_eq!(refusal(a.admit(Some(slash64(2)))), Some(Refused::NetworkFloodPenalty), "its site");
         assert!(a.admit(Some("2001:db8:c::1".parse().unwrap())).is_ok(), "another site");
     }
 

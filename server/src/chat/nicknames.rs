@@ -91,6 +91,8 @@ impl NicknamesTask {
     pub fn spawn(self, io: SocketIo<ChatAdapter>, chat: super::Chat) {
         match self.cluster {
             None => {
+                // The names reserved before a restart are in the roster before anyone changes it.
+                self.online.set(Arc::new(self.roster.snapshot()));
                 tokio::spawn(async move {
                     let mut last_sent = Arc::new(Nicknames::new());
                     loop {
