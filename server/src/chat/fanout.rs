@@ -39,15 +39,9 @@ pub fn to_each_encoded<T: Serialize + ?Sized>(
     event: ServerEvent,
     data: &T,
 ) -> usize {
-    if sockets.is_empty() {
-        return 0;
-    }
-    match serde_json::value::to_raw_value(data) {
-        Ok(json) => to_each(sockets, event, &*json),
-        Err(e) => {
-            tracing::error!(event = event.name(), "cannot encode: {e}");
-            0
-        }
+    match encoded(&sockets, event, data) {
+        Some(json) => to_each(sockets, event, &*json),
+        None => 0,
     }
 }
 
@@ -61,17 +55,23 @@ pub fn latest_to_each<T: Serialize + ?Sized>(
     event: ServerEvent,
     data: &T,
 ) -> usize {
-    if sockets.is_empty() {
-        return 0;
-    }
-    let json = match serde_json::value::to_raw_value(data) {
-        Ok(json) => json,
-        Err(e) => {
-            tracing::error!(event = event.name(), "cannot encode: {e}");
-            return 0;
-        }
-    };
+    let Some(json) = encoded(&sockets, event, data) else { return 0 };
     sockets.iter().filter(|s| s.volatile().emit(event.name(), &*json).is_ok()).count()
+}
+
+/// `data` as JSON, for sending to `sockets` (None when there is nobody to send it to, or it
+/// cannot be encoded: logged).
+fn encoded<T: Serialize + ?Sized>(
+    sockets: &[SocketRef<ChatAdapter>],
+    event: ServerEvent,
+    data: &T,
+) -> Option<Box<serde_json::value::RawValue>> {
+    if sockets.is_empty() {
+        return None;
+    }
+    serde_json::value::to_raw_value(data)
+        .map_err(|e| tracing::error!(event = event.name(), "cannot encode: {e}"))
+        .ok()
 }
 
 /// Sends one event to one socket; false if it could not be queued.
