@@ -101,7 +101,14 @@ impl WireClient {
             );
         }
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket.bind((std::net::Ipv4Addr::from(from), 0).into()).expect("bind a loopback address");
+        // Bind only for another source address: an explicit bind picks its port from half the
+        // ephemeral range and never one in TIME_WAIT, so after a run of 10,000 connections the
+        // next run's binds failed by the thousand (counted as failed joins); connect's own
+        // choice uses the whole range and reuses TIME_WAIT ports on loopback.
+        if from != [127, 0, 0, 1] {
+            socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+            socket.bind((std::net::Ipv4Addr::from(from), 0).into()).expect("bind a loopback address");
+        }
         let stream = socket.connect(([127, 0, 0, 1], port).into()).await.expect("tcp connect");
         let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
             .await
