@@ -296,7 +296,8 @@ async fn an_address_ban_closes_its_other_connections_but_not_a_moderators() {
     let nat = [127, 0, 0, 9];
     let mut mo = WireClient::try_connect_from(port, nat).await.expect("admitted");
     assert_eq!(ask(&mut mo, "nickname", &[json!("Mo"), json!({"own": true})], 1).await, vec![json!(false)]);
-    assert!(moderators(&["add", "Mo"], &server.data_dir, None).0);
+    let (ok, said) = moderators(&["add", "Mo"], &server.data_dir, None);
+    assert!(ok, "{said}");
     until_moderator(&mut mo, "Mo", true, 10).await;
     let (mut troll, _) = WireClient::join_from(port, "Troll", nat).await;
     let mut bystander = WireClient::try_connect_from(port, nat).await.expect("admitted");
