@@ -26,7 +26,7 @@ impl Owners {
                     rusqlite::Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
                 // The running server may hold the file's lock (a commit, the pruner): wait as
                 // its own connections do instead of failing at once with "database is locked".
-                conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| e.to_string())?;
+                conn.busy_timeout(crate::history::SQLITE_BUSY_TIMEOUT).map_err(|e| e.to_string())?;
                 let found = conn.query_row(
                     "SELECT tenure, nickname FROM owners WHERE nickname_key = ?1 AND expires_at > ?2",
                     (nick.key().as_str(), now_ms()),

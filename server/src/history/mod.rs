@@ -11,6 +11,10 @@ use chat_shared::protocol::{HistoryMessage, HistoryPage, HistoryRequest};
 pub use redis::{DIRECT_PEERS_PREFIX, DIRECTS_PREFIX, RedisHistory};
 pub use sqlite::SqliteHistory;
 
+/// How long a connection to the SQLite file waits for another's lock (the server's writer, the
+/// pruner, the `moderators` command) before it fails with "database is locked".
+pub const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A message to store.
 #[derive(Debug, Clone)]
 pub struct NewMessage {

@@ -115,7 +115,7 @@ impl SqliteHistory {
     pub fn open(path: &Path, sync: &str) -> Result<Self, HistoryError> {
         let open = || -> Result<Connection, HistoryError> {
             let c = Connection::open(path).map_err(|e| HistoryError(format!("{}: {e}", path.display())))?;
-            c.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+            c.busy_timeout(super::SQLITE_BUSY_TIMEOUT).map_err(err)?;
             c.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
             c.pragma_update(None, "synchronous", sync).map_err(err)?;
             Ok(c)

@@ -184,7 +184,7 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("{}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path).map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        conn.busy_timeout(crate::history::SQLITE_BUSY_TIMEOUT).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         Ok(Self::Sqlite(Arc::new(Mutex::new(conn))))
