@@ -478,6 +478,7 @@ const NL: Texts = Texts {
         ErrorCode::SlowMode => "Deze kamer staat in langzame modus: wacht even",
         ErrorCode::RoomLocked => "Deze kamer is op slot: alleen de moderators schrijven",
         ErrorCode::NoSuchLine => "Die regel bestaat niet",
+        ErrorCode::TooManyUnreceived => "Er zijn te veel antwoorden onderweg: probeer het zo opnieuw",
     }),
 };
 
@@ -617,6 +618,7 @@ const KO: Texts = Texts {
         ErrorCode::SlowMode => "이 방은 느린 모드예요: 잠시 기다려 주세요",
         ErrorCode::RoomLocked => "이 방은 잠겼어요: 관리자만 쓸 수 있어요",
         ErrorCode::NoSuchLine => "그런 줄이 없어요",
+        ErrorCode::TooManyUnreceived => "오고 있는 응답이 너무 많아요: 잠시 후 다시 해 보세요",
     }),
 };
 

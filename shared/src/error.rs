@@ -55,6 +55,10 @@ pub enum ErrorCode {
     RoomLocked,
     /// No line with that id in that room (deleted already, or never there).
     NoSuchLine,
+    /// The connection has [`crate::limits::UNRECEIVED_ANSWERS_MAX`] (`limit`) bulky answers
+    /// (history pages, lists) whose receipts it has not sent back with `received`: the server
+    /// sends no more until it does (a client that never reads cannot make it hold more).
+    TooManyUnreceived,
 }
 
 /// What went wrong, for the client: a code to act on and an English sentence to show.
@@ -80,7 +84,7 @@ impl ChatError {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 31] = [
         Self::NicknameEmpty,
         Self::NicknameTooLong,
         Self::NicknameInvalidChar,
@@ -111,6 +115,7 @@ impl ErrorCode {
         Self::SlowMode,
         Self::RoomLocked,
         Self::NoSuchLine,
+        Self::TooManyUnreceived,
     ];
 
     /// The code named `name` on the wire, if there is one.
@@ -151,6 +156,7 @@ impl ErrorCode {
             Self::SlowMode => "slow_mode",
             Self::RoomLocked => "room_locked",
             Self::NoSuchLine => "no_such_line",
+            Self::TooManyUnreceived => "too_many_unreceived",
         }
     }
 
@@ -187,6 +193,7 @@ impl ErrorCode {
             Self::SlowMode => "This room is in slow mode: wait a moment",
             Self::RoomLocked => "This room is locked: only its moderators post",
             Self::NoSuchLine => "There is no such line",
+            Self::TooManyUnreceived => "Too many answers on their way: try again in a moment",
         }
     }
 }

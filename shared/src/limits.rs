@@ -227,6 +227,22 @@ pub const HISTORY_QUEUE_LINE_OVERHEAD: usize = 256;
 /// page as big as a typical 500-line one while a page of the largest lines holds ~8.
 pub const HISTORY_PAGE_MAX_BYTES: usize = 64 * 1024;
 
+/// Bulky answers (a `history` page, `rooms`, `room people`, `conversations`, `roles`, the
+/// `moderation log`) a connection may have on their way at once. Each carries a receipt (its
+/// ack's third argument) that the client sends back with `received` once it has the answer;
+/// past this many unreceived, such requests are refused `too_many_unreceived` before any work.
+/// The server's outgoing queue counts packets, not bytes, and delivers in order: a receipt
+/// proves the client read everything before it, so a connection that never reads holds at most
+/// this many (and [`UNRECEIVED_BYTES_MAX`]) instead of up to 2,048. The page asks for about 5 at
+/// once (at connect: its channel's history and people, rooms, conversations, roles), sends each
+/// receipt back as the answer arrives, and asks again a moment later when refused.
+pub const UNRECEIVED_ANSWERS_MAX: usize = 8;
+/// ...and the bytes of unreceived bulky answers past which no other is sent (refused
+/// `too_many_unreceived`, also when the answer was read already): 8 history pages. One answer
+/// always goes when none is unreceived, however large (a `moderation log` quoting 100 long
+/// lines is ~1 MB), so a connection that never reads holds at most this plus one answer.
+pub const UNRECEIVED_BYTES_MAX: usize = 8 * HISTORY_PAGE_MAX_BYTES;
+
 /// The most names one `room people` answer lists (the first in order): 500 of the longest
 /// names (32 chars of 4 bytes) are about [`HISTORY_PAGE_MAX_BYTES`], so that a client that
 /// asks and never reads holds the server no more than with history pages. The page asks for

@@ -62,6 +62,11 @@ pub enum ClientEvent {
     /// `moderation log` (ack): open reports and recent actions, for moderators. Ack:
     /// `Answer<ModerationLog>`.
     ModerationLog,
+    /// `received` (receipt, ack?): the client has a bulky answer (see
+    /// [`ClientEvent::is_bulky`]): its receipt, the ack's third argument, comes back so that
+    /// the server may send more ([`crate::limits::UNRECEIVED_ANSWERS_MAX`]). An unknown receipt
+    /// is refused `bad_payload`; ack: `Answer<()>`.
+    Received,
 }
 
 /// Events the server sends.
@@ -113,7 +118,7 @@ pub enum ServerEvent {
 }
 
 impl ClientEvent {
-    pub const ALL: [ClientEvent; 19] = [
+    pub const ALL: [ClientEvent; 20] = [
         Self::Nickname,
         Self::UserMessage,
         Self::History,
@@ -133,6 +138,7 @@ impl ClientEvent {
         Self::Report,
         Self::Roles,
         Self::ModerationLog,
+        Self::Received,
     ];
 
     /// The event called `name`, if a client may send it.
@@ -161,7 +167,23 @@ impl ClientEvent {
             Self::Report => "report",
             Self::Roles => "roles",
             Self::ModerationLog => "moderation log",
+            Self::Received => "received",
         }
+    }
+
+    /// Its answer may be large (up to ~[`crate::limits::HISTORY_PAGE_MAX_BYTES`]): acked with a
+    /// receipt that the client sends back with `received`, and refused past
+    /// [`crate::limits::UNRECEIVED_ANSWERS_MAX`] unreceived.
+    pub const fn is_bulky(self) -> bool {
+        matches!(
+            self,
+            Self::History
+                | Self::Rooms
+                | Self::RoomPeople
+                | Self::Conversations
+                | Self::Roles
+                | Self::ModerationLog
+        )
     }
 }
 
@@ -340,6 +362,36 @@ impl<T: serde::de::DeserializeOwned> Answer<T> {
             }
             e => serde_json::from_value(e.clone()).ok().map(|e| Self(Err(e))),
         }
+    }
+}
+
+/// A bulky answer's ack (see [`ClientEvent::is_bulky`]): `[null, value, receipt]`. The
+/// receipt goes back with `received` once the client has it (clients that ignore it still
+/// read the first two as an [`Answer`]).
+pub struct Receipted<'a, T>(pub &'a T, pub Receipt);
+
+impl<T: Serialize> Serialize for Receipted<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(3)?;
+        t.serialize_element(&None::<ChatError>)?;
+        t.serialize_element(self.0)?;
+        t.serialize_element(&self.1)?;
+        t.end()
+    }
+}
+
+/// A bulky answer's receipt: a random number below 2^53 (exact in a JavaScript number), so
+/// that a client cannot send it back without having read the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt(pub u64);
+
+impl Receipt {
+    /// Receipts are below this (JavaScript's `Number.MAX_SAFE_INTEGER` + 1).
+    pub const BOUND: u64 = 1 << 53;
+
+    /// The receipt an ack's arguments carry, if any (a bulky answer's third argument).
+    pub fn of_ack(args: &[serde_json::Value]) -> Option<Self> {
+        args.get(2)?.as_u64().filter(|&n| n < Self::BOUND).map(Self)
     }
 }
 

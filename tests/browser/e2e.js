@@ -98,6 +98,48 @@ const tests = {
     await bob.close();
   },
 
+  async 'the page sends back the receipt of every bulky answer, and keeps getting them'(browser) {
+    // A bulky answer's ack is `43<id>[null,<value>,<receipt>]`; its receipt goes back as
+    // `42["received",<receipt>]`. The server answers at most 8 whose receipts have not come back.
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const got = new Set();
+    const sent = new Set();
+    page.on('websocket', (ws) => {
+      ws.on('framereceived', ({ payload }) => {
+        const ack = /^43\d+(\[.*\])$/s.exec(String(payload));
+        const args = ack && JSON.parse(ack[1]);
+        if (args && args.length === 3 && args[0] === null) got.add(args[2]);
+      });
+      ws.on('framesent', ({ payload }) => {
+        const m = /^42\["received",(\d+)\]$/.exec(String(payload));
+        if (m) sent.add(Number(m[1]));
+      });
+    });
+    await visit(page);
+    await join(page, 'Receiver');
+    await say(page, 'said before the switches');
+    await page.fill('#room-name', 'Receipts');
+    await page.press('#room-name', 'Enter');
+    await page.waitForFunction(() => document.querySelector('#channel-title').textContent === '# receipts');
+    // Every switch asks for the channel's history (and a room's people): past 8 bulky answers
+    // in all, within the history rate (a burst of 10 with `about`, then 2/s: hence the pauses).
+    for (let i = 0; i < 2; i++) {
+      await page.waitForTimeout(1000);
+      await page.click('#channels a[href="#/r/general"]');
+      await lineWith(page, 'said before the switches');
+      await page.click('#channels a[href="#/r/receipts"]');
+      await page.waitForFunction(() => document.querySelector('#channel-title').textContent === '# receipts');
+    }
+    await page.waitForTimeout(1000);
+    await page.click('#channels a[href="#/r/general"]');
+    await lineWith(page, 'said before the switches');
+    await waitFor(() => got.size > 8 && [...got].every((r) => sent.has(r)),
+      `every receipt sent back (${got.size} got, ${sent.size} sent)`);
+    assert.ok([...sent].every((r) => got.has(r)), 'only receipts the server gave');
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  },
+
   async 'the first screen says what this is, how many are here, and joins with a visible button'(browser) {
     const here = await open(browser);
     await join(here, 'Already');

@@ -82,6 +82,10 @@ impl TestClient {
         if let [Value::Array(inner)] = args.as_slice() {
             args = inner.clone();
         }
+        // A bulky answer's receipt goes back, as the page does.
+        if let Some(receipt) = chat_shared::protocol::Receipt::of_ack(&args) {
+            self.emit("received", vec![Value::from(receipt.0)]).await;
+        }
         args
     }
 

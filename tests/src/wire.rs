@@ -158,14 +158,24 @@ impl WireClient {
         Some(parse_packet(body))
     }
 
-    /// Waits for the ack with `id`.
+    /// Waits for the ack with `id` (a bulky answer's receipt goes back, as the page does).
     pub async fn ack(&mut self, id: u64) -> Vec<Value> {
         loop {
             match self.recv_packet(PATIENCE).await {
-                Some(Inbound::Ack(got, args)) if got == id => return args,
+                Some(Inbound::Ack(got, args)) if got == id => {
+                    self.confirm(&args).await;
+                    return args;
+                }
                 Some(_) => continue,
                 None => panic!("connection closed or silent before ack {id}"),
             }
+        }
+    }
+
+    /// Sends back the receipt of a bulky answer's ack (`received`), if it has one.
+    pub async fn confirm(&mut self, args: &[Value]) {
+        if let Some(receipt) = chat_shared::protocol::Receipt::of_ack(args) {
+            self.emit("received", &[Value::from(receipt.0)], None).await;
         }
     }
 
@@ -176,6 +186,7 @@ impl WireClient {
         while got.len() < ids.end.saturating_sub(ids.start) as usize {
             match self.recv_packet(PATIENCE).await {
                 Some(Inbound::Ack(id, args)) if ids.contains(&id) => {
+                    self.confirm(&args).await;
                     got.insert(id, args);
                 }
                 Some(_) => continue,

@@ -619,3 +619,129 @@ async fn redis_retention_visits_every_conversation_and_forgets_the_emptied_ones(
     assert_eq!(redis_cli(&redis, &["EXISTS", "chat:room:@dm:t0:messages"]), "0", "its stream too");
     assert_eq!(redis_cli(&redis, &["XLEN", "chat:room:@dm:t250:messages"]), "1", "the new line stays");
 }
+
+/// The ack of `id` as it came (its receipt, if any, not sent back).
+async fn raw_ack(c: &mut WireClient, id: u64) -> Vec<Value> {
+    loop {
+        match c.recv_packet(PATIENCE).await {
+            Some(Inbound::Ack(got, args)) if got == id => return args,
+            Some(_) => continue,
+            None => panic!("connection closed or silent before ack {id}"),
+        }
+    }
+}
+
+/// A connection that asks for bulky answers (history pages, lists) and never sends their
+/// receipts back gets at most UNRECEIVED_ANSWERS_MAX of them: the server's queue counts
+/// packets, not bytes, and held up to 2,048 pages of 64 KiB (128 MiB) for a connection that
+/// never read. The rest are refused at once, typed, until a receipt comes back; a made-up
+/// receipt, or another connection's, frees nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn bulky_answers_stop_at_the_unreceived_limit_until_their_receipts_come_back() {
+    use chat_shared::limits::{HISTORY_BURST, UNRECEIVED_ANSWERS_MAX};
+    use chat_shared::protocol::Receipt;
+    let server = LoggedServer::start(&[]).await;
+    let (mut ana, _) = WireClient::join(server.port, "Ana").await;
+    ana.emit("user message", &[json!("hello")], Some(2)).await;
+    assert_eq!(ana.ack(2).await[0], Value::Null);
+
+    let mut c = WireClient::connect(server.port).await;
+    let asked = UNRECEIVED_ANSWERS_MAX as u64 + 2;
+    assert!(asked <= u64::from(HISTORY_BURST), "within the history rate");
+    // Pages, room lists and roles (answered from a task of its own) by turns: one budget for
+    // every bulky answer.
+    for id in 1..=asked {
+        match id % 3 {
+            0 => c.emit("rooms", &[], Some(id)).await,
+            1 => c.emit("history", &[json!({})], Some(id)).await,
+            _ => c.emit("roles", &[], Some(id)).await,
+        }
+    }
+    let mut receipts = Vec::new();
+    let mut refused = Vec::new();
+    while receipts.len() + refused.len() < asked as usize {
+        match c.recv_packet(PATIENCE).await {
+            Some(Inbound::Ack(id, args)) => match Receipt::of_ack(&args) {
+                Some(receipt) => {
+                    assert_eq!(args[0], Value::Null, "answered: {args:?}");
+                    receipts.push(receipt);
+                }
+                None => {
+                    assert_eq!(args[0]["code"], json!("too_many_unreceived"), "{args:?}");
+                    assert_eq!(args[0]["limit"], json!(UNRECEIVED_ANSWERS_MAX));
+                    refused.push(id);
+                }
+            },
+            Some(_) => {}
+            None => panic!("{} of {asked} answered", receipts.len() + refused.len()),
+        }
+    }
+    refused.sort_unstable();
+    assert_eq!(refused, [asked - 1, asked], "the requests past the limit");
+    assert_eq!(receipts.len(), UNRECEIVED_ANSWERS_MAX);
+
+    // Another connection's receipt, a made-up one and a malformed one free nothing.
+    let mut other = WireClient::connect(server.port).await;
+    other.emit("history", &[json!({})], Some(1)).await;
+    let theirs = Receipt::of_ack(&raw_ack(&mut other, 1).await).expect("a receipt");
+    for (id, receipt) in [(20, json!(theirs.0)), (21, json!(12_345)), (22, json!("x")), (23, json!(-1))] {
+        c.emit("received", &[receipt], Some(id)).await;
+        assert_eq!(raw_ack(&mut c, id).await[0]["code"], json!("bad_payload"));
+    }
+    c.emit("received", &[json!(receipts[0].0 + 1)], None).await;
+    let refusal = c.event("chat error").await;
+    assert_eq!((&refusal[0]["event"], &refusal[0]["code"]), (&json!("received"), &json!("bad_payload")));
+    c.emit("history", &[json!({})], Some(30)).await;
+    assert_eq!(raw_ack(&mut c, 30).await[0]["code"], json!("too_many_unreceived"));
+
+    // One receipt back (twice: the second frees nothing): one more answer.
+    c.emit("received", &[json!(receipts[0].0)], Some(31)).await;
+    assert_eq!(raw_ack(&mut c, 31).await, [Value::Null, Value::Null]);
+    c.emit("received", &[json!(receipts[0].0)], Some(32)).await;
+    assert_eq!(raw_ack(&mut c, 32).await[0]["code"], json!("bad_payload"), "a receipt counts once");
+    c.emit("history", &[json!({})], Some(33)).await;
+    let page = raw_ack(&mut c, 33).await;
+    assert_eq!(page[1]["messages"][0]["text"], json!("hello"));
+    assert!(Receipt::of_ack(&page).is_some());
+    c.emit("history", &[json!({})], Some(34)).await;
+    assert_eq!(raw_ack(&mut c, 34).await[0]["code"], json!("too_many_unreceived"), "full again");
+    // What is not bulky is not held back.
+    c.emit("about", &[], Some(35)).await;
+    assert_eq!(raw_ack(&mut c, 35).await[0], Value::Null);
+    assert!(server.complaints().is_empty(), "{:?}", server.complaints());
+}
+
+/// A client that sends each receipt back keeps getting answers, over long-polling too (the
+/// test client sends them back as the page does).
+#[tokio::test(flavor = "multi_thread")]
+async fn receipts_sent_back_over_long_polling_keep_the_answers_coming() {
+    use chat_shared::limits::UNRECEIVED_ANSWERS_MAX;
+    let server = chat_tests::ChatServer::start();
+    let c =
+        chat_tests::client::TestClient::connect_with(&server.url(), rust_socketio::TransportType::Polling)
+            .await;
+    for n in 0..=UNRECEIVED_ANSWERS_MAX {
+        let ack = c.emit_ack("history", vec![json!({})]).await;
+        assert_eq!(ack[0], Value::Null, "answer {n}: {ack:?}");
+        assert!(chat_shared::protocol::Receipt::of_ack(&ack).is_some(), "answer {n} has a receipt: {ack:?}");
+    }
+}
+
+/// A bulky request its handler refuses (here: a room that does not exist) frees its place at
+/// once: nine refusals in a row leave room for a page.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_bulky_request_frees_its_place_among_the_unreceived() {
+    use chat_shared::limits::{HISTORY_BURST, UNRECEIVED_ANSWERS_MAX};
+    let server = chat_tests::ChatServer::start();
+    let mut c = WireClient::connect(server.port).await;
+    let refused = UNRECEIVED_ANSWERS_MAX as u64 + 1;
+    assert!(refused < u64::from(HISTORY_BURST), "within the history rate");
+    for id in 1..=refused {
+        c.emit("history", &[json!({"room": "nowhere"})], Some(id)).await;
+        assert_eq!(raw_ack(&mut c, id).await[0]["code"], json!("room_not_found"));
+    }
+    c.emit("history", &[json!({})], Some(50)).await;
+    let page = raw_ack(&mut c, 50).await;
+    assert_eq!(page[0], Value::Null, "{page:?}");
+    assert!(chat_shared::protocol::Receipt::of_ack(&page).is_some(), "{page:?}");
+}

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use chat_shared::protocol::{ClientEvent, ServerEvent};
+use chat_shared::ErrorCode;
+use chat_shared::protocol::{ClientEvent, Receipt, ServerEvent};
 use futures::channel::{mpsc, oneshot};
 use futures::{FutureExt, StreamExt, select};
 use gloo_timers::future::sleep;
@@ -20,6 +21,17 @@ use super::{Backoff, SocketError, Status};
 
 /// How long `emit_with_ack` waits for the server's ack.
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a bulky request refused `too_many_unreceived` is asked in all, and the wait
+/// between.
+const BULKY_TRIES: u32 = 5;
+const BULKY_RETRY: Duration = Duration::from_millis(200);
+
+/// The ack refuses with `too_many_unreceived`.
+fn too_many_unreceived(answer: &[Value]) -> bool {
+    answer.first().and_then(|e| e.get("code")).and_then(Value::as_str)
+        == Some(ErrorCode::TooManyUnreceived.name())
+}
+
 /// How long a WebSocket may take to open before we fall back to long-polling.
 const WEBSOCKET_OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -85,8 +97,26 @@ impl Socket {
         self.inner.send(SocketIo::Event { name: event.name().to_owned(), args, ack: None })
     }
 
-    /// Emits and waits for the server's ack (at most [`ACK_TIMEOUT`]).
+    /// Emits and waits for the server's ack (at most [`ACK_TIMEOUT`]). A bulky request refused
+    /// because too many answers are on their way (their receipts go back as they arrive) is
+    /// asked again a moment later, a few times.
     pub async fn emit_with_ack(
+        &self,
+        event: ClientEvent,
+        args: Vec<Value>,
+    ) -> Result<Vec<Value>, SocketError> {
+        let mut tries = 1;
+        loop {
+            let answer = self.emit_with_ack_once(event, args.clone()).await?;
+            if !(event.is_bulky() && too_many_unreceived(&answer)) || tries == BULKY_TRIES {
+                return Ok(answer);
+            }
+            tries += 1;
+            sleep(BULKY_RETRY).await;
+        }
+    }
+
+    async fn emit_with_ack_once(
         &self,
         event: ClientEvent,
         args: Vec<Value>,
@@ -135,6 +165,13 @@ impl Inner {
                 }
             }
             SocketIo::Ack { id, args } => {
+                // A bulky answer's receipt goes back at once: the server sends no more such
+                // answers while too many are unreceived.
+                if let Some(receipt) = Receipt::of_ack(&args) {
+                    let name = ClientEvent::Received.name().to_owned();
+                    let _ =
+                        self.send(SocketIo::Event { name, args: vec![Value::from(receipt.0)], ack: None });
+                }
                 if let Some(tx) = self.acks.borrow_mut().remove(&id) {
                     let _ = tx.send(args);
                 }

@@ -14,6 +14,7 @@ use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::Socket;
 
 use super::Chat;
+use super::receipts::Slot;
 use super::reply::Reply;
 use super::session::Session;
 use crate::cluster::ChatAdapter;
@@ -24,6 +25,8 @@ pub struct Incoming {
     session: Option<Arc<Session>>,
     args: Value,
     ack_id: Option<i64>,
+    /// A bulky request's place among the answers on their way (see `receipts`).
+    slot: Option<Slot>,
 }
 
 impl Incoming {
@@ -53,7 +56,7 @@ impl Incoming {
             },
             None => None,
         };
-        Reply::new(self.socket(), ack)
+        Reply::new(self.socket(), ack, self.slot.take())
     }
 }
 
@@ -86,7 +89,21 @@ impl MessageHandler<ChatAdapter, Inline> for InOrder {
         let Some(event) = event_of(&args) else { return };
         let handler = super::handler_of(event);
         let flooding = session.clone();
-        handler(&self.chat, Incoming { socket: socket.clone(), session, args, ack_id });
+        let mut req = Incoming { socket: socket.clone(), session, args, ack_id, slot: None };
+        // A bulky answer needs a place among those on their way, before any work is done.
+        match req.session.as_ref().filter(|_| event.is_bulky() && ack_id.is_some()).map(Slot::reserve) {
+            Some(Err(refusal)) => {
+                if let Some(session) = &req.session {
+                    session.count_refusal();
+                }
+                req.reply().answer::<()>(event, Err(refusal));
+            }
+            Some(Ok(slot)) => {
+                req.slot = Some(slot);
+                handler(&self.chat, req);
+            }
+            None => handler(&self.chat, req),
+        }
         // A client that keeps going far past its rate limit is closed, and its address may
         // not come back for a while.
         if let Some(flooder) = flooding.filter(|s| s.flooding())

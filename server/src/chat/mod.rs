@@ -22,6 +22,7 @@ mod message;
 pub mod moderation;
 mod nickname;
 mod nicknames;
+mod receipts;
 mod reply;
 mod resume;
 mod rooms;
@@ -631,6 +632,7 @@ fn handler_of(event: ClientEvent) -> fn(&Chat, Incoming) {
         ClientEvent::Report => moderation::act::report,
         ClientEvent::Roles => moderation::act::roles,
         ClientEvent::ModerationLog => moderation::act::log,
+        ClientEvent::Received => receipts::handle,
     }
 }
 

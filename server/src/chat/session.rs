@@ -67,6 +67,8 @@ pub struct Session {
     rooms: Mutex<BTreeSet<RoomName>>,
     /// Its requests that wait for Redis and must keep their order (direct messages).
     pub lane: super::lane::Lane,
+    /// Its bulky answers on their way (history pages, lists), which it must confirm.
+    pub unreceived: super::receipts::Unreceived,
     /// The last typing notice said "typing" (a drop then tells the others it stopped)...
     typing: AtomicBool,
     /// ...and the rooms where it did.
@@ -108,6 +110,7 @@ impl Session {
             ),
             rooms: Mutex::default(),
             lane: super::lane::Lane::default(),
+            unreceived: super::receipts::Unreceived::default(),
             typing: AtomicBool::new(false),
             typing_rooms: Mutex::default(),
             closing: AtomicBool::new(false),
@@ -280,6 +283,11 @@ impl Session {
 
     fn check(&self, limiter: &DefaultDirectRateLimiter) -> Result<(), ChatError> {
         self.record(check(limiter))
+    }
+
+    /// Counts a refusal that no rate made (bad input) towards the flood rule.
+    pub fn count_refusal(&self) {
+        let _ = self.record(Err(ChatError::new(ErrorCode::BadPayload)));
     }
 
     /// Counts rate refusals per flood window (see [`Session::flooding`]).
