@@ -56,7 +56,8 @@ pub enum ErrorCode {
     /// No line with that id in that room (deleted already, or never there).
     NoSuchLine,
     /// The connection has [`crate::limits::UNRECEIVED_ANSWERS_MAX`] (`limit`) bulky answers
-    /// (history pages, lists) whose receipts it has not sent back with `received`: the server
+    /// (history pages, lists), or [`crate::limits::UNRECEIVED_BYTES_MAX`] of them, whose
+    /// receipts it has not sent back with `received`: the server
     /// sends no more until it does (a client that never reads cannot make it hold more).
     TooManyUnreceived,
 }

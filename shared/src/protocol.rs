@@ -171,9 +171,10 @@ impl ClientEvent {
         }
     }
 
-    /// Its answer may be large (up to ~[`crate::limits::HISTORY_PAGE_MAX_BYTES`]): acked with a
-    /// receipt that the client sends back with `received`, and refused past
-    /// [`crate::limits::UNRECEIVED_ANSWERS_MAX`] unreceived.
+    /// Its answer may be large (a history page up to ~[`crate::limits::HISTORY_PAGE_MAX_BYTES`],
+    /// a `moderation log` ~1 MB): acked with a receipt that the client sends back with
+    /// `received`, and refused past [`crate::limits::UNRECEIVED_ANSWERS_MAX`] unreceived (or
+    /// [`crate::limits::UNRECEIVED_BYTES_MAX`] of them).
     pub const fn is_bulky(self) -> bool {
         matches!(
             self,

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use chat_shared::ErrorCode;
-use chat_shared::protocol::{ClientEvent, Receipt, ServerEvent};
+use chat_shared::protocol::{Answer, ClientEvent, Receipt, ServerEvent};
 use futures::channel::{mpsc, oneshot};
 use futures::{FutureExt, StreamExt, select};
 use gloo_timers::future::sleep;
@@ -28,8 +28,10 @@ const BULKY_RETRY: Duration = Duration::from_millis(200);
 
 /// The ack refuses with `too_many_unreceived`.
 fn too_many_unreceived(answer: &[Value]) -> bool {
-    answer.first().and_then(|e| e.get("code")).and_then(Value::as_str)
-        == Some(ErrorCode::TooManyUnreceived.name())
+    matches!(
+        Answer::<serde::de::IgnoredAny>::from_args(answer),
+        Some(Answer(Err(e))) if e.code == ErrorCode::TooManyUnreceived
+    )
 }
 
 /// How long a WebSocket may take to open before we fall back to long-polling.
@@ -53,6 +55,8 @@ struct Inner {
     next_ack: Cell<u64>,
     /// Encoded socket.io packets to send; `None` while not connected.
     outbox: RefCell<Option<mpsc::UnboundedSender<String>>>,
+    /// Connections lost so far (a retry must not land on the next connection).
+    losses: Cell<u64>,
     /// Set when the server said it is going away: reconnect within this (randomly spread),
     /// instead of after the usual backoff.
     planned_reconnect: Cell<Option<Duration>>,
@@ -70,6 +74,7 @@ impl Socket {
             acks: RefCell::default(),
             next_ack: Cell::new(1),
             outbox: RefCell::new(None),
+            losses: Cell::new(0),
             planned_reconnect: Cell::new(None),
         });
         spawn_local(run(inner.clone()));
@@ -97,14 +102,15 @@ impl Socket {
         self.inner.send(SocketIo::Event { name: event.name().to_owned(), args, ack: None })
     }
 
-    /// Emits and waits for the server's ack (at most [`ACK_TIMEOUT`]). A bulky request refused
-    /// because too many answers are on their way (their receipts go back as they arrive) is
-    /// asked again a moment later, a few times.
+    /// Emits and waits for the server's ack (at most [`ACK_TIMEOUT`] per try). A bulky request
+    /// refused because too many answers are on their way (their receipts go back as they
+    /// arrive) is asked again a moment later, a few times, on the same connection only.
     pub async fn emit_with_ack(
         &self,
         event: ClientEvent,
         args: Vec<Value>,
     ) -> Result<Vec<Value>, SocketError> {
+        let connection = self.inner.losses.get();
         let mut tries = 1;
         loop {
             let answer = self.emit_with_ack_once(event, args.clone()).await?;
@@ -113,6 +119,9 @@ impl Socket {
             }
             tries += 1;
             sleep(BULKY_RETRY).await;
+            if self.inner.losses.get() != connection {
+                return Err(SocketError::Disconnected);
+            }
         }
     }
 
@@ -196,6 +205,7 @@ async fn run(inner: Rc<Inner>) {
             Err(_) => {}
         }
         *inner.outbox.borrow_mut() = None;
+        inner.losses.set(inner.losses.get() + 1);
         inner.acks.borrow_mut().clear(); // pending acks fail with Disconnected
         let random = js_sys::Math::random();
         let delay = match inner.planned_reconnect.take() {

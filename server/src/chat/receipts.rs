@@ -97,7 +97,11 @@ impl Slot {
     pub fn send<T: Serialize>(mut self, answer: &T) -> Result<Sent, ChatError> {
         let receipt = random_receipt().ok_or_else(|| ChatError::new(ErrorCode::Unavailable))?;
         self.used = true;
-        self.session.unreceived.send(receipt, json_bytes(answer))?;
+        if let Err(refusal) = self.session.unreceived.send(receipt, json_bytes(answer)) {
+            // Counted towards the flood rule, as the refusal before the read is.
+            self.session.count_refusal();
+            return Err(refusal);
+        }
         Ok(Sent { session: self.session.clone(), receipt })
     }
 }
