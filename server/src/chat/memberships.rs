@@ -100,8 +100,12 @@ impl Chat {
 
     /// `speaker` joined (or left) `room`: kept with its ownership, if it is an owner — and the
     /// ownership still lasts (its secret may have claimed another name since, from another
-    /// tab: the rooms of an ownership that ended are not kept again).
-    pub(super) fn remember(&self, speaker: &Speaker, room: &RoomName, joined: bool) {
+    /// tab: the rooms of an ownership that ended are not kept again). In a cluster the write
+    /// goes in `session`'s lane, after its earlier joins and leaves: a join and a leave in
+    /// quick succession used to race each other to Redis, and a room left could come back.
+    /// (Not refused when the lane is full: joins and leaves are rate-limited as nickname
+    /// attempts, and a lost write would be a wrong membership.)
+    pub(super) fn remember(&self, session: &Session, speaker: &Speaker, room: &RoomName, joined: bool) {
         if !speaker.owned || room.is_general() {
             return;
         }
@@ -120,7 +124,7 @@ impl Chat {
         };
         let (tenure, room, reservation) = (speaker.tenure.clone(), room.to_string(), self.reservation_ms());
         let key = speaker.nickname.key();
-        tokio::spawn(async move {
+        session.lane.run(async move {
             if let Err(e) = redis.remember(key.as_str(), tenure.as_str(), &room, joined, reservation).await {
                 tracing::warn!(%room, "cannot keep an owned nickname's room: {e}");
             }

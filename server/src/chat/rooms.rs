@@ -234,7 +234,7 @@ fn enter(
     stored: &StoredRoom,
 ) -> RoomInfo {
     tracing::info!(conn = %LogId::of(socket.id), room = %name, "room created");
-    chat.remember(speaker, &name, true);
+    chat.remember(session, speaker, &name, true);
     join_now(chat, socket, session, name);
     RoomInfo { name: stored.name.clone(), topic: stored.topic.clone(), joined: true }
 }
@@ -256,14 +256,14 @@ pub(super) fn join_now(
         return;
     }
     let Some(speaker) = session.speaker() else { return };
-    mark(chat, &name, socket.id, &speaker.nickname, Some(&speaker.tenure));
+    mark(chat, session, &name, socket.id, &speaker.nickname, Some(&speaker.tenure));
     if newly {
         announce(chat, socket, &name, &speaker.nickname, true);
         // A leave that ran between the check and this notice told the room before it: told
         // again after it, so that the room does not keep someone who went.
         if super::has_left(socket, session) {
             announce(chat, socket, &name, &speaker.nickname, false);
-            mark(chat, &name, socket.id, &speaker.nickname, None);
+            mark(chat, session, &name, socket.id, &speaker.nickname, None);
         }
     }
 }
@@ -279,7 +279,7 @@ pub(super) fn went(
 ) {
     for room in session.rooms() {
         announce(chat, socket, &room, nickname, false);
-        mark(chat, &room, socket.id, nickname, None);
+        mark(chat, session, &room, socket.id, nickname, None);
     }
 }
 
@@ -300,6 +300,7 @@ pub(super) fn announce(
 /// (`tenure`: the one it is held under), or that `conn` left it or went (None).
 fn mark(
     chat: &Chat,
+    session: &super::session::Session,
     room: &RoomName,
     conn: socketioxide::socket::Sid,
     nickname: &chat_shared::Nickname,
@@ -310,7 +311,9 @@ fn mark(
     let (room, key, conn) =
         (room.to_string(), nickname.key().as_str().to_owned(), LogId::of(conn).to_string());
     let entry = tenure.map(|t| (nickname.to_string(), t.as_str().to_owned()));
-    tokio::spawn(async move {
+    // In the connection's lane, after its earlier marks: a join and a leave in quick
+    // succession raced to Redis from tasks of their own, and a room could keep someone who left.
+    session.lane.run(async move {
         let entry = entry.as_ref().map(|(n, t)| (n.as_str(), t.as_str()));
         if let Err(e) = redis.mark(&room, &key, &conn, entry).await {
             tracing::warn!(%room, "cannot record who is in a room: {e}");
@@ -349,7 +352,7 @@ pub fn join(chat: &Chat, mut req: Incoming) {
     let join_known = move |chat: &Chat| {
         let info = chat.rooms.info(&name).ok_or_else(|| ChatError::new(ErrorCode::RoomNotFound))?;
         if !name.is_general() {
-            chat.remember(&speaker, &name, true);
+            chat.remember(&session, &speaker, &name, true);
             join_now(chat, &socket, &session, name);
         }
         Ok(RoomInfo { joined: true, ..info })
@@ -379,8 +382,8 @@ pub fn leave(chat: &Chat, mut req: Incoming) {
         if !name.is_general() {
             let speaker = session.speaker();
             if let Some(speaker) = &speaker {
-                chat.remember(speaker, &name, false);
-                mark(chat, &name, socket.id, &speaker.nickname, None);
+                chat.remember(&session, speaker, &name, false);
+                mark(chat, &session, &name, socket.id, &speaker.nickname, None);
             }
             if session.leave_room(&name) {
                 socket.leave(members_room(&name));

@@ -65,7 +65,8 @@ pub struct Session {
     moderations: DefaultDirectRateLimiter,
     /// The rooms it joined (besides `general`, which every connection is in).
     rooms: Mutex<BTreeSet<RoomName>>,
-    /// Its requests that wait for Redis and must keep their order (direct messages).
+    /// Its requests that wait for Redis and must keep their order (direct messages, and in a
+    /// cluster its room joins and leaves as Redis records them).
     pub lane: super::lane::Lane,
     /// Its bulky answers on their way (history pages, lists), which it must confirm.
     pub unreceived: super::receipts::Unreceived,
