@@ -160,12 +160,16 @@ impl WireClient {
 
     /// Waits for the ack with `id` (a bulky answer's receipt goes back, as the page does).
     pub async fn ack(&mut self, id: u64) -> Vec<Value> {
+        let args = self.ack_unconfirmed(id).await;
+        self.confirm(&args).await;
+        args
+    }
+
+    /// Waits for the ack with `id`, as it came (its receipt, if any, not sent back).
+    pub async fn ack_unconfirmed(&mut self, id: u64) -> Vec<Value> {
         loop {
             match self.recv_packet(PATIENCE).await {
-                Some(Inbound::Ack(got, args)) if got == id => {
-                    self.confirm(&args).await;
-                    return args;
-                }
+                Some(Inbound::Ack(got, args)) if got == id => return args,
                 Some(_) => continue,
                 None => panic!("connection closed or silent before ack {id}"),
             }

@@ -627,17 +627,6 @@ async fn redis_retention_visits_every_conversation_and_forgets_the_emptied_ones(
     assert_eq!(redis_cli(&redis, &["XLEN", "chat:room:@dm:t250:messages"]), "1", "the new line stays");
 }
 
-/// The ack of `id` as it came (its receipt, if any, not sent back).
-async fn raw_ack(c: &mut WireClient, id: u64) -> Vec<Value> {
-    loop {
-        match c.recv_packet(PATIENCE).await {
-            Some(Inbound::Ack(got, args)) if got == id => return args,
-            Some(_) => continue,
-            None => panic!("connection closed or silent before ack {id}"),
-        }
-    }
-}
-
 /// A connection that asks for bulky answers (history pages, lists) and never sends their
 /// receipts back gets at most UNRECEIVED_ANSWERS_MAX of them: the server's queue counts
 /// packets, not bytes, and held up to 2,048 pages of 64 KiB (128 MiB) for a connection that
@@ -690,31 +679,31 @@ async fn bulky_answers_stop_at_the_unreceived_limit_until_their_receipts_come_ba
     // Another connection's receipt, a made-up one and a malformed one free nothing.
     let mut other = WireClient::connect(server.port).await;
     other.emit("history", &[json!({})], Some(1)).await;
-    let theirs = Receipt::of_ack(&raw_ack(&mut other, 1).await).expect("a receipt");
+    let theirs = Receipt::of_ack(&other.ack_unconfirmed(1).await).expect("a receipt");
     for (id, receipt) in [(20, json!(theirs.0)), (21, json!(12_345)), (22, json!("x")), (23, json!(-1))] {
         c.emit("received", &[receipt], Some(id)).await;
-        assert_eq!(raw_ack(&mut c, id).await[0]["code"], json!("bad_payload"));
+        assert_eq!(c.ack_unconfirmed(id).await[0]["code"], json!("bad_payload"));
     }
     c.emit("received", &[json!(receipts[0].0 + 1)], None).await;
     let refusal = c.event("chat error").await;
     assert_eq!((&refusal[0]["event"], &refusal[0]["code"]), (&json!("received"), &json!("bad_payload")));
     c.emit("history", &[json!({})], Some(30)).await;
-    assert_eq!(raw_ack(&mut c, 30).await[0]["code"], json!("too_many_unreceived"));
+    assert_eq!(c.ack_unconfirmed(30).await[0]["code"], json!("too_many_unreceived"));
 
     // One receipt back (twice: the second frees nothing): one more answer.
     c.emit("received", &[json!(receipts[0].0)], Some(31)).await;
-    assert_eq!(raw_ack(&mut c, 31).await, [Value::Null, Value::Null]);
+    assert_eq!(c.ack_unconfirmed(31).await, [Value::Null, Value::Null]);
     c.emit("received", &[json!(receipts[0].0)], Some(32)).await;
-    assert_eq!(raw_ack(&mut c, 32).await[0]["code"], json!("bad_payload"), "a receipt counts once");
+    assert_eq!(c.ack_unconfirmed(32).await[0]["code"], json!("bad_payload"), "a receipt counts once");
     c.emit("history", &[json!({})], Some(33)).await;
-    let page = raw_ack(&mut c, 33).await;
+    let page = c.ack_unconfirmed(33).await;
     assert_eq!(page[1]["messages"][0]["text"], json!("hello"));
     assert!(Receipt::of_ack(&page).is_some());
     c.emit("history", &[json!({})], Some(34)).await;
-    assert_eq!(raw_ack(&mut c, 34).await[0]["code"], json!("too_many_unreceived"), "full again");
+    assert_eq!(c.ack_unconfirmed(34).await[0]["code"], json!("too_many_unreceived"), "full again");
     // What is not bulky is not held back.
     c.emit("about", &[], Some(35)).await;
-    assert_eq!(raw_ack(&mut c, 35).await[0], Value::Null);
+    assert_eq!(c.ack_unconfirmed(35).await[0], Value::Null);
     assert!(server.complaints().is_empty(), "{:?}", server.complaints());
 }
 
@@ -745,10 +734,10 @@ async fn a_refused_bulky_request_frees_its_place_among_the_unreceived() {
     assert!(refused < u64::from(HISTORY_BURST), "within the history rate");
     for id in 1..=refused {
         c.emit("history", &[json!({"room": "nowhere"})], Some(id)).await;
-        assert_eq!(raw_ack(&mut c, id).await[0]["code"], json!("room_not_found"));
+        assert_eq!(c.ack_unconfirmed(id).await[0]["code"], json!("room_not_found"));
     }
     c.emit("history", &[json!({})], Some(50)).await;
-    let page = raw_ack(&mut c, 50).await;
+    let page = c.ack_unconfirmed(50).await;
     assert_eq!(page[0], Value::Null, "{page:?}");
     assert!(chat_shared::protocol::Receipt::of_ack(&page).is_some(), "{page:?}");
 }
