@@ -263,8 +263,16 @@ impl WireClient {
         }
     }
 
+    /// Closes as a tab does: the WebSocket close handshake, waiting (up to `PATIENCE`) for the
+    /// server's close frame. Dropping the TCP connection right after sending the close frame,
+    /// with unread frames in the kernel's buffer, sends a reset, which the server may read
+    /// before the close frame: a dropped connection, whose nickname stays reserved.
     pub async fn close(mut self) {
-        let _ = self.ws.close(None).await;
+        if self.ws.close(None).await.is_err() {
+            return;
+        }
+        let _ =
+            tokio::time::timeout(PATIENCE, async { while let Some(Ok(_)) = self.ws.next().await {} }).await;
     }
 }
 
