@@ -174,6 +174,28 @@ async fn an_owned_nickname_stays_its_owners_across_instances() {
     assert_eq!(ack, vec![json!(false)], "its owner, on another instance");
 }
 
+/// In a cluster `forget me` is answered once Redis has freed the name: a claim sent right
+/// after the answer, on another instance, gets it (owned or not). The answer used to come
+/// first, and such a claim was `nickname_taken` for a moment.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forgotten_nickname_is_free_on_every_instance_once_forget_me_is_answered() {
+    let redis = RedisServer::start();
+    let servers = instances(&redis, 2);
+    for round in 0..6 {
+        let nick = format!("Fay{round}");
+        let mut holder = if round % 2 == 0 {
+            WireClient::own(servers[0].port, &nick, json!({"own": true})).await.0
+        } else {
+            WireClient::join(servers[0].port, &nick).await.0
+        };
+        let mut stranger = WireClient::connect(servers[1].port).await;
+        holder.emit("forget me", &[], Some(2)).await;
+        assert_eq!(holder.ack(2).await, vec![json!(null), json!({"nickname": nick})]);
+        stranger.emit("nickname", &[json!(nick)], Some(1)).await;
+        assert_eq!(stranger.ack(1).await, vec![json!(false)], "round {round}: {nick} free at once");
+    }
+}
+
 /// One address cannot squat names by the thousand: past its burst of new owned nicknames a
 /// claim is granted, but ephemeral (no owner secret); another address still owns its own.
 #[tokio::test(flavor = "multi_thread")]

@@ -235,8 +235,8 @@ async fn people_once(
 /// The rooms of an owned nickname come back wherever its owner claims it next. `ports`: where
 /// the owner's first tab, a member's, and the owner's next tab connect.
 /// Claims `nick` as an owner (`options`: `{"owner": secret}` or `{"own": true}`) on `port`
-/// once the instance sees its last holder gone (in a cluster a close or a `forget me` reaches
-/// Redis a moment after its answer: until then the claim is `nickname_taken`).
+/// once the instance sees its last holder gone (in a cluster a close reaches Redis a moment
+/// after it: until then the claim is `nickname_taken`).
 async fn claim_when_free(port: u16, nick: &str, options: Value) -> WireClient {
     let deadline = std::time::Instant::now() + chat_tests::PATIENCE;
     loop {

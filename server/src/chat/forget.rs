@@ -1,6 +1,7 @@
 //! `forget me` (ack?): a connection gives up its nickname now, with its ownership: the name is
 //! free for anyone, its leaving is announced, and the connection is unnamed (it may claim
-//! another). Only the connection that holds the nickname can do it.
+//! another). Only the connection that holds the nickname can do it. In a cluster the answer
+//! waits until Redis has freed the name.
 
 use chat_shared::ChatError;
 use chat_shared::protocol::{ClientEvent, Forgotten};
@@ -35,22 +36,27 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         tracing::info!(conn = %LogId::of(socket.id), nickname = %nick, "forgot its nickname");
         Ok((held, nick))
     });
-    match forgotten {
-        Ok((held, nick)) => {
+    match (forgotten, chat.presence.clone()) {
+        (Ok((_, nick)), None) => {
             reply.answer(ClientEvent::ForgetMe, Ok(Forgotten { nickname: nick.to_string() }));
+            chat.left(&nick, socket.to(ANNOUNCED_ROOM).sockets());
+        }
+        (Ok((held, nick)), Some(presence)) => {
             let chat = chat.clone();
             tokio::spawn(async move {
-                if let Some(presence) = &chat.presence
-                    && let Err(e) = presence.disown(&nick, &held.tenure).await
-                {
+                if let Err(e) = presence.disown(&nick, &held.tenure).await {
                     // Its reservation runs out by itself.
                     tracing::warn!(nickname = %nick, "cannot forget an owned nickname in the cluster: {e}");
                 }
-                if chat.released(&held).await {
+                let released = chat.released(&held).await;
+                // Answered once Redis has heard: a claim of the name right after the answer,
+                // on any instance, finds it free.
+                reply.answer(ClientEvent::ForgetMe, Ok(Forgotten { nickname: nick.to_string() }));
+                if released {
                     chat.left(&nick, socket.to(ANNOUNCED_ROOM).sockets());
                 }
             });
         }
-        Err(error) => reply.answer::<Forgotten>(ClientEvent::ForgetMe, Err(error)),
+        (Err(error), _) => reply.answer::<Forgotten>(ClientEvent::ForgetMe, Err(error)),
     }
 }
