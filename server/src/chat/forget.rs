@@ -44,11 +44,13 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         (Ok((held, nick)), Some(presence)) => {
             let chat = chat.clone();
             tokio::spawn(async move {
-                if let Err(e) = presence.disown(&nick, &held.tenure).await {
+                // Both at once: an outage holds the answer for one timeout, not two.
+                let (disowned, released) =
+                    tokio::join!(presence.disown(&nick, &held.tenure), chat.released(&held));
+                if let Err(e) = disowned {
                     // Its reservation runs out by itself.
                     tracing::warn!(nickname = %nick, "cannot forget an owned nickname in the cluster: {e}");
                 }
-                let released = chat.released(&held).await;
                 // Answered once Redis has heard: a claim of the name right after the answer,
                 // on any instance, finds it free.
                 reply.answer(ClientEvent::ForgetMe, Ok(Forgotten { nickname: nick.to_string() }));
