@@ -191,9 +191,10 @@ async fn resume_tokens_are_stored_only_as_hashes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_claim_that_outlives_its_connection_leaves_no_ghost_nickname_in_a_cluster() {
     let redis = RedisServer::start();
-    // A close that races the server's answer can end as a transport error (a drop, not a
-    // leave): that name is reserved for the grace period, which is not a ghost. A short grace
-    // keeps those out of the way; a ghost is held for as long as its instance runs.
+    // A close that raced the server's answer could end as a transport error (a drop, not a
+    // leave: `WireClient::close` now waits for the close handshake, so it should not), and that
+    // name is reserved for the grace period, which is not a ghost. A short grace keeps any such
+    // out of the way; a ghost is held for as long as its instance runs.
     let env = [("CHAT_REDIS_URL", redis.url()), ("CHAT_RESUME_GRACE", "1".to_owned())];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let servers: Vec<ChatServer> = (0..2).map(|_| ChatServer::start_with(&[], &env)).collect();

@@ -175,8 +175,9 @@ async fn an_owned_nickname_stays_its_owners_across_instances() {
 }
 
 /// In a cluster `forget me` is answered once Redis has freed the name: a claim sent right
-/// after the answer, on another instance, gets it (owned or not). The answer used to come
-/// first, and such a claim was `nickname_taken` for a moment.
+/// after the answer, on another instance, gets it (owned or not); while Redis is frozen there
+/// is no answer. The answer used to come first, and such a claim was `nickname_taken` for a
+/// moment.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_forgotten_nickname_is_free_on_every_instance_once_forget_me_is_answered() {
     let redis = RedisServer::start();
@@ -194,6 +195,16 @@ async fn a_forgotten_nickname_is_free_on_every_instance_once_forget_me_is_answer
         stranger.emit("nickname", &[json!(nick)], Some(1)).await;
         assert_eq!(stranger.ack(1).await, vec![json!(false)], "round {round}: {nick} free at once");
     }
+    // While Redis does not answer, neither does `forget me`.
+    let (mut holder, _) = WireClient::own(servers[0].port, "Gus", json!({"own": true})).await;
+    redis.pause();
+    holder.emit("forget me", &[], Some(2)).await;
+    let early = tokio::time::timeout(Duration::from_millis(300), holder.ack_unconfirmed(2)).await;
+    redis.resume();
+    assert!(early.is_err(), "answered before Redis heard: {early:?}");
+    assert_eq!(holder.ack(2).await, vec![json!(null), json!({"nickname": "Gus"})]);
+    let (_, ack, _) = claim(servers[1].port, "Gus", None).await;
+    assert_eq!(ack, vec![json!(false)], "Gus is free once forget me is answered");
 }
 
 /// One address cannot squat names by the thousand: past its burst of new owned nicknames a

@@ -44,13 +44,13 @@ pub fn handle(chat: &Chat, mut req: Incoming) {
         (Ok((held, nick)), Some(presence)) => {
             let chat = chat.clone();
             tokio::spawn(async move {
-                // Both at once: an outage holds the answer for one timeout, not two.
-                let (disowned, released) =
-                    tokio::join!(presence.disown(&nick, &held.tenure), chat.released(&held));
-                if let Err(e) = disowned {
-                    // Its reservation runs out by itself.
+                // The ownership goes first, then the name: never a free name still owned
+                // (the owner's other tab could claim it under the ownership being dropped).
+                if let Err(e) = presence.disown(&nick, &held.tenure).await {
+                    // The ownership stays in Redis until its reservation runs out.
                     tracing::warn!(nickname = %nick, "cannot forget an owned nickname in the cluster: {e}");
                 }
+                let released = chat.released(&held).await;
                 // Answered once Redis has heard: a claim of the name right after the answer,
                 // on any instance, finds it free.
                 reply.answer(ClientEvent::ForgetMe, Ok(Forgotten { nickname: nick.to_string() }));
