@@ -327,6 +327,35 @@ impl WireClient {
         (c, secret)
     }
 
+    /// Claims `nick` with `options` (none: as the original page did) as soon as it is free:
+    /// in a cluster a closed tab's name, or a dead instance's hold, is freed a moment later.
+    /// A refusal whose code `retry` accepts is tried again (a fresh connection each time) for
+    /// up to `PATIENCE`; any other refusal fails the test. Returns the client and its grant.
+    pub async fn claim_when_free(
+        port: u16,
+        nick: &str,
+        options: Option<Value>,
+        retry: impl Fn(&str) -> bool,
+    ) -> (Self, Value) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let mut c = Self::connect(port).await;
+            let mut args = vec![Value::from(nick)];
+            args.extend(options.clone());
+            c.emit("nickname", &args, Some(1)).await;
+            let ack = c.ack(1).await;
+            if ack == [Value::Bool(false)] {
+                let grant = c.event("session").await[0].clone();
+                return (c, grant);
+            }
+            let code = ack.get(1).and_then(|e| e["code"].as_str()).unwrap_or("?");
+            assert!(retry(code), "{nick} claimed: {ack:?}");
+            assert!(std::time::Instant::now() < deadline, "{nick} never became free: {ack:?}");
+            c.close().await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Connects and resumes with `token`; returns the ack's arguments.
     pub async fn resume(port: u16, token: &str) -> (Self, Vec<Value>) {
         let mut c = Self::connect(port).await;

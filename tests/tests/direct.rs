@@ -38,20 +38,6 @@ fn texts(page: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Claims `nick` with `options` as soon as the cluster lets it (a dead instance's hold, a
-/// departure, take a Redis round trip or a lease).
-async fn claim_when_free(port: u16, nick: &str, options: Value) -> WireClient {
-    for _ in 0..50 {
-        let mut c = WireClient::connect(port).await;
-        c.emit("nickname", &[json!(nick), options.clone()], Some(1)).await;
-        if c.ack(1).await == vec![json!(false)] {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{nick} never became free");
-}
-
 async fn silent(c: &mut WireClient, who: &str) {
     let heard = c.events_within("direct message", Duration::from_millis(400)).await;
     assert!(heard.is_empty(), "{who} heard {heard:?}");
@@ -169,7 +155,10 @@ async fn direct_messages_work_across_instances_and_survive_the_loss_of_one() {
     drop(ana);
     let reply = dm(&mut bo, "Ana", "got it", "b1", 3).await;
     assert_eq!(reply[0], Value::Null, "{reply:?}");
-    let mut ana = claim_when_free(servers[2].port, "Ana", json!({"owner": ana_secret})).await;
+    let mut ana =
+        WireClient::claim_when_free(servers[2].port, "Ana", Some(json!({"owner": ana_secret})), |_| true)
+            .await
+            .0;
     let listed = ask(&mut ana, "conversations", &[], 2).await;
     assert_eq!(listed[1], json!([{"with": "Bo", "last_id": reply[1]["id"], "last_ts": reply[1]["ts"]}]));
     assert_eq!(texts(&ana.history(json!({"with": "Bo"}), 3).await), ["across", "got it"]);
@@ -180,7 +169,8 @@ async fn direct_messages_work_across_instances_and_survive_the_loss_of_one() {
     // Bo forgets the name and someone else owns it: Ana's resend of her first line (its ack
     // lost, say) is that line, and reaches nobody new; the new Bo reads nothing of Bo's.
     assert_eq!(ask(&mut bo, "forget me", &[], 5).await[0], Value::Null);
-    let mut new_bo = claim_when_free(servers[2].port, "Bo", json!({"own": true})).await;
+    let mut new_bo =
+        WireClient::claim_when_free(servers[2].port, "Bo", Some(json!({"own": true})), |_| true).await.0;
     let resent = dm(&mut ana, "Bo", "across", "k1", 5).await;
     assert_eq!(resent[1]["id"], said[1]["id"], "{resent:?}");
     silent(&mut new_bo, "the new owner of Bo").await;

@@ -32,19 +32,6 @@ fn refusal(ack: &[Value]) -> &str {
     ack[1]["code"].as_str().unwrap_or("?")
 }
 
-/// Claims `nick` as soon as it is free (a departure in a cluster takes a Redis round trip).
-async fn claim_when_free(port: u16, nick: &str, options: Option<Value>) -> (WireClient, Option<Value>) {
-    for _ in 0..50 {
-        let (c, ack, grant) = claim(port, nick, options.clone()).await;
-        if ack == vec![json!(false)] {
-            return (c, grant);
-        }
-        c.close().await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{nick} never became free");
-}
-
 /// The whole life of an owned nickname. `ports`: where its owner's first tab, strangers, and
 /// its owner's later tabs connect (one instance, or three of a cluster).
 async fn owned_sequence(ports: [u16; 3]) {
@@ -99,8 +86,8 @@ async fn forget_sequence(ports: [u16; 2]) {
     assert_eq!(owner.ack(2).await, vec![json!(null), json!({"nickname": "Bo"})]);
     owner.emit("user message", &[json!("still Bo?")], Some(3)).await;
     assert_eq!(owner.ack(3).await[0]["code"], json!("not_named"), "unnamed now");
-    let (_, grant) = claim_when_free(stranger_port, "Bo", None).await;
-    assert!(grant.expect("a grant").get("owner_secret").is_none(), "ephemeral");
+    let (_, grant) = WireClient::claim_when_free(stranger_port, "Bo", None, |_| true).await;
+    assert!(grant.get("owner_secret").is_none(), "ephemeral");
     // The old secret owns nothing: a claim with it gets a new one, for a free name.
     let (_, ack, grant) = claim(owner_port, "Bob", Some(json!({"owner": secret}))).await;
     assert_eq!(ack, vec![json!(false)]);
@@ -148,8 +135,8 @@ async fn owning_another_nickname_frees_the_first() {
     let (_, ack, grant) = claim(server.port, "Anna", Some(json!({"owner": secret}))).await;
     assert_eq!(ack, vec![json!(false)]);
     assert_eq!(secret_of(&grant), secret);
-    let (_, grant) = claim_when_free(server.port, "Ana", None).await;
-    assert!(grant.is_some(), "one owned nickname per owner");
+    let (_, grant) = WireClient::claim_when_free(server.port, "Ana", None, |_| true).await;
+    assert!(grant.is_object(), "one owned nickname per owner");
 }
 
 /// `n` instances clustered on `redis`.

@@ -234,26 +234,6 @@ async fn people_once(
 
 /// The rooms of an owned nickname come back wherever its owner claims it next. `ports`: where
 /// the owner's first tab, a member's, and the owner's next tab connect.
-/// Claims `nick` as an owner (`options`: `{"owner": secret}` or `{"own": true}`) on `port`
-/// once the instance sees its last holder gone (in a cluster a close reaches Redis a moment
-/// after it: until then the claim is `nickname_taken`).
-async fn claim_when_free(port: u16, nick: &str, options: Value) -> WireClient {
-    let deadline = std::time::Instant::now() + chat_tests::PATIENCE;
-    loop {
-        let mut c = WireClient::connect(port).await;
-        c.emit("nickname", &[json!(nick), options.clone()], Some(1)).await;
-        let ack = c.ack(1).await;
-        if ack == [json!(false)] {
-            c.event("session").await;
-            return c;
-        }
-        assert_eq!(ack[1]["code"], json!("nickname_taken"), "{nick} claimed as its owner: {ack:?}");
-        assert!(std::time::Instant::now() < deadline, "{nick} still taken");
-        c.close().await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn rooms_follow_their_owner(ports: [u16; 3], mut between: impl AsyncFnMut()) {
     let [first_port, member_port, next_port] = ports;
     let (mut ana, secret) = WireClient::own(first_port, "Ana", json!({"own": true})).await;
@@ -271,7 +251,11 @@ async fn rooms_follow_their_owner(ports: [u16; 3], mut between: impl AsyncFnMut(
     ana.close().await;
     between().await;
     // Her next tab is in "crafts" without asking, and not in "games", which she left.
-    let mut ana = claim_when_free(next_port, "Ana", json!({"owner": secret})).await;
+    let mut ana = WireClient::claim_when_free(next_port, "Ana", Some(json!({"owner": secret})), |code| {
+        code == "nickname_taken"
+    })
+    .await
+    .0;
     let listed = ask(&mut ana, "rooms", &[], 2).await;
     let joined: Vec<&str> = listed[1]
         .as_array()
@@ -297,7 +281,11 @@ async fn rooms_follow_their_owner(ports: [u16; 3], mut between: impl AsyncFnMut(
     // "forget me": the rooms were the ownership's.
     assert_eq!(ask(&mut ana, "forget me", &[], 6).await[0], Value::Null);
     ana.close().await;
-    let mut again = claim_when_free(next_port, "Ana", json!({"own": true})).await;
+    let mut again = WireClient::claim_when_free(next_port, "Ana", Some(json!({"own": true})), |code| {
+        code == "nickname_taken"
+    })
+    .await
+    .0;
     let listed = ask(&mut again, "rooms", &[], 2).await;
     assert!(
         listed[1]

@@ -13,9 +13,10 @@ use tokio::sync::mpsc;
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A queue of jobs and the task that runs them (started with the first job; it ends when the
-/// connection's session is dropped). At most [`LANE_JOBS_MAX`] wait: a caller asks
-/// [`Lane::full`] first and refuses the request then (a stalled Redis must not let a
-/// connection pile up jobs at its message rate).
+/// connection's session is dropped). At most [`LANE_JOBS_MAX`] wait: a direct message asks
+/// [`Lane::full`] first and is refused then (a stalled Redis must not let a connection pile
+/// up jobs at its message rate); a room join's or leave's Redis record is never refused (they
+/// are rate-limited as nickname attempts, and a lost record would be a wrong membership).
 #[derive(Default)]
 pub struct Lane {
     jobs: OnceLock<mpsc::UnboundedSender<Job>>,
