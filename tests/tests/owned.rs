@@ -313,3 +313,21 @@ async fn a_tab_still_holding_a_released_name_is_not_kept_in_rooms() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(rows(&server, "memberships"), 0, "not kept for an ownership that ended");
 }
+
+/// `forget me` while Redis is down is answered (after the Redis timeouts), and once Redis is
+/// back the name is free on every instance: the instance's Redis client sends the disown and
+/// the release queued during the outage when it reconnects (an ownership left behind would keep
+/// the name `nickname_owned`, by nobody's secret, until its reservation ran out).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nickname_forgotten_during_a_redis_outage_is_free_once_redis_is_back() {
+    let mut redis = RedisServer::start();
+    let servers = instances(&redis, 2);
+    let (mut holder, _) = WireClient::own(servers[0].port, "Hal", json!({"own": true})).await;
+    redis.stop();
+    holder.emit("forget me", &[], Some(2)).await;
+    assert_eq!(holder.ack(2).await, vec![json!(null), json!({"nickname": "Hal"})]);
+    redis.start_again();
+    let busy = |code: &str| code == "nickname_taken" || code == "nickname_owned";
+    let (_, grant) = WireClient::claim_when_free(servers[1].port, "Hal", None, busy).await;
+    assert_eq!(grant["nickname"], json!("Hal"));
+}
