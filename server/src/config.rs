@@ -77,7 +77,7 @@ pub struct Config {
     #[arg(long, env = "CHAT_HISTORY_MAX_MESSAGES", default_value_t = chat_shared::limits::HISTORY_MAX_MESSAGES)]
     pub history_max_messages: u64,
 
-    /// Messages all the histories keep together (alone; the longest are cut first, so that a
+    /// Messages all the histories keep together (alone and in a cluster; the longest are cut first, so that a
     /// flood in one room cannot empty the others); 0: no total. Unset: 200,000, or the
     /// per-history limit if that is larger (0 if it is 0: a history kept whole stays whole).
     #[arg(long, env = "CHAT_HISTORY_MAX_TOTAL_MESSAGES")]

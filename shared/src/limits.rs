@@ -153,7 +153,7 @@ pub const LANE_JOBS_MAX: usize = 32;
 /// in one cannot push another's lines out); `CHAT_HISTORY_MAX_MESSAGES`.
 pub const HISTORY_MAX_MESSAGES: u64 = 10_000;
 
-/// Lines all the histories keep together by default, alone (`CHAT_HISTORY_MAX_TOTAL_MESSAGES`):
+/// Lines all the histories keep together by default (`CHAT_HISTORY_MAX_TOTAL_MESSAGES`):
 /// past it the longest histories are cut first, all to one level, so that the short ones keep
 /// every line.
 pub const HISTORY_MAX_TOTAL_MESSAGES: u64 = 200_000;

@@ -627,6 +627,50 @@ async fn redis_retention_visits_every_conversation_and_forgets_the_emptied_ones(
     assert_eq!(redis_cli(&redis, &["XLEN", "chat:room:@dm:t250:messages"]), "1", "the new line stays");
 }
 
+/// In a cluster, `CHAT_HISTORY_MAX_TOTAL_MESSAGES` bounds every history together as it does
+/// alone (it used to be left to Redis's `maxmemory`): the longest are cut first, all to one
+/// level, the newest lines kept, and a short one keeps every line. Three conversations of 60,
+/// 30 and 5 lines under a total of 50: the first two are cut to 22, the third stays whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_retention_cuts_the_longest_histories_to_the_total() {
+    let redis = RedisServer::start();
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64;
+    let mut script = String::new();
+    let mut id = 0;
+    for (thread, lines) in [(0, 60), (1, 30), (2, 5)] {
+        for _ in 0..lines {
+            id += 1;
+            script.push_str(&format!(
+                "XADD chat:room:@dm:t{thread}:messages {id}-0 ts {now_ms} from Ana text hi\n"
+            ));
+        }
+        script.push_str(&format!("SADD chat:direct-threads @dm:t{thread}\n"));
+    }
+    script.push_str(&format!("SET chat:next-id {id}\n"));
+    let mut cli = Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run redis-cli");
+    cli.stdin.take().expect("stdin").write_all(script.as_bytes()).expect("write the commands");
+    assert!(cli.wait().expect("redis-cli").success());
+    let env = [("CHAT_REDIS_URL", redis.url()), ("CHAT_HISTORY_MAX_TOTAL_MESSAGES", "50".to_owned())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let _server = LoggedServer::start(&env).await;
+    let len = |thread: u32| redis_cli(&redis, &["XLEN", &format!("chat:room:@dm:t{thread}:messages")]);
+    let deadline = Instant::now() + PATIENCE;
+    while len(0) != "22" {
+        assert!(Instant::now() < deadline, "the longest history cut to the level: {}", len(0));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(len(1), "22", "the next longest to the same level");
+    assert_eq!(len(2), "5", "the short one whole");
+    let oldest = redis_cli(&redis, &["XRANGE", "chat:room:@dm:t0:messages", "-", "+", "COUNT", "1"]);
+    assert!(oldest.starts_with("39-0"), "the newest 22 kept: {oldest}");
+}
+
 /// A connection that asks for bulky answers (history pages, lists) and never sends their
 /// receipts back gets at most UNRECEIVED_ANSWERS_MAX of them: the server's queue counts
 /// packets, not bytes, and held up to 2,048 pages of 64 KiB (128 MiB) for a connection that

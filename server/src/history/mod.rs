@@ -114,7 +114,7 @@ pub struct Retention {
     /// count limit).
     pub max_messages: u64,
     /// All of them together keep at most this many (0: no total), the longest cut first: see
-    /// [`level`]. Applied alone (SQLite); a cluster's Redis is bounded by its `maxmemory`.
+    /// [`level`]. Applied by both stores (a cluster's from each history's length in Redis).
     pub max_total: u64,
     /// Drop messages older than this many seconds (0: no age limit).
     pub max_age_secs: u64,

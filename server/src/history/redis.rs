@@ -194,17 +194,18 @@ const PRUNE_BATCH: usize = 100;
 /// limit was lowered.
 const PRUNE_AGED_MAX: usize = 10_000;
 
-/// KEYS: the id counter, the set of every conversation. ARGV: keep at most this many (0: no
+/// KEYS: the id counter, the set of every conversation. ARGV: keep at most this many (-1: no
 /// limit), drop older than this ts (0: no limit), drop at most this many for their age; then
 /// (stream, idempotency keys, the conversation or "") per history. Drops the keys of the lines
-/// gone, and a conversation whose every line is gone (it is no longer visited). How many lines
-/// went. (Key names in ARGV: standalone Redis only, as the other scripts.)
+/// gone, and a conversation whose every line is gone (it is no longer visited). Answers how
+/// many lines went and each history's length after (`[dropped, [len…]]`). (Key names in ARGV:
+/// standalone Redis only, as the other scripts.)
 const PRUNE: &str = r#"
-local dropped = 0
+local dropped, lens = 0, {}
 local keep, cutoff, aged = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 for i = 4, #ARGV, 3 do
   local stream, keys, thread = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if keep > 0 then dropped = dropped + redis.call('XTRIM', stream, 'MAXLEN', keep) end
+  if keep >= 0 then dropped = dropped + redis.call('XTRIM', stream, 'MAXLEN', keep) end
   if cutoff > 0 then
     while aged > 0 do
       local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 100)
@@ -227,8 +228,9 @@ for i = 4, #ARGV, 3 do
     redis.call('DEL', stream)
     redis.call('SREM', KEYS[2], thread)
   end
+  lens[#lens + 1] = redis.call('XLEN', stream)
 end
-return dropped
+return cjson.encode({dropped, lens})
 "#;
 
 pub struct RedisHistory {
@@ -257,6 +259,30 @@ impl RedisHistory {
     }
 
     /// Runs one script (its answer is JSON), from a blocking thread.
+    /// Runs [`PRUNE`] over `histories` ((history key, the conversation or "")), a batch per
+    /// call: each keeps at most `keep` lines and none older than `cutoff` (0: no age limit).
+    /// How many lines went, and each history's length after, in order.
+    fn prune_each(
+        &self,
+        histories: &[(Option<&str>, &str)],
+        keep: Option<u64>,
+        cutoff: i64,
+    ) -> Result<(u64, Vec<u64>), HistoryError> {
+        let keep = keep.map_or_else(|| "-1".to_owned(), |n| n.to_string());
+        let (mut dropped, mut sizes) = (0, Vec::with_capacity(histories.len()));
+        for batch in histories.chunks(PRUNE_BATCH) {
+            let mut args = vec![keep.clone(), cutoff.to_string(), PRUNE_AGED_MAX.to_string()];
+            for (history, thread) in batch {
+                let (stream, keys) = room_keys(*history);
+                args.extend([stream, keys, (*thread).to_owned()]);
+            }
+            let (gone, lens): (u64, Vec<u64>) = self.run(PRUNE, vec![KEYS[0], DIRECT_THREADS], args)?;
+            dropped += gone;
+            sizes.extend(lens);
+        }
+        Ok((dropped, sizes))
+    }
+
     fn run<T: serde::de::DeserializeOwned>(
         &self,
         script: &str,
@@ -399,15 +425,20 @@ impl History for RedisHistory {
             .chain(rooms.iter().map(|r| (Some(r.as_str()), "")))
             .chain(threads.iter().map(|t| (Some(t.as_str()), t.as_str())))
             .collect();
-        let mut dropped = 0;
-        for batch in histories.chunks(PRUNE_BATCH) {
-            let mut args =
-                vec![retention.max_messages.to_string(), cutoff.to_string(), PRUNE_AGED_MAX.to_string()];
-            for (history, thread) in batch {
-                let (stream, keys) = room_keys(*history);
-                args.extend([stream, keys, (*thread).to_owned()]);
-            }
-            dropped += self.run::<u64>(PRUNE, vec![KEYS[0], DIRECT_THREADS], args)?;
+        let keep = match retention.max_messages {
+            0 => None,
+            each => Some(each),
+        };
+        let (mut dropped, sizes) = self.prune_each(&histories, keep, cutoff)?;
+        // Then the total, as alone: the longest histories cut first, all to one level.
+        let level = match retention.max_total {
+            0 => None,
+            total => super::level(&mut sizes.clone(), total),
+        };
+        if let Some(level) = level {
+            let longer: Vec<(Option<&str>, &str)> =
+                histories.iter().zip(&sizes).filter(|(_, n)| **n > level).map(|(h, _)| *h).collect();
+            dropped += self.prune_each(&longer, Some(level), 0)?.0;
         }
         Ok(dropped)
     }
