@@ -77,8 +77,9 @@ pub struct Config {
     #[arg(long, env = "CHAT_HISTORY_MAX_MESSAGES", default_value_t = chat_shared::limits::HISTORY_MAX_MESSAGES)]
     pub history_max_messages: u64,
 
-    /// Messages all the histories keep together (alone and in a cluster; the longest are cut first, so that a
-    /// flood in one room cannot empty the others); 0: no total. Unset: 200,000, or the
+    /// Messages all the histories keep together (alone and in a cluster; the longest are cut
+    /// first, so that a flood in one room cannot empty the others, none below its newest
+    /// `HISTORY_TOTAL_FLOOR` lines); 0: no total. Unset: 200,000, or the
     /// per-history limit if that is larger (0 if it is 0: a history kept whole stays whole).
     #[arg(long, env = "CHAT_HISTORY_MAX_TOTAL_MESSAGES")]
     pub history_max_total_messages: Option<u64>,
@@ -243,6 +244,7 @@ impl Config {
             retention: Retention {
                 max_messages: self.history_max_messages,
                 max_total: self.history_max_total(),
+                total_floor: chat_shared::limits::HISTORY_TOTAL_FLOOR,
                 max_age_secs: self.history_max_age_days * 24 * 3600,
             },
         }

@@ -158,6 +158,12 @@ pub const HISTORY_MAX_MESSAGES: u64 = 10_000;
 /// every line.
 pub const HISTORY_MAX_TOTAL_MESSAGES: u64 = 200_000;
 
+/// The total ([`HISTORY_MAX_TOTAL_MESSAGES`]) never cuts a history below its newest this many
+/// lines: many small histories (conversations are not capped) cannot bring the level down to
+/// nothing and erase `general` and every room. With more than total ÷ this many histories the
+/// store holds more than the total, each history at most this many (and its age limit).
+pub const HISTORY_TOTAL_FLOOR: u64 = 100;
+
 /// Messages `history` returns when the request names no limit...
 pub const HISTORY_PAGE_DEFAULT: u32 = 100;
 /// ...and at most, whatever it names.

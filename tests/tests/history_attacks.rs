@@ -627,22 +627,19 @@ async fn redis_retention_visits_every_conversation_and_forgets_the_emptied_ones(
     assert_eq!(redis_cli(&redis, &["XLEN", "chat:room:@dm:t250:messages"]), "1", "the new line stays");
 }
 
-/// In a cluster, `CHAT_HISTORY_MAX_TOTAL_MESSAGES` bounds every history together as it does
-/// alone (it used to be left to Redis's `maxmemory`): the longest are cut first, all to one
-/// level, the newest lines kept, and a short one keeps every line. Three conversations of 60,
-/// 30 and 5 lines under a total of 50: the first two are cut to 22, the third stays whole.
-#[tokio::test(flavor = "multi_thread")]
-async fn redis_retention_cuts_the_longest_histories_to_the_total() {
-    let redis = RedisServer::start();
+/// Seeds Redis with direct conversations `@dm:t<i>` of `lines` lines each (one id sequence),
+/// `age_ms` old, before a server starts.
+fn seed_conversations(redis: &RedisServer, conversations: &[(u64, u64)]) {
     let now_ms =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64;
     let mut script = String::new();
     let mut id = 0;
-    for (thread, lines) in [(0, 60), (1, 30), (2, 5)] {
+    for (thread, &(lines, age_ms)) in conversations.iter().enumerate() {
         for _ in 0..lines {
             id += 1;
+            let ts = now_ms - age_ms;
             script.push_str(&format!(
-                "XADD chat:room:@dm:t{thread}:messages {id}-0 ts {now_ms} from Ana text hi\n"
+                "XADD chat:room:@dm:t{thread}:messages {id}-0 ts {ts} from Ana text hi\n"
             ));
         }
         script.push_str(&format!("SADD chat:direct-threads @dm:t{thread}\n"));
@@ -656,19 +653,86 @@ async fn redis_retention_cuts_the_longest_histories_to_the_total() {
         .expect("run redis-cli");
     cli.stdin.take().expect("stdin").write_all(script.as_bytes()).expect("write the commands");
     assert!(cli.wait().expect("redis-cli").success());
+}
+
+/// The length of conversation `@dm:t<thread>`'s stream.
+fn conversation_len(redis: &RedisServer, thread: u32) -> u64 {
+    redis_cli(redis, &["XLEN", &format!("chat:room:@dm:t{thread}:messages")])
+        .trim()
+        .parse()
+        .expect("a length")
+}
+
+/// In a cluster, `CHAT_HISTORY_MAX_TOTAL_MESSAGES` bounds every history together as it does
+/// alone (it used to be left to Redis's `maxmemory`): the longest are cut first, all to one
+/// level, the newest lines kept, and a short one keeps every line. Conversations of 300, 150
+/// and 20 lines under a total of 300: the first two are cut to 140, the third stays whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_retention_cuts_the_longest_histories_to_the_total() {
+    let redis = RedisServer::start();
+    seed_conversations(&redis, &[(300, 0), (150, 0), (20, 0)]);
+    let env = [("CHAT_REDIS_URL", redis.url()), ("CHAT_HISTORY_MAX_TOTAL_MESSAGES", "300".to_owned())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let _server = LoggedServer::start(&env).await;
+    let deadline = Instant::now() + PATIENCE;
+    while conversation_len(&redis, 0) != 140 {
+        assert!(
+            Instant::now() < deadline,
+            "the longest history cut to the level: {}",
+            conversation_len(&redis, 0)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(conversation_len(&redis, 1), 140, "the next longest to the same level");
+    assert_eq!(conversation_len(&redis, 2), 20, "the short one whole");
+    let oldest = redis_cli(&redis, &["XRANGE", "chat:room:@dm:t0:messages", "-", "+", "COUNT", "1"]);
+    assert!(oldest.starts_with("161-0"), "the newest 140 kept: {oldest}");
+}
+
+/// The total waits while lines past the age limit are left (one prune call drops at most
+/// 10,000 of them): counted, they would lower the level and cut newer lines for good. 10,100
+/// lines three days old beside 300 new ones, total 300, two days kept: the first prune drops
+/// 10,000 old lines and leaves the 300 new ones alone (counting the 100 old ones left, the
+/// level was 200).
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_retention_applies_no_total_while_old_lines_are_left() {
+    let redis = RedisServer::start();
+    let day_ms = 24 * 3600 * 1000;
+    seed_conversations(&redis, &[(10_100, 3 * day_ms), (300, 0)]);
+    let env = [
+        ("CHAT_REDIS_URL", redis.url()),
+        ("CHAT_HISTORY_MAX_TOTAL_MESSAGES", "300".to_owned()),
+        ("CHAT_HISTORY_MAX_AGE_DAYS", "2".to_owned()),
+        // No per-history limit (it would cut the 10,100 to 10,000 first).
+        ("CHAT_HISTORY_MAX_MESSAGES", "0".to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let _server = LoggedServer::start(&env).await;
+    let deadline = Instant::now() + PATIENCE;
+    while conversation_len(&redis, 0) != 100 {
+        assert!(Instant::now() < deadline, "10,000 old lines dropped: {}", conversation_len(&redis, 0));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(conversation_len(&redis, 1), 300, "the new lines stay");
+}
+
+/// Many small histories cannot bring the total's level below `HISTORY_TOTAL_FLOOR`: a
+/// total of 50 over conversations of 150 and 120 lines cuts each to the floor (100), not to 25.
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_retention_cuts_no_history_below_the_floor() {
+    assert_eq!(chat_shared::limits::HISTORY_TOTAL_FLOOR, 100, "the figures below");
+    let redis = RedisServer::start();
+    seed_conversations(&redis, &[(150, 0), (120, 0)]);
     let env = [("CHAT_REDIS_URL", redis.url()), ("CHAT_HISTORY_MAX_TOTAL_MESSAGES", "50".to_owned())];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let _server = LoggedServer::start(&env).await;
-    let len = |thread: u32| redis_cli(&redis, &["XLEN", &format!("chat:room:@dm:t{thread}:messages")]);
     let deadline = Instant::now() + PATIENCE;
-    while len(0) != "22" {
-        assert!(Instant::now() < deadline, "the longest history cut to the level: {}", len(0));
+    while conversation_len(&redis, 0) != 100 {
+        assert!(Instant::now() < deadline, "cut to the floor: {}", conversation_len(&redis, 0));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(len(1), "22", "the next longest to the same level");
-    assert_eq!(len(2), "5", "the short one whole");
-    let oldest = redis_cli(&redis, &["XRANGE", "chat:room:@dm:t0:messages", "-", "+", "COUNT", "1"]);
-    assert!(oldest.starts_with("39-0"), "the newest 22 kept: {oldest}");
+    assert_eq!(conversation_len(&redis, 1), 100);
 }
 
 /// A connection that asks for bulky answers (history pages, lists) and never sends their

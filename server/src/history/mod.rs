@@ -116,13 +116,25 @@ pub struct Retention {
     /// All of them together keep at most this many (0: no total), the longest cut first: see
     /// [`level`]. Applied by both stores (a cluster's from each history's length in Redis).
     pub max_total: u64,
+    /// The total cuts no history below this many lines (`HISTORY_TOTAL_FLOOR`; 0: it may empty
+    /// them).
+    pub total_floor: u64,
     /// Drop messages older than this many seconds (0: no age limit).
     pub max_age_secs: u64,
 }
 
 impl Retention {
     /// No limit at all.
-    pub const EVERYTHING: Self = Self { max_messages: 0, max_age_secs: 0, max_total: 0 };
+    pub const EVERYTHING: Self = Self { max_messages: 0, max_age_secs: 0, max_total: 0, total_floor: 0 };
+
+    /// The most lines each history may keep for the total, if histories of these `sizes` do
+    /// not fit in it: [`level`], never below the floor.
+    pub fn total_cap(&self, sizes: &[u64]) -> Option<u64> {
+        match self.max_total {
+            0 => None,
+            total => level(&mut sizes.to_vec(), total).map(|cap| cap.max(self.total_floor)),
+        }
+    }
 }
 
 /// The most lines each history may keep so that histories of these `sizes` keep at most `total`
@@ -357,6 +369,15 @@ mod tests {
         let cap = level(&mut sizes, 2_000).unwrap();
         let kept: u64 = sizes.iter().map(|&n| n.min(cap)).sum();
         assert!(kept <= 2_000 && kept + 2 > 2_000, "{cap}: {kept}");
+    }
+
+    #[test]
+    fn the_total_cuts_no_history_below_its_floor() {
+        let retention = Retention { max_total: 50, total_floor: 100, ..Retention::EVERYTHING };
+        assert_eq!(retention.total_cap(&[150, 120, 3]), Some(100), "not 23");
+        assert_eq!(retention.total_cap(&[30, 10]), None, "they fit");
+        assert_eq!(Retention { total_floor: 0, ..retention }.total_cap(&[150, 120, 3]), Some(23));
+        assert_eq!(Retention { max_total: 0, ..retention }.total_cap(&[150, 120, 3]), None, "no total");
     }
 
     #[test]

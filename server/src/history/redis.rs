@@ -198,8 +198,9 @@ const PRUNE_AGED_MAX: usize = 10_000;
 /// limit), drop older than this ts (0: no limit), drop at most this many for their age; then
 /// (stream, idempotency keys, the conversation or "") per history. Drops the keys of the lines
 /// gone, and a conversation whose every line is gone (it is no longer visited). Answers how
-/// many lines went and each history's length after (`[dropped, [len…]]`). (Key names in ARGV:
-/// standalone Redis only, as the other scripts.)
+/// many lines went, each history's length after, and 1 if the age budget ran out (lines too
+/// old may be left): `[dropped, [len…], 0|1]`. (Key names in ARGV: standalone Redis only, as
+/// the other scripts.)
 const PRUNE: &str = r#"
 local dropped, lens = 0, {}
 local keep, cutoff, aged = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -230,7 +231,9 @@ for i = 4, #ARGV, 3 do
   end
   lens[#lens + 1] = redis.call('XLEN', stream)
 end
-return cjson.encode({dropped, lens})
+local spent = 0
+if cutoff > 0 and aged <= 0 then spent = 1 end
+return cjson.encode({dropped, lens, spent})
 "#;
 
 pub struct RedisHistory {
@@ -239,6 +242,14 @@ pub struct RedisHistory {
     /// How long a conversation list lives after its last line or its owner's last claim (ms):
     /// the ownerships' reservation time.
     lists_live_ms: u64,
+}
+
+/// What a [`PRUNE`] pass did: lines dropped, each history's length after (in the order
+/// visited), and whether lines too old may be left (the age budget ran out).
+struct Pruned {
+    dropped: u64,
+    sizes: Vec<u64>,
+    aged_left: bool,
 }
 
 #[derive(Deserialize)]
@@ -258,31 +269,32 @@ impl RedisHistory {
         Self { client, runtime, lists_live_ms }
     }
 
-    /// Runs one script (its answer is JSON), from a blocking thread.
     /// Runs [`PRUNE`] over `histories` ((history key, the conversation or "")), a batch per
     /// call: each keeps at most `keep` lines and none older than `cutoff` (0: no age limit).
-    /// How many lines went, and each history's length after, in order.
     fn prune_each(
         &self,
         histories: &[(Option<&str>, &str)],
         keep: Option<u64>,
         cutoff: i64,
-    ) -> Result<(u64, Vec<u64>), HistoryError> {
+    ) -> Result<Pruned, HistoryError> {
         let keep = keep.map_or_else(|| "-1".to_owned(), |n| n.to_string());
-        let (mut dropped, mut sizes) = (0, Vec::with_capacity(histories.len()));
+        let mut pruned = Pruned { dropped: 0, sizes: Vec::with_capacity(histories.len()), aged_left: false };
         for batch in histories.chunks(PRUNE_BATCH) {
             let mut args = vec![keep.clone(), cutoff.to_string(), PRUNE_AGED_MAX.to_string()];
             for (history, thread) in batch {
                 let (stream, keys) = room_keys(*history);
                 args.extend([stream, keys, (*thread).to_owned()]);
             }
-            let (gone, lens): (u64, Vec<u64>) = self.run(PRUNE, vec![KEYS[0], DIRECT_THREADS], args)?;
-            dropped += gone;
-            sizes.extend(lens);
+            let (gone, lens, spent): (u64, Vec<u64>, u8) =
+                self.run(PRUNE, vec![KEYS[0], DIRECT_THREADS], args)?;
+            pruned.dropped += gone;
+            pruned.sizes.extend(lens);
+            pruned.aged_left |= spent == 1;
         }
-        Ok((dropped, sizes))
+        Ok(pruned)
     }
 
+    /// Runs one script (its answer is JSON), from a blocking thread.
     fn run<T: serde::de::DeserializeOwned>(
         &self,
         script: &str,
@@ -429,16 +441,16 @@ impl History for RedisHistory {
             0 => None,
             each => Some(each),
         };
-        let (mut dropped, sizes) = self.prune_each(&histories, keep, cutoff)?;
-        // Then the total, as alone: the longest histories cut first, all to one level.
-        let level = match retention.max_total {
-            0 => None,
-            total => super::level(&mut sizes.clone(), total),
-        };
+        let pass = self.prune_each(&histories, keep, cutoff)?;
+        let (mut dropped, sizes) = (pass.dropped, pass.sizes);
+        // Then the total, as alone: the longest histories cut first, all to one level. Not
+        // while lines too old are left (a call drops at most PRUNE_AGED_MAX of them): they would
+        // count, and lower the level for good. The next minute's prune goes on.
+        let level = if pass.aged_left { None } else { retention.total_cap(&sizes) };
         if let Some(level) = level {
             let longer: Vec<(Option<&str>, &str)> =
                 histories.iter().zip(&sizes).filter(|(_, n)| **n > level).map(|(h, _)| *h).collect();
-            dropped += self.prune_each(&longer, Some(level), 0)?.0;
+            dropped += self.prune_each(&longer, Some(level), 0)?.dropped;
         }
         Ok(dropped)
     }

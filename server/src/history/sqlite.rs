@@ -164,10 +164,7 @@ fn prune_in(tx: &rusqlite::Transaction<'_>, retention: Retention) -> rusqlite::R
         rows.collect::<Result<_, _>>()?
     };
     let each = (retention.max_messages > 0).then_some(retention.max_messages);
-    let shared = match retention.max_total {
-        0 => None,
-        total => super::level(&mut sizes.iter().map(|(_, n)| *n).collect::<Vec<_>>(), total),
-    };
+    let shared = retention.total_cap(&sizes.iter().map(|(_, n)| *n).collect::<Vec<_>>());
     let Some(cap) = each.into_iter().chain(shared).min() else { return Ok(dropped) };
     for (room, _) in sizes.iter().filter(|(_, n)| *n > cap) {
         dropped += tx.execute(
@@ -488,7 +485,7 @@ mod tests {
         assert_eq!(resume.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![3, 4]);
         assert!(!resume.gap);
 
-        assert_eq!(h.prune(Retention { max_messages: 2, max_age_secs: 0, max_total: 0 }).unwrap(), 2);
+        assert_eq!(h.prune(Retention { max_messages: 2, ..Retention::EVERYTHING }).unwrap(), 2);
         let after_prune =
             h.page(&HistoryRequest { after: Some(1), limit: Some(1), ..Default::default() }).unwrap();
         assert!(after_prune.gap, "message 2 is gone");
@@ -517,10 +514,10 @@ mod tests {
                 conn.prepare("SELECT room, COUNT(*) FROM messages GROUP BY room ORDER BY room").unwrap();
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
         };
-        let each = Retention { max_messages: 50, max_age_secs: 0, max_total: 0 };
+        let each = Retention { max_messages: 50, ..Retention::EVERYTHING };
         assert_eq!(h.prune(each).unwrap(), 100);
         assert_eq!(sizes(), [("busy".into(), 50), ("flood".into(), 50), ("general".into(), 5)]);
-        let total = Retention { max_messages: 0, max_age_secs: 0, max_total: 65 };
+        let total = Retention { max_total: 65, ..Retention::EVERYTHING };
         assert_eq!(h.prune(total).unwrap(), 40);
         assert_eq!(sizes(), [("busy".into(), 30), ("flood".into(), 30), ("general".into(), 5)]);
         let flood = h.page(&HistoryRequest { room: Some("flood".into()), ..Default::default() }).unwrap();
@@ -726,18 +723,12 @@ mod tests {
         let later = h.append(&[msg("z", None)]).unwrap();
         assert!(later[0].message.ts >= stored[1].message.ts);
 
-        assert_eq!(
-            h.prune(Retention { max_messages: 0, max_age_secs: 2 * 24 * 3600, max_total: 0 }).unwrap(),
-            50
-        );
+        assert_eq!(h.prune(Retention { max_age_secs: 2 * 24 * 3600, ..Retention::EVERYTHING }).unwrap(), 50);
         assert_eq!(count(&h), 34);
         let oldest: i64 = h.reader().query_row("SELECT MIN(ts) FROM messages", [], |r| r.get(0)).unwrap();
         assert_eq!(oldest, now - day / 2, "the recent lines stay");
-        assert_eq!(
-            h.prune(Retention { max_messages: 0, max_age_secs: 2 * 24 * 3600, max_total: 0 }).unwrap(),
-            0
-        );
-        assert_eq!(h.prune(Retention { max_messages: 4, max_age_secs: 0, max_total: 0 }).unwrap(), 30);
+        assert_eq!(h.prune(Retention { max_age_secs: 2 * 24 * 3600, ..Retention::EVERYTHING }).unwrap(), 0);
+        assert_eq!(h.prune(Retention { max_messages: 4, ..Retention::EVERYTHING }).unwrap(), 30);
         let newest = h.page(&HistoryRequest::default()).unwrap();
         assert_eq!(
             newest.messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
@@ -803,7 +794,7 @@ mod tests {
             h.append(&[msg("a", None)]).unwrap();
         };
         let prune_nothing = || {
-            h.prune(Retention { max_messages: 0, max_age_secs: 3600, max_total: 0 }).unwrap();
+            h.prune(Retention { max_age_secs: 3600, ..Retention::EVERYTHING }).unwrap();
         };
         h.writer().execute_batch("DROP INDEX messages_ts").unwrap();
         let (c0, p0) = (median(&commit), median(&prune_nothing));
