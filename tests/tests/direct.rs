@@ -177,3 +177,51 @@ async fn direct_messages_work_across_instances_and_survive_the_loss_of_one() {
     assert_eq!(texts(&new_bo.history(json!({"with": "Ana"}), 3).await), Vec::<String>::new());
     assert_eq!(ask(&mut ana, "conversations", &[], 6).await[1], json!([]), "that Bo is gone");
 }
+
+/// While Redis stalls, a connection's direct messages wait in its lane for their checks, in
+/// order: at most `LANE_JOBS_MAX` of them; the next are refused `unavailable` at once with that
+/// `limit` (they cost nothing), and once Redis answers the waiting ones are stored, in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn direct_messages_waiting_for_a_stalled_redis_stop_at_the_lane_limit() {
+    use chat_shared::limits::LANE_JOBS_MAX;
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let server = ChatServer::start_with(
+        &[],
+        &[
+            ("CHAT_REDIS_URL", url.as_str()),
+            ("CHAT_MESSAGES_PER_SECOND", "1000"),
+            ("CHAT_MESSAGE_BURST", "1000"),
+        ],
+    );
+    let (mut ana, _) = own(server.port, "Ana", json!({"own": true})).await;
+    let (mut bo, _) = own(server.port, "Bo", json!({"own": true})).await;
+    let sent = LANE_JOBS_MAX as u64 + 5;
+    redis.pause();
+    for id in 1..=sent {
+        ana.emit(
+            "direct message",
+            &[json!({"to": "Bo", "text": format!("line {id}"), "key": format!("k{id}")})],
+            Some(id),
+        )
+        .await;
+    }
+    for id in LANE_JOBS_MAX as u64 + 1..=sent {
+        let refused = ana.ack(id).await;
+        assert_eq!(code(&refused), "unavailable", "line {id}: {refused:?}");
+        assert_eq!(refused[0]["limit"], json!(LANE_JOBS_MAX), "line {id}");
+    }
+    redis.resume();
+    let mut last = 0;
+    for id in 1..=LANE_JOBS_MAX as u64 {
+        let stored = ana.ack(id).await;
+        assert_eq!(stored[0], Value::Null, "line {id} stored once Redis answered: {stored:?}");
+        let stored_id = stored[1]["id"].as_u64().expect("an id");
+        assert!(stored_id > last, "in order");
+        last = stored_id;
+    }
+    let heard = bo.events_within("direct message", Duration::from_millis(500)).await;
+    let heard: Vec<&str> = heard.iter().filter_map(|e| e[0]["text"].as_str()).collect();
+    let want: Vec<String> = (1..=LANE_JOBS_MAX).map(|i| format!("line {i}")).collect();
+    assert_eq!(heard, want, "Bo heard the waiting ones, in order, and not the refused");
+}
