@@ -788,6 +788,51 @@ const tests = {
     }
     await friend.close();
   },
+
+  async 'a history request refused past the address\'s rate is asked again after the wait it names'(browser) {
+    // A NAT's crowd coming back at once can take its address's history budget (burst 100, then
+    // 4/s): a page refused `rate_limited` asks again after the seconds the refusal names.
+    const early = await open(browser);
+    await join(early, 'EarlyBird');
+    await say(early, 'said before the crowd came back');
+    await lineWith(early, 'said before the crowd came back');
+    const { io } = require('socket.io-client');
+    const crowd = [];
+    for (let i = 0; i < 12; i++) {
+      const c = io(base, { transports: ['websocket'], reconnection: false, forceNew: true });
+      await new Promise((resolve, reject) => { c.on('connect', resolve); c.on('connect_error', reject); });
+      crowd.push(c);
+    }
+    // Each answer's receipt goes back, as a page's does (else the crowd stops at 8 unreceived).
+    const ask = (c) => new Promise((resolve) => c.emit('history', {}, (...args) => {
+      if (args[2] != null) c.emit('received', args[2]);
+      resolve(args[0]);
+    }));
+    let refused = 0;
+    for (const c of crowd) for (let i = 0; i < 9; i++) if ((await ask(c))?.code === 'rate_limited') refused += 1;
+    assert.ok(refused > 0, 'the crowd took the address\'s budget');
+    // The crowd keeps asking (faster than the budget refills) until the page was refused.
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    let pageRefused = false;
+    page.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => {
+      if (/^43\d+\[\{"code":"rate_limited"/.test(String(payload))) pageRefused = true;
+    }));
+    let draining = true;
+    const drain = (async () => {
+      for (let i = 0; draining; i += 1) {
+        await ask(crowd[i % crowd.length]);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    await visit(page);
+    await waitFor(() => pageRefused, 'the page\'s history request refused');
+    draining = false;
+    await drain;
+    await lineWith(page, 'said before the crowd came back');
+    for (const c of crowd) c.close();
+    assert.deepEqual([...early.errors, ...page.errors], []);
+    await early.close(); await page.close();
+  },
 };
 
 (async () => {

@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use chat_shared::ErrorCode;
-use chat_shared::protocol::{Answer, ClientEvent, Receipt, ServerEvent};
+use chat_shared::protocol::{ClientEvent, Receipt, ServerEvent};
 use futures::channel::{mpsc, oneshot};
 use futures::{FutureExt, StreamExt, select};
 use gloo_timers::future::sleep;
@@ -17,23 +16,10 @@ use wasm_bindgen_futures::spawn_local;
 
 use super::codec::{EngineIo, SocketIo};
 use super::transport::{self, Reader, TransportKind, Writer};
-use super::{Backoff, SocketError, Status};
+use super::{BULKY_RETRY, BULKY_TRIES, Backoff, RATE_TRIES, Retry, SocketError, Status, retry_after};
 
 /// How long `emit_with_ack` waits for the server's ack.
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often a bulky request refused `too_many_unreceived` is asked in all, and the wait
-/// between.
-const BULKY_TRIES: u32 = 5;
-const BULKY_RETRY: Duration = Duration::from_millis(200);
-
-/// The ack refuses with `too_many_unreceived`.
-fn too_many_unreceived(answer: &[Value]) -> bool {
-    matches!(
-        Answer::<serde::de::IgnoredAny>::from_args(answer),
-        Some(Answer(Err(e))) if e.code == ErrorCode::TooManyUnreceived
-    )
-}
-
 /// How long a WebSocket may take to open before we fall back to long-polling.
 const WEBSOCKET_OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -104,21 +90,29 @@ impl Socket {
 
     /// Emits and waits for the server's ack (at most [`ACK_TIMEOUT`] per try). A bulky request
     /// refused because too many answers are on their way (their receipts go back as they
-    /// arrive) is asked again a moment later, a few times, on the same connection only.
+    /// arrive) is asked again a moment later, a few times; one refused `rate_limited`, after
+    /// the wait the refusal names, a few times; on the same connection only.
     pub async fn emit_with_ack(
         &self,
         event: ClientEvent,
         args: Vec<Value>,
     ) -> Result<Vec<Value>, SocketError> {
         let connection = self.inner.losses.get();
-        let mut tries = 1;
+        let (mut unreceived, mut limited) = (1, 1);
         loop {
             let answer = self.emit_with_ack_once(event, args.clone()).await?;
-            if !(event.is_bulky() && too_many_unreceived(&answer)) || tries == BULKY_TRIES {
-                return Ok(answer);
-            }
-            tries += 1;
-            sleep(BULKY_RETRY).await;
+            let wait = match event.is_bulky().then(|| retry_after(&answer)).flatten() {
+                Some(Retry::Unreceived) if unreceived < BULKY_TRIES => {
+                    unreceived += 1;
+                    BULKY_RETRY
+                }
+                Some(Retry::RateLimited(wait)) if limited < RATE_TRIES => {
+                    limited += 1;
+                    wait
+                }
+                _ => return Ok(answer),
+            };
+            sleep(wait).await;
             if self.inner.losses.get() != connection {
                 return Err(SocketError::Disconnected);
             }

@@ -1,5 +1,6 @@
 //! The page's own socket.io client (engine.io v4 + socket.io v5): a pure codec (host-tested),
-//! the reconnection policy (host-tested), and the browser parts: transports and the client.
+//! the reconnection and retry policies (host-tested), and the browser parts: transports and
+//! the client.
 
 pub mod codec;
 #[cfg(test)]
@@ -16,6 +17,42 @@ pub use client::Socket;
 pub use transport::TransportKind;
 
 use std::time::Duration;
+
+use chat_shared::ErrorCode;
+use chat_shared::protocol::Answer;
+use serde_json::Value;
+
+/// How often a bulky request refused `too_many_unreceived` is asked in all, and the wait
+/// between.
+pub const BULKY_TRIES: u32 = 5;
+pub const BULKY_RETRY: Duration = Duration::from_millis(200);
+
+/// How often a bulky request refused `rate_limited` is asked in all (after the wait the
+/// refusal names, if it is at most [`RATE_RETRY_MAX`]): e.g. a whole NAT's pages asking for
+/// what they missed after a restart, past their address's burst.
+pub const RATE_TRIES: u32 = 5;
+pub const RATE_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// When to ask a bulky request again after this ack, if at all: refused
+/// `too_many_unreceived` (a moment later), or `rate_limited` (after the seconds it names).
+pub fn retry_after(answer: &[Value]) -> Option<Retry> {
+    match Answer::<serde::de::IgnoredAny>::from_args(answer) {
+        Some(Answer(Err(e))) if e.code == ErrorCode::TooManyUnreceived => Some(Retry::Unreceived),
+        Some(Answer(Err(e))) if e.code == ErrorCode::RateLimited => {
+            e.limit.map(Duration::from_secs).filter(|wait| *wait <= RATE_RETRY_MAX).map(Retry::RateLimited)
+        }
+        _ => None,
+    }
+}
+
+/// Why a bulky request is asked again.
+#[derive(Debug, PartialEq)]
+pub enum Retry {
+    /// Too many answers on their way: again after [`BULKY_RETRY`], [`BULKY_TRIES`] in all.
+    Unreceived,
+    /// Past a rate: again after this wait, [`RATE_TRIES`] in all.
+    RateLimited(Duration),
+}
 
 /// Why an emit did not reach the server (or its ack did not come back).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,5 +128,25 @@ mod tests {
         b.reset();
         assert_eq!(b.next_delay(0.5), Duration::from_millis(500));
         assert_eq!(b.attempt(), 1);
+    }
+
+    #[test]
+    fn bulky_requests_are_asked_again_when_unreceived_or_after_the_rate_limits_wait() {
+        use serde_json::json;
+        // As the server sends them: a code, a message, and a limit if the refusal names one.
+        let refused = |mut e: serde_json::Value| {
+            e["message"] = json!("refused");
+            vec![e]
+        };
+        assert_eq!(retry_after(&refused(json!({"code": "too_many_unreceived"}))), Some(Retry::Unreceived));
+        assert_eq!(
+            retry_after(&refused(json!({"code": "rate_limited", "limit": 2}))),
+            Some(Retry::RateLimited(Duration::from_secs(2))),
+            "after the seconds it names"
+        );
+        assert_eq!(retry_after(&refused(json!({"code": "rate_limited"}))), None, "no wait named");
+        assert_eq!(retry_after(&refused(json!({"code": "rate_limited", "limit": 3600}))), None, "too long");
+        assert_eq!(retry_after(&refused(json!({"code": "unavailable"}))), None);
+        assert_eq!(retry_after(&[Value::Null, json!({"messages": []})]), None, "answered");
     }
 }
