@@ -180,11 +180,13 @@ pub const HISTORY_BURST: u32 = 10;
 /// ...refilled at this many per second.
 pub const HISTORY_PER_SECOND: u32 = 2;
 
-/// All of an address's connections together may ask for history pages in a burst of this
-/// many (while per-address rules are on; a page is up to [`HISTORY_PAGE_MAX_BYTES`], and a
-/// client that never reads keeps the server holding what it asked for): as many as the
-/// default connection limit per address, so that a whole NAT coming back after a restart
-/// (every page asks for what it missed) fits...
+/// All of an address's connections together may ask for history pages (and the other reads
+/// that share the history budget: `about`, the lists) in a burst of this many (while
+/// per-address rules are on; a page is up to [`HISTORY_PAGE_MAX_BYTES`], and a client that
+/// never reads keeps the server holding what it asked for). A page asks for up to five of
+/// them as it connects, so the burst serves ~20 pages of a NAT coming back at once; the
+/// others' refused reads are asked again over about a minute (the page's backoff), while the
+/// budget refills ~240...
 pub const ADDRESS_HISTORY_BURST: u32 = 100;
 /// ...refilled at this many per second.
 pub const ADDRESS_HISTORY_PER_SECOND: u32 = 4;

@@ -197,6 +197,7 @@ async fn direct_messages_waiting_for_a_stalled_redis_stop_at_the_lane_limit() {
     let (mut ana, _) = own(server.port, "Ana", json!({"own": true})).await;
     let (mut bo, _) = own(server.port, "Bo", json!({"own": true})).await;
     let sent = LANE_JOBS_MAX as u64 + 5;
+    let paused = std::time::Instant::now();
     redis.pause();
     for id in 1..=sent {
         ana.emit(
@@ -212,6 +213,13 @@ async fn direct_messages_waiting_for_a_stalled_redis_stop_at_the_lane_limit() {
         assert_eq!(refused[0]["limit"], json!(LANE_JOBS_MAX), "line {id}");
     }
     redis.resume();
+    // The first line's Redis check gives up after 2 s (REDIS_TIMEOUT): past that it would be
+    // refused `unavailable`, which is not what this test is about.
+    assert!(
+        paused.elapsed() < Duration::from_millis(1_500),
+        "the machine was too slow: {:?}",
+        paused.elapsed()
+    );
     let mut last = 0;
     for id in 1..=LANE_JOBS_MAX as u64 {
         let stored = ana.ack(id).await;

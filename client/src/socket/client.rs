@@ -16,7 +16,10 @@ use wasm_bindgen_futures::spawn_local;
 
 use super::codec::{EngineIo, SocketIo};
 use super::transport::{self, Reader, TransportKind, Writer};
-use super::{BULKY_RETRY, BULKY_TRIES, Backoff, RATE_TRIES, Retry, SocketError, Status, retry_after};
+use super::{
+    BULKY_RETRY, BULKY_TRIES, Backoff, RATE_TRIES, Retry, SocketError, Status, asked_again_when_rate_limited,
+    rate_wait, retry_after,
+};
 
 /// How long `emit_with_ack` waits for the server's ack.
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -90,8 +93,9 @@ impl Socket {
 
     /// Emits and waits for the server's ack (at most [`ACK_TIMEOUT`] per try). A bulky request
     /// refused because too many answers are on their way (their receipts go back as they
-    /// arrive) is asked again a moment later, a few times; one refused `rate_limited`, after
-    /// the wait the refusal names, a few times; on the same connection only.
+    /// arrive) is asked again a moment later, a few times; a read refused `rate_limited`
+    /// (`about` and the bulky ones), with a backoff over about a minute ([`rate_wait`]); on
+    /// the same connection only.
     pub async fn emit_with_ack(
         &self,
         event: ClientEvent,
@@ -101,12 +105,15 @@ impl Socket {
         let (mut unreceived, mut limited) = (1, 1);
         loop {
             let answer = self.emit_with_ack_once(event, args.clone()).await?;
-            let wait = match event.is_bulky().then(|| retry_after(&answer)).flatten() {
-                Some(Retry::Unreceived) if unreceived < BULKY_TRIES => {
+            let wait = match retry_after(&answer) {
+                Some(Retry::Unreceived) if event.is_bulky() && unreceived < BULKY_TRIES => {
                     unreceived += 1;
                     BULKY_RETRY
                 }
-                Some(Retry::RateLimited(wait)) if limited < RATE_TRIES => {
+                Some(Retry::RateLimited(named))
+                    if asked_again_when_rate_limited(event) && limited < RATE_TRIES =>
+                {
+                    let wait = rate_wait(named, limited, js_sys::Math::random());
                     limited += 1;
                     wait
                 }

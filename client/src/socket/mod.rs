@@ -19,7 +19,7 @@ pub use transport::TransportKind;
 use std::time::Duration;
 
 use chat_shared::ErrorCode;
-use chat_shared::protocol::Answer;
+use chat_shared::protocol::{Answer, ClientEvent};
 use serde_json::Value;
 
 /// How often a bulky request refused `too_many_unreceived` is asked in all, and the wait
@@ -27,14 +27,34 @@ use serde_json::Value;
 pub const BULKY_TRIES: u32 = 5;
 pub const BULKY_RETRY: Duration = Duration::from_millis(200);
 
-/// How often a bulky request refused `rate_limited` is asked in all (after the wait the
-/// refusal names, if it is at most [`RATE_RETRY_MAX`]): e.g. a whole NAT's pages asking for
-/// what they missed after a restart, past their address's burst.
-pub const RATE_TRIES: u32 = 5;
+/// How often a read refused `rate_limited` is asked in all (see [`rate_wait`]): e.g. a whole
+/// NAT's pages asking for what they missed after a restart, past their address's budget
+/// (each page asks for several lists at once). Six waits of ~1, 2, 4, 8, 16 and 30 s: about a
+/// minute, over which the address's budget refills ~240 requests.
+pub const RATE_TRIES: u32 = 7;
+/// The longest wait between two tries of a read refused `rate_limited`; a refusal naming a
+/// longer wait is not asked again.
 pub const RATE_RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// When to ask a bulky request again after this ack, if at all: refused
-/// `too_many_unreceived` (a moment later), or `rate_limited` (after the seconds it names).
+/// Whether `event` is asked again when refused `rate_limited`: the reads that share the
+/// history budget (`about` and the bulky answers). Their refusals always name seconds to wait
+/// as `limit`; other refusals `rate_limited` may name a cap there (`moderate`'s mutes and
+/// room moderators) and are never asked again.
+pub fn asked_again_when_rate_limited(event: ClientEvent) -> bool {
+    event.is_bulky() || event == ClientEvent::About
+}
+
+/// The wait before try `retry` + 1 of a read refused `rate_limited` with `named`: at least
+/// what the refusal names, and an exponential backoff (1 s, 2 s, 4 s… capped at
+/// [`RATE_RETRY_MAX`]) scaled by a random factor in [0.5, 1.5) (`random` is uniform in [0, 1)),
+/// so that a crowd refused together does not come back together.
+pub fn rate_wait(named: Duration, retry: u32, random: f64) -> Duration {
+    let backoff = Duration::from_secs(1).saturating_mul(1u32 << retry.saturating_sub(1).min(5));
+    named.max(backoff.min(RATE_RETRY_MAX).mul_f64(0.5 + random.clamp(0.0, 1.0))).min(RATE_RETRY_MAX)
+}
+
+/// When to ask a request again after this ack, if at all: refused `too_many_unreceived` (a
+/// moment later), or `rate_limited` naming a wait of at most [`RATE_RETRY_MAX`].
 pub fn retry_after(answer: &[Value]) -> Option<Retry> {
     match Answer::<serde::de::IgnoredAny>::from_args(answer) {
         Some(Answer(Err(e))) if e.code == ErrorCode::TooManyUnreceived => Some(Retry::Unreceived),
@@ -45,12 +65,13 @@ pub fn retry_after(answer: &[Value]) -> Option<Retry> {
     }
 }
 
-/// Why a bulky request is asked again.
+/// Why a request is asked again.
 #[derive(Debug, PartialEq)]
 pub enum Retry {
-    /// Too many answers on their way: again after [`BULKY_RETRY`], [`BULKY_TRIES`] in all.
+    /// Too many answers on their way (bulky requests): again after [`BULKY_RETRY`],
+    /// [`BULKY_TRIES`] in all.
     Unreceived,
-    /// Past a rate: again after this wait, [`RATE_TRIES`] in all.
+    /// Past a rate, naming this wait: see [`asked_again_when_rate_limited`], [`rate_wait`].
     RateLimited(Duration),
 }
 
@@ -148,5 +169,23 @@ mod tests {
         assert_eq!(retry_after(&refused(json!({"code": "rate_limited", "limit": 3600}))), None, "too long");
         assert_eq!(retry_after(&refused(json!({"code": "unavailable"}))), None);
         assert_eq!(retry_after(&[Value::Null, json!({"messages": []})]), None, "answered");
+        assert!(asked_again_when_rate_limited(ClientEvent::History));
+        assert!(asked_again_when_rate_limited(ClientEvent::About), "the first screen's count");
+        assert!(!asked_again_when_rate_limited(ClientEvent::Moderate), "its limit may be a cap");
+    }
+
+    #[test]
+    fn reads_refused_rate_limited_back_off_with_jitter_and_never_before_the_named_wait() {
+        let second = Duration::from_secs(1);
+        let waits: Vec<Duration> = (1..RATE_TRIES).map(|retry| rate_wait(second, retry, 0.5)).collect();
+        let secs: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 30], "doubling, capped");
+        assert!(waits.iter().sum::<Duration>() >= Duration::from_secs(60), "about a minute in all");
+        assert_eq!(rate_wait(second, 1, 0.0), second, "never less than named");
+        assert_eq!(rate_wait(Duration::from_secs(5), 1, 0.0), Duration::from_secs(5));
+        assert_eq!(rate_wait(second, 3, 0.0), Duration::from_secs(2), "jitter down to half");
+        let up = rate_wait(second, 3, 0.999);
+        assert!(up > Duration::from_millis(5_990) && up < Duration::from_secs(6), "and up: {up:?}");
+        assert_eq!(rate_wait(second, 30, 0.999), RATE_RETRY_MAX, "never past the longest wait");
     }
 }

@@ -116,8 +116,8 @@ pub struct Retention {
     /// All of them together keep at most this many (0: no total), the longest cut first: see
     /// [`level`]. Applied by both stores (a cluster's from each history's length in Redis).
     pub max_total: u64,
-    /// The total cuts no history below this many lines (`HISTORY_TOTAL_FLOOR`; 0: it may empty
-    /// them).
+    /// The total cuts no history below this many lines: always `HISTORY_TOTAL_FLOOR` when the
+    /// server runs (a field so that unit tests can use small histories; 0: it may empty them).
     pub total_floor: u64,
     /// Drop messages older than this many seconds (0: no age limit).
     pub max_age_secs: u64,

@@ -199,7 +199,8 @@ const PRUNE_AGED_MAX: usize = 10_000;
 /// (stream, idempotency keys, the conversation or "") per history. Drops the keys of the lines
 /// gone, and a conversation whose every line is gone (it is no longer visited). Answers how
 /// many lines went, each history's length after, and 1 if the age budget ran out (lines too
-/// old may be left): `[dropped, [len…], 0|1]`. (Key names in ARGV: standalone Redis only, as
+/// old may be left; also when exactly the budget's worth were dropped, which only delays the
+/// total a minute): `[dropped, [len…], 0|1]`. (Key names in ARGV: standalone Redis only, as
 /// the other scripts.)
 const PRUNE: &str = r#"
 local dropped, lens = 0, {}
