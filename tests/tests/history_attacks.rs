@@ -595,24 +595,9 @@ async fn a_flood_in_a_room_of_ones_own_leaves_the_other_histories_alone() {
 async fn redis_retention_visits_every_conversation_and_forgets_the_emptied_ones() {
     let redis = RedisServer::start();
     let day_ms: u64 = 24 * 3600 * 1000;
-    let now_ms =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64;
-    let mut script = String::new();
-    for i in 0..=250u64 {
-        let ts = if i == 250 { now_ms } else { now_ms - 3 * day_ms };
-        let stream = format!("chat:room:@dm:t{i}:messages");
-        script.push_str(&format!("XADD {stream} {}-0 ts {ts} from Ana text old\n", i + 1));
-        script.push_str(&format!("SADD chat:direct-threads @dm:t{i}\n"));
-    }
-    script.push_str("SET chat:next-id 251\n");
-    let mut cli = Command::new("redis-cli")
-        .args(["-p", &redis.port.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("run redis-cli");
-    cli.stdin.take().expect("stdin").write_all(script.as_bytes()).expect("write the commands");
-    assert!(cli.wait().expect("redis-cli").success());
+    let mut conversations = vec![(1, 3 * day_ms); 250];
+    conversations.push((1, 0));
+    seed_conversations(&redis, &conversations);
     assert_eq!(redis_cli(&redis, &["SCARD", "chat:direct-threads"]), "251");
     let env = [("CHAT_REDIS_URL", redis.url()), ("CHAT_HISTORY_MAX_AGE_DAYS", "2".to_owned())];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
