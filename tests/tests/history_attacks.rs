@@ -648,6 +648,23 @@ fn conversation_len(redis: &RedisServer, thread: u32) -> u64 {
         .expect("a length")
 }
 
+/// A server of the cluster on `redis`, with these settings besides.
+async fn clustered(redis: &RedisServer, settings: &[(&str, &str)]) -> LoggedServer {
+    let url = redis.url();
+    let env: Vec<(&str, &str)> =
+        std::iter::once(("CHAT_REDIS_URL", url.as_str())).chain(settings.iter().copied()).collect();
+    LoggedServer::start(&env).await
+}
+
+/// Waits (up to `PATIENCE`) until conversation `@dm:t<thread>` holds `want` lines.
+async fn until_len(redis: &RedisServer, thread: u32, want: u64, what: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    while conversation_len(redis, thread) != want {
+        assert!(Instant::now() < deadline, "{what}: {}", conversation_len(redis, thread));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// In a cluster, `CHAT_HISTORY_MAX_TOTAL_MESSAGES` bounds every history together as it does
 /// alone (it used to be left to Redis's `maxmemory`): the longest are cut first, all to one
 /// level, the newest lines kept, and a short one keeps every line. Conversations of 300, 150
@@ -656,18 +673,8 @@ fn conversation_len(redis: &RedisServer, thread: u32) -> u64 {
 async fn redis_retention_cuts_the_longest_histories_to_the_total() {
     let redis = RedisServer::start();
     seed_conversations(&redis, &[(300, 0), (150, 0), (20, 0)]);
-    let env = [("CHAT_REDIS_URL", redis.url()), ("CHAT_HISTORY_MAX_TOTAL_MESSAGES", "300".to_owned())];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let _server = LoggedServer::start(&env).await;
-    let deadline = Instant::now() + PATIENCE;
-    while conversation_len(&redis, 0) != 140 {
-        assert!(
-            Instant::now() < deadline,
-            "the longest history cut to the level: {}",
-            conversation_len(&redis, 0)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let _server = clustered(&redis, &[("CHAT_HISTORY_MAX_TOTAL_MESSAGES", "300")]).await;
+    until_len(&redis, 0, 140, "the longest history cut to the level").await;
     assert_eq!(conversation_len(&redis, 1), 140, "the next longest to the same level");
     assert_eq!(conversation_len(&redis, 2), 20, "the short one whole");
     let oldest = redis_cli(&redis, &["XRANGE", "chat:room:@dm:t0:messages", "-", "+", "COUNT", "1"]);
@@ -684,20 +691,14 @@ async fn redis_retention_applies_no_total_while_old_lines_are_left() {
     let redis = RedisServer::start();
     let day_ms = 24 * 3600 * 1000;
     seed_conversations(&redis, &[(10_100, 3 * day_ms), (300, 0)]);
-    let env = [
-        ("CHAT_REDIS_URL", redis.url()),
-        ("CHAT_HISTORY_MAX_TOTAL_MESSAGES", "300".to_owned()),
-        ("CHAT_HISTORY_MAX_AGE_DAYS", "2".to_owned()),
+    let settings = [
+        ("CHAT_HISTORY_MAX_TOTAL_MESSAGES", "300"),
+        ("CHAT_HISTORY_MAX_AGE_DAYS", "2"),
         // No per-history limit (it would cut the 10,100 to 10,000 first).
-        ("CHAT_HISTORY_MAX_MESSAGES", "0".to_owned()),
+        ("CHAT_HISTORY_MAX_MESSAGES", "0"),
     ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let _server = LoggedServer::start(&env).await;
-    let deadline = Instant::now() + PATIENCE;
-    while conversation_len(&redis, 0) != 100 {
-        assert!(Instant::now() < deadline, "10,000 old lines dropped: {}", conversation_len(&redis, 0));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let _server = clustered(&redis, &settings).await;
+    until_len(&redis, 0, 100, "10,000 old lines dropped").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(conversation_len(&redis, 1), 300, "the new lines stay");
 }
@@ -709,14 +710,8 @@ async fn redis_retention_cuts_no_history_below_the_floor() {
     assert_eq!(chat_shared::limits::HISTORY_TOTAL_FLOOR, 100, "the figures below");
     let redis = RedisServer::start();
     seed_conversations(&redis, &[(150, 0), (120, 0)]);
-    let env = [("CHAT_REDIS_URL", redis.url()), ("CHAT_HISTORY_MAX_TOTAL_MESSAGES", "50".to_owned())];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let _server = LoggedServer::start(&env).await;
-    let deadline = Instant::now() + PATIENCE;
-    while conversation_len(&redis, 0) != 100 {
-        assert!(Instant::now() < deadline, "cut to the floor: {}", conversation_len(&redis, 0));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let _server = clustered(&redis, &[("CHAT_HISTORY_MAX_TOTAL_MESSAGES", "50")]).await;
+    until_len(&redis, 0, 100, "cut to the floor").await;
     assert_eq!(conversation_len(&redis, 1), 100);
 }
 

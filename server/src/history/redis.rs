@@ -443,14 +443,14 @@ impl History for RedisHistory {
             each => Some(each),
         };
         let pass = self.prune_each(&histories, keep, cutoff)?;
-        let (mut dropped, sizes) = (pass.dropped, pass.sizes);
+        let mut dropped = pass.dropped;
         // Then the total, as alone: the longest histories cut first, all to one level. Not
         // while lines too old are left (a call drops at most PRUNE_AGED_MAX of them): they would
         // count, and lower the level for good. The next minute's prune goes on.
-        let level = if pass.aged_left { None } else { retention.total_cap(&sizes) };
+        let level = if pass.aged_left { None } else { retention.total_cap(&pass.sizes) };
         if let Some(level) = level {
             let longer: Vec<(Option<&str>, &str)> =
-                histories.iter().zip(&sizes).filter(|(_, n)| **n > level).map(|(h, _)| *h).collect();
+                histories.iter().zip(&pass.sizes).filter(|(_, n)| **n > level).map(|(h, _)| *h).collect();
             dropped += self.prune_each(&longer, Some(level), 0)?.dropped;
         }
         Ok(dropped)
